@@ -1,0 +1,44 @@
+// The node registry record: written by media nodes every report interval, read by the control
+// plane's selector. One schema for both sides.
+import { z } from "zod";
+
+export const NodeState = z.enum(["SERVING", "DRAINING"]);
+export type NodeState = z.infer<typeof NodeState>;
+
+export const NodeStats = z.object({
+  numCpus: z.number().int().positive(),
+  loadAvg1: z.number().nonnegative(),
+  /** load average (1 min) / number of CPUs — LiveKit's definition, so limits carry over. */
+  sysload: z.number().nonnegative(),
+  /** 1 − idle share over the last sample window, 0..1. */
+  cpuLoad: z.number().min(0).max(1),
+  rooms: z.number().int().nonnegative(),
+  clients: z.number().int().nonnegative(),
+  tracksIn: z.number().int().nonnegative(),
+  tracksOut: z.number().int().nonnegative(),
+  bytesInPerSec: z.number().nonnegative(),
+  bytesOutPerSec: z.number().nonnegative(),
+});
+export type NodeStats = z.infer<typeof NodeStats>;
+
+export const NodeRecord = z.object({
+  id: z.string().min(1).max(128),
+  region: z.string().min(1).max(64),
+  state: NodeState,
+  /** ws(s):// URL clients use for signaling on this node. */
+  signalUrl: z.string().url(),
+  /** Address announced in ICE candidates (media goes straight here). */
+  rtcAddress: z.string().min(1),
+  startedAt: z.number().int(),
+  /** ms since epoch of this report; the selector ignores records older than the freshness window. */
+  updatedAt: z.number().int(),
+  stats: NodeStats,
+});
+export type NodeRecord = z.infer<typeof NodeRecord>;
+
+/** Media nodes report this often. */
+export const REPORT_INTERVAL_MS = 2_000;
+/** A record older than this is stale and not eligible (LiveKit uses 5 s). */
+export const STATS_FRESHNESS_MS = 5_000;
+/** A node that stops reporting vanishes from Redis by itself after this (key TTL). */
+export const NODE_TTL_MS = 3 * REPORT_INTERVAL_MS;

@@ -1,0 +1,127 @@
+// Access tokens: HS256 JWTs with LiveKit's claim shape (iss = API key, sub = identity, `video`
+// grant), so LiveKit server SDKs can mint tokens Meridian accepts. Media tokens, minted by the
+// control plane on join, add a `meridian` claim naming the hosting node.
+import { SignJWT, jwtVerify, errors as joseErrors } from "jose";
+import { z } from "zod";
+
+export const VideoGrant = z
+  .object({
+    roomCreate: z.boolean().optional(),
+    roomList: z.boolean().optional(),
+    roomAdmin: z.boolean().optional(),
+    roomJoin: z.boolean().optional(),
+    room: z.string().min(1).max(256).optional(),
+    canPublish: z.boolean().optional(),
+    canSubscribe: z.boolean().optional(),
+    canPublishData: z.boolean().optional(),
+    canPublishSources: z.array(z.string()).optional(),
+    hidden: z.boolean().optional(),
+  })
+  .strip();
+export type VideoGrant = z.infer<typeof VideoGrant>;
+
+export const MediaClaim = z.object({
+  /** Node hosting the room when the token was minted. */
+  node: z.string().min(1),
+  region: z.string().min(1),
+});
+export type MediaClaim = z.infer<typeof MediaClaim>;
+
+export const TokenClaims = z.object({
+  iss: z.string().min(1),
+  sub: z.string().max(256).optional(),
+  name: z.string().max(256).optional(),
+  metadata: z.string().max(64 * 1024).optional(),
+  exp: z.number(),
+  nbf: z.number().optional(),
+  iat: z.number().optional(),
+  video: VideoGrant.default({}),
+  meridian: MediaClaim.optional(),
+});
+export type TokenClaims = z.infer<typeof TokenClaims>;
+
+/** API key → secret. Parsed from "key1:secret1,key2:secret2" (env / wrangler secret). */
+export type ApiKeys = ReadonlyMap<string, string>;
+
+export function parseApiKeys(spec: string): ApiKeys {
+  const keys = new Map<string, string>();
+  for (const pair of spec.split(",").map((s) => s.trim()).filter(Boolean)) {
+    const i = pair.indexOf(":");
+    if (i <= 0 || i === pair.length - 1) throw new Error("API keys must look like key:secret[,key:secret]");
+    keys.set(pair.slice(0, i).trim(), pair.slice(i + 1).trim());
+  }
+  if (keys.size === 0) throw new Error("no API keys configured");
+  return keys;
+}
+
+export const CLOCK_LEEWAY_S = 60;
+const encoder = new TextEncoder();
+
+export interface MintOptions {
+  apiKey: string;
+  apiSecret: string;
+  identity?: string;
+  name?: string;
+  metadata?: string;
+  video: VideoGrant;
+  meridian?: MediaClaim;
+  ttlSeconds: number;
+  /** Override "now" (seconds) for tests. */
+  now?: number;
+}
+
+export async function mintToken(o: MintOptions): Promise<string> {
+  const now = o.now ?? Math.floor(Date.now() / 1000);
+  const payload: Record<string, unknown> = { video: o.video };
+  if (o.name !== undefined) payload.name = o.name;
+  if (o.metadata !== undefined) payload.metadata = o.metadata;
+  if (o.meridian !== undefined) payload.meridian = o.meridian;
+  const jwt = new SignJWT(payload)
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setIssuer(o.apiKey)
+    .setIssuedAt(now)
+    .setNotBefore(now)
+    .setExpirationTime(now + o.ttlSeconds);
+  if (o.identity !== undefined) jwt.setSubject(o.identity);
+  return jwt.sign(encoder.encode(o.apiSecret));
+}
+
+export type TokenFailure = "missing" | "malformed" | "unknown_key" | "bad_signature" | "expired" | "invalid_claims";
+
+export class TokenError extends Error {
+  readonly reason: TokenFailure;
+  constructor(reason: TokenFailure, message: string) {
+    super(message);
+    this.reason = reason;
+  }
+}
+
+/** Verifies signature (by the key named in `iss`), time window with leeway, and claim shape. */
+export async function verifyToken(token: string | undefined | null, keys: ApiKeys): Promise<TokenClaims> {
+  if (!token) throw new TokenError("missing", "no access token");
+  const parts = token.split(".");
+  if (parts.length !== 3) throw new TokenError("malformed", "access token is not a JWT");
+  let iss: unknown;
+  try {
+    iss = JSON.parse(atob(parts[1]!.replace(/-/g, "+").replace(/_/g, "/")))?.iss;
+  } catch {
+    throw new TokenError("malformed", "access token payload is not JSON");
+  }
+  const secret = typeof iss === "string" ? keys.get(iss) : undefined;
+  if (secret === undefined) throw new TokenError("unknown_key", "access token names an unknown API key");
+  let payload: unknown;
+  try {
+    ({ payload } = await jwtVerify(token, encoder.encode(secret), {
+      algorithms: ["HS256"],
+      clockTolerance: CLOCK_LEEWAY_S,
+    }));
+  } catch (e) {
+    if (e instanceof joseErrors.JWTExpired) throw new TokenError("expired", "access token expired");
+    if (e instanceof joseErrors.JWSSignatureVerificationFailed)
+      throw new TokenError("bad_signature", "access token signature is invalid");
+    throw new TokenError("malformed", `access token rejected: ${(e as Error).message}`);
+  }
+  const parsed = TokenClaims.safeParse(payload);
+  if (!parsed.success) throw new TokenError("invalid_claims", "access token claims are invalid");
+  return parsed.data;
+}
