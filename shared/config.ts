@@ -6,6 +6,9 @@ export const Region = z.object({
   name: z.string().min(1).max(64),
   lat: z.number().min(-90).max(90),
   lon: z.number().min(-180).max(180),
+  /** wss URL of the region's signal hostname (a Route 53 latency record / load balancer). When
+   * absent, join hands out the chosen signal node's own URL. */
+  signal_url: z.string().url().optional(),
 });
 export type Region = z.infer<typeof Region>;
 
