@@ -1,0 +1,83 @@
+// `npm run dns:sync -- --config <file> [--dry-run] [--print-selector]`
+// Credentials come only from the standard AWS chain (env, shared config/SSO profile, instance or
+// container role): this tool never reads or takes keys itself.
+import { parseArgs } from "node:util";
+import { Route53Client } from "@aws-sdk/client-route-53";
+import { ConfigError, loadDeployConfig } from "./config.ts";
+import { PlanError } from "./plan.ts";
+import { DnsSyncError, Route53Io } from "./route53.ts";
+import { dryRunReport, isNoop, syncDns } from "./sync.ts";
+
+const USAGE = `usage: npm run dns:sync -- --config <file.yaml> [--dry-run] [--print-selector]
+  --config          deploy config (see infra/meridian.example.yaml)
+  --dry-run         read Route 53, print the exact ChangeBatch and health-check calls, change nothing
+  --print-selector  print node_selector as the JSON the Worker's NODE_SELECTOR var takes, and exit`;
+
+async function main(argv: string[]): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      args: argv,
+      options: { config: { type: "string" }, "dry-run": { type: "boolean" }, "print-selector": { type: "boolean" }, help: { type: "boolean" } },
+      strict: true,
+    }).values;
+  } catch (err) {
+    console.error(`${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (args.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (!args.config) {
+    console.error(`--config is required\n${USAGE}`);
+    return 2;
+  }
+  const config = await loadDeployConfig(args.config);
+  if (args["print-selector"]) {
+    console.log(JSON.stringify(config.node_selector));
+    return 0;
+  }
+  // Route 53 is a global service signed in us-east-1; the client's own retries are off because
+  // Route53Io retries throttling itself.
+  const io = new Route53Io(new Route53Client({ region: "us-east-1", maxAttempts: 1 }));
+  const dryRun = Boolean(args["dry-run"]);
+  const result = await syncDns(config, io, { dryRun });
+  if (dryRun) {
+    console.log(JSON.stringify(dryRunReport(result), null, 2));
+  } else if (isNoop(result.plan)) {
+    console.log(`${result.recordName} in ${result.hostedZoneId}: up to date, nothing changed`);
+  } else {
+    const n = result.plan.changeBatch?.Changes?.length ?? 0;
+    console.log(
+      `${result.recordName} in ${result.hostedZoneId}: created ${result.applied?.createdHealthChecks.length ?? 0} health check(s), ` +
+        `applied ${n} record change(s)${result.applied?.changeId ? ` (${result.applied.changeId})` : ""}, ` +
+        `deleted ${result.plan.deleteHealthChecks.length} health check(s)`,
+    );
+  }
+  return 0;
+}
+
+function describe(err: unknown): { message: string; code: number } {
+  if (err instanceof ConfigError) return { message: err.message, code: 2 };
+  if (err instanceof DnsSyncError || err instanceof PlanError) return { message: err.message, code: 1 };
+  const e = err as Error;
+  if (e?.name === "CredentialsProviderError") {
+    return { message: `no AWS credentials found in the standard chain (AWS_PROFILE / env / SSO / instance role): ${e.message}`, code: 1 };
+  }
+  if (e?.name === "AccessDenied" || e?.name === "AccessDeniedException") {
+    return { message: `AWS denied access (${e.message}); the identity needs route53:List*, Get*, ChangeResourceRecordSets, CreateHealthCheck, DeleteHealthCheck, ChangeTagsForResource`, code: 1 };
+  }
+  return { message: `${e?.name ?? "Error"}: ${e?.message ?? String(err)}`, code: 1 };
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    const { message, code } = describe(err);
+    console.error(`dns:sync failed: ${message}`);
+    process.exitCode = code;
+  },
+);
