@@ -1,0 +1,33 @@
+// The node selector: pure, one file per kind behind NodeSelectorKind, LiveKit's config shape.
+// shared/placement.ts re-implements the same steps in Lua (one Redis round trip); a differential
+// test keeps the two in step.
+import type { z } from "zod";
+import type { SelectorKind } from "../config.ts";
+import { anySelector } from "./any.ts";
+import { cpuloadSelector } from "./cpuload.ts";
+import { isEligible } from "./filters.ts";
+import { pick } from "./pick.ts";
+import { regionawareSelector } from "./regionaware.ts";
+import { sysloadSelector } from "./sysload.ts";
+import type { Candidate, NodeSelectorKind, SelectionContext } from "./types.ts";
+
+export type { Candidate, SelectionContext, NodeSelectorKind } from "./types.ts";
+export { regionPreference, haversineMeters } from "./haversine.ts";
+export { referencePoint, clientLocation } from "./reference.ts";
+export { seededRng } from "./random.ts";
+export { METRICS, RESERVATION_COST, effectiveMetric, reportedMetric, type Metric } from "./metrics.ts";
+
+const KINDS: Readonly<Record<z.infer<typeof SelectorKind>, NodeSelectorKind>> = {
+  any: anySelector,
+  random: anySelector,
+  sysload: sysloadSelector,
+  cpuload: cpuloadSelector,
+  regionaware: regionawareSelector,
+};
+
+/** The node a new room should go to, or undefined when no node is eligible. */
+export function selectNode(cands: readonly Candidate[], ctx: SelectionContext): Candidate | undefined {
+  const eligible = cands.filter((c) => isEligible(c, ctx.now));
+  const narrowed = KINDS[ctx.config.kind].narrow(eligible, ctx);
+  return pick(narrowed, ctx.config.sort_by, ctx.config.algorithm, ctx.rng);
+}
