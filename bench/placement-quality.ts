@@ -1,0 +1,118 @@
+// @bench-smoke
+// Benchmark 1 — placement quality. A burst of room creations onto a 3-region fleet whose stats are
+// refreshed every 2 s (stale in between), placed by Meridian's selector + reservations and by
+// LiveKit's selectors re-implemented as baselines, all on the same seeded workload.
+//
+//   node bench/placement-quality.ts [--smoke] [--seed N] [--nodes 100] [--rooms 10000]
+//        [--burst-s 60] [--dns-miss 0.03] [--peak-sysload 0.4]
+import { livekitPlacer } from "./placement/livekit-placer.ts";
+import { meridianPlacer } from "./placement/meridian-placer.ts";
+import { simulate, type Placer } from "./placement/cluster.ts";
+import { generateWorkload, type RoomSpec } from "./placement/workload.ts";
+import { makeNodes, type NodeSpec } from "./placement/world.ts";
+import { benchArgs, mean, percentile, printRatio, printTable } from "./lib/report.ts";
+import { seededRng } from "./lib/prng.ts";
+
+const args = benchArgs({
+  nodes: { type: "string" },
+  rooms: { type: "string" },
+  "burst-s": { type: "string" },
+  "dns-miss": { type: "string", default: "0.03" },
+  "peak-sysload": { type: "string", default: "0.4" },
+});
+const num = (v: unknown, full: number, smoke: number) => (v === undefined ? (args.smoke ? smoke : full) : Number(v));
+const seed = Number(args.seed);
+const NODE_COUNT = num(args.nodes, 100, 12);
+const ROOMS = num(args.rooms, 10_000, 600);
+const BURST_MS = num(args["burst-s"], 60, 10) * 1000;
+const DNS_MISS = Number(args["dns-miss"]);
+const PEAK_SYSLOAD = Number(args["peak-sysload"]);
+const NUM_CPUS = 16;
+// Every participant has joined 30 s after its room was created; measure a little after that.
+const END_MS = BURST_MS + 40_000;
+
+/** Cores per participant such that the fleet's mean sysload at the peak is PEAK_SYSLOAD. */
+function cpuPerClient(rooms: RoomSpec[], nodes: NodeSpec[]): number {
+  const at = BURST_MS + 30_000;
+  const alive = rooms.filter((r) => r.createdAt + r.lifetimeMs > at).reduce((s, r) => s + r.joinOffsets.length, 0);
+  return (PEAK_SYSLOAD * NUM_CPUS * nodes.length) / Math.max(1, alive);
+}
+
+interface Row {
+  name: string;
+  baseline: boolean;
+  maxMean: number;
+  p99Mean: number;
+  avgMaxMean: number;
+  maxLoad: number;
+  meanLoad: number;
+  outside: number;
+}
+
+async function run(placer: Placer, baseline: boolean, rooms: RoomSpec[], nodes: NodeSpec[]): Promise<Row> {
+  const res = await simulate(
+    { nodes, rooms, cpuPerClient: cpuPerClient(rooms, nodes), rng: seededRng(seed + 7), sampleEveryMs: 1000, endMs: END_MS },
+    placer,
+  );
+  const total = (load: number[]) => load.reduce((s, v) => s + v, 0);
+  const peak = res.samples.reduce((a, b) => (total(b.load) > total(a.load) ? b : a));
+  const m = mean(peak.load);
+  const ratios = res.samples
+    .filter((s) => s.at >= BURST_MS * 0.1 && total(s.load) > 0)
+    .map((s) => Math.max(...s.load) / mean(s.load));
+  const region = new Map(nodes.map((n) => [n.id, n.region]));
+  const outside = rooms.filter((r) => region.get(res.placement.get(r.id)!) !== r.closestRegion).length;
+  return {
+    name: placer.name,
+    baseline,
+    maxMean: Math.max(...peak.load) / m,
+    p99Mean: percentile(peak.load, 99) / m,
+    avgMaxMean: mean(ratios),
+    maxLoad: Math.max(...peak.load),
+    meanLoad: m,
+    outside: (100 * outside) / rooms.length,
+  };
+}
+
+async function main(): Promise<void> {
+  const nodes = makeNodes(NODE_COUNT, NUM_CPUS);
+  const rooms = generateWorkload({ rooms: ROOMS, burstMs: BURST_MS, seed });
+  const rng = (k: number) => seededRng(seed * 1000 + k);
+  // LiveKit's defaults (sysload_limit 0.9) with the kind/sort_by/algorithm under test.
+  const livekit = (name: string, kind: "any" | "regionaware", sortBy: "rooms" | "random", algorithm: "lowest" | "twochoice", k: number) =>
+    livekitPlacer({ name, config: { kind, sortBy, algorithm, sysloadLimit: 0.9 }, dnsMissRate: DNS_MISS, rng: rng(k) });
+  const contenders: [Placer, boolean][] = [
+    [meridianPlacer({ name: "meridian (default config)", config: {}, rng: rng(1) }), false],
+    [meridianPlacer({ name: "meridian sort_by=rooms (info)", config: { sort_by: "rooms" }, rng: rng(2) }), false],
+    [livekit("livekit regionaware+sysload, rooms, lowest", "regionaware", "rooms", "lowest", 3), true],
+    [livekit("livekit random (kind any)", "any", "random", "lowest", 4), true],
+    [livekit("livekit regionaware+sysload, rooms, twochoice", "regionaware", "rooms", "twochoice", 5), true],
+  ];
+
+  console.log(
+    `placement quality: ${nodes.length} nodes (16 vCPU) in 3 regions, ${rooms.length} rooms over ${BURST_MS / 1000} s, ` +
+      `mean room size ${fmtNum(mean(rooms.map((r) => r.joinOffsets.length)))}, stats every 2 s, ` +
+      `peak mean sysload ${PEAK_SYSLOAD}, LiveKit DNS miss rate ${DNS_MISS}, seed ${seed}`,
+  );
+  console.log("load = participants hosted per node, measured at the peak (all rooms joined)\n");
+  const rows: Row[] = [];
+  for (const [placer, baseline] of contenders) rows.push(await run(placer, baseline, rooms, nodes));
+  printTable(
+    ["algorithm", "max/mean", "p99/mean", "avg max/mean", "max load", "mean load", "% outside closest region"],
+    rows.map((r) => [r.name, r.maxMean, r.p99Mean, r.avgMaxMean, r.maxLoad, r.meanLoad, r.outside]),
+  );
+  const meridian = rows[0]!;
+  const best = rows.filter((r) => r.baseline).reduce((a, b) => (b.maxMean < a.maxMean ? b : a));
+  const meets = meridian.maxMean <= 1.1 && rows.filter((r) => r.baseline).every((r) => meridian.maxMean < r.maxMean);
+  console.log("");
+  printRatio(
+    "placement",
+    meridian.maxMean / best.maxMean,
+    `meridian max/mean ${fmtNum(meridian.maxMean)} vs best baseline ${fmtNum(best.maxMean)} (${best.name}); ` +
+      `goal meridian ≤ 1.10 and lower than every baseline: ${meets ? "MET" : "NOT MET"}`,
+  );
+}
+
+const fmtNum = (n: number) => n.toFixed(3);
+
+await main();

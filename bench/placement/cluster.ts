@@ -1,0 +1,160 @@
+// Discrete-event simulation of a media-node fleet under a room-creation burst. Nodes report stats
+// every REPORT_INTERVAL_MS with their own phase; between reports selectors see the last report
+// only. sysload is a Linux-style 1-minute load average (5 s ticks), so it lags the real load the
+// way it does on a real host. CPU demand is modelled proportional to hosted participants
+// (subscriptions capped by simulcast/pagination), so "load" below = participants hosted.
+import { REPORT_INTERVAL_MS } from "../../shared/node.ts";
+import { MinHeap } from "../lib/heap.ts";
+import type { Rng } from "../lib/prng.ts";
+import type { RoomSpec } from "./workload.ts";
+import type { NodeSpec } from "./world.ts";
+
+/** What a node's stats report says (copied at report time, then stale until the next one). */
+export interface Snapshot {
+  at: number;
+  rooms: number;
+  clients: number;
+  tracksIn: number;
+  tracksOut: number;
+  loadAvg1: number;
+  cpuLoad: number;
+  bytesPerSec: number;
+}
+
+export interface NodeView {
+  spec: NodeSpec;
+  report: Snapshot;
+}
+
+export interface Placer {
+  readonly name: string;
+  /** Chooses a node id for a new room, seeing only the nodes' last reports. */
+  place(room: RoomSpec, now: number, nodes: readonly NodeView[]): string | Promise<string>;
+  /** A node just reported (Meridian resets its reservation counter here). */
+  onReport(node: NodeView, now: number): void | Promise<void>;
+}
+
+export interface SimOptions {
+  nodes: NodeSpec[];
+  rooms: RoomSpec[];
+  /** Cores of CPU one participant costs. */
+  cpuPerClient: number;
+  /** Per-node phases of the report and load-average clocks. */
+  rng: Rng;
+  sampleEveryMs: number;
+  endMs: number;
+}
+
+export interface SimResult {
+  /** Per sample: time and participants hosted per node (same order as options.nodes). */
+  samples: { at: number; load: number[] }[];
+  /** room id → node id */
+  placement: Map<string, string>;
+}
+
+const LOADAVG_TICK_MS = 5_000;
+const LOADAVG_DECAY = Math.exp(-LOADAVG_TICK_MS / 60_000);
+const BYTES_PER_TRACK = 60_000;
+
+class SimNode implements NodeView {
+  readonly spec: NodeSpec;
+  readonly roomClients = new Map<string, number>();
+  clients = 0;
+  loadAvg = 0;
+  report: Snapshot;
+
+  constructor(spec: NodeSpec) {
+    this.spec = spec;
+    this.report = { at: -Infinity, rooms: 0, clients: 0, tracksIn: 0, tracksOut: 0, loadAvg1: 0, cpuLoad: 0, bytesPerSec: 0 };
+  }
+
+  demand(cpuPerClient: number): number {
+    return this.clients * cpuPerClient;
+  }
+
+  snapshot(at: number, cpuPerClient: number): Snapshot {
+    let tracksOut = 0;
+    // audio + video published per participant, each subscribed by every other participant
+    for (const n of this.roomClients.values()) tracksOut += 2 * n * Math.max(0, n - 1);
+    const tracksIn = 2 * this.clients;
+    return {
+      at,
+      rooms: this.roomClients.size,
+      clients: this.clients,
+      tracksIn,
+      tracksOut,
+      loadAvg1: this.loadAvg,
+      cpuLoad: Math.min(1, this.demand(cpuPerClient) / this.spec.numCpus),
+      bytesPerSec: (tracksIn + tracksOut) * BYTES_PER_TRACK,
+    };
+  }
+}
+
+type Event =
+  | { kind: "create"; room: RoomSpec }
+  | { kind: "join"; room: string; node: SimNode }
+  | { kind: "end"; room: string; node: SimNode }
+  | { kind: "report"; node: SimNode }
+  | { kind: "tick"; node: SimNode }
+  | { kind: "sample" };
+
+export async function simulate(o: SimOptions, placer: Placer): Promise<SimResult> {
+  const nodes = o.nodes.map((s) => new SimNode(s));
+  const byId = new Map(nodes.map((n) => [n.spec.id, n]));
+  const q = new MinHeap<Event>();
+  // Start 10 s early so every node has reported (and is eligible) when the burst begins.
+  const start = -10_000;
+  for (const n of nodes) {
+    q.push(start + o.rng() * REPORT_INTERVAL_MS, { kind: "report", node: n });
+    q.push(start + o.rng() * LOADAVG_TICK_MS, { kind: "tick", node: n });
+  }
+  for (const room of o.rooms) q.push(room.createdAt, { kind: "create", room });
+  for (let t = 0; t <= o.endMs; t += o.sampleEveryMs) q.push(t, { kind: "sample" });
+
+  const samples: SimResult["samples"] = [];
+  const placement = new Map<string, string>();
+  while (q.size > 0) {
+    const now = q.peekKey()!;
+    if (now > o.endMs) break;
+    const ev = q.pop()!;
+    switch (ev.kind) {
+      case "create": {
+        const nodeId = await placer.place(ev.room, now, nodes);
+        const node = byId.get(nodeId);
+        if (!node) throw new Error(`${placer.name} placed ${ev.room.id} on unknown node ${nodeId}`);
+        placement.set(ev.room.id, nodeId);
+        node.roomClients.set(ev.room.id, 0);
+        for (const off of ev.room.joinOffsets) q.push(now + off, { kind: "join", room: ev.room.id, node });
+        q.push(now + ev.room.lifetimeMs, { kind: "end", room: ev.room.id, node });
+        break;
+      }
+      case "join": {
+        const n = ev.node.roomClients.get(ev.room);
+        if (n === undefined) break; // room already over
+        ev.node.roomClients.set(ev.room, n + 1);
+        ev.node.clients++;
+        break;
+      }
+      case "end": {
+        ev.node.clients -= ev.node.roomClients.get(ev.room) ?? 0;
+        ev.node.roomClients.delete(ev.room);
+        break;
+      }
+      case "report": {
+        ev.node.report = ev.node.snapshot(now, o.cpuPerClient);
+        await placer.onReport(ev.node, now);
+        q.push(now + REPORT_INTERVAL_MS, ev);
+        break;
+      }
+      case "tick": {
+        ev.node.loadAvg = ev.node.loadAvg * LOADAVG_DECAY + ev.node.demand(o.cpuPerClient) * (1 - LOADAVG_DECAY);
+        q.push(now + LOADAVG_TICK_MS, ev);
+        break;
+      }
+      case "sample":
+        samples.push({ at: now, load: nodes.map((n) => n.clients) });
+        break;
+    }
+  }
+  return { samples, placement };
+}
