@@ -1,0 +1,103 @@
+// Helpers for the bridge tests: endpoints with short timeouts, awaitable session events, and a raw
+// Redis "fake node" that speaks the wire format directly so tests can inject what a real peer never
+// would (duplicates, reordering, silence).
+import { once } from "node:events";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Redis } from "ioredis";
+import { keys } from "../../shared/keys.ts";
+import { BridgeEndpoint, type BridgeEndpointConfig, type BridgeCloseEvent, type BridgeSession } from "../../media-node/src/bridge/index.ts";
+import { encode, type Outgoing } from "../../media-node/src/bridge/envelope.ts";
+import type { TestRedis } from "../support/redis.ts";
+
+export const quietLog = { info: () => {}, warn: () => {} };
+
+/** Timeouts short enough for tests; outcomes are asserted, never durations. */
+export const fastTimers = {
+  keepaliveIntervalMs: 200,
+  peerTimeoutMs: 1_500,
+  openTimeoutMs: 1_500,
+  initialRtoMs: 100,
+  maxRtoMs: 400,
+} satisfies Partial<BridgeEndpointConfig>;
+
+export async function startEndpoint(redis: TestRedis, nodeId: string, extra: Partial<BridgeEndpointConfig> = {}): Promise<BridgeEndpoint> {
+  const ep = new BridgeEndpoint({ nodeId, redisUrl: redis.url, log: quietLog, ...fastTimers, ...extra });
+  await ep.start();
+  return ep;
+}
+
+/** Hosting-side handler that echoes every frame back. */
+export function echo(session: BridgeSession): void {
+  session.on("message", (f) => session.send(f));
+}
+
+export async function opened(s: BridgeSession): Promise<void> {
+  if (s.state === "open") return;
+  const r = await Promise.race([once(s, "open").then(() => "open" as const), once(s, "close").then(([e]) => e as BridgeCloseEvent)]);
+  if (r !== "open") throw new Error(`session closed instead of opening: ${r.code} ${r.reason}`);
+}
+
+export function closed(s: BridgeSession): Promise<BridgeCloseEvent> {
+  return once(s, "close").then(([e]) => e as BridgeCloseEvent);
+}
+
+/** Collects a session's frames; `next(n)` waits until n more have arrived. */
+export function collect(s: BridgeSession): { frames: string[]; waitFor(n: number, ms?: number): Promise<string[]> } {
+  const frames: string[] = [];
+  s.on("message", (f) => frames.push(f));
+  return {
+    frames,
+    async waitFor(n, ms = 10_000) {
+      await until(() => frames.length >= n, ms, `${n} frames (got ${frames.length})`);
+      return frames;
+    },
+  };
+}
+
+export async function until(pred: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+/** A node that exists only as raw Redis connections: sees its inbox, publishes raw envelopes. */
+export class FakeNode {
+  readonly id: string;
+  readonly inbox: Array<Record<string, unknown>> = [];
+  #sub: Redis;
+  #pub: Redis;
+
+  private constructor(id: string, sub: Redis, pub: Redis) {
+    this.id = id;
+    this.#sub = sub;
+    this.#pub = pub;
+  }
+
+  static async start(redis: TestRedis, id: string): Promise<FakeNode> {
+    const node = new FakeNode(id, redis.client(), redis.client());
+    node.#sub.on("message", (_c: string, raw: string) => node.inbox.push(JSON.parse(raw) as Record<string, unknown>));
+    await node.#sub.subscribe(keys.nodeBus(id));
+    return node;
+  }
+
+  async waitFor(pred: (e: Record<string, unknown>) => boolean, ms = 5_000): Promise<Record<string, unknown>> {
+    let hit: Record<string, unknown> | undefined;
+    await until(() => (hit = this.inbox.find(pred)) !== undefined, ms, "envelope at fake node");
+    return hit!;
+  }
+
+  send(to: string, out: Outgoing): Promise<number> {
+    return this.#pub.publish(keys.nodeBus(to), encode(this.id, out));
+  }
+
+  raw(to: string, message: string | Buffer): Promise<number> {
+    return this.#pub.publish(keys.nodeBus(to), message);
+  }
+
+  stop(): void {
+    this.#sub.disconnect();
+    this.#pub.disconnect();
+  }
+}
