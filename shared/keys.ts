@@ -6,11 +6,29 @@
 //                                   drop expired members without SCAN
 //   node:<id>:rooms         SET     rooms hosted by the node (swept with the node)
 //   node:<id>:reserved      STRING  placements made onto the node since its last report (anti-herding)
-//   room:<name>             HASH    room record: name, node, createdAt, emptyTimeout, maxParticipants, metadata
+//   room:<name>             HASH    room record: name, node, region, createdAt, emptyTimeout, maxParticipants, metadata
 //   rooms                   ZSET    room name -> createdAt (ms)
 //   room:<name>:participants HASH   identity -> JSON participant (written by the hosting node)
-//   bus:node:<id>           CHANNEL pub/sub inbox of a node (signaling bridge)
+//   bus:node:<id>           CHANNEL pub/sub inbox of a node (signaling bridge, room.delete)
+//
+// Selection index (written by reportNode, read by the placement script; SERVING nodes only, so
+// placement never JSON-decodes node records and touches only the regions it needs):
+//   sel:regions             SET     regions that currently have SERVING nodes
+//   sel:<region>:expiry     ZSET    node id -> expiry (ms); placement sweeps members <= now
+//   sel:<region>:updated    ZSET    node id -> updatedAt (ms) of its last report (freshness)
+//   sel:<region>:<metric>   ZSET    node id -> metric + reservations x per-room cost, for each
+//                                   metric in shared/selector/metrics.ts (sysload, cpuload, rooms,
+//                                   clients, tracks, bytespersec); a report rewrites the reported
+//                                   value, which is what resets the reservations
+// A DRAINING report removes the node from sel:*; an expired one is swept by the next placement
+// that reads its region. Scripts build these keys from KEY_PREFIX, so Redis must not be a
+// cluster (Upstash and a single redis-server are fine).
+import { METRICS } from "./selector/metrics.ts";
+
 const P = "meridian:";
+
+/** The sorted sets of one region's selection index, in the order scripts receive them. */
+export const SEL_FIELDS = ["expiry", "updated", ...METRICS] as const;
 
 export const keys = {
   node: (id: string) => `${P}node:${id}`,
@@ -21,6 +39,9 @@ export const keys = {
   rooms: () => `${P}rooms`,
   roomParticipants: (name: string) => `${P}room:${name}:participants`,
   nodeBus: (id: string) => `${P}bus:node:${id}`,
+  selRegions: () => `${P}sel:regions`,
+  /** field: "expiry" | "updated" | a selector metric. */
+  sel: (region: string, field: string) => `${P}sel:${region}:${field}`,
 } as const;
 
 export const KEY_PREFIX = P;

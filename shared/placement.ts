@@ -1,0 +1,293 @@
+// Atomic room placement in ONE Redis round trip (a Lua script, EVALSHA with EVAL fallback).
+// Concurrent joins to the same new room serialize inside Redis, so a room lands on exactly one
+// node; each placement reserves capacity on its node (keys.nodeReserved + the selection index
+// scores) so a burst between two stats reports spreads instead of herding.
+//
+// The Lua re-implements the pick step of shared/selector (eligibility, soft limits, region order,
+// sort_by, algorithm, tie → smallest id); test/selector/differential.test.ts keeps them in step.
+// The region preference order is computed in TS (regionPreference) and passed in.
+import type { NodeSelectorConfig } from "./config.ts";
+import { KEY_PREFIX, keys } from "./keys.ts";
+import { NODE_TTL_MS, NodeRecord, STATS_FRESHNESS_MS } from "./node.ts";
+import { defineScript, type ScriptRunner } from "./redis-runner.ts";
+import { METRICS, RESERVATION_COST } from "./selector/metrics.ts";
+
+const placeScript = defineScript(
+  "place_room",
+  `
+-- KEYS: room hash, rooms zset
+-- ARGV: 1 prefix, 2 now, 3 freshness_ms, 4 room, 5 mode (join|create), 6 auto_create (1|0),
+--       7 kind, 8 sort_by, 9 algorithm, 10 sysload_limit, 11 cpu_load_limit, 12 seed,
+--       13 reservation ttl ms, 14 emptyTimeout, 15 maxParticipants, 16 metadata, 17 want_signal,
+--       18..23 reservation cost per metric (sysload cpuload rooms clients tracks bytespersec),
+--       24.. configured regions nearest-first
+local P = ARGV[1]
+local now = tonumber(ARGV[2])
+local stale_at = now - tonumber(ARGV[3])
+local room, mode, auto = ARGV[4], ARGV[5], ARGV[6] == '1'
+local kind, sort_by, algo = ARGV[7], ARGV[8], ARGV[9]
+local limits = { sysload = ARGV[10], cpuload = ARGV[11] }
+math.randomseed(tonumber(ARGV[12]))
+local METRICS = { 'sysload', 'cpuload', 'rooms', 'clients', 'tracks', 'bytespersec' }
+local FIELDS = { 'expiry', 'updated', 'sysload', 'cpuload', 'rooms', 'clients', 'tracks', 'bytespersec' }
+local cost = {}
+for i, m in ipairs(METRICS) do cost[m] = ARGV[17 + i] end
+local prefs, known = {}, {}
+for i = 24, #ARGV do prefs[#prefs + 1] = ARGV[i]; known[ARGV[i]] = true end
+
+local function sel(r, f) return P .. 'sel:' .. r .. ':' .. f end
+local CHUNK = 4000 -- stay far below Lua's unpack limit
+
+local function zrem(r, ids)
+  for i = 1, #ids, CHUNK do
+    local part = { unpack(ids, i, math.min(i + CHUNK - 1, #ids)) }
+    for _, f in ipairs(FIELDS) do redis.call('ZREM', sel(r, f), unpack(part)) end
+  end
+end
+
+-- No ghosts: drop nodes whose TTL passed, from the registry and the region's index.
+redis.call('ZREMRANGEBYSCORE', P .. 'nodes', '-inf', now)
+local swept = {}
+local function sweep(r)
+  if swept[r] then return end
+  swept[r] = true
+  local gone = redis.call('ZRANGEBYSCORE', sel(r, 'expiry'), '-inf', now)
+  if #gone > 0 then zrem(r, gone) end
+  if redis.call('ZCARD', sel(r, 'expiry')) == 0 then redis.call('SREM', P .. 'sel:regions', r) end
+end
+
+-- Fresh SERVING nodes of region r, under limits[field] when field is given.
+local function gather(r, field)
+  sweep(r)
+  if not field then return redis.call('ZRANGEBYSCORE', sel(r, 'updated'), '(' .. stale_at, '+inf') end
+  local ids = redis.call('ZRANGEBYSCORE', sel(r, field), '-inf', '(' .. limits[field])
+  local stale = redis.call('ZRANGEBYSCORE', sel(r, 'updated'), '-inf', stale_at)
+  if #stale == 0 or #ids == 0 then return ids end
+  local drop, kept = {}, {}
+  for _, id in ipairs(stale) do drop[id] = true end
+  for _, id in ipairs(ids) do if not drop[id] then kept[#kept + 1] = id end end
+  return kept
+end
+
+local function regions() return redis.call('SMEMBERS', P .. 'sel:regions') end
+
+local function union(field, only_unknown)
+  local groups = {}
+  for _, r in ipairs(regions()) do
+    if not (only_unknown and known[r]) then
+      local ids = gather(r, field)
+      if #ids > 0 then groups[#groups + 1] = { r = r, ids = ids } end
+    end
+  end
+  return groups
+end
+
+local function scores(r, m, ids)
+  local out = {}
+  for i = 1, #ids, CHUNK do
+    local part = redis.call('ZMSCORE', sel(r, m), unpack(ids, i, math.min(i + CHUNK - 1, #ids)))
+    for _, v in ipairs(part) do out[#out + 1] = tonumber(v) or math.huge end
+  end
+  return out
+end
+
+-- The sort_by/algorithm step. Ties go to the smaller id (byte order, like the TS selector for
+-- ASCII ids).
+local function pick(groups, sb, al)
+  local n = 0
+  for _, g in ipairs(groups) do n = n + #g.ids end
+  if n == 0 then return nil end
+  if sb == 'random' then
+    local k = math.random(n)
+    for _, g in ipairs(groups) do
+      if k <= #g.ids then return g.ids[k], g.r end
+      k = k - #g.ids
+    end
+  end
+  local ids, regs, vals = {}, {}, {}
+  for _, g in ipairs(groups) do
+    local v = scores(g.r, sb, g.ids)
+    for i, id in ipairs(g.ids) do
+      ids[#ids + 1] = id; regs[#regs + 1] = g.r; vals[#vals + 1] = v[i]
+    end
+  end
+  local function better(i, j) return vals[i] < vals[j] or (vals[i] == vals[j] and ids[i] < ids[j]) end
+  local best = 1
+  if al == 'twochoice' and n > 2 then
+    local i = math.random(n)
+    local j = math.random(n - 1)
+    if j >= i then j = j + 1 end
+    if better(i, j) then best = i else best = j end
+  else
+    for i = 2, n do if better(i, best) then best = i end end
+  end
+  return ids[best], regs[best]
+end
+
+local function choose()
+  if kind == 'any' or kind == 'random' then return pick(union(nil), sort_by, algo) end
+  if kind == 'sysload' or kind == 'cpuload' then
+    local g = union(kind)
+    if #g == 0 then g = union(nil) end -- soft limit
+    return pick(g, sort_by, algo)
+  end
+  -- regionaware: under the limit first, then (soft) everything; nearest configured region that
+  -- has a candidate; else candidates of unconfigured regions.
+  for _, field in ipairs({ 'sysload', false }) do
+    local f = field or nil
+    for _, r in ipairs(prefs) do
+      local ids = gather(r, f)
+      if #ids > 0 then return pick({ { r = r, ids = ids } }, sort_by, algo) end
+    end
+    local g = union(f, true)
+    if #g > 0 then return pick(g, sort_by, algo) end
+  end
+  return nil
+end
+
+-- Where the client should signal: the hosting node if it is SERVING in the client's nearest
+-- region, else the least loaded SERVING node of the nearest region that has one (it bridges to
+-- the hosting node); false = use the hosting node.
+local function signal_node(host_json)
+  if ARGV[17] ~= '1' or #prefs == 0 then return false end
+  local host = cjson.decode(host_json)
+  if host.region == prefs[1] and host.state == 'SERVING' then return false end
+  for _, r in ipairs(prefs) do
+    local ids = gather(r, nil)
+    if #ids > 0 then
+      local id = pick({ { r = r, ids = ids } }, 'sysload', 'lowest')
+      local json = redis.call('GET', P .. 'node:' .. id)
+      if json then return json end
+    end
+  end
+  return false
+end
+
+local current = redis.call('HGET', KEYS[1], 'node')
+if current then
+  if mode == 'create' then return { 'exists', current } end
+  -- Existing rooms stay where they are, even on a DRAINING node (LiveKit does the same); only a
+  -- node that is gone (TTL expired / removed) forces a re-placement.
+  local json = redis.call('GET', P .. 'node:' .. current)
+  if json then return { 'ok', 0, json, signal_node(json) } end
+elseif mode == 'join' and not auto then
+  return { 'not_found' }
+end
+
+for _ = 1, 3 do
+  local id, r = choose()
+  if not id then return { 'no_nodes' } end
+  local json = redis.call('GET', P .. 'node:' .. id)
+  if json then
+    if current then
+      redis.call('SREM', P .. 'node:' .. current .. ':rooms', room)
+      redis.call('HSET', KEYS[1], 'node', id, 'region', r)
+    else
+      redis.call('HSET', KEYS[1], 'name', room, 'node', id, 'region', r, 'createdAt', now,
+        'emptyTimeout', ARGV[14], 'maxParticipants', ARGV[15], 'metadata', ARGV[16])
+      redis.call('ZADD', KEYS[2], now, room)
+    end
+    redis.call('SADD', P .. 'node:' .. id .. ':rooms', room)
+    local reserved = P .. 'node:' .. id .. ':reserved'
+    redis.call('INCR', reserved)
+    redis.call('PEXPIRE', reserved, ARGV[13])
+    for _, m in ipairs(METRICS) do redis.call('ZINCRBY', sel(r, m), cost[m], id) end
+    return { 'ok', current and 2 or 1, json, signal_node(json) }
+  end
+  zrem(r, { id }) -- index entry outlived its record (clock skew): drop it and choose again
+end
+return { 'no_nodes' }
+`,
+);
+
+export interface RoomSettings {
+  /** Seconds an empty room lives before the hosting node closes it. */
+  emptyTimeout: number;
+  /** 0 = unlimited. */
+  maxParticipants: number;
+  metadata: string;
+}
+
+export const DEFAULT_ROOM_SETTINGS: RoomSettings = { emptyTimeout: 300, maxParticipants: 0, metadata: "" };
+
+export interface PlaceRequest {
+  room: string;
+  /** join: use the existing mapping or (autoCreate) place; create: place or report "exists". */
+  mode: "join" | "create";
+  autoCreate: boolean;
+  config: NodeSelectorConfig;
+  /** regionPreference(config.regions, reference point). */
+  regionOrder: readonly string[];
+  settings?: RoomSettings;
+  /** Also return the signal node for a client in regionOrder[0] (join). */
+  wantSignal?: boolean;
+  now?: number;
+  /** Seed for random sort/twochoice (defaults to a fresh random seed). */
+  seed?: number;
+}
+
+export type Placement = "existing" | "created" | "replaced";
+
+export type PlaceResult =
+  | { status: "ok"; placement: Placement; node: NodeRecord; signalNode: NodeRecord | undefined }
+  | { status: "exists"; nodeId: string }
+  | { status: "not_found" }
+  | { status: "no_nodes" };
+
+const PLACEMENTS: readonly Placement[] = ["existing", "created", "replaced"];
+
+function parseNode(v: unknown): NodeRecord {
+  return NodeRecord.parse(JSON.parse(String(v)));
+}
+
+export function placeArgs(req: PlaceRequest): { keys: string[]; args: (string | number)[] } {
+  const s = req.settings ?? DEFAULT_ROOM_SETTINGS;
+  const c = req.config;
+  return {
+    keys: [keys.room(req.room), keys.rooms()],
+    args: [
+      KEY_PREFIX,
+      req.now ?? Date.now(),
+      STATS_FRESHNESS_MS,
+      req.room,
+      req.mode,
+      req.autoCreate ? 1 : 0,
+      c.kind,
+      c.sort_by,
+      c.algorithm,
+      c.sysload_limit,
+      c.cpu_load_limit,
+      req.seed ?? Math.floor(Math.random() * 2 ** 31),
+      NODE_TTL_MS,
+      s.emptyTimeout,
+      s.maxParticipants,
+      s.metadata,
+      req.wantSignal ? 1 : 0,
+      ...METRICS.map((m) => RESERVATION_COST[m]),
+      ...req.regionOrder,
+    ],
+  };
+}
+
+/** Places (or finds) a room: one script call, atomic. */
+export async function placeRoom(redis: ScriptRunner, req: PlaceRequest): Promise<PlaceResult> {
+  const { keys: k, args } = placeArgs(req);
+  const r = (await redis.run(placeScript, k, args)) as unknown[];
+  switch (r[0]) {
+    case "ok":
+      return {
+        status: "ok",
+        placement: PLACEMENTS[Number(r[1])] ?? "existing",
+        node: parseNode(r[2]),
+        signalNode: r[3] ? parseNode(r[3]) : undefined,
+      };
+    case "exists":
+      return { status: "exists", nodeId: String(r[1]) };
+    case "not_found":
+      return { status: "not_found" };
+    case "no_nodes":
+      return { status: "no_nodes" };
+    default:
+      throw new Error(`place_room returned ${JSON.stringify(r)}`);
+  }
+}
