@@ -11,6 +11,7 @@ export const ErrorCode = {
   WrongNode: "wrong_node",
   Draining: "node_draining",
   Timeout: "timeout",
+  RateLimited: "rate_limited",
   Internal: "internal",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

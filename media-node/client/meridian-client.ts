@@ -1,0 +1,248 @@
+// Browser client for a Meridian media node (mediasoup-client underneath): join with a media token,
+// publish camera/mic (and data), subscribe to everyone else automatically, and follow the node's
+// `reconnect` requests through a hook that fetches a fresh url + token from the control plane.
+import { Device, type types } from "mediasoup-client";
+import type { NotificationData, NotificationName, ParticipantInfo, Responses, TrackInfo } from "../../shared/protocol.ts";
+import { SignalClient, type CloseInfo } from "./signal-client.ts";
+
+export interface RemoteTrack {
+  identity: string;
+  trackId: string;
+  kind: "audio" | "video";
+  track: MediaStreamTrack;
+  consumer: types.Consumer;
+}
+
+export interface ClientEvents {
+  participantJoined: ParticipantInfo;
+  participantLeft: { identity: string };
+  trackSubscribed: RemoteTrack;
+  trackUnsubscribed: { identity: string; trackId: string };
+  data: { identity: string; label: string; data: string | ArrayBuffer };
+  reconnect: NotificationData<"reconnect">;
+  disconnected: CloseInfo;
+  /** The replacement client after following a `reconnect` (this one is finished). */
+  reconnected: MeridianClient;
+}
+
+type Listener<T> = (ev: T) => void;
+
+export interface ConnectOptions {
+  url: string;
+  token: string;
+  /** Called when the node asks the client to go elsewhere; returns where (from the control plane).
+   * Without it the client just reports `reconnect` and `disconnected`. */
+  onReconnect?: (reason: string) => Promise<{ url: string; token: string }>;
+}
+
+export class MeridianClient {
+  readonly joined: Responses["join"];
+  private readonly signal: SignalClient;
+  private readonly device: Device;
+  private readonly opts: ConnectOptions;
+  private sendTransport: types.Transport | undefined;
+  private recvTransport: types.Transport | undefined;
+  private readonly remote = new Map<string, RemoteTrack>();
+  private readonly published = new Map<string, types.Producer>();
+  private readonly dataProducers = new Map<string, types.DataProducer>();
+  private readonly listeners = new Map<keyof ClientEvents, Set<Listener<never>>>();
+  /** Subscriptions in flight or done, by track id (a track is consumed once). */
+  private readonly subscribing = new Set<string>();
+
+  private constructor(signal: SignalClient, device: Device, joined: Responses["join"], opts: ConnectOptions) {
+    this.signal = signal;
+    this.device = device;
+    this.joined = joined;
+    this.opts = opts;
+  }
+
+  static async connect(opts: ConnectOptions): Promise<MeridianClient> {
+    const signal = await SignalClient.open(opts.url, opts.token);
+    const joined = await signal.request("join", {});
+    const device = await Device.factory();
+    await device.load({ routerRtpCapabilities: joined.routerRtpCapabilities as types.RtpCapabilities });
+    const client = new MeridianClient(signal, device, joined, opts);
+    signal.onNotification((name, data) => void client.onNotification(name, data));
+    void signal.closed.then((info) => client.emit("disconnected", info));
+    if (joined.permissions.canSubscribe) {
+      await signal.request("setRtpCapabilities", { rtpCapabilities: device.recvRtpCapabilities as Record<string, unknown> });
+      client.recvTransport = await client.createTransport("recv");
+      for (const p of joined.participants) for (const t of p.tracks) void client.subscribe(p.identity, t);
+    }
+    return client;
+  }
+
+  on<K extends keyof ClientEvents>(event: K, l: Listener<ClientEvents[K]>): () => void {
+    let set = this.listeners.get(event);
+    if (!set) this.listeners.set(event, (set = new Set()));
+    set.add(l as Listener<never>);
+    return () => set.delete(l as Listener<never>);
+  }
+
+  private emit<K extends keyof ClientEvents>(event: K, ev: ClientEvents[K]): void {
+    for (const l of this.listeners.get(event) ?? []) (l as Listener<ClientEvents[K]>)(ev);
+  }
+
+  private async createTransport(direction: "send" | "recv"): Promise<types.Transport> {
+    const t = await this.signal.request("createTransport", { direction, enableSctp: true });
+    const options = {
+      id: t.transportId,
+      iceParameters: t.iceParameters as unknown as types.IceParameters,
+      iceCandidates: t.iceCandidates as unknown as types.IceCandidate[],
+      dtlsParameters: t.dtlsParameters as unknown as types.DtlsParameters,
+      ...(t.sctpParameters ? { sctpParameters: t.sctpParameters as unknown as types.SctpParameters } : {}),
+    };
+    const transport = direction === "send" ? this.device.createSendTransport(options) : this.device.createRecvTransport(options);
+    transport.on("connect", ({ dtlsParameters }, ok, fail) => {
+      this.signal
+        .request("connectTransport", { transportId: transport.id, dtlsParameters: dtlsParameters as never })
+        .then(() => ok(), fail);
+    });
+    if (direction === "send") {
+      transport.on("produce", ({ kind, rtpParameters, appData }, ok, fail) => {
+        this.signal
+          .request("produce", {
+            transportId: transport.id,
+            kind,
+            rtpParameters: rtpParameters as never,
+            source: appData.source as "camera" | "microphone" | undefined,
+          })
+          .then(({ trackId }) => ok({ id: trackId }), fail);
+      });
+      transport.on("producedata", ({ sctpStreamParameters, label, protocol }, ok, fail) => {
+        this.signal
+          .request("produceData", { transportId: transport.id, sctpStreamParameters: sctpStreamParameters as never, label, protocol })
+          .then(({ trackId }) => ok({ id: trackId }), fail);
+      });
+    }
+    return transport;
+  }
+
+  private async send(): Promise<types.Transport> {
+    this.sendTransport ??= await this.createTransport("send");
+    return this.sendTransport;
+  }
+
+  /** Publishes camera and/or microphone (fake devices in tests). Returns the local stream. */
+  async publishMedia(opts: { audio?: boolean; video?: boolean } = { audio: true, video: true }): Promise<MediaStream> {
+    const stream = await navigator.mediaDevices.getUserMedia({
+      audio: opts.audio ?? true,
+      video: (opts.video ?? true) ? { width: 640, height: 360 } : false,
+    });
+    await this.publishStream(stream);
+    return stream;
+  }
+
+  async publishStream(stream: MediaStream): Promise<void> {
+    const transport = await this.send();
+    for (const track of stream.getTracks()) {
+      const source = track.kind === "audio" ? "microphone" : "camera";
+      const producer = await transport.produce({ track, stopTracks: false, appData: { source } });
+      this.published.set(producer.id, producer);
+    }
+  }
+
+  /** Opens a data channel to the room; others receive what is sent on it as `data` events. */
+  async publishData(label = "chat"): Promise<types.DataProducer> {
+    const transport = await this.send();
+    const dp = await transport.produceData({ label, ordered: true });
+    this.dataProducers.set(dp.id, dp);
+    return dp;
+  }
+
+  async setMuted(trackId: string, muted: boolean): Promise<void> {
+    const p = this.published.get(trackId);
+    if (!p) throw new Error("no such published track");
+    if (muted) p.pause();
+    else p.resume();
+    await this.signal.request(muted ? "pauseProducer" : "resumeProducer", { trackId });
+  }
+
+  /** Raw WebRTC stats of the receiving side (inbound-rtp etc.), as plain objects. */
+  async recvStats(): Promise<Record<string, unknown>[]> {
+    if (!this.recvTransport) return [];
+    const report = await this.recvTransport.getStats();
+    return [...report.values()] as Record<string, unknown>[];
+  }
+
+  get remoteTracks(): RemoteTrack[] {
+    return [...this.remote.values()];
+  }
+
+  private async subscribe(identity: string, t: TrackInfo): Promise<void> {
+    const recv = this.recvTransport;
+    if (!recv || this.subscribing.has(t.trackId)) return;
+    this.subscribing.add(t.trackId);
+    try {
+      if (t.kind === "data") {
+        const r = await this.signal.request("consumeData", { trackId: t.trackId });
+        const dc = await recv.consumeData({
+          id: r.dataConsumerId,
+          dataProducerId: r.trackId,
+          sctpStreamParameters: r.sctpStreamParameters as unknown as types.SctpStreamParameters,
+          label: r.label,
+          protocol: r.protocol,
+        });
+        dc.on("message", (data: string | ArrayBuffer) => this.emit("data", { identity, label: dc.label, data }));
+        return;
+      }
+      const r = await this.signal.request("consume", { trackId: t.trackId });
+      const consumer = await recv.consume({
+        id: r.consumerId,
+        producerId: r.trackId,
+        kind: r.kind,
+        rtpParameters: r.rtpParameters as unknown as types.RtpParameters,
+      });
+      const remote: RemoteTrack = { identity, trackId: t.trackId, kind: r.kind, track: consumer.track, consumer };
+      this.remote.set(consumer.id, remote);
+      await this.signal.request("resumeConsumer", { consumerId: consumer.id });
+      this.emit("trackSubscribed", remote);
+    } catch (e) {
+      this.subscribing.delete(t.trackId);
+      console.warn(`subscribe ${t.trackId} failed`, e);
+    }
+  }
+
+  private async onNotification<N extends NotificationName>(name: N, data: NotificationData<N>): Promise<void> {
+    switch (name) {
+      case "participantJoined":
+        return this.emit("participantJoined", (data as NotificationData<"participantJoined">).participant);
+      case "participantLeft":
+        return this.emit("participantLeft", { identity: (data as NotificationData<"participantLeft">).identity });
+      case "trackPublished": {
+        const d = data as NotificationData<"trackPublished">;
+        return this.subscribe(d.identity, d.track);
+      }
+      case "consumerClosed": {
+        const d = data as NotificationData<"consumerClosed">;
+        const r = this.remote.get(d.consumerId);
+        this.subscribing.delete(d.trackId);
+        if (!r) return;
+        this.remote.delete(d.consumerId);
+        r.consumer.close();
+        return this.emit("trackUnsubscribed", { identity: r.identity, trackId: r.trackId });
+      }
+      case "reconnect":
+        this.emit("reconnect", data as NotificationData<"reconnect">);
+        return this.followReconnect((data as NotificationData<"reconnect">).reason);
+    }
+  }
+
+  /** Moves to the node the control plane names, republishing the same local tracks. */
+  private async followReconnect(reason: string): Promise<void> {
+    if (!this.opts.onReconnect) return;
+    const tracks = [...this.published.values()].map((p) => p.track).filter((t): t is MediaStreamTrack => t !== null);
+    const target = await this.opts.onReconnect(reason);
+    this.leave();
+    const next = await MeridianClient.connect({ ...this.opts, ...target });
+    if (tracks.length > 0) await next.publishStream(new MediaStream(tracks));
+    for (const [event, set] of this.listeners) for (const l of set) next.on(event, l as never);
+    this.emit("reconnected", next);
+  }
+
+  leave(): void {
+    if (this.signal.isOpen) void this.signal.request("leave", {}).catch(() => undefined);
+    this.sendTransport?.close();
+    this.recvTransport?.close();
+  }
+}

@@ -1,0 +1,112 @@
+// Media node configuration: a YAML file (path in MERIDIAN_CONFIG, snake_case keys) overlaid by
+// environment variables (the same keys in UPPER_CASE), validated once at start-up. Secrets
+// (api_keys) belong in the environment, not in the file.
+import { readFileSync } from "node:fs";
+import { hostname, networkInterfaces, availableParallelism } from "node:os";
+import { randomBytes } from "node:crypto";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { parseApiKeys, type ApiKeys } from "../../shared/token.ts";
+
+const port = z.coerce.number().int().min(1).max(65535);
+const ms = z.coerce.number().int().nonnegative();
+const bool = z.union([z.boolean(), z.enum(["true", "false", "1", "0"]).transform((s) => s === "true" || s === "1")]);
+
+export const ConfigSchema = z.object({
+  node_id: z.string().min(1).max(128).regex(/^[A-Za-z0-9._-]+$/).optional(),
+  region: z.string().min(1).max(64).default("local"),
+  /** Address put in ICE candidates (public IP or hostname); defaults to the first non-internal IPv4. */
+  announced_address: z.string().min(1).optional(),
+  listen_ip: z.string().min(1).default("0.0.0.0"),
+  http_host: z.string().min(1).default("0.0.0.0"),
+  /** HTTP: signaling (ws at /rtc), /healthz, /readyz, /metrics, /demo. */
+  http_port: port.default(7880),
+  /** First UDP+TCP port of the WebRtcServers; worker i listens on rtc_port + i. */
+  rtc_port: port.default(7882),
+  /** mediasoup workers; default one per core. */
+  workers: z.coerce.number().int().min(1).max(256).optional(),
+  /** ws(s):// URL clients use to reach this node; default ws://<announced_address>:<http_port>/rtc. */
+  signal_url: z.string().url().optional(),
+  /** Unset: standalone (single node, in-memory state only). */
+  redis_url: z.string().url().optional(),
+  /** "key:secret[,key:secret]" — the control plane's API keys, to verify media tokens. */
+  api_keys: z.string().min(3),
+  empty_room_timeout_ms: ms.default(20_000),
+  drain_deadline_ms: ms.default(10 * 60_000),
+  /** Limits checked when a participant joins (0 = none). */
+  max_participants_per_room: z.coerce.number().int().nonnegative().default(0),
+  max_tracks: z.coerce.number().int().nonnegative().default(0),
+  /** Signaling rate limit per connection: sustained messages/s and burst. */
+  signal_rate_per_sec: z.coerce.number().positive().default(50),
+  signal_burst: z.coerce.number().int().positive().default(200),
+  /** Seconds a socket without `access_token` in its URL has to send `join` with a token. */
+  auth_timeout_ms: ms.default(10_000),
+  log_level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  mediasoup_log_level: z.enum(["debug", "warn", "error", "none"]).default("warn"),
+  /** Serve the browser client bundle and demo page. */
+  serve_demo: bool.default(true),
+});
+type Raw = z.infer<typeof ConfigSchema>;
+
+export interface MediaNodeConfig extends Omit<Raw, "node_id" | "announced_address" | "workers" | "signal_url" | "api_keys"> {
+  node_id: string;
+  announced_address: string;
+  workers: number;
+  signal_url: string;
+  api_keys: ApiKeys;
+  /** True when redis_url is unset. */
+  standalone: boolean;
+}
+
+export class ConfigError extends Error {}
+
+function firstPublicIpv4(): string {
+  for (const addrs of Object.values(networkInterfaces())) {
+    for (const a of addrs ?? []) if (a.family === "IPv4" && !a.internal) return a.address;
+  }
+  return "127.0.0.1";
+}
+
+/** Pure: merges file values and env (env wins) and validates. */
+export function resolveConfig(file: Record<string, unknown>, env: Record<string, string | undefined>): MediaNodeConfig {
+  const merged: Record<string, unknown> = { ...file };
+  for (const key of Object.keys(ConfigSchema.shape)) {
+    const v = env[key.toUpperCase()];
+    if (v !== undefined && v !== "") merged[key] = v;
+  }
+  const parsed = ConfigSchema.safeParse(merged);
+  if (!parsed.success) {
+    const msg = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new ConfigError(`invalid media node config: ${msg}`);
+  }
+  const c = parsed.data;
+  let apiKeys: ApiKeys;
+  try {
+    apiKeys = parseApiKeys(c.api_keys);
+  } catch (e) {
+    throw new ConfigError(`invalid media node config: api_keys: ${(e as Error).message}`);
+  }
+  const announced = c.announced_address ?? firstPublicIpv4();
+  const signalHost = announced.includes(":") ? `[${announced}]` : announced;
+  return {
+    ...c,
+    node_id: c.node_id ?? `${hostname().replace(/[^A-Za-z0-9._-]/g, "-")}-${randomBytes(3).toString("hex")}`,
+    announced_address: announced,
+    workers: c.workers ?? availableParallelism(),
+    signal_url: c.signal_url ?? `ws://${signalHost}:${c.http_port}/rtc`,
+    api_keys: apiKeys,
+    standalone: c.redis_url === undefined,
+  };
+}
+
+/** Reads MERIDIAN_CONFIG (if set) and the environment. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): MediaNodeConfig {
+  let file: Record<string, unknown> = {};
+  const path = env.MERIDIAN_CONFIG;
+  if (path) {
+    const doc: unknown = parseYaml(readFileSync(path, "utf8"));
+    if (doc !== null && (typeof doc !== "object" || Array.isArray(doc))) throw new ConfigError(`${path}: expected a mapping`);
+    file = (doc ?? {}) as Record<string, unknown>;
+  }
+  return resolveConfig(file, env);
+}

@@ -1,0 +1,31 @@
+// Entry point: `node media-node/src/main.ts` (config from env and/or the YAML file named by
+// MERIDIAN_CONFIG). SIGTERM drains (no new rooms; exit once rooms end or the drain deadline
+// passes); a second SIGTERM or SIGINT stops at once.
+import { ConfigError, loadConfig } from "./config.ts";
+import { MediaNode } from "./media-node.ts";
+
+let config;
+try {
+  config = loadConfig();
+} catch (e) {
+  if (!(e instanceof ConfigError)) throw e;
+  console.error(e.message);
+  process.exit(2);
+}
+
+const node = await MediaNode.start(config);
+let signals = 0;
+
+async function shutdown(signal: NodeJS.Signals): Promise<void> {
+  signals++;
+  if (signals > 1 || signal === "SIGINT") {
+    node.log.info({ signal }, "stopping now");
+  } else {
+    node.log.info({ signal }, "drain requested");
+    await node.drain();
+  }
+  await node.stop();
+  process.exit(0);
+}
+
+for (const s of ["SIGTERM", "SIGINT"] as const) process.on(s, (sig) => void shutdown(sig));

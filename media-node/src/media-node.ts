@@ -1,0 +1,151 @@
+// Assembles one media node: worker pool → rooms → signaling + HTTP, plus the Redis registry in
+// cluster mode. Owns the node's state (SERVING / DRAINING) and the drain sequence.
+import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import type { NodeState } from "../../shared/node.ts";
+import type { MediaNodeConfig } from "./config.ts";
+import { createHttpServer } from "./http.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { NodeMetrics } from "./metrics.ts";
+import { NodeRegistry } from "./registry.ts";
+import type { RoomObserver } from "./room.ts";
+import { RoomManager } from "./room-manager.ts";
+import { SignalingServer } from "./signaling.ts";
+import { WorkerPool } from "./worker-pool.ts";
+
+const STANDALONE: RoomObserver = {
+  roomOpened() {},
+  roomClosed() {},
+  participantUpdated() {},
+  participantLeft() {},
+};
+
+export class MediaNode {
+  readonly config: MediaNodeConfig;
+  readonly log: Logger;
+  readonly rooms: RoomManager;
+  private readonly pool: WorkerPool;
+  private readonly registry: NodeRegistry | undefined;
+  private readonly signaling: SignalingServer;
+  private readonly http: Server;
+  private state: NodeState = "SERVING";
+  private stopping: Promise<void> | undefined;
+
+  private constructor(config: MediaNodeConfig, log: Logger, pool: WorkerPool) {
+    this.config = config;
+    this.log = log;
+    this.pool = pool;
+    const metrics = new NodeMetrics(() => this.rooms.counts(), () => this.state === "DRAINING");
+    // The registry observes the rooms (observer) and reads their counts (getter): created first.
+    let observer: RoomObserver = STANDALONE;
+    if (config.redis_url) {
+      this.registry = new NodeRegistry({
+        redisUrl: config.redis_url,
+        nodeId: config.node_id,
+        region: config.region,
+        signalUrl: config.signal_url,
+        rtcAddress: config.announced_address,
+        rooms: () => this.rooms,
+        state: () => this.state,
+        onBusMessage: (m) => {
+          if (m.type === "room.delete" && this.rooms.closeRoom(m.room, "deleted")) log.info({ room: m.room }, "room deleted by control plane");
+        },
+        metrics,
+        log,
+      });
+      observer = this.registry;
+    }
+    this.rooms = new RoomManager({
+      nodeId: config.node_id,
+      region: config.region,
+      pool,
+      emptyTimeoutMs: config.empty_room_timeout_ms,
+      maxParticipantsPerRoom: config.max_participants_per_room,
+      maxTracks: config.max_tracks,
+      observer,
+      log,
+    });
+    this.signaling = new SignalingServer({
+      apiKeys: config.api_keys,
+      requireMediaClaim: !config.standalone,
+      sessions: this.rooms,
+      ratePerSec: config.signal_rate_per_sec,
+      burst: config.signal_burst,
+      authTimeoutMs: config.auth_timeout_ms,
+      metrics,
+      log,
+    });
+    this.http = createHttpServer({
+      signaling: this.signaling,
+      metrics,
+      state: () => this.state,
+      nodeId: config.node_id,
+      serveDemo: config.serve_demo,
+      log,
+    });
+  }
+
+  static async start(config: MediaNodeConfig, log = createLogger(config.log_level, config.node_id)): Promise<MediaNode> {
+    const pool = await WorkerPool.start({
+      count: config.workers,
+      listenIp: config.listen_ip,
+      announcedAddress: config.announced_address,
+      firstPort: config.rtc_port,
+      logLevel: config.mediasoup_log_level,
+      log,
+    });
+    const node = new MediaNode(config, log, pool);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        node.http.once("error", reject);
+        node.http.listen(config.http_port, config.http_host, () => resolve());
+      });
+      await node.registry?.start();
+    } catch (e) {
+      await node.stop();
+      throw e;
+    }
+    log.info(
+      { region: config.region, signalUrl: config.signal_url, workers: config.workers, mode: config.standalone ? "standalone" : "cluster" },
+      "media node serving",
+    );
+    return node;
+  }
+
+  get nodeState(): NodeState {
+    return this.state;
+  }
+
+  get httpPort(): number {
+    return (this.http.address() as AddressInfo).port;
+  }
+
+  /** DRAINING now (reported at once), no new rooms; waits until the rooms end or the deadline,
+   * then tells the remaining clients to reconnect and closes their rooms. */
+  async drain(deadlineMs = this.config.drain_deadline_ms): Promise<void> {
+    if (this.state !== "DRAINING") {
+      this.state = "DRAINING";
+      this.rooms.draining = true;
+      this.log.info({ rooms: this.rooms.rooms.size, deadlineMs }, "draining");
+      await this.registry?.reportNow();
+    }
+    const deadline = AbortSignal.timeout(deadlineMs);
+    await this.rooms.whenEmpty(deadline);
+    if (this.rooms.rooms.size > 0) this.log.warn({ rooms: this.rooms.rooms.size }, "drain deadline passed; closing rooms");
+    this.rooms.closeAll();
+  }
+
+  /** Closes everything and removes the node from Redis. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.rooms.closeAll();
+      await this.registry?.stop();
+      this.signaling.close();
+      await new Promise<void>((resolve) => (this.http.listening ? this.http.close(() => resolve()) : resolve()));
+      this.http.closeAllConnections();
+      this.pool.close();
+      this.log.info("media node stopped");
+    })();
+    return this.stopping;
+  }
+}

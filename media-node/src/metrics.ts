@@ -1,0 +1,28 @@
+// Prometheus metrics of one node (its own registry, so several nodes can live in one process in
+// tests). Gauges are sampled from the room manager at scrape time.
+import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import type { NodeCounts } from "./room-manager.ts";
+
+export class NodeMetrics {
+  readonly registry = new Registry();
+  readonly signalMessages: Counter<"method">;
+  readonly signalErrors: Counter<"code">;
+  readonly joins: Counter<"result">;
+  readonly redisErrors: Counter<"op">;
+
+  constructor(counts: () => NodeCounts, draining: () => boolean) {
+    const r = this.registry;
+    collectDefaultMetrics({ register: r, prefix: "meridian_node_process_" });
+    this.signalMessages = new Counter({ name: "meridian_signal_requests_total", help: "Signaling requests by method", labelNames: ["method"], registers: [r] });
+    this.signalErrors = new Counter({ name: "meridian_signal_errors_total", help: "Signaling error replies by code", labelNames: ["code"], registers: [r] });
+    this.joins = new Counter({ name: "meridian_joins_total", help: "Join attempts by result", labelNames: ["result"], registers: [r] });
+    this.redisErrors = new Counter({ name: "meridian_redis_errors_total", help: "Failed Redis operations", labelNames: ["op"], registers: [r] });
+    const gauge = (name: string, help: string, read: (c: NodeCounts) => number) =>
+      new Gauge({ name, help, registers: [r], collect() { this.set(read(counts())); } });
+    gauge("meridian_rooms", "Rooms hosted", (c) => c.rooms);
+    gauge("meridian_clients", "Participants connected", (c) => c.clients);
+    gauge("meridian_tracks_in", "Published media tracks (producers)", (c) => c.tracksIn);
+    gauge("meridian_tracks_out", "Subscribed media tracks (consumers)", (c) => c.tracksOut);
+    new Gauge({ name: "meridian_draining", help: "1 while the node drains", registers: [r], collect() { this.set(draining() ? 1 : 0); } });
+  }
+}

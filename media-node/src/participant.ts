@@ -1,0 +1,94 @@
+// One participant of a room on this node: its permissions, its connection (a sink for
+// notifications) and every mediasoup object it owns. Closing its transports closes the producers
+// and consumers on them, so `close()` leaves nothing behind in the worker.
+import { randomBytes } from "node:crypto";
+import type { types } from "mediasoup";
+import type { CloseCode, NotificationData, NotificationName, ParticipantInfo, TrackInfo } from "../../shared/protocol.ts";
+import type { ParticipantRecord } from "../../shared/registry.ts";
+
+export interface Permissions {
+  canPublish: boolean;
+  canSubscribe: boolean;
+  canPublishData: boolean;
+}
+
+/** Where a participant's notifications go: its WebSocket here, or (later) a relay to another node. */
+export interface ParticipantSink {
+  notify<N extends NotificationName>(name: N, data: NotificationData<N>): void;
+  /** Ends the connection (room closed, identity joined again elsewhere, node shutting down). */
+  close(code: CloseCode, reason: string): void;
+}
+
+export type TransportDirection = "send" | "recv";
+
+export interface PublishedTrack {
+  info: TrackInfo;
+  producer?: types.Producer;
+  dataProducer?: types.DataProducer;
+}
+
+export class Participant {
+  readonly identity: string;
+  readonly name: string | undefined;
+  readonly sid = `PA_${randomBytes(8).toString("hex")}`;
+  readonly joinedAt = Date.now();
+  readonly permissions: Permissions;
+  readonly sink: ParticipantSink;
+  rtpCapabilities: types.RtpCapabilities | undefined;
+  readonly transports = new Map<string, types.WebRtcTransport>();
+  readonly tracks = new Map<string, PublishedTrack>();
+  readonly consumers = new Map<string, types.Consumer>();
+  readonly dataConsumers = new Map<string, types.DataConsumer>();
+  closed = false;
+
+  constructor(identity: string, name: string | undefined, permissions: Permissions, sink: ParticipantSink) {
+    this.identity = identity;
+    this.name = name;
+    this.permissions = permissions;
+    this.sink = sink;
+  }
+
+  info(): ParticipantInfo {
+    const p: ParticipantInfo = { identity: this.identity, sid: this.sid, tracks: [...this.tracks.values()].map((t) => t.info) };
+    if (this.name !== undefined) p.name = this.name;
+    return p;
+  }
+
+  record(signalNode: string): ParticipantRecord {
+    const r: ParticipantRecord = {
+      identity: this.identity,
+      sid: this.sid,
+      joinedAt: this.joinedAt,
+      signalNode,
+      tracks: [...this.tracks.values()].map(({ info }) => {
+        const t: ParticipantRecord["tracks"][number] = { sid: info.trackId, kind: info.kind, muted: info.muted };
+        if (info.source !== undefined) t.source = info.source;
+        return t;
+      }),
+    };
+    if (this.name !== undefined) r.name = this.name;
+    return r;
+  }
+
+  /** The transport the participant receives on (the first recv transport it created). */
+  recvTransport(): types.WebRtcTransport | undefined {
+    for (const t of this.transports.values()) if (t.appData.direction === "recv") return t;
+    return undefined;
+  }
+
+  get mediaTrackCount(): number {
+    let n = 0;
+    for (const t of this.tracks.values()) if (t.producer) n++;
+    return n;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.transports.values()) t.close();
+    this.transports.clear();
+    this.tracks.clear();
+    this.consumers.clear();
+    this.dataConsumers.clear();
+  }
+}

@@ -1,0 +1,207 @@
+// The node's presence in Redis (cluster mode only): a NodeRecord every REPORT_INTERVAL_MS with a
+// TTL, room and participant bookkeeping, and the node's bus inbox (room.delete). Redis is never on
+// the media path: every failure is logged and counted, the node keeps serving, the next report
+// retries and re-syncs the bookkeeping it may have missed.
+import { cpus, loadavg } from "node:os";
+import { Redis } from "ioredis";
+import { parseBusMessage, type NodeBusMessage } from "../../shared/bus.ts";
+import { keys } from "../../shared/keys.ts";
+import { REPORT_INTERVAL_MS, type NodeRecord, type NodeState } from "../../shared/node.ts";
+import { ioredisRunner } from "../../shared/redis-ioredis.ts";
+import type { ScriptRunner } from "../../shared/redis-runner.ts";
+import { closeRoom, removeNode, removeParticipant, reportNode, upsertParticipant, type ParticipantRecord } from "../../shared/registry.ts";
+import type { Logger } from "./log.ts";
+import type { NodeMetrics } from "./metrics.ts";
+import { byteRate, cpuLoad, cpuTimes, sysload, type CpuTimes } from "./node-stats.ts";
+import type { RoomObserver } from "./room.ts";
+import type { RoomManager } from "./room-manager.ts";
+
+export interface RegistryOptions {
+  redisUrl: string;
+  nodeId: string;
+  region: string;
+  signalUrl: string;
+  rtcAddress: string;
+  rooms: () => RoomManager;
+  state: () => NodeState;
+  onBusMessage: (m: NodeBusMessage) => void;
+  metrics: NodeMetrics;
+  log: Logger;
+}
+
+/** Snapshot of everything the node has in Redis besides its record, for re-sync after failures. */
+function participantsOf(rooms: RoomManager, nodeId: string): [string, ParticipantRecord[]][] {
+  return [...rooms.rooms.values()].map((r) => [r.name, [...r.participants.values()].map((p) => p.record(nodeId))]);
+}
+
+export class NodeRegistry implements RoomObserver {
+  private readonly redis: Redis;
+  private readonly sub: Redis;
+  private readonly runner: ScriptRunner;
+  private readonly o: RegistryOptions;
+  private readonly startedAt = Date.now();
+  private timer: NodeJS.Timeout | undefined;
+  /** Writes run one at a time, in order (a leave never overtakes its join). */
+  private queue: Promise<void> = Promise.resolve();
+  private needsResync = false;
+  private reporting: Promise<void> | undefined;
+  private lastCpu: CpuTimes = cpuTimes(cpus());
+  private lastSampleAt = Date.now();
+  private lastBytesIn = new Map<string, number>();
+  private lastBytesOut = new Map<string, number>();
+  private stopped = false;
+
+  constructor(o: RegistryOptions) {
+    this.o = o;
+    // Fail fast instead of queueing while disconnected: a stale write is worse than a retried one.
+    const opts = { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000, lazyConnect: true } as const;
+    this.redis = new Redis(o.redisUrl, opts);
+    this.sub = new Redis(o.redisUrl, { ...opts, enableOfflineQueue: true, maxRetriesPerRequest: null });
+    for (const c of [this.redis, this.sub]) c.on("error", (err) => o.log.debug({ err: err.message }, "redis connection error"));
+    this.runner = ioredisRunner(this.redis);
+  }
+
+  /** Connects, reports once, starts the report loop and the bus subscription. Never throws on
+   * Redis being down: the loop keeps retrying. */
+  async start(): Promise<void> {
+    this.sub.on("message", (_channel: string, raw: string) => {
+      const m = parseBusMessage(raw);
+      if (m) this.o.onBusMessage(m);
+      else this.o.log.warn("ignored unknown node bus message");
+    });
+    await Promise.allSettled([this.redis.connect(), this.sub.connect()]);
+    // ioredis re-subscribes by itself after reconnecting.
+    this.sub.subscribe(keys.nodeBus(this.o.nodeId)).catch((err) => this.fail("subscribe", err));
+    await this.reportNow();
+    this.timer = setInterval(() => void this.reportNow(), REPORT_INTERVAL_MS);
+  }
+
+  private fail(op: string, err: unknown): void {
+    this.o.metrics.redisErrors.inc({ op });
+    this.o.log.warn({ op, err: (err as Error).message }, "redis write failed; will retry");
+  }
+
+  private write(op: string, fn: () => Promise<unknown>): void {
+    if (this.stopped) return;
+    this.queue = this.queue.then(fn).then(
+      () => undefined,
+      (err) => {
+        this.needsResync = true;
+        this.fail(op, err);
+      },
+    );
+  }
+
+  roomOpened(room: string): void {
+    this.write("room_opened", () => this.redis.sadd(keys.nodeRooms(this.o.nodeId), room));
+  }
+  roomClosed(room: string): void {
+    this.write("room_closed", () => closeRoom(this.runner, room, this.o.nodeId));
+  }
+  participantUpdated(room: string, p: ParticipantRecord): void {
+    this.write("participant_upsert", () => upsertParticipant(this.runner, room, p));
+  }
+  participantLeft(room: string, identity: string): void {
+    this.write("participant_remove", () => removeParticipant(this.runner, room, identity));
+  }
+
+  /** Reports at once (state changes: DRAINING must leave the eligible set now, not in 2 s). */
+  reportNow(): Promise<void> {
+    // One report in flight at a time; a caller arriving meanwhile waits for the next one.
+    const run = (this.reporting ?? Promise.resolve()).then(() => this.report());
+    this.reporting = run;
+    return run;
+  }
+
+  private async report(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const record = await this.sample();
+      await reportNode(this.runner, record);
+      if (this.needsResync) await this.resync();
+    } catch (err) {
+      this.fail("report", err);
+    }
+  }
+
+  private async resync(): Promise<void> {
+    this.needsResync = false;
+    const id = this.o.nodeId;
+    const snapshot = participantsOf(this.o.rooms(), id);
+    const roomNames = snapshot.map(([name]) => name);
+    this.write("resync", async () => {
+      if (roomNames.length > 0) await this.redis.sadd(keys.nodeRooms(id), ...roomNames);
+      for (const [room, ps] of snapshot) for (const p of ps) await upsertParticipant(this.runner, room, p);
+    });
+    await this.queue;
+  }
+
+  private async sample(): Promise<NodeRecord> {
+    const now = Date.now();
+    const cpuNow = cpuTimes(cpus());
+    const bytesIn = new Map<string, number>();
+    const bytesOut = new Map<string, number>();
+    await Promise.all(
+      [...this.o.rooms().transports()].map(async (t) => {
+        try {
+          const [s] = await t.getStats();
+          if (s) {
+            bytesIn.set(t.id, s.bytesReceived);
+            bytesOut.set(t.id, s.bytesSent);
+          }
+        } catch {
+          /* closed meanwhile */
+        }
+      }),
+    );
+    const elapsed = now - this.lastSampleAt;
+    const numCpus = cpus().length;
+    const load1 = loadavg()[0] ?? 0;
+    const c = this.o.rooms().counts();
+    const record: NodeRecord = {
+      id: this.o.nodeId,
+      region: this.o.region,
+      state: this.o.state(),
+      signalUrl: this.o.signalUrl,
+      rtcAddress: this.o.rtcAddress,
+      startedAt: this.startedAt,
+      updatedAt: now,
+      stats: {
+        numCpus,
+        loadAvg1: load1,
+        sysload: sysload(load1, numCpus),
+        cpuLoad: cpuLoad(this.lastCpu, cpuNow),
+        rooms: c.rooms,
+        clients: c.clients,
+        tracksIn: c.tracksIn,
+        tracksOut: c.tracksOut,
+        bytesInPerSec: byteRate(this.lastBytesIn, bytesIn, elapsed),
+        bytesOutPerSec: byteRate(this.lastBytesOut, bytesOut, elapsed),
+      },
+    };
+    // A report within a few ms of the previous one (reportNow on drain) keeps the old baseline.
+    if (elapsed >= 500) {
+      this.lastCpu = cpuNow;
+      this.lastSampleAt = now;
+      this.lastBytesIn = bytesIn;
+      this.lastBytesOut = bytesOut;
+    }
+    return record;
+  }
+
+  /** Stops reporting, flushes pending writes and deletes the node's record. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.reporting?.catch(() => undefined);
+    await this.queue;
+    this.stopped = true;
+    try {
+      await removeNode(this.runner, this.o.nodeId);
+      await this.redis.del(keys.nodeRooms(this.o.nodeId));
+    } catch (err) {
+      this.fail("remove_node", err);
+    }
+    this.sub.disconnect();
+    this.redis.disconnect();
+  }
+}

@@ -1,0 +1,140 @@
+// The rooms hosted on this node, and the local RoomSessionFactory: joins create the room on first
+// use (unless the node is draining), one router per room on the least-loaded worker.
+import type { types } from "mediasoup";
+import { ErrorCode } from "../../shared/errors.ts";
+import { CloseCode, ProtocolError } from "../../shared/protocol.ts";
+import type { Logger } from "./log.ts";
+import { MEDIA_CODECS } from "./media-codecs.ts";
+import type { ParticipantSink } from "./participant.ts";
+import { Room, type RoomCloseReason, type RoomObserver } from "./room.ts";
+import type { JoinParams, RoomSession, RoomSessionFactory } from "./session.ts";
+import type { WorkerPool } from "./worker-pool.ts";
+
+export interface RoomManagerOptions {
+  nodeId: string;
+  region: string;
+  pool: WorkerPool;
+  emptyTimeoutMs: number;
+  maxParticipantsPerRoom: number;
+  maxTracks: number;
+  observer: RoomObserver;
+  log: Logger;
+}
+
+export interface NodeCounts {
+  rooms: number;
+  clients: number;
+  tracksIn: number;
+  tracksOut: number;
+}
+
+export class RoomManager implements RoomSessionFactory {
+  readonly rooms = new Map<string, Room>();
+  /** Rooms whose router is being created: concurrent first joins share it. */
+  private readonly opening = new Map<string, Promise<Room>>();
+  private readonly o: RoomManagerOptions;
+  private readonly emptyWaiters = new Set<() => void>();
+  /** DRAINING: existing rooms keep accepting joins, new rooms are refused. */
+  draining = false;
+
+  constructor(o: RoomManagerOptions) {
+    this.o = o;
+    o.pool.onWorkerDied = (slot) => {
+      for (const r of this.rooms.values()) if (r.slot === slot) r.close("worker_died");
+    };
+  }
+
+  async open(params: JoinParams, sink: ParticipantSink): Promise<RoomSession> {
+    // The Redis signaling bridge will turn this refusal into a session relayed to the host node.
+    if (params.hostNode !== undefined && params.hostNode !== this.o.nodeId)
+      throw new ProtocolError(ErrorCode.WrongNode, `room is hosted on node ${params.hostNode}, not here`);
+    const room = await this.roomFor(params.room);
+    const p = room.join(params.identity, params.name, params.permissions, sink);
+    const node = { id: this.o.nodeId, region: this.o.region };
+    return {
+      joined: room.joinResponse(p, node),
+      request: (req) => room.handle(p, req),
+      leave: () => room.leave(p),
+    };
+  }
+
+  private async roomFor(name: string): Promise<Room> {
+    const existing = this.rooms.get(name);
+    if (existing) return existing;
+    const pending = this.opening.get(name);
+    if (pending) return pending;
+    if (this.draining) throw new ProtocolError(ErrorCode.Draining, "node is draining: no new rooms");
+    const opening = this.create(name).finally(() => this.opening.delete(name));
+    this.opening.set(name, opening);
+    return opening;
+  }
+
+  private async create(name: string): Promise<Room> {
+    const { router, slot } = await this.o.pool.createRouter(MEDIA_CODECS);
+    const room = new Room({
+      name,
+      nodeId: this.o.nodeId,
+      router,
+      slot,
+      emptyTimeoutMs: this.o.emptyTimeoutMs,
+      maxParticipants: this.o.maxParticipantsPerRoom,
+      canAddTrack: () => this.o.maxTracks === 0 || this.counts().tracksIn < this.o.maxTracks,
+      observer: this.o.observer,
+      log: this.o.log,
+      onClosed: (r) => this.closed(r),
+    });
+    this.rooms.set(name, room);
+    this.o.log.info({ room: name, worker: slot.index }, "room opened");
+    return room;
+  }
+
+  private closed(room: Room): void {
+    if (this.rooms.get(room.name) === room) this.rooms.delete(room.name);
+    if (this.rooms.size === 0) for (const w of [...this.emptyWaiters]) w();
+  }
+
+  /** Closes one room (room.delete from the control plane). Returns false if it is not here. */
+  closeRoom(name: string, reason: RoomCloseReason): boolean {
+    const room = this.rooms.get(name);
+    if (!room) return false;
+    room.close(reason);
+    return true;
+  }
+
+  /** Closes every room, telling clients to reconnect elsewhere first (drain deadline, shutdown). */
+  closeAll(): void {
+    for (const room of [...this.rooms.values()]) {
+      for (const p of room.participants.values()) p.sink.notify("reconnect", { reason: "draining" });
+      room.close("node_shutdown", CloseCode.Draining);
+    }
+  }
+
+  /** Resolves once no room is left (or at once). */
+  whenEmpty(signal: AbortSignal): Promise<void> {
+    if (this.rooms.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.emptyWaiters.delete(done);
+        signal.removeEventListener("abort", done);
+        resolve();
+      };
+      this.emptyWaiters.add(done);
+      signal.addEventListener("abort", done, { once: true });
+    });
+  }
+
+  counts(): NodeCounts {
+    const c: NodeCounts = { rooms: this.rooms.size, clients: 0, tracksIn: 0, tracksOut: 0 };
+    for (const r of this.rooms.values()) {
+      const rc = r.counts();
+      c.clients += rc.clients;
+      c.tracksIn += rc.tracksIn;
+      c.tracksOut += rc.tracksOut;
+    }
+    return c;
+  }
+
+  *transports(): Iterable<types.WebRtcTransport> {
+    for (const r of this.rooms.values()) yield* r.transports();
+  }
+}

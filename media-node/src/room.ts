@@ -1,0 +1,361 @@
+// A room on this node: one mediasoup router, its participants and every transport, producer and
+// consumer in it. The room owns the whole lifecycle: join, the requests of its participants, the
+// empty-room timeout, and close(), which tears down every mediasoup object (closing the router
+// closes all transports, producers and consumers on it).
+import type { types } from "mediasoup";
+import { ErrorCode } from "../../shared/errors.ts";
+import {
+  CloseCode,
+  ProtocolError,
+  type NotificationData,
+  type NotificationName,
+  type Request,
+  type Responses,
+  type TrackInfo,
+} from "../../shared/protocol.ts";
+import type { ParticipantRecord } from "../../shared/registry.ts";
+import type { Logger } from "./log.ts";
+import { Participant, type ParticipantSink, type Permissions, type PublishedTrack } from "./participant.ts";
+import type { WorkerSlot } from "./worker-pool.ts";
+
+/** Room-level events the node mirrors elsewhere (Redis registry, metrics). */
+export interface RoomObserver {
+  roomOpened(room: string): void;
+  roomClosed(room: string): void;
+  participantUpdated(room: string, p: ParticipantRecord): void;
+  participantLeft(room: string, identity: string): void;
+}
+
+export type RoomCloseReason = NotificationData<"roomClosed">["reason"];
+
+export interface RoomOptions {
+  name: string;
+  nodeId: string;
+  router: types.Router;
+  slot: WorkerSlot;
+  emptyTimeoutMs: number;
+  maxParticipants: number;
+  /** Node-wide track limit check (0 = none), evaluated on publish. */
+  canAddTrack: () => boolean;
+  observer: RoomObserver;
+  log: Logger;
+  onClosed: (room: Room) => void;
+}
+
+/** Requests a room answers (join and leave are the session's). */
+type RoomRequest = Exclude<Request, { method: "join" | "leave" }>;
+type Empty = Record<string, never>;
+const EMPTY: Empty = {};
+const MAX_TRANSPORTS_PER_PARTICIPANT = 4;
+
+function fail(code: ErrorCode, message: string): never {
+  throw new ProtocolError(code, message);
+}
+
+export class Room {
+  readonly name: string;
+  readonly router: types.Router;
+  readonly slot: WorkerSlot;
+  readonly participants = new Map<string, Participant>();
+  /** Every published track of the room by id, for O(1) consume lookups. */
+  private readonly tracks = new Map<string, { owner: Participant; track: PublishedTrack }>();
+  private readonly o: RoomOptions;
+  private emptyTimer: NodeJS.Timeout | undefined;
+  closed = false;
+
+  constructor(o: RoomOptions) {
+    this.o = o;
+    this.name = o.name;
+    this.router = o.router;
+    this.slot = o.slot;
+    o.router.observer.once("close", () => this.close("worker_died"));
+    o.observer.roomOpened(o.name);
+  }
+
+  get log(): Logger {
+    return this.o.log;
+  }
+
+  join(identity: string, name: string | undefined, permissions: Permissions, sink: ParticipantSink): Participant {
+    if (this.closed) fail(ErrorCode.NotFound, "room is closed");
+    const previous = this.participants.get(identity);
+    if (previous) {
+      // Same identity again (a reconnect, or a second tab): the newer connection wins, as in LiveKit.
+      this.leave(previous);
+      previous.sink.close(CloseCode.DuplicateIdentity, "identity joined again");
+    }
+    const max = this.o.maxParticipants;
+    if (max > 0 && this.participants.size >= max) fail(ErrorCode.Conflict, `room is full (${max} participants)`);
+    clearTimeout(this.emptyTimer);
+    this.emptyTimer = undefined;
+    const p = new Participant(identity, name, permissions, sink);
+    this.broadcast(p, "participantJoined", { participant: p.info() });
+    this.participants.set(identity, p);
+    this.o.observer.participantUpdated(this.name, p.record(this.o.nodeId));
+    return p;
+  }
+
+  joinResponse(p: Participant, node: { id: string; region: string }): Responses["join"] {
+    return {
+      protocol: 1,
+      node,
+      room: this.name,
+      participant: p.info(),
+      participants: [...this.participants.values()].filter((o) => o !== p).map((o) => o.info()),
+      permissions: p.permissions,
+      routerRtpCapabilities: this.router.rtpCapabilities as Record<string, unknown>,
+    };
+  }
+
+  leave(p: Participant): void {
+    if (this.participants.get(p.identity) !== p) return;
+    this.participants.delete(p.identity);
+    for (const [trackId, t] of p.tracks) this.unpublish(p, trackId, t);
+    p.close();
+    this.broadcast(p, "participantLeft", { identity: p.identity, sid: p.sid });
+    this.o.observer.participantLeft(this.name, p.identity);
+    if (this.participants.size === 0 && !this.closed) {
+      this.emptyTimer = setTimeout(() => this.close("empty"), this.o.emptyTimeoutMs);
+    }
+  }
+
+  /** Closes the room: tells everyone why, ends their connections, frees every mediasoup object. */
+  close(reason: RoomCloseReason, closeCode: CloseCode = CloseCode.RoomClosed): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.emptyTimer);
+    for (const p of this.participants.values()) {
+      p.sink.notify("roomClosed", { reason });
+      p.sink.close(closeCode, `room closed: ${reason}`);
+      p.close();
+      this.o.observer.participantLeft(this.name, p.identity);
+    }
+    this.participants.clear();
+    this.tracks.clear();
+    this.router.close();
+    this.o.observer.roomClosed(this.name);
+    this.o.log.info({ room: this.name, reason }, "room closed");
+    this.o.onClosed(this);
+  }
+
+  async handle(p: Participant, req: RoomRequest): Promise<unknown> {
+    if (p.closed || this.closed) fail(ErrorCode.NotFound, "not in the room any more");
+    switch (req.method) {
+      case "ping":
+        return { now: Date.now() } satisfies Responses["ping"];
+      case "setRtpCapabilities":
+        p.rtpCapabilities = req.data.rtpCapabilities as types.RtpCapabilities;
+        return EMPTY;
+      case "createTransport":
+        return this.createTransport(p, req.data);
+      case "connectTransport":
+        await this.transport(p, req.data.transportId).connect({ dtlsParameters: req.data.dtlsParameters as types.DtlsParameters });
+        return EMPTY;
+      case "produce":
+        return this.produce(p, req.data);
+      case "produceData":
+        return this.produceData(p, req.data);
+      case "closeProducer": {
+        const t = this.ownTrack(p, req.data.trackId);
+        this.unpublish(p, req.data.trackId, t);
+        this.changed(p);
+        return EMPTY;
+      }
+      case "pauseProducer":
+      case "resumeProducer":
+        return this.setMuted(p, req.data.trackId, req.method === "pauseProducer");
+      case "consume":
+        return this.consume(p, req.data.trackId);
+      case "consumeData":
+        return this.consumeData(p, req.data.trackId);
+      case "pauseConsumer":
+      case "resumeConsumer": {
+        const c = p.consumers.get(req.data.consumerId) ?? fail(ErrorCode.NotFound, "no such consumer");
+        await (req.method === "pauseConsumer" ? c.pause() : c.resume());
+        return EMPTY;
+      }
+    }
+  }
+
+  private async createTransport(
+    p: Participant,
+    { direction, enableSctp, numSctpStreams }: Extract<RoomRequest, { method: "createTransport" }>["data"],
+  ): Promise<Responses["createTransport"]> {
+    if (direction === "send" && !p.permissions.canPublish && !p.permissions.canPublishData)
+      fail(ErrorCode.Forbidden, "token does not allow publishing");
+    if (direction === "recv" && !p.permissions.canSubscribe) fail(ErrorCode.Forbidden, "token does not allow subscribing");
+    if (p.transports.size >= MAX_TRANSPORTS_PER_PARTICIPANT) fail(ErrorCode.Conflict, "too many transports");
+    const t = await this.router.createWebRtcTransport({
+      webRtcServer: this.slot.webRtcServer,
+      enableUdp: true,
+      enableTcp: true,
+      preferUdp: true,
+      enableSctp: enableSctp ?? false,
+      ...(numSctpStreams ? { numSctpStreams } : {}),
+      appData: { direction, identity: p.identity },
+    });
+    if (p.closed) {
+      t.close();
+      fail(ErrorCode.NotFound, "left the room");
+    }
+    p.transports.set(t.id, t);
+    t.observer.once("close", () => p.transports.delete(t.id));
+    const r: Responses["createTransport"] = {
+      transportId: t.id,
+      iceParameters: t.iceParameters,
+      iceCandidates: t.iceCandidates as unknown as Record<string, unknown>[],
+      dtlsParameters: t.dtlsParameters as unknown as Record<string, unknown>,
+    };
+    if (t.sctpParameters) r.sctpParameters = t.sctpParameters as unknown as Record<string, unknown>;
+    return r;
+  }
+
+  private transport(p: Participant, id: string, direction?: "send" | "recv"): types.WebRtcTransport {
+    const t = p.transports.get(id) ?? fail(ErrorCode.NotFound, "no such transport");
+    if (direction && t.appData.direction !== direction) fail(ErrorCode.BadRequest, `transport is not a ${direction} transport`);
+    return t;
+  }
+
+  private async produce(p: Participant, d: Extract<RoomRequest, { method: "produce" }>["data"]): Promise<Responses["produce"]> {
+    if (!p.permissions.canPublish) fail(ErrorCode.Forbidden, "token does not allow publishing");
+    if (!this.o.canAddTrack()) fail(ErrorCode.Conflict, "node track limit reached");
+    const transport = this.transport(p, d.transportId, "send");
+    const producer = await transport.produce({
+      kind: d.kind,
+      rtpParameters: d.rtpParameters as types.RtpParameters,
+      paused: d.paused ?? false,
+    });
+    const info: TrackInfo = { trackId: producer.id, kind: d.kind, muted: producer.paused, source: d.source ?? (d.kind === "audio" ? "microphone" : "camera") };
+    this.publish(p, { info, producer });
+    producer.observer.once("close", () => this.dropTrack(p, producer.id));
+    return { trackId: producer.id };
+  }
+
+  private async produceData(p: Participant, d: Extract<RoomRequest, { method: "produceData" }>["data"]): Promise<Responses["produceData"]> {
+    if (!p.permissions.canPublishData) fail(ErrorCode.Forbidden, "token does not allow publishing data");
+    const transport = this.transport(p, d.transportId, "send");
+    const dataProducer = await transport.produceData({
+      sctpStreamParameters: d.sctpStreamParameters as types.SctpStreamParameters,
+      ...(d.label !== undefined ? { label: d.label } : {}),
+      ...(d.protocol !== undefined ? { protocol: d.protocol } : {}),
+    });
+    const info: TrackInfo = { trackId: dataProducer.id, kind: "data", muted: false, label: dataProducer.label };
+    this.publish(p, { info, dataProducer });
+    dataProducer.observer.once("close", () => this.dropTrack(p, dataProducer.id));
+    return { trackId: dataProducer.id };
+  }
+
+  private publish(p: Participant, track: PublishedTrack): void {
+    if (p.closed) {
+      track.producer?.close();
+      track.dataProducer?.close();
+      fail(ErrorCode.NotFound, "left the room");
+    }
+    p.tracks.set(track.info.trackId, track);
+    this.tracks.set(track.info.trackId, { owner: p, track });
+    this.broadcast(p, "trackPublished", { identity: p.identity, track: track.info });
+    this.changed(p);
+  }
+
+  /** A producer closed underneath us (its transport closed): forget it. */
+  private dropTrack(p: Participant, trackId: string): void {
+    const t = p.tracks.get(trackId);
+    if (t && !p.closed) {
+      this.unpublish(p, trackId, t);
+      this.changed(p);
+    }
+  }
+
+  private unpublish(p: Participant, trackId: string, t: PublishedTrack): void {
+    p.tracks.delete(trackId);
+    this.tracks.delete(trackId);
+    // Closing the producer closes its consumers; they tell their owners (consumerClosed).
+    t.producer?.close();
+    t.dataProducer?.close();
+    this.broadcast(p, "trackUnpublished", { identity: p.identity, trackId });
+  }
+
+  private ownTrack(p: Participant, trackId: string): PublishedTrack {
+    return p.tracks.get(trackId) ?? fail(ErrorCode.NotFound, "no such track of yours");
+  }
+
+  private async setMuted(p: Participant, trackId: string, muted: boolean): Promise<Empty> {
+    const t = this.ownTrack(p, trackId);
+    if (!t.producer) fail(ErrorCode.BadRequest, "data tracks cannot be paused");
+    await (muted ? t.producer.pause() : t.producer.resume());
+    t.info.muted = muted;
+    this.broadcast(p, "trackMuted", { identity: p.identity, trackId, muted });
+    this.changed(p);
+    return EMPTY;
+  }
+
+  private remoteTrack(p: Participant, trackId: string): { owner: Participant; track: PublishedTrack } {
+    if (!p.permissions.canSubscribe) fail(ErrorCode.Forbidden, "token does not allow subscribing");
+    const found = this.tracks.get(trackId) ?? fail(ErrorCode.NotFound, "no such track");
+    if (found.owner === p) fail(ErrorCode.BadRequest, "cannot subscribe to your own track");
+    return found;
+  }
+
+  private async consume(p: Participant, trackId: string): Promise<Responses["consume"]> {
+    const { owner, track } = this.remoteTrack(p, trackId);
+    const producer = track.producer ?? fail(ErrorCode.BadRequest, "data track: use consumeData");
+    const rtpCapabilities = p.rtpCapabilities ?? fail(ErrorCode.BadRequest, "send setRtpCapabilities before consume");
+    const transport = p.recvTransport() ?? fail(ErrorCode.BadRequest, "create a recv transport before consume");
+    if (!this.router.canConsume({ producerId: producer.id, rtpCapabilities }))
+      fail(ErrorCode.BadRequest, "your RTP capabilities cannot receive this track");
+    const consumer = await transport.consume({ producerId: producer.id, rtpCapabilities, paused: true });
+    p.consumers.set(consumer.id, consumer);
+    consumer.observer.once("close", () => p.consumers.delete(consumer.id));
+    consumer.on("producerclose", () => p.sink.notify("consumerClosed", { consumerId: consumer.id, trackId }));
+    return {
+      consumerId: consumer.id,
+      trackId,
+      identity: owner.identity,
+      kind: consumer.kind,
+      rtpParameters: consumer.rtpParameters as unknown as Record<string, unknown>,
+      producerPaused: consumer.producerPaused,
+    };
+  }
+
+  private async consumeData(p: Participant, trackId: string): Promise<Responses["consumeData"]> {
+    const { owner, track } = this.remoteTrack(p, trackId);
+    const dataProducer = track.dataProducer ?? fail(ErrorCode.BadRequest, "media track: use consume");
+    const transport = p.recvTransport() ?? fail(ErrorCode.BadRequest, "create a recv transport before consumeData");
+    if (!transport.sctpParameters) fail(ErrorCode.BadRequest, "recv transport was created without enableSctp");
+    const dc = await transport.consumeData({ dataProducerId: dataProducer.id });
+    p.dataConsumers.set(dc.id, dc);
+    dc.observer.once("close", () => p.dataConsumers.delete(dc.id));
+    dc.on("dataproducerclose", () => p.sink.notify("consumerClosed", { consumerId: dc.id, trackId }));
+    return {
+      dataConsumerId: dc.id,
+      trackId,
+      identity: owner.identity,
+      sctpStreamParameters: (dc.sctpStreamParameters ?? {}) as Record<string, unknown>,
+      label: dc.label,
+      protocol: dc.protocol,
+    };
+  }
+
+  private changed(p: Participant): void {
+    if (!p.closed) this.o.observer.participantUpdated(this.name, p.record(this.o.nodeId));
+  }
+
+  private broadcast<N extends NotificationName>(from: Participant, name: N, data: NotificationData<N>): void {
+    for (const other of this.participants.values()) if (other !== from) other.sink.notify(name, data);
+  }
+
+  /** Producers (tracks in) and consumers (tracks out) of the room. */
+  counts(): { clients: number; tracksIn: number; tracksOut: number } {
+    let tracksIn = 0;
+    let tracksOut = 0;
+    for (const p of this.participants.values()) {
+      tracksIn += p.mediaTrackCount;
+      tracksOut += p.consumers.size;
+    }
+    return { clients: this.participants.size, tracksIn, tracksOut };
+  }
+
+  *transports(): Iterable<types.WebRtcTransport> {
+    for (const p of this.participants.values()) yield* p.transports.values();
+  }
+}

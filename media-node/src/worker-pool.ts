@@ -1,0 +1,113 @@
+// mediasoup workers, one per core, each with a WebRtcServer on its own port (rtc_port + i), so a
+// node needs only N fixed UDP/TCP ports instead of a port per transport. Routers go to the worker
+// hosting the fewest routers. A worker that dies is replaced; its rooms are closed by the room
+// manager (listening to onWorkerDied) — the clients reconnect.
+import * as mediasoup from "mediasoup";
+import type { types } from "mediasoup";
+import type { Logger } from "./log.ts";
+
+export interface WorkerSlot {
+  readonly index: number;
+  worker: types.Worker;
+  webRtcServer: types.WebRtcServer;
+  routers: number;
+}
+
+export interface WorkerPoolOptions {
+  count: number;
+  listenIp: string;
+  announcedAddress: string;
+  firstPort: number;
+  logLevel: types.WorkerLogLevel;
+  log: Logger;
+}
+
+export class WorkerPool {
+  private readonly slots: WorkerSlot[] = [];
+  private readonly opts: WorkerPoolOptions;
+  private closed = false;
+  /** Called with the slot index after a worker died (before its replacement starts). */
+  onWorkerDied: (slot: WorkerSlot) => void = () => {};
+
+  private constructor(opts: WorkerPoolOptions) {
+    this.opts = opts;
+  }
+
+  static async start(opts: WorkerPoolOptions): Promise<WorkerPool> {
+    const pool = new WorkerPool(opts);
+    try {
+      for (let i = 0; i < opts.count; i++) pool.slots.push(await pool.spawn(i));
+    } catch (e) {
+      pool.close();
+      throw e;
+    }
+    return pool;
+  }
+
+  private async spawn(index: number): Promise<WorkerSlot> {
+    const { listenIp, announcedAddress, firstPort, logLevel, log } = this.opts;
+    const worker = await mediasoup.createWorker({ logLevel, appData: { index } });
+    const port = firstPort + index;
+    let webRtcServer: types.WebRtcServer;
+    try {
+      webRtcServer = await worker.createWebRtcServer({
+        listenInfos: [
+          { protocol: "udp", ip: listenIp, announcedAddress, port },
+          { protocol: "tcp", ip: listenIp, announcedAddress, port },
+        ],
+      });
+    } catch (e) {
+      worker.close();
+      throw new Error(`cannot listen for WebRTC on ${listenIp}:${port}: ${(e as Error).message}`);
+    }
+    const slot: WorkerSlot = { index, worker, webRtcServer, routers: 0 };
+    worker.on("died", (err) => {
+      log.error({ err, worker: index, pid: worker.pid }, "mediasoup worker died");
+      this.onWorkerDied(slot);
+      if (!this.closed) void this.respawn(index);
+    });
+    log.info({ worker: index, pid: worker.pid, port }, "mediasoup worker ready");
+    return slot;
+  }
+
+  private async respawn(index: number): Promise<void> {
+    try {
+      this.slots[index] = await this.spawn(index);
+    } catch (err) {
+      this.opts.log.fatal({ err, worker: index }, "cannot replace mediasoup worker");
+    }
+  }
+
+  /** Least-loaded live worker (fewest routers). */
+  pick(): WorkerSlot {
+    let best: WorkerSlot | undefined;
+    for (const s of this.slots) {
+      if (s.worker.closed) continue;
+      if (!best || s.routers < best.routers) best = s;
+    }
+    if (!best) throw new Error("no live mediasoup worker");
+    return best;
+  }
+
+  async createRouter(mediaCodecs: types.RouterRtpCodecCapability[]): Promise<{ router: types.Router; slot: WorkerSlot }> {
+    const slot = this.pick();
+    slot.routers++;
+    try {
+      const router = await slot.worker.createRouter({ mediaCodecs });
+      router.observer.once("close", () => slot.routers--);
+      return { router, slot };
+    } catch (e) {
+      slot.routers--;
+      throw e;
+    }
+  }
+
+  get size(): number {
+    return this.slots.length;
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const s of this.slots) s.worker.close();
+  }
+}

@@ -1,0 +1,286 @@
+// The signaling protocol between a client (media-node/client) and a media node, versioned and
+// zod-validated on both ends. Transport: one WebSocket per participant, JSON text frames.
+//
+//   client → node  request       {v, id, method, data}
+//   node → client  response      {v, id, ok: true, data} | {v, id, ok: false, error: {code, message}}
+//   node → client  notification  {v, notification, data}
+//
+// mediasoup parameter objects (RTP/DTLS/SCTP) are checked here for shape only; mediasoup validates
+// their content itself and the node turns its TypeErrors into `bad_request` replies.
+import { z } from "zod";
+import { ErrorCode } from "./errors.ts";
+
+export const PROTOCOL_VERSION = 1;
+
+/** Largest message the node parses; bigger ones get a `bad_request` reply (socket survives). */
+export const MAX_MESSAGE_BYTES = 64 * 1024;
+/** Largest WebSocket frame accepted at all; beyond it ws closes the socket (1009). */
+export const MAX_FRAME_BYTES = 1024 * 1024;
+
+/** WebSocket close codes (4000–4999 are the application's; the last three digits echo HTTP). */
+export const CloseCode = {
+  Normal: 1000,
+  ProtocolError: 4400,
+  Unauthorized: 4401,
+  Forbidden: 4403,
+  AuthTimeout: 4408,
+  DuplicateIdentity: 4409,
+  RoomClosed: 4410,
+  WrongNode: 4421,
+  Draining: 4503,
+} as const;
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+
+const Id = z.string().min(1).max(128);
+const Loose = z.looseObject({});
+
+export const DtlsParameters = z.looseObject({
+  role: z.enum(["auto", "client", "server"]).optional(),
+  fingerprints: z
+    .array(z.object({ algorithm: z.enum(["sha-1", "sha-224", "sha-256", "sha-384", "sha-512"]), value: z.string().max(256) }))
+    .min(1)
+    .max(8),
+});
+
+export const RtpCodec = z.looseObject({
+  mimeType: z.string().min(1).max(64),
+  clockRate: z.number().int().positive(),
+});
+
+export const RtpParameters = z.looseObject({
+  mid: z.string().max(32).optional(),
+  codecs: z.array(RtpCodec.extend({ payloadType: z.number().int().min(0).max(127) })).min(1).max(32),
+  encodings: z.array(Loose).max(8).optional(),
+  headerExtensions: z.array(Loose).max(32).optional(),
+  rtcp: Loose.optional(),
+});
+
+export const RtpCapabilities = z.looseObject({
+  codecs: z.array(RtpCodec.extend({ kind: z.enum(["audio", "video"]) })).max(128).optional(),
+  headerExtensions: z.array(Loose).max(64).optional(),
+});
+
+export const NumSctpStreams = z.object({ OS: z.number().int().min(1).max(65535), MIS: z.number().int().min(1).max(65535) });
+
+export const SctpStreamParameters = z.looseObject({
+  streamId: z.number().int().min(0).max(65534),
+  ordered: z.boolean().optional(),
+  maxPacketLifeTime: z.number().int().nonnegative().optional(),
+  maxRetransmits: z.number().int().nonnegative().optional(),
+});
+
+export const MediaKind = z.enum(["audio", "video"]);
+export const TrackKind = z.enum(["audio", "video", "data"]);
+export type TrackKind = z.infer<typeof TrackKind>;
+export const TrackSource = z.enum(["camera", "microphone", "screen_share", "screen_share_audio", "unknown"]);
+
+/** Request bodies by method. */
+export const Requests = {
+  /** First request of every connection. `token` when the URL had no `access_token`; `room`, when
+   * given, must equal the token's room. */
+  join: z.object({ token: z.string().max(8192).optional(), room: z.string().min(1).max(256).optional() }),
+  /** The client's receive capabilities (mediasoup-client `device.recvRtpCapabilities`); needed before consume. */
+  setRtpCapabilities: z.object({ rtpCapabilities: RtpCapabilities }),
+  /** `enableSctp` for data channels (numSctpStreams defaults to mediasoup's 1024/1024). */
+  createTransport: z.object({
+    direction: z.enum(["send", "recv"]),
+    enableSctp: z.boolean().optional(),
+    numSctpStreams: NumSctpStreams.optional(),
+  }),
+  connectTransport: z.object({ transportId: Id, dtlsParameters: DtlsParameters }),
+  produce: z.object({
+    transportId: Id,
+    kind: MediaKind,
+    rtpParameters: RtpParameters,
+    source: TrackSource.optional(),
+    paused: z.boolean().optional(),
+  }),
+  closeProducer: z.object({ trackId: Id }),
+  pauseProducer: z.object({ trackId: Id }),
+  resumeProducer: z.object({ trackId: Id }),
+  /** Consumers start paused; resume once the client side is ready (no lost keyframe). */
+  consume: z.object({ trackId: Id }),
+  pauseConsumer: z.object({ consumerId: Id }),
+  resumeConsumer: z.object({ consumerId: Id }),
+  produceData: z.object({
+    transportId: Id,
+    sctpStreamParameters: SctpStreamParameters,
+    label: z.string().max(256).optional(),
+    protocol: z.string().max(256).optional(),
+  }),
+  consumeData: z.object({ trackId: Id }),
+  leave: z.object({}),
+  ping: z.object({}),
+} as const;
+export type Method = keyof typeof Requests;
+export const METHODS = Object.keys(Requests) as Method[];
+export type RequestData<M extends Method> = z.infer<(typeof Requests)[M]>;
+/** A validated request, discriminated by method. */
+export type Request = { [M in Method]: { id: number; method: M; data: RequestData<M> } }[Method];
+
+export const RequestEnvelope = z.object({
+  v: z.literal(PROTOCOL_VERSION),
+  id: z.number().int().nonnegative().max(2 ** 31),
+  method: z.string().max(64),
+  data: z.unknown().optional(),
+});
+
+export const TrackInfo = z.object({
+  trackId: Id,
+  kind: TrackKind,
+  source: TrackSource.optional(),
+  muted: z.boolean(),
+  label: z.string().optional(),
+});
+export type TrackInfo = z.infer<typeof TrackInfo>;
+
+export const ParticipantInfo = z.object({
+  identity: z.string(),
+  sid: z.string(),
+  name: z.string().optional(),
+  tracks: z.array(TrackInfo),
+});
+export type ParticipantInfo = z.infer<typeof ParticipantInfo>;
+
+/** Response bodies by method (what `ok: true` carries). */
+export interface Responses {
+  join: {
+    protocol: number;
+    node: { id: string; region: string };
+    room: string;
+    participant: ParticipantInfo;
+    participants: ParticipantInfo[];
+    permissions: { canPublish: boolean; canSubscribe: boolean; canPublishData: boolean };
+    routerRtpCapabilities: Record<string, unknown>;
+  };
+  setRtpCapabilities: Record<string, never>;
+  createTransport: {
+    transportId: string;
+    iceParameters: Record<string, unknown>;
+    iceCandidates: Record<string, unknown>[];
+    dtlsParameters: Record<string, unknown>;
+    sctpParameters?: Record<string, unknown>;
+  };
+  connectTransport: Record<string, never>;
+  produce: { trackId: string };
+  closeProducer: Record<string, never>;
+  pauseProducer: Record<string, never>;
+  resumeProducer: Record<string, never>;
+  consume: {
+    consumerId: string;
+    trackId: string;
+    identity: string;
+    kind: "audio" | "video";
+    rtpParameters: Record<string, unknown>;
+    producerPaused: boolean;
+  };
+  pauseConsumer: Record<string, never>;
+  resumeConsumer: Record<string, never>;
+  produceData: { trackId: string };
+  consumeData: {
+    dataConsumerId: string;
+    trackId: string;
+    identity: string;
+    sctpStreamParameters: Record<string, unknown>;
+    label: string;
+    protocol: string;
+  };
+  leave: Record<string, never>;
+  ping: { now: number };
+}
+
+export const ErrorInfo = z.object({
+  code: z.enum(Object.values(ErrorCode) as [ErrorCode, ...ErrorCode[]]),
+  message: z.string(),
+});
+export type ErrorInfo = z.infer<typeof ErrorInfo>;
+
+/** Server → client notifications. */
+export const Notifications = {
+  participantJoined: z.object({ participant: ParticipantInfo }),
+  participantLeft: z.object({ identity: z.string(), sid: z.string() }),
+  trackPublished: z.object({ identity: z.string(), track: TrackInfo }),
+  trackUnpublished: z.object({ identity: z.string(), trackId: Id }),
+  trackMuted: z.object({ identity: z.string(), trackId: Id, muted: z.boolean() }),
+  /** A consumer (media or data) went away because its track or transport did. */
+  consumerClosed: z.object({ consumerId: Id, trackId: Id }),
+  error: ErrorInfo,
+  /** Reconnect through the control plane: the node is draining or the room moved. */
+  reconnect: z.object({ reason: z.enum(["draining", "room_moved"]), url: z.string().optional() }),
+  roomClosed: z.object({ reason: z.enum(["deleted", "empty", "node_shutdown", "worker_died"]) }),
+} as const;
+export type NotificationName = keyof typeof Notifications;
+export type NotificationData<N extends NotificationName> = z.infer<(typeof Notifications)[N]>;
+export type Notification = { [N in NotificationName]: { notification: N; data: NotificationData<N> } }[NotificationName];
+
+export type ServerMessage =
+  | { v: number; id: number; ok: true; data: unknown }
+  | { v: number; id: number; ok: false; error: ErrorInfo }
+  | { v: number; notification: NotificationName; data: unknown };
+
+export const ServerMessageEnvelope = z.union([
+  z.object({ v: z.number(), id: z.number(), ok: z.literal(true), data: z.unknown() }),
+  z.object({ v: z.number(), id: z.number(), ok: z.literal(false), error: ErrorInfo }),
+  z.object({ v: z.number(), notification: z.enum(Object.keys(Notifications) as [NotificationName, ...NotificationName[]]), data: z.unknown() }),
+]);
+
+export class ProtocolError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+export type ParseResult = { ok: true; request: Request } | { ok: false; id: number | null; error: ErrorInfo };
+
+function fail(id: number | null, code: ErrorCode, message: string): ParseResult {
+  return { ok: false, id, error: { code, message } };
+}
+
+function issues(e: z.ZodError): string {
+  return e.issues
+    .slice(0, 3)
+    .map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`)
+    .join("; ");
+}
+
+/** Parses one client frame. Never throws: every failure becomes an error to send back, with the
+ * request id when it could be read. */
+export function parseRequest(raw: string): ParseResult {
+  if (raw.length > MAX_MESSAGE_BYTES) return fail(null, ErrorCode.BadRequest, `message larger than ${MAX_MESSAGE_BYTES} bytes`);
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    return fail(null, ErrorCode.BadRequest, "message is not JSON");
+  }
+  const env = RequestEnvelope.safeParse(json);
+  if (!env.success) {
+    const id = (json as { id?: unknown } | null)?.id;
+    return fail(Number.isInteger(id) ? (id as number) : null, ErrorCode.BadRequest, `bad envelope: ${issues(env.error)}`);
+  }
+  const { id, method } = env.data;
+  if (!Object.hasOwn(Requests, method)) return fail(id, ErrorCode.BadRequest, `unknown method "${method}"`);
+  const data = Requests[method as Method].safeParse(env.data.data ?? {});
+  if (!data.success) return fail(id, ErrorCode.BadRequest, `bad ${method}: ${issues(data.error)}`);
+  return { ok: true, request: { id, method, data: data.data } as Request };
+}
+
+export function encodeRequest<M extends Method>(id: number, method: M, data: RequestData<M>): string {
+  return JSON.stringify({ v: PROTOCOL_VERSION, id, method, data });
+}
+
+export function encodeResponse(id: number, data: unknown): string {
+  return JSON.stringify({ v: PROTOCOL_VERSION, id, ok: true, data });
+}
+
+export function encodeError(id: number | null, error: ErrorInfo): string {
+  // Errors that belong to no request (unparsable frames) travel as an `error` notification.
+  if (id === null) return encodeNotification("error", error);
+  return JSON.stringify({ v: PROTOCOL_VERSION, id, ok: false, error });
+}
+
+export function encodeNotification<N extends NotificationName>(notification: N, data: NotificationData<N>): string {
+  return JSON.stringify({ v: PROTOCOL_VERSION, notification, data });
+}

@@ -1,0 +1,108 @@
+// Pure parts of the media node: config resolution, token → join parameters, rate limiting,
+// load figures.
+import { describe, expect, it } from "vitest";
+import { ErrorCode } from "../../shared/errors.ts";
+import { ProtocolError } from "../../shared/protocol.ts";
+import type { TokenClaims } from "../../shared/token.ts";
+import { ConfigError, resolveConfig } from "../../media-node/src/config.ts";
+import { byteRate, cpuLoad, sysload } from "../../media-node/src/node-stats.ts";
+import { TokenBucket } from "../../media-node/src/rate-limit.ts";
+import { joinParamsFromClaims } from "../../media-node/src/signaling.ts";
+
+describe("resolveConfig", () => {
+  it("merges YAML and env (env wins), applies defaults, derives signal_url", () => {
+    const c = resolveConfig(
+      { region: "eu-west", http_port: 9000, announced_address: "203.0.113.7" },
+      { API_KEYS: "k:s", HTTP_PORT: "9100", WORKERS: "3" },
+    );
+    expect(c.region).toBe("eu-west");
+    expect(c.http_port).toBe(9100);
+    expect(c.workers).toBe(3);
+    expect(c.signal_url).toBe("ws://203.0.113.7:9100/rtc");
+    expect(c.standalone).toBe(true);
+    expect(c.api_keys.get("k")).toBe("s");
+    expect(c.node_id).toMatch(/^[A-Za-z0-9._-]+$/);
+  });
+
+  it("is cluster mode with a redis_url", () => {
+    expect(resolveConfig({}, { API_KEYS: "k:s", REDIS_URL: "redis://127.0.0.1:1" }).standalone).toBe(false);
+  });
+
+  it.each([
+    [{}, {}, /api_keys/],
+    [{}, { API_KEYS: "nocolon" }, /api_keys/],
+    [{}, { API_KEYS: "k:s", HTTP_PORT: "99999" }, /http_port/],
+    [{ node_id: "bad id!" }, { API_KEYS: "k:s" }, /node_id/],
+  ])("rejects bad config %#", (file, env, msg) => {
+    expect(() => resolveConfig(file, env)).toThrow(ConfigError);
+    expect(() => resolveConfig(file, env)).toThrow(msg);
+  });
+
+  it("never echoes the secret in errors", () => {
+    try {
+      resolveConfig({}, { API_KEYS: "key:topsecret", HTTP_PORT: "x" });
+    } catch (e) {
+      expect(String(e)).not.toContain("topsecret");
+    }
+  });
+});
+
+const claims = (over: Partial<TokenClaims> = {}): TokenClaims => ({
+  iss: "k",
+  sub: "alice",
+  exp: 0,
+  video: { roomJoin: true, room: "r1" },
+  ...over,
+});
+
+describe("joinParamsFromClaims", () => {
+  const code = (f: () => unknown) => {
+    try {
+      f();
+    } catch (e) {
+      return (e as ProtocolError).code;
+    }
+    return "none";
+  };
+
+  it("grants absent permissions (LiveKit semantics) and names the host node", () => {
+    const p = joinParamsFromClaims(claims({ meridian: { node: "n1", region: "eu" } }), undefined, true);
+    expect(p).toMatchObject({ room: "r1", identity: "alice", hostNode: "n1" });
+    expect(p.permissions).toEqual({ canPublish: true, canSubscribe: true, canPublishData: true });
+    const q = joinParamsFromClaims(claims({ video: { roomJoin: true, room: "r1", canPublish: false } }), "r1", false);
+    expect(q.permissions.canPublish).toBe(false);
+  });
+
+  it.each([
+    ["no roomJoin", claims({ video: { room: "r1" } }), undefined, false],
+    ["no room", claims({ video: { roomJoin: true } }), undefined, false],
+    ["other room", claims(), "r2", false],
+    ["no identity", claims({ sub: undefined }), undefined, false],
+    ["cluster token without meridian claim", claims(), undefined, true],
+  ])("%s → forbidden", (_n, c, room, cluster) => {
+    expect(code(() => joinParamsFromClaims(c, room, cluster))).toBe(ErrorCode.Forbidden);
+  });
+});
+
+describe("TokenBucket", () => {
+  it("allows the burst, then the rate", () => {
+    const b = new TokenBucket(10, 5, 0);
+    const taken = Array.from({ length: 8 }, () => b.take(0)).filter(Boolean).length;
+    expect(taken).toBe(5);
+    expect(b.take(50)).toBe(false); // 0.5 token
+    expect(b.take(100)).toBe(true); // 1 token after 100 ms at 10/s
+  });
+});
+
+describe("node stats", () => {
+  it("cpu load is 1 − idle share of the window", () => {
+    expect(cpuLoad({ idle: 100, total: 200 }, { idle: 150, total: 400 })).toBeCloseTo(0.75);
+    expect(cpuLoad({ idle: 1, total: 1 }, { idle: 1, total: 1 })).toBe(0);
+  });
+  it("sysload = load1 / cpus", () => expect(sysload(1.5, 2)).toBe(0.75));
+  it("byte rate counts only transports seen twice", () => {
+    const prev = new Map([["a", 1000], ["gone", 50]]);
+    const cur = new Map([["a", 3000], ["new", 999]]);
+    expect(byteRate(prev, cur, 2000)).toBe(1000);
+  });
+});
