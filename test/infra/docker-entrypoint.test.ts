@@ -11,6 +11,7 @@ import { build } from "esbuild";
 import { validate } from "dockerfile-utils";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ConfigSchema } from "../../media-node/src/config.ts";
 import { keys } from "../../shared/keys.ts";
 import { NodeRecord } from "../../shared/node.ts";
 import { freePort, TestRedis } from "../support/redis.ts";
@@ -85,6 +86,19 @@ describe("infra/Dockerfile", () => {
     const ignore = (await readFile(join(ROOT, ".dockerignore"), "utf8")).split("\n").map((l) => l.trim());
     const buildCopies = parseStages(text).flatMap((s) => s.copies.filter((c) => !c.from).flatMap((c) => c.sources));
     for (const src of buildCopies) expect(ignore.some((l) => l === `!${src}` || l === `!${src}/`), `${src} is excluded by .dockerignore`).toBe(true);
+  });
+});
+
+describe("README Docker section", () => {
+  it("documents only variables the media node reads, with the image's defaults", async () => {
+    const readme = await readFile(join(ROOT, "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("## Docker"));
+    const rows = [...section.matchAll(/^\| `([A-Z_]+)` \| ([^|]+) \|/gm)].map((m) => [m[1]!, m[2]!.trim()] as const);
+    expect(rows.length).toBeGreaterThan(5);
+    const known = new Set([...Object.keys(ConfigSchema.shape).map((k) => k.toUpperCase()), "MERIDIAN_CONFIG"]);
+    for (const [name] of rows) expect(known, `README documents ${name}, which the node does not read`).toContain(name);
+    const defaults = Object.fromEntries(rows);
+    for (const name of ["HTTP_PORT", "RTC_PORT"]) expect(defaults[name]).toBe(`\`${runtime.env[name]}\``);
   });
 });
 
