@@ -7,6 +7,8 @@ export interface DemoState {
   client: MeridianClient | undefined;
   joinStartedAt: number | undefined;
   joinedAt: number | undefined;
+  /** performance.now() once camera + mic are published. */
+  publishedAt: number | undefined;
   /** performance.now() when the first remote video frame was shown. */
   firstFrameAt: number | undefined;
   messages: { identity: string; data: string }[];
@@ -18,6 +20,7 @@ const state: DemoState = {
   client: undefined,
   joinStartedAt: undefined,
   joinedAt: undefined,
+  publishedAt: undefined,
   firstFrameAt: undefined,
   messages: [],
   errors: [],
@@ -77,6 +80,7 @@ async function join(url: string, token: string): Promise<void> {
   if (params.get("publish") !== "0" && client.joined.permissions.canPublish) {
     const local = await client.publishMedia();
     $<HTMLVideoElement>("local").srcObject = local;
+    state.publishedAt = performance.now();
   }
   if (params.get("data") === "1") {
     const dp = await client.publishData("chat");

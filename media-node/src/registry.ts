@@ -67,7 +67,7 @@ export class NodeRegistry implements RoomObserver {
     this.sub.on("message", (_channel: string, raw: string) => {
       const m = parseBusMessage(raw);
       if (m) this.o.onBusMessage(m);
-      else this.o.log.warn("ignored unknown node bus message");
+      else this.o.log.debug("node bus message not for the registry (bridge traffic or unknown type)");
     });
     await Promise.allSettled([this.redis.connect(), this.sub.connect()]);
     // ioredis re-subscribes by itself after reconnecting.

@@ -125,15 +125,17 @@ class Connection implements ParticipantSink {
 
   private onMessage(data: RawData, isBinary: boolean): void {
     if (this.state === "closed") return;
-    if (!this.bucket.take(Date.now())) {
-      this.replyError(null, { code: ErrorCode.RateLimited, message: "too many messages; slow down" });
-      return;
-    }
+    // Every frame costs a token, even malformed ones; the reply still names the request when it can.
+    const allowed = this.bucket.take(Date.now());
     const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
     if (isBinary) return this.replyError(null, { code: ErrorCode.BadRequest, message: "binary frames are not part of the protocol" });
     if (bytes.length > MAX_MESSAGE_BYTES)
       return this.replyError(null, { code: ErrorCode.BadRequest, message: `message larger than ${MAX_MESSAGE_BYTES} bytes` });
     const parsed = parseRequest(bytes.toString("utf8"));
+    if (!allowed) {
+      const id = parsed.ok ? parsed.request.id : parsed.id;
+      return this.replyError(id, { code: ErrorCode.RateLimited, message: "too many messages; slow down" });
+    }
     if (!parsed.ok) return this.replyError(parsed.id, parsed.error);
     const req = parsed.request;
     this.o.metrics.signalMessages.inc({ method: req.method });

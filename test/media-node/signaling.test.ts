@@ -1,0 +1,211 @@
+// Signaling against a real media node (child process, real mediasoup worker, real Redis): bad
+// input gets typed errors and the socket survives; bad tokens are refused with close codes; room
+// bookkeeping lands in Redis; Redis outages do not stop the node; room.delete closes a room.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Redis } from "ioredis";
+import { ErrorCode } from "../../shared/errors.ts";
+import { keys } from "../../shared/keys.ts";
+import { CloseCode, MAX_MESSAGE_BYTES, type NotificationName } from "../../shared/protocol.ts";
+import { SignalClient, SignalError } from "../../media-node/client/signal-client.ts";
+import { TestRedis } from "../support/redis.ts";
+import { MediaNodeProcess, readNodeRecord, waitFor } from "../support/media-node.ts";
+
+let redis: TestRedis;
+let r: Redis;
+let node: MediaNodeProcess;
+
+beforeAll(async () => {
+  redis = await TestRedis.start();
+  r = redis.client();
+  node = await MediaNodeProcess.start({
+    redisUrl: redis.url,
+    env: { AUTH_TIMEOUT_MS: "500", EMPTY_ROOM_TIMEOUT_MS: "300", SIGNAL_RATE_PER_SEC: "20", SIGNAL_BURST: "30" },
+  });
+});
+
+afterAll(async () => {
+  await node?.stop();
+  r?.disconnect();
+  await redis?.stop();
+});
+
+/** Collects notifications of one client. */
+function inbox(c: SignalClient): { name: NotificationName; data: unknown }[] {
+  const got: { name: NotificationName; data: unknown }[] = [];
+  c.onNotification((name, data) => got.push({ name, data }));
+  return got;
+}
+
+async function joined(identity: string, room: string): Promise<SignalClient> {
+  const c = await SignalClient.open(node.signalUrl, await node.token(identity, room));
+  await c.request("join", {});
+  return c;
+}
+
+async function errorCode(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return "no error";
+  } catch (e) {
+    return e instanceof SignalError ? e.code : String(e);
+  }
+}
+
+describe("bad input", () => {
+  it("gets error replies with codes, and the socket keeps working", async () => {
+    const c = await SignalClient.open(node.signalUrl, await node.token("bad-input", "room-bad"));
+    const notes = inbox(c);
+    // Before join: requests are refused, not dropped.
+    expect(await errorCode(c.request("ping", {}))).toBe(ErrorCode.BadRequest);
+    const joinedRes = await c.request("join", {});
+    expect(joinedRes.room).toBe("room-bad");
+    expect(joinedRes.routerRtpCapabilities).toHaveProperty("codecs");
+
+    c.sendRaw("{not json");
+    c.sendRaw(JSON.stringify({ v: 1, id: 900, method: "selfDestruct" }));
+    c.sendRaw(JSON.stringify({ v: 1, id: 901, method: "pauseProducer", data: "x".repeat(MAX_MESSAGE_BYTES + 10) }));
+    await waitFor(async () => notes.filter((n) => n.name === "error").length, (n) => n >= 2, "error notifications");
+    expect(await errorCode(c.request("createTransport", { direction: "sideways" as "send" }))).toBe(ErrorCode.BadRequest);
+    expect(await errorCode(c.request("connectTransport", { transportId: "nope", dtlsParameters: { fingerprints: [{ algorithm: "sha-256", value: "AA" }] } }))).toBe(ErrorCode.NotFound);
+    expect(await errorCode(c.request("consume", { trackId: "nope" }))).toBe(ErrorCode.NotFound);
+    // mediasoup's own validation (a malformed RTP parameter set) is the caller's fault too.
+    const send = await c.request("createTransport", { direction: "send" });
+    expect(
+      await errorCode(
+        c.request("produce", { transportId: send.transportId, kind: "video", rtpParameters: { codecs: [{ mimeType: "video/NOPE", payloadType: 96, clockRate: 90000 }] } }),
+      ),
+    ).toBe(ErrorCode.BadRequest);
+    expect(await errorCode(c.request("join", {}))).toBe(ErrorCode.Conflict);
+
+    expect(c.isOpen).toBe(true);
+    expect((await c.request("ping", {})).now).toBeGreaterThan(0);
+    c.close();
+  });
+
+  it("rate-limits floods without closing the socket", async () => {
+    const c = await joined("flooder", "room-flood");
+    const results = await Promise.allSettled(Array.from({ length: 60 }, () => c.request("ping", {})));
+    const codes = results.map((x) => (x.status === "fulfilled" ? "ok" : (x.reason as SignalError).code));
+    expect(codes.filter((x) => x === "ok").length).toBeGreaterThanOrEqual(30);
+    expect(codes.filter((x) => x === ErrorCode.RateLimited).length).toBeGreaterThan(0);
+    expect(codes.every((x) => x === "ok" || x === ErrorCode.RateLimited)).toBe(true);
+    expect(c.isOpen).toBe(true);
+    // Tokens come back: a later request succeeds.
+    await waitFor(() => c.request("ping", {}).then(() => true, () => false), Boolean, "ping after flood");
+    c.close();
+  });
+});
+
+describe("tokens", () => {
+  const closeCode = async (url: string, token: string | undefined, join: Parameters<SignalClient["request"]>[1] = {}) => {
+    const c = await SignalClient.open(url, token);
+    const code = await errorCode(c.request("join", join as never));
+    return { error: code, close: (await c.closed).code };
+  };
+
+  it("refuses bad signature, expired, wrong room, no roomJoin, other node", async () => {
+    const good = await node.token("t1", "room-t");
+    const forged = good.slice(0, -4) + (good.endsWith("AAAA") ? "BBBB" : "AAAA");
+    expect(await closeCode(node.signalUrl, forged)).toEqual({ error: ErrorCode.Unauthorized, close: CloseCode.Unauthorized });
+    const expired = await node.token("t1", "room-t", {}, { now: Math.floor(Date.now() / 1000) - 7200, ttlSeconds: 60 });
+    expect(await closeCode(node.signalUrl, expired)).toEqual({ error: ErrorCode.Unauthorized, close: CloseCode.Unauthorized });
+    expect(await closeCode(node.signalUrl, good, { room: "other-room" })).toEqual({ error: ErrorCode.Forbidden, close: CloseCode.Forbidden });
+    const noJoin = await node.token("t1", "room-t", { roomJoin: false });
+    expect(await closeCode(node.signalUrl, noJoin)).toEqual({ error: ErrorCode.Forbidden, close: CloseCode.Forbidden });
+    const noClaim = await node.token("t1", "room-t", {}, { meridian: null });
+    expect(await closeCode(node.signalUrl, noClaim)).toEqual({ error: ErrorCode.Forbidden, close: CloseCode.Forbidden });
+    const elsewhere = await node.token("t1", "room-t", {}, { meridian: { node: "another-node", region: "local" } });
+    expect(await closeCode(node.signalUrl, elsewhere)).toEqual({ error: ErrorCode.WrongNode, close: CloseCode.WrongNode });
+  });
+
+  it("accepts the token in the join request, and times out a socket that never joins", async () => {
+    const c = await SignalClient.open(node.signalUrl);
+    const res = await c.request("join", { token: await node.token("late", "room-late") });
+    expect(res.participant.identity).toBe("late");
+    c.close();
+    const idle = await SignalClient.open(node.signalUrl);
+    expect((await idle.closed).code).toBe(CloseCode.AuthTimeout);
+  });
+
+  it("refuses subscribing when the token does not allow it", async () => {
+    const c = await SignalClient.open(node.signalUrl, await node.token("viewer", "room-perm", { canSubscribe: false, canPublish: false, canPublishData: false }));
+    const res = await c.request("join", {});
+    expect(res.permissions).toEqual({ canPublish: false, canSubscribe: false, canPublishData: false });
+    expect(await errorCode(c.request("createTransport", { direction: "recv" }))).toBe(ErrorCode.Forbidden);
+    expect(await errorCode(c.request("createTransport", { direction: "send" }))).toBe(ErrorCode.Forbidden);
+    c.close();
+  });
+});
+
+describe("rooms and Redis", () => {
+  it("mirrors participants, closes empty rooms, and tells others who left", async () => {
+    const a = await joined("alice", "room-life");
+    const notesA = inbox(a);
+    const b = await SignalClient.open(node.signalUrl, await node.token("bob", "room-life"));
+    const bJoin = await b.request("join", {});
+    expect(bJoin.participants.map((p) => p.identity)).toEqual(["alice"]);
+    await waitFor(async () => notesA.some((n) => n.name === "participantJoined"), Boolean, "participantJoined");
+    const hash = await waitFor(() => r.hgetall(keys.roomParticipants("room-life")), (h) => Object.keys(h).length === 2, "participants hash");
+    expect(JSON.parse(hash.alice!)).toMatchObject({ identity: "alice", signalNode: node.nodeId });
+    expect(await r.sismember(keys.nodeRooms(node.nodeId), "room-life")).toBe(1);
+
+    b.close();
+    await waitFor(async () => notesA.some((n) => n.name === "participantLeft"), Boolean, "participantLeft");
+    await waitFor(() => r.hkeys(keys.roomParticipants("room-life")), (k) => k.length === 1, "bob removed");
+    a.close();
+    await waitFor(() => r.sismember(keys.nodeRooms(node.nodeId), "room-life"), (m) => m === 0, "room closed after empty timeout");
+    await waitFor(() => readNodeRecord(r, node.nodeId), (rec) => rec?.stats.rooms === 0 && rec.stats.clients === 0, "stats back to zero");
+  });
+
+  it("a second connection with the same identity replaces the first", async () => {
+    const first = await joined("dup", "room-dup");
+    const second = await joined("dup", "room-dup");
+    expect((await first.closed).code).toBe(CloseCode.DuplicateIdentity);
+    expect((await second.request("ping", {})).now).toBeGreaterThan(0);
+    second.close();
+  });
+
+  it("room.delete on the node bus closes the room and tells its participants", async () => {
+    const c = await joined("doomed", "room-del");
+    const notes = inbox(c);
+    await r.publish(keys.nodeBus(node.nodeId), JSON.stringify({ type: "room.delete", room: "room-del" }));
+    expect((await c.closed).code).toBe(CloseCode.RoomClosed);
+    expect(notes).toContainEqual({ name: "roomClosed", data: { reason: "deleted" } });
+    await waitFor(() => r.sismember(keys.nodeRooms(node.nodeId), "room-del"), (m) => m === 0, "room gone from node rooms");
+  });
+
+  it("keeps serving while Redis is down and re-registers when it is back", async () => {
+    await readNodeRecord(r, node.nodeId).then((rec) => expect(rec?.state).toBe("SERVING"));
+    await redis.stop();
+    const c = await joined("offline", "room-offline");
+    expect((await c.request("ping", {})).now).toBeGreaterThan(0);
+    await redis.restart();
+    const r2 = redis.client();
+    try {
+      const rec = await waitFor(() => readNodeRecord(r2, node.nodeId), (x) => x !== null && x.stats.clients >= 1, "record after Redis restart");
+      expect(rec!.state).toBe("SERVING");
+      // The participant that joined during the outage is re-synced.
+      await waitFor(() => r2.hkeys(keys.roomParticipants("room-offline")), (k) => k.includes("offline"), "re-synced participant");
+    } finally {
+      r2.disconnect();
+      c.close();
+    }
+  });
+});
+
+describe("HTTP", () => {
+  it("serves health, readiness, metrics and the demo", async () => {
+    expect((await fetch(`${node.httpUrl}/healthz`)).status).toBe(200);
+    expect(await (await fetch(`${node.httpUrl}/readyz`)).json()).toMatchObject({ status: "ready" });
+    const metrics = await (await fetch(`${node.httpUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^meridian_rooms \d+/m);
+    expect(metrics).toMatch(/meridian_signal_errors_total\{code="bad_request"\} \d+/);
+    expect(await (await fetch(`${node.httpUrl}/demo`)).text()).toContain("/client.js");
+    const js = await fetch(`${node.httpUrl}/client.js`);
+    expect(js.status).toBe(200);
+    expect((await js.text()).length).toBeGreaterThan(10_000);
+    const nope = await fetch(`${node.httpUrl}/nope`);
+    expect(nope.status).toBe(404);
+    expect(await nope.json()).toEqual({ error: { code: ErrorCode.NotFound, message: "no route /nope" } });
+  });
+});
