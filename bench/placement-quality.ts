@@ -7,11 +7,15 @@
 //        [--burst-s 60] [--dns-miss 0.03] [--peak-sysload 0.4]
 import { livekitPlacer } from "./placement/livekit-placer.ts";
 import { meridianPlacer } from "./placement/meridian-placer.ts";
+import { meridianLuaPlacer } from "./placement/meridian-lua-placer.ts";
+import { oraclePlacer } from "./placement/oracle-placer.ts";
 import { simulate, type Placer } from "./placement/cluster.ts";
 import { generateWorkload, type RoomSpec } from "./placement/workload.ts";
 import { makeNodes, type NodeSpec } from "./placement/world.ts";
 import { benchArgs, mean, percentile, printRatio, printTable } from "./lib/report.ts";
 import { seededRng } from "./lib/prng.ts";
+import { ioredisRunner } from "../shared/redis-ioredis.ts";
+import { TestRedis } from "../test/support/redis.ts";
 
 const args = benchArgs({
   nodes: { type: "string" },
@@ -38,18 +42,21 @@ function cpuPerClient(rooms: RoomSpec[], nodes: NodeSpec[]): number {
   return (PEAK_SYSLOAD * NUM_CPUS * nodes.length) / Math.max(1, alive);
 }
 
+type Role = "meridian" | "baseline" | "info";
+
 interface Row {
   name: string;
-  baseline: boolean;
+  role: Role;
   maxMean: number;
   p99Mean: number;
   avgMaxMean: number;
   maxLoad: number;
   meanLoad: number;
   outside: number;
+  placement: Map<string, string>;
 }
 
-async function run(placer: Placer, baseline: boolean, rooms: RoomSpec[], nodes: NodeSpec[]): Promise<Row> {
+async function run(placer: Placer, role: Role, rooms: RoomSpec[], nodes: NodeSpec[]): Promise<Row> {
   const res = await simulate(
     { nodes, rooms, cpuPerClient: cpuPerClient(rooms, nodes), rng: seededRng(seed + 7), sampleEveryMs: 1000, endMs: END_MS },
     placer,
@@ -64,13 +71,14 @@ async function run(placer: Placer, baseline: boolean, rooms: RoomSpec[], nodes: 
   const outside = rooms.filter((r) => region.get(res.placement.get(r.id)!) !== r.closestRegion).length;
   return {
     name: placer.name,
-    baseline,
+    role,
     maxMean: Math.max(...peak.load) / m,
     p99Mean: percentile(peak.load, 99) / m,
     avgMaxMean: mean(ratios),
     maxLoad: Math.max(...peak.load),
     meanLoad: m,
     outside: (100 * outside) / rooms.length,
+    placement: res.placement,
   };
 }
 
@@ -81,12 +89,21 @@ async function main(): Promise<void> {
   // LiveKit's defaults (sysload_limit 0.9) with the kind/sort_by/algorithm under test.
   const livekit = (name: string, kind: "any" | "regionaware", sortBy: "rooms" | "random", algorithm: "lowest" | "twochoice", k: number) =>
     livekitPlacer({ name, config: { kind, sortBy, algorithm, sysloadLimit: 0.9 }, dnsMissRate: DNS_MISS, rng: rng(k) });
-  const contenders: [Placer, boolean][] = [
-    [meridianPlacer({ name: "meridian (default config)", config: {}, rng: rng(1) }), false],
-    [meridianPlacer({ name: "meridian sort_by=rooms (info)", config: { sort_by: "rooms" }, rng: rng(2) }), false],
-    [livekit("livekit regionaware+sysload, rooms, lowest", "regionaware", "rooms", "lowest", 3), true],
-    [livekit("livekit random (kind any)", "any", "random", "lowest", 4), true],
-    [livekit("livekit regionaware+sysload, rooms, twochoice", "regionaware", "rooms", "twochoice", 5), true],
+  // The real placement scripts on a real redis-server, fresh database per run.
+  const redisServer = await TestRedis.start();
+  const redis = redisServer.client();
+  const lua = async (name: string, k: number) => {
+    await redis.flushdb();
+    return meridianLuaPlacer({ name, config: {}, redis: ioredisRunner(redis), rng: rng(k) });
+  };
+  const contenders: [() => Placer | Promise<Placer>, Role][] = [
+    [() => lua("meridian: Lua placement on redis-server, default config", 1), "meridian"],
+    [() => meridianPlacer({ name: "meridian: TS selector (cross-check, same config)", config: {}, rng: rng(1) }), "info"],
+    [() => meridianPlacer({ name: "meridian: TS selector, sort_by=rooms (info)", config: { sort_by: "rooms" }, rng: rng(2) }), "info"],
+    [() => oraclePlacer("oracle: live loads, nearest region (info, floor)"), "info"],
+    [() => livekit("livekit regionaware+sysload, rooms, lowest", "regionaware", "rooms", "lowest", 3), "baseline"],
+    [() => livekit("livekit random (kind any)", "any", "random", "lowest", 4), "baseline"],
+    [() => livekit("livekit regionaware+sysload, rooms, twochoice", "regionaware", "rooms", "twochoice", 5), "baseline"],
   ];
 
   console.log(
@@ -96,14 +113,23 @@ async function main(): Promise<void> {
   );
   console.log("load = participants hosted per node, measured at the peak (all rooms joined)\n");
   const rows: Row[] = [];
-  for (const [placer, baseline] of contenders) rows.push(await run(placer, baseline, rooms, nodes));
+  try {
+    for (const [make, role] of contenders) rows.push(await run(await make(), role, rooms, nodes));
+  } finally {
+    await redis.quit();
+    await redisServer.stop();
+  }
   printTable(
     ["algorithm", "max/mean", "p99/mean", "avg max/mean", "max load", "mean load", "% outside closest region"],
     rows.map((r) => [r.name, r.maxMean, r.p99Mean, r.avgMaxMean, r.maxLoad, r.meanLoad, r.outside]),
   );
-  const meridian = rows[0]!;
-  const best = rows.filter((r) => r.baseline).reduce((a, b) => (b.maxMean < a.maxMean ? b : a));
-  const meets = meridian.maxMean <= 1.1 && rows.filter((r) => r.baseline).every((r) => meridian.maxMean < r.maxMean);
+  const meridian = rows.find((r) => r.role === "meridian")!;
+  const tsTwin = rows[1]!;
+  const differ = rooms.filter((r) => meridian.placement.get(r.id) !== tsTwin.placement.get(r.id)).length;
+  console.log(`\nLua placement vs TS selector: ${differ} of ${rooms.length} rooms placed differently`);
+  const baselines = rows.filter((r) => r.role === "baseline");
+  const best = baselines.reduce((a, b) => (b.maxMean < a.maxMean ? b : a));
+  const meets = meridian.maxMean <= 1.1 && baselines.every((r) => meridian.maxMean < r.maxMean);
   console.log("");
   printRatio(
     "placement",

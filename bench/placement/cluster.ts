@@ -24,6 +24,8 @@ export interface Snapshot {
 export interface NodeView {
   spec: NodeSpec;
   report: Snapshot;
+  /** Participants hosted right now: the truth no real selector has (only the oracle reads it). */
+  readonly clients: number;
 }
 
 export interface Placer {
