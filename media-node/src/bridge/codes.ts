@@ -60,6 +60,7 @@ export function shouldReconnect(code: number): boolean {
     case BridgeCloseCode.Draining:
     case BridgeCloseCode.EndpointClosed:
     case BridgeCloseCode.RedisUnavailable:
+    case BridgeCloseCode.ProtocolError:
       return true;
     default:
       return false;

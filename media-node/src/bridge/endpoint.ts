@@ -69,7 +69,7 @@ export class BridgeEndpoint {
   #hosted = new Map<string, BridgeSession>();
   #tombstones = new Map<string, Tombstone>();
   #handler: SessionHandler | undefined;
-  #busHandler: ((msg: unknown) => void) | undefined;
+  #busHandler: ((msg: Record<string, unknown>) => void) | undefined;
   /** Since when a Redis connection has been down (undefined while both are ready). */
   #redisDownSince: number | undefined;
   #m: Omit<BridgeMetrics, "sessionsOpen"> = {
@@ -153,8 +153,8 @@ export class BridgeEndpoint {
     this.#handler = handler;
   }
 
-  /** Receives inbox messages that are not bridge envelopes (already JSON-parsed, not validated). */
-  onBusMessage(handler: (msg: unknown) => void): void {
+  /** Receives inbox objects that are not bridge envelopes (JSON-parsed, not validated: use zod). */
+  onBusMessage(handler: (msg: Record<string, unknown>) => void): void {
     this.#busHandler = handler;
   }
 

@@ -54,8 +54,8 @@ export type Outgoing = Envelope extends infer E ? (E extends Envelope ? Omit<E, 
 
 export type Inbound =
   | { kind: "bridge"; env: Envelope }
-  | { kind: "foreign"; msg: unknown }
-  | { kind: "invalid"; why: "too_large" | "not_json" | "bad_envelope" };
+  | { kind: "foreign"; msg: Record<string, unknown> }
+  | { kind: "invalid"; why: "too_large" | "not_json" | "not_object" | "bad_envelope" };
 
 /** Classifies one inbox message. Pure; never throws. */
 export function parseInbound(raw: string, maxBytes: number): Inbound {
@@ -69,9 +69,8 @@ export function parseInbound(raw: string, maxBytes: number): Inbound {
   } catch {
     return { kind: "invalid", why: "not_json" };
   }
-  if (typeof msg !== "object" || msg === null || (msg as { t?: unknown }).t !== BRIDGE_TAG) {
-    return { kind: "foreign", msg };
-  }
+  if (typeof msg !== "object" || msg === null || Array.isArray(msg)) return { kind: "invalid", why: "not_object" };
+  if ((msg as { t?: unknown }).t !== BRIDGE_TAG) return { kind: "foreign", msg: msg as Record<string, unknown> };
   const parsed = Envelope.safeParse(msg);
   return parsed.success ? { kind: "bridge", env: parsed.data } : { kind: "invalid", why: "bad_envelope" };
 }

@@ -267,8 +267,14 @@ export class BridgeSession extends EventEmitter<BridgeSessionEvents> {
   }
 
   #onAck(a: number): void {
+    if (a > this.#highestSent) {
+      // Acking frames we never sent: the streams are out of step and nothing sent from now on
+      // would be delivered. Closing tells both ends clearly instead of stalling.
+      this.abort(BridgeCloseCode.ProtocolError, true);
+      return;
+    }
     const first = this.#outbox[0];
-    if (!first || a < first.seq || a > this.#highestSent) return;
+    if (!first || a < first.seq) return;
     const n = a - first.seq + 1;
     for (let i = 0; i < n; i++) this.#outboxBytes -= this.#outbox[i]!.bytes;
     this.#outbox.splice(0, n);
