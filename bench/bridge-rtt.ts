@@ -1,0 +1,89 @@
+// @bench-smoke
+// Signaling bridge round trip: a request/response through a bridged session (signal node →
+// hosting node → back, both BridgeEndpoints over one real redis-server) against the floor — a bare
+// Redis PUBLISH → subscriber → PUBLISH → subscriber round trip on the same server, same run.
+// Blocks of both alternate so machine noise hits both alike. Also counts Redis publishes per
+// round trip: acks ride on the traffic, so the bridge should need ~2 like the bare floor (LiveKit's
+// psrpc needs ≥ 4: publish + ack each way).
+//
+//   node bench/bridge-rtt.ts [--smoke] [--n 4000] [--frame-bytes 200]
+import { once } from "node:events";
+import { Redis } from "ioredis";
+import { BridgeEndpoint, type BridgeSession } from "../media-node/src/bridge/index.ts";
+import { TestRedis } from "../test/support/redis.ts";
+import { benchArgs, mean, percentile, printRatio, printTable } from "./lib/report.ts";
+
+const args = benchArgs({ n: { type: "string" }, "frame-bytes": { type: "string", default: "200" } });
+const N = args.n === undefined ? (args.smoke ? 400 : 4_000) : Number(args.n);
+const BLOCKS = 4;
+const WARMUP = args.smoke ? 50 : 200;
+const payload = "x".repeat(Number(args["frame-bytes"]));
+const quiet = { info: () => {}, warn: () => {} };
+
+const redis = await TestRedis.start();
+try {
+  // Bare floor: A publishes to B's channel, B answers on A's channel.
+  const aPub = redis.client();
+  const aSub = redis.client();
+  const bPub = redis.client();
+  const bSub = redis.client();
+  bSub.on("message", (_c: string, m: string) => void bPub.publish("bench:a", m));
+  await bSub.subscribe("bench:b");
+  await aSub.subscribe("bench:a");
+  const bareOnce = async (): Promise<number> => {
+    const t0 = performance.now();
+    const reply = once(aSub, "message");
+    await aPub.publish("bench:b", payload);
+    await reply;
+    return performance.now() - t0;
+  };
+
+  // Bridge: the hosting node echoes; the signal side measures send → message.
+  const sig = new BridgeEndpoint({ nodeId: "bench-sig", redisUrl: redis.url, log: quiet });
+  const host = new BridgeEndpoint({ nodeId: "bench-host", redisUrl: redis.url, log: quiet });
+  await Promise.all([sig.start(), host.start()]);
+  host.onSession((s) => void s.on("message", (f) => s.send(f)));
+  const session: BridgeSession = sig.open("bench-host", { token: "bench" });
+  await once(session, "open");
+  const bridgeOnce = async (): Promise<number> => {
+    const t0 = performance.now();
+    const reply = once(session, "message");
+    session.send(payload);
+    await reply;
+    return performance.now() - t0;
+  };
+
+  const measure = async (f: () => Promise<number>, n: number, into: number[]) => {
+    for (let i = 0; i < n; i++) into.push(await f());
+  };
+  await measure(bareOnce, WARMUP, []);
+  await measure(bridgeOnce, WARMUP, []);
+  const bare: number[] = [];
+  const bridge: number[] = [];
+  const pubsBefore = sig.metrics.envelopesSent + host.metrics.envelopesSent;
+  for (let b = 0; b < BLOCKS; b++) {
+    await measure(bareOnce, N / BLOCKS, bare);
+    await measure(bridgeOnce, N / BLOCKS, bridge);
+  }
+  const bridgePubs = (sig.metrics.envelopesSent + host.metrics.envelopesSent - pubsBefore) / bridge.length;
+
+  console.log(`bridge round trip vs bare pub/sub round trip, ${bridge.length} each, ${payload.length}-byte frames, loopback redis-server`);
+  printTable(
+    ["variant", "n", "p50 ms", "p99 ms", "mean ms", "publishes/rtt"],
+    [
+      ["bare PUBLISH→SUBSCRIBE→PUBLISH", bare.length, percentile(bare, 50), percentile(bare, 99), mean(bare), 2],
+      ["bridge session request/response", bridge.length, percentile(bridge, 50), percentile(bridge, 99), mean(bridge), bridgePubs],
+    ],
+  );
+  console.log(`added by the bridge: p50 +${(percentile(bridge, 50) - percentile(bare, 50)).toFixed(3)} ms, p99 +${(percentile(bridge, 99) - percentile(bare, 99)).toFixed(3)} ms`);
+  printRatio(
+    "bridge-rtt",
+    percentile(bridge, 50) / percentile(bare, 50),
+    "bridged signaling round trip p50 / bare Redis pub/sub round trip p50, same run (goal ≤ 2: the bridge adds tens of µs of JSON + zod to a ~0.1 ms floor; 1.0 is the floor)",
+  );
+  session.close();
+  await Promise.all([sig.close(), host.close()]);
+  for (const c of [aPub, aSub, bPub, bSub]) c.disconnect();
+} finally {
+  await redis.stop();
+}
