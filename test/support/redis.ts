@@ -46,6 +46,7 @@ export class TestRedis {
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
       const c = new Redis(this.port, "127.0.0.1", { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      c.on("error", () => {}); // connection refused while the server boots is expected
       try {
         await c.connect();
         if ((await c.ping()) === "PONG") return;
