@@ -1,0 +1,51 @@
+// The control-plane Worker app: routes, OpenAPI document, one error format.
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { ErrorCode } from "../../shared/errors.ts";
+import type { Env } from "./env.ts";
+import { ApiError, badRequest } from "./errors.ts";
+import { join } from "./routes/join.ts";
+import { nodes } from "./routes/nodes.ts";
+import { rooms } from "./routes/rooms.ts";
+
+export function createApp(): OpenAPIHono<{ Bindings: Env }> {
+  const app = new OpenAPIHono<{ Bindings: Env }>({
+    defaultHook: (result) => {
+      if (!result.success)
+        throw badRequest(
+          "invalid request",
+          result.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })),
+        );
+    },
+  });
+  // Sub-apps inherit the hook through route(); set it on them too so validation errors are ours.
+  for (const sub of [rooms, nodes, join]) sub.defaultHook = app.defaultHook;
+
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.route("/", rooms);
+  app.route("/", nodes);
+  app.route("/", join);
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "Meridian control plane",
+      version: "0.1.0",
+      description: "Room API and join for the Meridian SFU. Errors: {error:{code,message}} with stable codes.",
+    },
+  });
+
+  app.notFound((c) => c.json(new ApiError(404, ErrorCode.NotFound, `no route ${c.req.method} ${c.req.path}`).body(), 404));
+  app.onError((err, c) => {
+    if (err instanceof ApiError) return c.json(err.body(), err.status);
+    if (err instanceof HTTPException && err.status < 500) {
+      const e = new ApiError(err.status as ContentfulStatusCode, ErrorCode.BadRequest, err.message || "bad request");
+      return c.json(e.body(), e.status);
+    }
+    // Never echo internals (or secrets) to the caller; the message is enough for the log.
+    console.error(`unhandled error on ${c.req.method} ${c.req.path}: ${(err as Error).message}`);
+    return c.json(new ApiError(500, ErrorCode.Internal, "internal error").body(), 500);
+  });
+  return app;
+}

@@ -1,0 +1,80 @@
+// Worker bindings and the settings parsed from them (once per isolate and env object).
+import { z } from "zod";
+import { NodeSelectorConfig } from "../../shared/config.ts";
+import { parseApiKeys, type ApiKeys } from "../../shared/token.ts";
+import { misconfigured } from "./errors.ts";
+
+/** wrangler.toml [vars] + secrets (see wrangler.toml and README "Configuration"). */
+export interface Env {
+  /** JSON, LiveKit's node_selector shape (string or TOML table). */
+  NODE_SELECTOR?: string | Record<string, unknown>;
+  /** Region whose coordinates stand in for a client without request.cf location. */
+  DEFAULT_REGION?: string;
+  /** Media token lifetime, seconds (default 600). */
+  JOIN_TOKEN_TTL?: string;
+  /** "false" → joins to unknown rooms get 404 instead of creating them (default true). */
+  AUTO_CREATE?: string;
+  /** Secret: "key:secret,key2:secret2". */
+  API_KEYS?: string;
+  /** Secret: Upstash REST endpoint (locally: infra/upstash-bridge). */
+  UPSTASH_REDIS_REST_URL?: string;
+  /** Secret: Upstash REST token. */
+  UPSTASH_REDIS_REST_TOKEN?: string;
+}
+
+export interface Settings {
+  selector: NodeSelectorConfig;
+  apiKeys: ApiKeys;
+  defaultRegion: string | undefined;
+  joinTokenTtl: number;
+  autoCreate: boolean;
+  redisUrl: string;
+  redisToken: string;
+}
+
+const Ttl = z.coerce.number().int().min(30).max(86_400);
+const cache = new WeakMap<Env, Settings>();
+
+function parse(env: Env): Settings {
+  let raw: unknown = env.NODE_SELECTOR ?? {};
+  if (typeof raw === "string") {
+    try {
+      raw = JSON.parse(raw);
+    } catch {
+      throw misconfigured("NODE_SELECTOR is not JSON");
+    }
+  }
+  const selector = NodeSelectorConfig.safeParse(raw);
+  if (!selector.success) throw misconfigured(`NODE_SELECTOR: ${z.prettifyError(selector.error)}`);
+  const ttl = Ttl.safeParse(env.JOIN_TOKEN_TTL ?? 600);
+  if (!ttl.success) throw misconfigured("JOIN_TOKEN_TTL must be an integer number of seconds in 30..86400");
+  let apiKeys: ApiKeys;
+  try {
+    apiKeys = parseApiKeys(env.API_KEYS ?? "");
+  } catch (e) {
+    throw misconfigured(`API_KEYS: ${(e as Error).message}`);
+  }
+  if (!env.UPSTASH_REDIS_REST_URL || !env.UPSTASH_REDIS_REST_TOKEN)
+    throw misconfigured("UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN must be set");
+  const defaultRegion = env.DEFAULT_REGION || undefined;
+  if (defaultRegion && !selector.data.regions.some((r) => r.name === defaultRegion))
+    throw misconfigured(`DEFAULT_REGION ${defaultRegion} is not in NODE_SELECTOR.regions`);
+  return {
+    selector: selector.data,
+    apiKeys,
+    defaultRegion,
+    joinTokenTtl: ttl.data,
+    autoCreate: env.AUTO_CREATE !== "false",
+    redisUrl: env.UPSTASH_REDIS_REST_URL,
+    redisToken: env.UPSTASH_REDIS_REST_TOKEN,
+  };
+}
+
+export function settings(env: Env): Settings {
+  let s = cache.get(env);
+  if (!s) {
+    s = parse(env);
+    cache.set(env, s);
+  }
+  return s;
+}

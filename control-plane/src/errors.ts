@@ -1,0 +1,29 @@
+// API errors: `{error:{code,message}}` with the stable codes of shared/errors.ts.
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { ErrorCode, type ErrorBody } from "../../shared/errors.ts";
+
+export class ApiError extends Error {
+  readonly status: ContentfulStatusCode;
+  readonly code: ErrorCode;
+  readonly details: unknown;
+  constructor(status: ContentfulStatusCode, code: ErrorCode, message: string, details?: unknown) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.details = details;
+  }
+
+  body(): ErrorBody {
+    return { error: { code: this.code, message: this.message, ...(this.details === undefined ? {} : { details: this.details }) } };
+  }
+}
+
+export const badRequest = (message: string, details?: unknown) => new ApiError(400, ErrorCode.BadRequest, message, details);
+export const unauthorized = (message: string) => new ApiError(401, ErrorCode.Unauthorized, message);
+export const forbidden = (message: string) => new ApiError(403, ErrorCode.Forbidden, message);
+export const notFound = (message: string) => new ApiError(404, ErrorCode.NotFound, message);
+export const conflict = (message: string) => new ApiError(409, ErrorCode.Conflict, message);
+export const noNodes = () => new ApiError(503, ErrorCode.NoNodes, "no media node is available to host the room");
+export const redisUnavailable = (detail: string) =>
+  new ApiError(503, ErrorCode.RedisUnavailable, `Redis is unreachable; try again shortly (${detail})`);
+export const misconfigured = (message: string) => new ApiError(500, ErrorCode.Internal, `server misconfigured: ${message}`);

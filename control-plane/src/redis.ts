@@ -1,0 +1,73 @@
+// The Worker's Redis: @upstash/redis (HTTP) wrapped as the shared ScriptRunner. Every Redis
+// access of the Worker is a script through this runner, so "Redis is down" is detected in one
+// place and becomes a 503.
+import { Redis, errors } from "@upstash/redis/cloudflare";
+import type { RedisScript, ScriptRunner } from "../../shared/redis-runner.ts";
+import { redisUnavailable } from "./errors.ts";
+import type { Settings } from "./env.ts";
+
+const shas = new WeakMap<RedisScript, Promise<string>>();
+
+async function sha1Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function shaOf(script: RedisScript): Promise<string> {
+  let sha = shas.get(script);
+  if (!sha) {
+    sha = sha1Hex(script.lua);
+    shas.set(script, sha);
+  }
+  return sha;
+}
+
+const { UpstashError } = errors;
+
+/** Redis answered with an error reply (a bug in a script or a command): not an outage. */
+const REDIS_REPLY = /^(ERR|WRONGTYPE|NOSCRIPT|EXECABORT)\b/;
+
+function classify(e: unknown): Error {
+  if (e instanceof UpstashError && REDIS_REPLY.test(e.message)) return e;
+  const msg = e instanceof Error ? e.message.split(", command was:")[0]! : String(e);
+  return redisUnavailable(msg.slice(0, 200));
+}
+
+export function upstashRunner(redis: Redis): ScriptRunner {
+  return {
+    async run(script, keys, args) {
+      const argv = args.map(String);
+      try {
+        try {
+          return await redis.evalsha(await shaOf(script), keys, argv);
+        } catch (e) {
+          if (!(e instanceof UpstashError) || !e.message.includes("NOSCRIPT")) throw e;
+          return await redis.eval(script.lua, keys, argv);
+        }
+      } catch (e) {
+        throw classify(e);
+      }
+    },
+  };
+}
+
+const clients = new WeakMap<Settings, ScriptRunner>();
+
+export function redisFor(s: Settings): ScriptRunner {
+  let r = clients.get(s);
+  if (!r) {
+    r = upstashRunner(
+      new Redis({
+        url: s.redisUrl,
+        token: s.redisToken,
+        // Values are JSON we validate ourselves; "123" must stay a string.
+        automaticDeserialization: false,
+        enableTelemetry: false,
+        // One quick retry: a dead Redis must turn into a 503 in milliseconds, not seconds.
+        retry: { retries: 1, backoff: () => 25 },
+      }),
+    );
+    clients.set(s, r);
+  }
+  return r;
+}

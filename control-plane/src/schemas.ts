@@ -1,0 +1,91 @@
+// Request/response schemas of the HTTP API (zod, rendered into /openapi.json).
+import { z } from "@hono/zod-openapi";
+import { ErrorCode } from "../../shared/errors.ts";
+import { NodeRecord } from "../../shared/node.ts";
+
+export const RoomName = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^[^\u0000-\u001f\u007f]+$/, "must not contain control characters")
+  .openapi({ example: "standup" });
+
+export const ErrorBody = z
+  .object({
+    error: z.object({
+      code: z.enum(Object.values(ErrorCode) as [ErrorCode, ...ErrorCode[]]),
+      message: z.string(),
+      details: z.unknown().optional(),
+    }),
+  })
+  .openapi("Error");
+
+export const RoomSettingsFields = {
+  emptyTimeout: z.number().int().min(0).max(7 * 86_400).optional().openapi({ description: "seconds; default 300" }),
+  maxParticipants: z.number().int().min(0).max(100_000).optional().openapi({ description: "0 = unlimited" }),
+  metadata: z.string().max(64 * 1024).optional(),
+};
+
+export const CreateRoomBody = z
+  .object({
+    name: RoomName,
+    ...RoomSettingsFields,
+    region: z.string().min(1).max(64).optional().openapi({ description: "place near this configured region instead of the caller" }),
+  })
+  .strict()
+  .openapi("CreateRoom");
+
+export const Room = z
+  .object({
+    name: z.string(),
+    node: z.string(),
+    region: z.string(),
+    createdAt: z.number(),
+    emptyTimeout: z.number(),
+    maxParticipants: z.number(),
+    metadata: z.string(),
+    numParticipants: z.number(),
+  })
+  .openapi("Room");
+
+export const RoomList = z.object({ rooms: z.array(Room) }).openapi("RoomList");
+export const RoomParam = z.object({ name: RoomName.openapi({ param: { name: "name", in: "path" } }) });
+export const ListQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).optional() });
+
+export const Participants = z.object({ room: z.string(), participants: z.array(z.unknown()) }).openapi("Participants");
+export const Deleted = z.object({ room: z.string(), node: z.string() }).openapi("DeletedRoom");
+
+export const NodeView = NodeRecord.extend({ reserved: z.number() });
+export const NodeList = z.object({ nodes: z.array(NodeView) }).openapi("NodeList");
+
+export const JoinGrants = z
+  .object({
+    canPublish: z.boolean().optional(),
+    canSubscribe: z.boolean().optional(),
+    canPublishData: z.boolean().optional(),
+    canPublishSources: z.array(z.string().min(1).max(64)).max(16).optional(),
+    hidden: z.boolean().optional(),
+  })
+  .strict();
+
+export const JoinBody = z
+  .object({
+    token: z.string().max(16 * 1024).optional().openapi({ description: "app token, if not in Authorization" }),
+    room: RoomName.optional().openapi({ description: "must equal the token's video.room" }),
+    identity: z.string().min(1).max(256).optional().openapi({ description: "must equal the token's sub" }),
+    grants: JoinGrants.optional().openapi({ description: "narrow the token's grants (never widen)" }),
+  })
+  .strict()
+  .openapi("Join");
+
+export const JoinResponse = z
+  .object({
+    room: z.string(),
+    identity: z.string(),
+    token: z.string().openapi({ description: "media token for the signal node (HS256, LiveKit claims + meridian{node,region})" }),
+    url: z.string().openapi({ description: "wss URL of the signal node nearest the client" }),
+    node: z.string().openapi({ description: "node hosting the room" }),
+    region: z.string().openapi({ description: "region of the hosting node" }),
+    placement: z.enum(["existing", "created", "replaced"]),
+  })
+  .openapi("JoinResult");
