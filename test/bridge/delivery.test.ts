@@ -2,7 +2,7 @@
 // round trips, ordering, dedup and reordering, refusal, size limit, close propagation, cleanup.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestRedis } from "../support/redis.ts";
-import { BridgeCloseCode, type BridgeEndpoint, type BridgeSession } from "../../media-node/src/bridge/index.ts";
+import { BridgeCloseCode, BridgeEndpoint, type BridgeSession } from "../../media-node/src/bridge/index.ts";
 import { closed, collect, echo, FakeNode, opened, startEndpoint, until } from "./support.ts";
 
 let redis: TestRedis;
@@ -82,6 +82,19 @@ describe("bridge delivery", () => {
     const s = signal.open("host-1", { token: "explode" });
     expect((await closed(s)).code).toBe(BridgeCloseCode.Refused);
     await settled();
+  });
+
+  it("bridges a node to itself, and refuses when no session handler is registered", async () => {
+    const s = signal.open("sig-1", { token: "t" }); // sig-1 relays and would host: no handler there
+    expect(await closed(s)).toMatchObject({ code: BridgeCloseCode.Refused, remote: true });
+    await settled();
+  });
+
+  it("fails start() clearly when Redis is unreachable", async () => {
+    const ep = new BridgeEndpoint({ nodeId: "nowhere", redisUrl: "redis://127.0.0.1:1", log: { info() {}, warn() {} } });
+    await expect(ep.start()).rejects.toThrow(/ECONNREFUSED|Connection is closed/);
+    // A relay that calls open() anyway gets a session that closes with a clear code.
+    expect(await closed(ep.open("x", { token: "t" }))).toMatchObject({ code: BridgeCloseCode.EndpointClosed });
   });
 
   it("closes with OpenTimeout when no node answers", async () => {

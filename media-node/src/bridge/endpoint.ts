@@ -142,8 +142,16 @@ export class BridgeEndpoint {
   async start(): Promise<void> {
     if (this.#run !== "idle") throw new Error(`bridge endpoint ${this.nodeId} already started`);
     this.#run = "running";
-    await Promise.all([this.#pub.connect(), this.#sub.connect()]);
-    await this.#sub.subscribe(this.#inbox);
+    try {
+      await Promise.all([this.#pub.connect(), this.#sub.connect()]);
+      await this.#sub.subscribe(this.#inbox);
+    } catch (err) {
+      // Do not leave reconnect loops behind a failed start.
+      this.#run = "closed";
+      this.#pub.disconnect();
+      this.#sub.disconnect();
+      throw err;
+    }
     const every = Math.max(20, Math.min(250, this.opts.keepaliveIntervalMs / 2));
     this.#tick = setInterval(() => this.#onTick(), every);
     this.#tick.unref();
