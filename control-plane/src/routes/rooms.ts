@@ -1,8 +1,9 @@
 // Room API: create, list, get, delete, participants (LiveKit RoomService equivalents).
-import { OpenAPIHono, createRoute } from "@hono/zod-openapi";
+import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import type { ScriptRunner } from "../../../shared/redis-runner.ts";
 import { DEFAULT_ROOM_SETTINGS, placeRoom } from "../../../shared/placement.ts";
 import { referencePoint, regionPreference } from "../../../shared/selector/index.ts";
-import { admin } from "../auth.ts";
+import { admin, type AdminGrant } from "../auth.ts";
 import { settings, type Env } from "../env.ts";
 import { badRequest, conflict, noNodes, notFound } from "../errors.ts";
 import { bearerSecurity, errorResponses, json } from "../openapi.ts";
@@ -67,56 +68,62 @@ rooms.openapi(list, async (c) => {
   return c.json({ rooms: await listRooms(redisFor(s), c.req.valid("query").limit ?? 1000) }, 200);
 });
 
-const get = createRoute({
+/** GET/DELETE on one named room: admin grant, then `run`; undefined from `run` = 404. */
+function roomRoute<S extends z.ZodType>(o: {
+  method: "get" | "delete";
+  path: string;
+  summary: string;
+  grant: AdminGrant;
+  schema: S;
+  run: (redis: ScriptRunner, name: string) => Promise<z.infer<S> | undefined>;
+}): void {
+  const route = createRoute({
+    method: o.method,
+    path: o.path,
+    summary: o.summary,
+    security: bearerSecurity,
+    request: { params: RoomParam },
+    responses: { 200: json(o.schema, "ok"), ...errorResponses(400, 401, 403, 404, 503) },
+  });
+  rooms.openapi(route, async (c) => {
+    const s = settings(c.env);
+    const { name } = c.req.valid("param");
+    await admin(c, s.apiKeys, o.grant, name);
+    const out = await o.run(redisFor(s), name);
+    if (out === undefined) throw notFound(`no room ${name}`);
+    return c.json(out as object, 200);
+  });
+}
+
+roomRoute({
   method: "get",
   path: "/v1/rooms/{name}",
   summary: "Get a room (grant roomList)",
-  security: bearerSecurity,
-  request: { params: RoomParam },
-  responses: { 200: json(Room, "the room"), ...errorResponses(400, 401, 403, 404, 503) },
+  grant: "roomList",
+  schema: Room,
+  run: getRoom,
 });
 
-rooms.openapi(get, async (c) => {
-  const s = settings(c.env);
-  await admin(c, s.apiKeys, "roomList");
-  const { name } = c.req.valid("param");
-  const room = await getRoom(redisFor(s), name);
-  if (!room) throw notFound(`no room ${name}`);
-  return c.json(room, 200);
-});
-
-const del = createRoute({
+roomRoute({
   method: "delete",
   path: "/v1/rooms/{name}",
   summary: "Delete a room; its hosting node gets {type:'room.delete'} on its bus and closes it (grant roomCreate)",
-  security: bearerSecurity,
-  request: { params: RoomParam },
-  responses: { 200: json(Deleted, "room deleted"), ...errorResponses(400, 401, 403, 404, 503) },
+  grant: "roomCreate",
+  schema: Deleted,
+  run: async (redis, name) => {
+    const node = await deleteRoom(redis, name);
+    return node === undefined ? undefined : { room: name, node };
+  },
 });
 
-rooms.openapi(del, async (c) => {
-  const s = settings(c.env);
-  await admin(c, s.apiKeys, "roomCreate");
-  const { name } = c.req.valid("param");
-  const node = await deleteRoom(redisFor(s), name);
-  if (node === undefined) throw notFound(`no room ${name}`);
-  return c.json({ room: name, node }, 200);
-});
-
-const participants = createRoute({
+roomRoute({
   method: "get",
   path: "/v1/rooms/{name}/participants",
   summary: "List a room's participants, as reported by its hosting node (grant roomAdmin)",
-  security: bearerSecurity,
-  request: { params: RoomParam },
-  responses: { 200: json(Participants, "participants"), ...errorResponses(400, 401, 403, 404, 503) },
-});
-
-rooms.openapi(participants, async (c) => {
-  const s = settings(c.env);
-  const { name } = c.req.valid("param");
-  await admin(c, s.apiKeys, "roomAdmin", name);
-  const list = await listParticipants(redisFor(s), name);
-  if (list === undefined) throw notFound(`no room ${name}`);
-  return c.json({ room: name, participants: list }, 200);
+  grant: "roomAdmin",
+  schema: Participants,
+  run: async (redis, name) => {
+    const participants = await listParticipants(redis, name);
+    return participants === undefined ? undefined : { room: name, participants };
+  },
 });
