@@ -51,22 +51,25 @@ export function upstashRunner(redis: Redis): ScriptRunner {
   };
 }
 
+/** The Worker's @upstash/redis client (also used by bench/join-latency's bare-GET probe). */
+export function upstashClient(url: string, token: string): Redis {
+  return new Redis({
+    url,
+    token,
+    // Values are JSON we validate ourselves; "123" must stay a string.
+    automaticDeserialization: false,
+    enableTelemetry: false,
+    // One quick retry: a dead Redis must turn into a 503 in milliseconds, not seconds.
+    retry: { retries: 1, backoff: () => 25 },
+  });
+}
+
 const clients = new WeakMap<Settings, ScriptRunner>();
 
 export function redisFor(s: Settings): ScriptRunner {
   let r = clients.get(s);
   if (!r) {
-    r = upstashRunner(
-      new Redis({
-        url: s.redisUrl,
-        token: s.redisToken,
-        // Values are JSON we validate ourselves; "123" must stay a string.
-        automaticDeserialization: false,
-        enableTelemetry: false,
-        // One quick retry: a dead Redis must turn into a 503 in milliseconds, not seconds.
-        retry: { retries: 1, backoff: () => 25 },
-      }),
-    );
+    r = upstashRunner(upstashClient(s.redisUrl, s.redisToken));
     clients.set(s, r);
   }
   return r;
