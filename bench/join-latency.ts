@@ -5,14 +5,12 @@
 //
 //   node bench/join-latency.ts [--smoke] [--iterations 300] [--nodes 30]
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { build } from "esbuild";
 import { Miniflare } from "miniflare";
 import { startBridge } from "../infra/upstash-bridge/server.ts";
 import { ioredisRunner } from "../shared/redis-ioredis.ts";
 import { reportNode } from "../shared/registry.ts";
 import { mintToken } from "../shared/token.ts";
-import { bundleWorker } from "../test/support/worker.ts";
+import { COMPATIBILITY_DATE, bundleWorker, bundleWorkerEntry } from "../test/support/worker.ts";
 import { nodeRecord, REGIONS } from "../test/support/nodes.ts";
 import { TestRedis } from "../test/support/redis.ts";
 import { benchArgs, percentile, printRatio, printTable } from "./lib/report.ts";
@@ -24,7 +22,6 @@ const NODES = Number(args.nodes ?? 30);
 const WARMUP = 10;
 const BUDGET_MS = args.smoke ? 8_000 : 60_000;
 const rng = seededRng(Number(args.seed));
-const COMPAT = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(readFileSync(new URL("../wrangler.toml", import.meta.url), "utf8"))![1]!;
 const CITIES = [
   { latitude: "40.71", longitude: "-74.01" },
   { latitude: "48.86", longitude: "2.35" },
@@ -46,18 +43,7 @@ async function reportFleet(): Promise<void> {
   }
 }
 
-const probe = (
-  await build({
-    entryPoints: [new URL("./join-probe-worker.ts", import.meta.url).pathname],
-    bundle: true,
-    format: "esm",
-    platform: "neutral",
-    conditions: ["workerd", "worker", "browser"],
-    mainFields: ["module", "main"],
-    write: false,
-    logLevel: "silent",
-  })
-).outputFiles[0]!.text;
+const probe = await bundleWorkerEntry(new URL("./join-probe-worker.ts", import.meta.url).pathname);
 
 const mf = new Miniflare({
   workers: [
@@ -65,7 +51,7 @@ const mf = new Miniflare({
       name: "control-plane",
       modules: true,
       script: await bundleWorker(),
-      compatibilityDate: COMPAT,
+      compatibilityDate: COMPATIBILITY_DATE,
       bindings: {
         ...redisVars,
         API_KEYS: `bench:${apiSecret}`,
@@ -73,7 +59,7 @@ const mf = new Miniflare({
         DEFAULT_REGION: REGIONS[0]!.name,
       },
     },
-    { name: "probe", modules: true, script: probe, compatibilityDate: COMPAT, bindings: redisVars },
+    { name: "probe", modules: true, script: probe, compatibilityDate: COMPATIBILITY_DATE, bindings: redisVars },
   ],
 });
 

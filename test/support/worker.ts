@@ -12,12 +12,10 @@ import type { ScriptRunner } from "../../shared/redis-runner.ts";
 import { mintToken, type VideoGrant } from "../../shared/token.ts";
 import { TestRedis } from "./redis.ts";
 
-let bundle: Promise<string> | undefined;
-
-/** Bundles the Worker the way wrangler does (esbuild, workerd export conditions). */
-export function bundleWorker(): Promise<string> {
-  bundle ??= build({
-    entryPoints: [new URL("../../control-plane/src/index.ts", import.meta.url).pathname],
+/** Bundles a Worker entry the way wrangler does (esbuild, workerd export conditions). */
+export async function bundleWorkerEntry(entry: string): Promise<string> {
+  const r = await build({
+    entryPoints: [entry],
     bundle: true,
     format: "esm",
     platform: "neutral",
@@ -26,7 +24,15 @@ export function bundleWorker(): Promise<string> {
     mainFields: ["module", "main"],
     write: false,
     logLevel: "silent",
-  }).then((r) => r.outputFiles[0]!.text);
+  });
+  return r.outputFiles[0]!.text;
+}
+
+let bundle: Promise<string> | undefined;
+
+/** The control-plane Worker, bundled once per process. */
+export function bundleWorker(): Promise<string> {
+  bundle ??= bundleWorkerEntry(new URL("../../control-plane/src/index.ts", import.meta.url).pathname);
   return bundle;
 }
 
@@ -53,7 +59,7 @@ export interface WorkerHarness {
 export const ORIGIN = "http://control-plane.test";
 
 /** wrangler.toml's compatibility_date, so tests run what deploys. */
-const COMPATIBILITY_DATE = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(
+export const COMPATIBILITY_DATE = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(
   readFileSync(new URL("../../wrangler.toml", import.meta.url), "utf8"),
 )![1]!;
 
