@@ -3,6 +3,7 @@
 // everything the entrypoint imports, then run the exact ENTRYPOINT + CMD with the image's ENV
 // from a directory laid out like the image, against a real redis-server and mediasoup worker.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { realpathSync } from "node:fs";
 import { cp, mkdtemp, readFile, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -15,7 +16,7 @@ import { ConfigSchema } from "../../media-node/src/config.ts";
 import { keys } from "../../shared/keys.ts";
 import { NodeRecord } from "../../shared/node.ts";
 import { freePort, TestRedis } from "../support/redis.ts";
-import { parseStages, type Stage } from "./dockerfile.ts";
+import { aptPackages, parseStages, type Stage } from "./dockerfile.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const DOCKERFILE = join(ROOT, "infra/Dockerfile");
@@ -52,6 +53,28 @@ describe("infra/Dockerfile", () => {
     const udp = runtime.expose.find((e) => e.endsWith("/udp"))!;
     expect(udp).toMatch(new RegExp(`^${rtc}-\\d+/udp$`));
     expect(runtime.expose).toContain(udp.replace("/udp", "/tcp"));
+  });
+
+  it("installs the Debian package of every shared library the built worker links", () => {
+    const worker = join(ROOT, "node_modules/mediasoup/worker/out/Release/mediasoup-worker");
+    const ldd = spawnSync("ldd", [worker], { encoding: "utf8" });
+    expect(ldd.status, `ldd ${worker}: ${ldd.stderr} (run infra/mediasoup/build-worker.sh)`).toBe(0);
+    const libs = [...ldd.stdout.matchAll(/=> (\/\S+)/g)].map((m) => m[1]!);
+    expect(libs.length).toBeGreaterThan(3);
+    const dpkg = (...args: string[]) => spawnSync("dpkg-query", args, { encoding: "utf8" }).stdout;
+    // dpkg knows a file by one of its names (usrmerge: /lib vs /usr/lib), so ask with both, once.
+    const names = libs.flatMap((l) => [l, realpathSync(l)]);
+    const owners = new Map(
+      [...spawnSync("dpkg", ["-S", ...names], { encoding: "utf8" }).stdout.matchAll(/^([^:\n]+)(?::[^:\n]+)?: (\/.+)$/gm)].map((m) => [m[2]!, m[1]!]),
+    );
+    const owner = (lib: string) => owners.get(lib) ?? owners.get(realpathSync(lib)) ?? "";
+    const installed = aptPackages(runtime);
+    expect(installed.length).toBeGreaterThan(0);
+    // What apt brings along with them (one level is enough for these libraries), plus what the
+    // node base image already has for Node itself.
+    const deps = installed.flatMap((p) => dpkg("-W", "-f=${Depends}", p).split(/[,|]/).map((d) => d.trim().split(" ")[0]!));
+    const available = new Set([...installed, ...deps, "libc6", "libstdc++6", "libgcc-s1"]);
+    for (const lib of libs) expect(available, `${lib} (${owner(lib)}) is not installed in the runtime stage`).toContain(owner(lib));
   });
 
   it("copies every file and runtime package the entrypoint imports; .dockerignore lets them in", async () => {

@@ -16,6 +16,8 @@ export interface Stage {
   workdir: string | undefined;
   user: string | undefined;
   copies: CopyStep[];
+  /** RUN commands, shell form, continuation lines joined. */
+  runs: string[];
   expose: string[];
   /** Exec-form arrays; empty when absent. */
   entrypoint: string[];
@@ -28,6 +30,13 @@ function execForm(text: string, what: string): string[] {
   const parsed: unknown = JSON.parse(text);
   if (!Array.isArray(parsed) || !parsed.every((s) => typeof s === "string")) throw new Error(`${what} must be an exec-form JSON array`);
   return parsed;
+}
+
+/** Packages a stage installs with `apt-get install` (flags dropped). */
+export function aptPackages(stage: Stage): string[] {
+  return stage.runs.flatMap((run) =>
+    [...run.matchAll(/apt-get install ([^&;|]+)/g)].flatMap((m) => m[1]!.trim().split(" ").filter((w) => w && !w.startsWith("-"))),
+  );
 }
 
 export function parseStages(text: string): Stage[] {
@@ -48,6 +57,7 @@ export function parseStages(text: string): Stage[] {
     workdir: undefined,
     user: undefined,
     copies: [],
+    runs: [],
     expose: [],
     entrypoint: [],
     cmd: [],
@@ -60,6 +70,9 @@ export function parseStages(text: string): Stage[] {
     switch (ins.getKeyword()) {
       case "ENV":
         if (ins instanceof Env) for (const p of ins.getProperties()) stage.env[p.getName()] = p.getUnescapedValue() ?? "";
+        break;
+      case "RUN":
+        stage.runs.push(content.replace(/\s+/g, " "));
         break;
       case "WORKDIR":
         stage.workdir = content;
