@@ -7,21 +7,20 @@
 // sort_by, algorithm, tie → smallest id); test/selector/differential.test.ts keeps them in step.
 // The region preference order is computed in TS (regionPreference) and passed in.
 import type { NodeSelectorConfig } from "./config.ts";
-import { KEY_PREFIX, keys } from "./keys.ts";
+import { LUA_KEY_FUNCTIONS, keys } from "./keys.ts";
 import { NODE_TTL_MS, NodeRecord, STATS_FRESHNESS_MS } from "./node.ts";
 import { defineScript, type ScriptRunner } from "./redis-runner.ts";
 import { METRICS, RESERVATION_COST } from "./selector/metrics.ts";
 
 const placeScript = defineScript(
   "place_room",
-  `
+  `${LUA_KEY_FUNCTIONS}
 -- KEYS: room hash, rooms zset
--- ARGV: 1 prefix, 2 now, 3 freshness_ms, 4 room, 5 mode (join|create), 6 auto_create (1|0),
+-- ARGV: 1 (unused), 2 now, 3 freshness_ms, 4 room, 5 mode (join|create), 6 auto_create (1|0),
 --       7 kind, 8 sort_by, 9 algorithm, 10 sysload_limit, 11 cpu_load_limit, 12 seed,
 --       13 reservation ttl ms, 14 emptyTimeout, 15 maxParticipants, 16 metadata, 17 want_signal,
 --       18..23 reservation cost per metric (sysload cpuload rooms clients tracks bytespersec),
 --       24.. configured regions nearest-first
-local P = ARGV[1]
 local now = tonumber(ARGV[2])
 local stale_at = now - tonumber(ARGV[3])
 local room, mode, auto = ARGV[4], ARGV[5], ARGV[6] == '1'
@@ -35,7 +34,7 @@ for i, m in ipairs(METRICS) do cost[m] = ARGV[17 + i] end
 local prefs, known = {}, {}
 for i = 24, #ARGV do prefs[#prefs + 1] = ARGV[i]; known[ARGV[i]] = true end
 
-local function sel(r, f) return P .. 'sel:' .. r .. ':' .. f end
+local sel = k_sel
 local CHUNK = 4000 -- stay far below Lua's unpack limit
 
 local function zrem(r, ids)
@@ -46,14 +45,14 @@ local function zrem(r, ids)
 end
 
 -- No ghosts: drop nodes whose TTL passed, from the registry and the region's index.
-redis.call('ZREMRANGEBYSCORE', P .. 'nodes', '-inf', now)
+redis.call('ZREMRANGEBYSCORE', k_nodes(), '-inf', now)
 local swept = {}
 local function sweep(r)
   if swept[r] then return end
   swept[r] = true
   local gone = redis.call('ZRANGEBYSCORE', sel(r, 'expiry'), '-inf', now)
   if #gone > 0 then zrem(r, gone) end
-  if redis.call('ZCARD', sel(r, 'expiry')) == 0 then redis.call('SREM', P .. 'sel:regions', r) end
+  if redis.call('ZCARD', sel(r, 'expiry')) == 0 then redis.call('SREM', k_sel_regions(), r) end
 end
 
 -- Fresh SERVING nodes of region r, under limits[field] when field is given.
@@ -69,7 +68,26 @@ local function gather(r, field)
   return kept
 end
 
-local function regions() return redis.call('SMEMBERS', P .. 'sel:regions') end
+-- Fast path when sort_by is the limit's own metric and the algorithm is lowest (the default):
+-- the answer is the first fresh member of the region's sorted set under the limit (score order,
+-- equal scores by member = the smallest id, the same rule as pick): O(log n + k), not O(n).
+local PAGE = 64
+local function first_fresh(r, field)
+  sweep(r)
+  local max = field and ('(' .. limits[field]) or '+inf'
+  local offset = 0
+  while true do
+    local ids = redis.call('ZRANGE', sel(r, 'sysload'), '-inf', max, 'BYSCORE', 'LIMIT', offset, PAGE)
+    for _, id in ipairs(ids) do
+      local u = redis.call('ZSCORE', sel(r, 'updated'), id)
+      if u and tonumber(u) > stale_at then return id end
+    end
+    if #ids < PAGE then return nil end
+    offset = offset + PAGE
+  end
+end
+
+local function regions() return redis.call('SMEMBERS', k_sel_regions()) end
 
 local function union(field, only_unknown)
   local groups = {}
@@ -133,11 +151,17 @@ local function choose()
   end
   -- regionaware: under the limit first, then (soft) everything; nearest configured region that
   -- has a candidate; else candidates of unconfigured regions.
+  local fast = sort_by == 'sysload' and algo == 'lowest'
   for _, field in ipairs({ 'sysload', false }) do
     local f = field or nil
     for _, r in ipairs(prefs) do
-      local ids = gather(r, f)
-      if #ids > 0 then return pick({ { r = r, ids = ids } }, sort_by, algo) end
+      if fast then
+        local id = first_fresh(r, f)
+        if id then return id, r end
+      else
+        local ids = gather(r, f)
+        if #ids > 0 then return pick({ { r = r, ids = ids } }, sort_by, algo) end
+      end
     end
     local g = union(f, true)
     if #g > 0 then return pick(g, sort_by, algo) end
@@ -156,7 +180,7 @@ local function signal_node(host_json)
     local ids = gather(r, nil)
     if #ids > 0 then
       local id = pick({ { r = r, ids = ids } }, 'sysload', 'lowest')
-      local json = redis.call('GET', P .. 'node:' .. id)
+      local json = redis.call('GET', k_node(id))
       if json then return json end
     end
   end
@@ -168,7 +192,7 @@ if current then
   if mode == 'create' then return { 'exists', current } end
   -- Existing rooms stay where they are, even on a DRAINING node (LiveKit does the same); only a
   -- node that is gone (TTL expired / removed) forces a re-placement.
-  local json = redis.call('GET', P .. 'node:' .. current)
+  local json = redis.call('GET', k_node(current))
   if json then return { 'ok', 0, json, signal_node(json) } end
 elseif mode == 'join' and not auto then
   return { 'not_found' }
@@ -177,18 +201,18 @@ end
 for _ = 1, 3 do
   local id, r = choose()
   if not id then return { 'no_nodes' } end
-  local json = redis.call('GET', P .. 'node:' .. id)
+  local json = redis.call('GET', k_node(id))
   if json then
     if current then
-      redis.call('SREM', P .. 'node:' .. current .. ':rooms', room)
+      redis.call('SREM', k_node_rooms(current), room)
       redis.call('HSET', KEYS[1], 'node', id, 'region', r)
     else
       redis.call('HSET', KEYS[1], 'name', room, 'node', id, 'region', r, 'createdAt', now,
         'emptyTimeout', ARGV[14], 'maxParticipants', ARGV[15], 'metadata', ARGV[16])
       redis.call('ZADD', KEYS[2], now, room)
     end
-    redis.call('SADD', P .. 'node:' .. id .. ':rooms', room)
-    local reserved = P .. 'node:' .. id .. ':reserved'
+    redis.call('SADD', k_node_rooms(id), room)
+    local reserved = k_node_reserved(id)
     redis.call('INCR', reserved)
     redis.call('PEXPIRE', reserved, ARGV[13])
     for _, m in ipairs(METRICS) do redis.call('ZINCRBY', sel(r, m), cost[m], id) end
@@ -246,7 +270,7 @@ export function placeArgs(req: PlaceRequest): { keys: string[]; args: (string | 
   return {
     keys: [keys.room(req.room), keys.rooms()],
     args: [
-      KEY_PREFIX,
+      "",
       req.now ?? Date.now(),
       STATS_FRESHNESS_MS,
       req.room,

@@ -47,14 +47,26 @@ const configArb = fc.record({
   cpu_load_limit: fc.constantFrom(0.3, 0.5, 0.9),
 });
 
+// The default config (regionaware, sort_by sysload, lowest) takes the script's O(log n) fast path:
+// it gets a property of its own so it is exercised as often as the general path.
+const defaultConfigArb = fc.record({
+  kind: fc.constant("regionaware" as const),
+  sort_by: fc.constant("sysload" as const),
+  sysload_limit: fc.constantFrom(0.3, 0.5, 0.9),
+  cpu_load_limit: fc.constant(0.9),
+});
+
 describe("TS selector ≡ placement Lua", () => {
-  it("pick the same node over random clusters and successive placements", async () => {
+  it.each([
+    ["every kind and sort_by", configArb],
+    ["the default config (fast path)", defaultConfigArb],
+  ])("pick the same node over random clusters and successive placements: %s", async (_name, configs) => {
     const runner = ioredisRunner(redis);
     let compared = 0;
     await fc.assert(
       fc.asyncProperty(
         fc.uniqueArray(nodeArb, { selector: (n) => n.id, maxLength: 12 }),
-        configArb,
+        configs as typeof configArb,
         fc.constantFrom(NEW_YORK, PARIS, SINGAPORE, undefined),
         async (specs, cfg, from) => {
           await redis.flushall();
