@@ -45,3 +45,25 @@ export const keys = {
 } as const;
 
 export const KEY_PREFIX = P;
+
+/** Lua builds the keys it cannot receive in KEYS (they depend on data it reads) with these
+ * functions, generated from `keys` above so the layout is written down once. */
+function luaKeyFunction(name: string, fn: (...a: string[]) => string, arity: number): string {
+  const params = Array.from({ length: arity }, (_, i) => `a${i + 1}`);
+  const parts = fn(...params.map((p) => `\u0000${p}\u0000`)).split("\u0000");
+  const body = parts
+    .map((s, i) => (i % 2 === 1 ? s : JSON.stringify(s)))
+    .filter((s) => s !== '""')
+    .join(" .. ");
+  return `local function ${name}(${params.join(", ")}) return ${body || '""'} end`;
+}
+
+export const LUA_KEY_FUNCTIONS = [
+  luaKeyFunction("k_node", keys.node, 1),
+  luaKeyFunction("k_nodes", keys.nodes, 0),
+  luaKeyFunction("k_node_rooms", keys.nodeRooms, 1),
+  luaKeyFunction("k_node_reserved", keys.nodeReserved, 1),
+  luaKeyFunction("k_node_bus", keys.nodeBus, 1),
+  luaKeyFunction("k_sel_regions", keys.selRegions, 0),
+  luaKeyFunction("k_sel", keys.sel, 2),
+].join("\n");

@@ -1,6 +1,6 @@
 // Node registry and room bookkeeping written by media nodes. Every write is one Lua script call
 // (one round trip, atomic). Layout: see keys.ts.
-import { KEY_PREFIX, SEL_FIELDS, keys } from "./keys.ts";
+import { LUA_KEY_FUNCTIONS, SEL_FIELDS, keys } from "./keys.ts";
 import { NODE_TTL_MS, type NodeRecord } from "./node.ts";
 import { defineScript, type ScriptRunner } from "./redis-runner.ts";
 import { METRICS, reportedMetric } from "./selector/metrics.ts";
@@ -50,12 +50,12 @@ export async function reportNode(redis: ScriptRunner, record: NodeRecord, now = 
 
 const removeNodeScript = defineScript(
   "remove_node",
-  `
--- KEYS: node, nodes, reserved  ARGV: id, key prefix, selection fields...
+  `${LUA_KEY_FUNCTIONS}
+-- KEYS: node, nodes, reserved  ARGV: id, selection fields...
 local json = redis.call('GET', KEYS[1])
 if json then
   local region = cjson.decode(json).region
-  for i = 3, #ARGV do redis.call('ZREM', ARGV[2] .. 'sel:' .. region .. ':' .. ARGV[i], ARGV[1]) end
+  for i = 2, #ARGV do redis.call('ZREM', k_sel(region, ARGV[i]), ARGV[1]) end
 end
 redis.call('DEL', KEYS[1], KEYS[3])
 redis.call('ZREM', KEYS[2], ARGV[1])
@@ -68,7 +68,7 @@ export async function removeNode(redis: ScriptRunner, nodeId: string): Promise<v
   await redis.run(
     removeNodeScript,
     [keys.node(nodeId), keys.nodes(), keys.nodeReserved(nodeId)],
-    [nodeId, KEY_PREFIX, ...SEL_FIELDS],
+    [nodeId, ...SEL_FIELDS],
   );
 }
 
