@@ -82,8 +82,9 @@ describe("dns:sync command", () => {
     expect(code).toBe(0);
     const selector = NodeSelectorConfig.parse(JSON.parse(stdout));
     expect(selector.regions.map((r) => [r.name, r.signal_url])).toEqual([
-      ["us-east", "wss://signal.example.com"],
-      ["eu-central", "wss://signal.example.com"],
+      ["us-east", "wss://signal.example.com/rtc"],
+      ["eu-west", "wss://signal.example.com/rtc"],
+      ["ap-south", "wss://signal.example.com/rtc"],
     ]);
   });
 
@@ -97,7 +98,8 @@ describe("dns:sync command", () => {
     expect(report.DeleteHealthChecks).toEqual([]);
     expect(report.CreateHealthChecks.map((h: any) => [h.Region, h.HealthCheckConfig.IPAddress, h.HealthCheckConfig.ResourcePath])).toEqual([
       ["us-east", "203.0.113.10", "/healthz"],
-      ["eu-central", "198.51.100.20", "/healthz"],
+      ["eu-west", "198.51.100.20", "/healthz"],
+      ["ap-south", "192.0.2.30", "/healthz"],
     ]);
     expect(report.ChangeBatch.Changes).toStrictEqual([
       {
@@ -117,11 +119,23 @@ describe("dns:sync command", () => {
         ResourceRecordSet: {
           Name: "signal.example.com.",
           Type: "A",
-          SetIdentifier: "eu-central",
-          Region: "eu-central-1",
+          SetIdentifier: "eu-west",
+          Region: "eu-west-1",
           TTL: 60,
           ResourceRecords: [{ Value: "198.51.100.20" }],
-          HealthCheckId: "{{new-health-check:eu-central}}",
+          HealthCheckId: "{{new-health-check:eu-west}}",
+        },
+      },
+      {
+        Action: "CREATE",
+        ResourceRecordSet: {
+          Name: "signal.example.com.",
+          Type: "A",
+          SetIdentifier: "ap-south",
+          Region: "ap-south-1",
+          TTL: 60,
+          ResourceRecords: [{ Value: "192.0.2.30" }],
+          HealthCheckId: "{{new-health-check:ap-south}}",
         },
       },
     ]);
