@@ -218,9 +218,11 @@ export type ServerMessage =
   | { v: number; id: number; ok: false; error: ErrorInfo }
   | { v: number; notification: NotificationName; data: unknown };
 
+// Clients parse server messages leniently (unknown error codes from a newer node still reach the
+// caller) so a node upgrade never strands an older client's pending request.
 export const ServerMessageEnvelope = z.union([
   z.object({ v: z.number(), id: z.number(), ok: z.literal(true), data: z.unknown() }),
-  z.object({ v: z.number(), id: z.number(), ok: z.literal(false), error: ErrorInfo }),
+  z.object({ v: z.number(), id: z.number(), ok: z.literal(false), error: z.object({ code: z.string(), message: z.string() }) }),
   z.object({ v: z.number(), notification: z.enum(Object.keys(Notifications) as [NotificationName, ...NotificationName[]]), data: z.unknown() }),
 ]);
 

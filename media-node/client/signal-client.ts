@@ -112,6 +112,6 @@ export class SignalClient {
     this.pending.delete(msg.id);
     clearTimeout(p.timer);
     if (msg.ok) p.resolve(msg.data);
-    else p.reject(new SignalError(msg.error));
+    else p.reject(new SignalError(msg.error as ErrorInfo));
   }
 }

@@ -6,6 +6,8 @@ import * as mediasoup from "mediasoup";
 import type { types } from "mediasoup";
 import type { Logger } from "./log.ts";
 
+const SIGNALS = ["SIGTERM", "SIGINT"] as const;
+
 export interface WorkerSlot {
   readonly index: number;
   worker: types.Worker;
@@ -46,7 +48,11 @@ export class WorkerPool {
 
   private async spawn(index: number): Promise<WorkerSlot> {
     const { listenIp, announcedAddress, firstPort, logLevel, log } = this.opts;
+    const before = new Set(SIGNALS.flatMap((s) => process.listeners(s)));
     const worker = await mediasoup.createWorker({ logLevel, appData: { index } });
+    // mediasoup closes every worker on the parent's SIGTERM/SIGINT, which would cut all media at
+    // the start of a drain; the node closes its workers itself when the drain is over.
+    for (const s of SIGNALS) for (const l of process.listeners(s)) if (!before.has(l)) process.removeListener(s, l);
     const port = firstPort + index;
     let webRtcServer: types.WebRtcServer;
     try {

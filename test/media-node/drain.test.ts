@@ -42,9 +42,11 @@ describe("SIGTERM drain", () => {
   it("DRAINING at once, no new rooms, joins to existing rooms still work; exits when its rooms end", async () => {
     const node = await start({ EMPTY_ROOM_TIMEOUT_MS: "300", DRAIN_DEADLINE_MS: "120000" });
     const alice = await join(node, "alice", "drain-room");
+    const signalledAt = Date.now();
     node.signal("SIGTERM");
 
     const rec = await waitFor(() => readNodeRecord(r, node.nodeId), (x) => x?.state === "DRAINING", "DRAINING record", 5_000);
+    console.log(`[drain] SIGTERM → DRAINING in Redis observed after ${Date.now() - signalledAt} ms (poll step 100 ms)`);
     expect(isEligible({ node: rec!, reserved: 0 }, Date.now())).toBe(false);
     expect(await r.zscore(keys.sel(node.region, "expiry"), node.nodeId)).toBeNull();
     expect((await fetch(`${node.httpUrl}/readyz`)).status).toBe(503);

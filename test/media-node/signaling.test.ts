@@ -86,7 +86,8 @@ describe("bad input", () => {
     const c = await joined("flooder", "room-flood");
     const results = await Promise.allSettled(Array.from({ length: 60 }, () => c.request("ping", {})));
     const codes = results.map((x) => (x.status === "fulfilled" ? "ok" : (x.reason as SignalError).code));
-    expect(codes.filter((x) => x === "ok").length).toBeGreaterThanOrEqual(30);
+    // The burst (30) minus the join, plus whatever refilled meanwhile.
+    expect(codes.filter((x) => x === "ok").length).toBeGreaterThanOrEqual(29);
     expect(codes.filter((x) => x === ErrorCode.RateLimited).length).toBeGreaterThan(0);
     expect(codes.every((x) => x === "ok" || x === ErrorCode.RateLimited)).toBe(true);
     expect(c.isOpen).toBe(true);
