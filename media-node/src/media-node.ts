@@ -63,6 +63,7 @@ export class MediaNode {
       maxParticipantsPerRoom: config.max_participants_per_room,
       maxTracks: config.max_tracks,
       observer,
+      settings: async (room) => (this.registry ? this.registry.roomSettings(room) : {}),
       log,
     });
     this.signaling = new SignalingServer({

@@ -14,7 +14,7 @@ import type { Logger } from "./log.ts";
 import type { NodeMetrics } from "./metrics.ts";
 import { byteRate, cpuLoad, cpuTimes, sysload, type CpuTimes } from "./node-stats.ts";
 import type { RoomObserver } from "./room.ts";
-import type { RoomManager } from "./room-manager.ts";
+import type { RoomManager, RoomSettings } from "./room-manager.ts";
 
 export interface RegistryOptions {
   redisUrl: string;
@@ -103,6 +103,23 @@ export class NodeRegistry implements RoomObserver {
   }
   participantLeft(room: string, identity: string): void {
     this.write("participant_remove", () => removeParticipant(this.runner, room, identity));
+  }
+
+  /** The room's settings as the control plane stored them (room:<name> hash: emptyTimeout in
+   * seconds, maxParticipants); {} when there is no record or Redis is unreachable. */
+  async roomSettings(room: string): Promise<RoomSettings> {
+    try {
+      const [emptyTimeout, maxParticipants] = await this.redis.hmget(keys.room(room), "emptyTimeout", "maxParticipants");
+      const s: RoomSettings = {};
+      const et = Number(emptyTimeout);
+      if (emptyTimeout !== null && Number.isFinite(et) && et > 0) s.emptyTimeoutMs = et * 1000;
+      const mp = Number(maxParticipants);
+      if (maxParticipants !== null && Number.isInteger(mp) && mp >= 0) s.maxParticipants = mp;
+      return s;
+    } catch (err) {
+      this.fail("room_settings", err);
+      return {};
+    }
   }
 
   /** Reports at once (state changes: DRAINING must leave the eligible set now, not in 2 s). */

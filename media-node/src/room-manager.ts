@@ -10,6 +10,12 @@ import { Room, type RoomCloseReason, type RoomObserver } from "./room.ts";
 import type { JoinParams, RoomSession, RoomSessionFactory } from "./session.ts";
 import type { WorkerPool } from "./worker-pool.ts";
 
+/** Per-room settings the control plane stored with the room (absent: node defaults). */
+export interface RoomSettings {
+  emptyTimeoutMs?: number;
+  maxParticipants?: number;
+}
+
 export interface RoomManagerOptions {
   nodeId: string;
   region: string;
@@ -18,6 +24,8 @@ export interface RoomManagerOptions {
   maxParticipantsPerRoom: number;
   maxTracks: number;
   observer: RoomObserver;
+  /** Looks up the room's stored settings; must not throw (Redis down → {}). */
+  settings: (room: string) => Promise<RoomSettings>;
   log: Logger;
 }
 
@@ -70,14 +78,14 @@ export class RoomManager implements RoomSessionFactory {
   }
 
   private async create(name: string): Promise<Room> {
-    const { router, slot } = await this.o.pool.createRouter(MEDIA_CODECS);
+    const [{ router, slot }, settings] = await Promise.all([this.o.pool.createRouter(MEDIA_CODECS), this.o.settings(name)]);
     const room = new Room({
       name,
       nodeId: this.o.nodeId,
       router,
       slot,
-      emptyTimeoutMs: this.o.emptyTimeoutMs,
-      maxParticipants: this.o.maxParticipantsPerRoom,
+      emptyTimeoutMs: settings.emptyTimeoutMs ?? this.o.emptyTimeoutMs,
+      maxParticipants: settings.maxParticipants ?? this.o.maxParticipantsPerRoom,
       canAddTrack: () => this.o.maxTracks === 0 || this.counts().tracksIn < this.o.maxTracks,
       observer: this.o.observer,
       log: this.o.log,

@@ -194,6 +194,31 @@ describe("rooms and Redis", () => {
   });
 });
 
+describe("room settings and failures", () => {
+  it("honours the room settings the control plane stored (maxParticipants)", async () => {
+    await r.hset(keys.room("room-small"), { node: node.nodeId, emptyTimeout: 1, maxParticipants: 1 });
+    const first = await joined("first", "room-small");
+    const second = await SignalClient.open(node.signalUrl, await node.token("second", "room-small"));
+    expect(await errorCode(second.request("join", {}))).toBe(ErrorCode.Conflict);
+    expect((await second.closed).code).toBe(CloseCode.ProtocolError);
+    expect(first.isOpen).toBe(true);
+    first.close();
+  });
+
+  it("a crashed mediasoup worker closes its rooms, is replaced, and new joins work", async () => {
+    const victim = await joined("victim", "room-crash");
+    const notes = inbox(victim);
+    const pids = node.logs.filter((l) => l.includes("mediasoup worker ready")).map((l) => (JSON.parse(l) as { pid: number }).pid);
+    process.kill(pids.at(-1)!, "SIGKILL");
+    expect((await victim.closed).code).toBe(CloseCode.RoomClosed);
+    expect(notes).toContainEqual({ name: "roomClosed", data: { reason: "worker_died" } });
+    await waitFor(async () => node.logs.filter((l) => l.includes("mediasoup worker ready")).length, (n) => n === pids.length + 1, "replacement worker");
+    const again = await joined("survivor", "room-crash");
+    expect((await again.request("createTransport", { direction: "recv" })).transportId).toBeTruthy();
+    again.close();
+  });
+});
+
 describe("HTTP", () => {
   it("serves health, readiness, metrics and the demo", async () => {
     expect((await fetch(`${node.httpUrl}/healthz`)).status).toBe(200);
