@@ -58,17 +58,23 @@ export class MeridianClient {
 
   static async connect(opts: ConnectOptions): Promise<MeridianClient> {
     const signal = await SignalClient.open(opts.url, opts.token);
+    // Notifications that arrive while the device loads (a track published meanwhile) are replayed
+    // once the client can act on them.
+    const early: [NotificationName, NotificationData<NotificationName>][] = [];
+    const stopBuffering = signal.onNotification((name, data) => void early.push([name, data]));
     const joined = await signal.request("join", {});
     const device = await Device.factory();
     await device.load({ routerRtpCapabilities: joined.routerRtpCapabilities as types.RtpCapabilities });
     const client = new MeridianClient(signal, device, joined, opts);
-    signal.onNotification((name, data) => void client.onNotification(name, data));
     void signal.closed.then((info) => client.emit("disconnected", info));
     if (joined.permissions.canSubscribe) {
       await signal.request("setRtpCapabilities", { rtpCapabilities: device.recvRtpCapabilities as Record<string, unknown> });
       client.recvTransport = await client.createTransport("recv");
       for (const p of joined.participants) for (const t of p.tracks) void client.subscribe(p.identity, t);
     }
+    stopBuffering();
+    signal.onNotification((name, data) => void client.onNotification(name, data));
+    for (const [name, data] of early) void client.onNotification(name, data);
     return client;
   }
 

@@ -124,13 +124,15 @@ export class Room {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.emptyTimer);
-    for (const p of this.participants.values()) {
+    // Detached first, so the sockets' own leave() on close finds nobody to remove or notify.
+    const everyone = [...this.participants.values()];
+    this.participants.clear();
+    for (const p of everyone) {
       p.sink.notify("roomClosed", { reason });
       p.sink.close(closeCode, `room closed: ${reason}`);
       p.close();
       this.o.observer.participantLeft(this.name, p.identity);
     }
-    this.participants.clear();
     this.tracks.clear();
     this.router.close();
     this.o.observer.roomClosed(this.name);
