@@ -1,40 +1,17 @@
-// The real control-plane Worker under the Miniflare API, against a real redis-server through the
-// Upstash REST bridge. One per test file.
+// The real control-plane Worker under the Miniflare API (infra/local/worker.ts), against a real
+// redis-server through the Upstash REST bridge. One per test file.
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { build } from "esbuild";
 import type { Redis } from "ioredis";
-import { Miniflare, type RequestInit as MfRequestInit } from "miniflare";
+import type { Miniflare, RequestInit as MfRequestInit } from "miniflare";
 import type { Env } from "../../control-plane/src/env.ts";
+import { readResponse, startLocalWorker } from "../../infra/local/worker.ts";
 import { startBridge, type Bridge } from "../../infra/upstash-bridge/server.ts";
 import { ioredisRunner } from "../../shared/redis-ioredis.ts";
 import type { ScriptRunner } from "../../shared/redis-runner.ts";
 import { mintToken, type VideoGrant } from "../../shared/token.ts";
 import { TestRedis } from "./redis.ts";
 
-/** Bundles a Worker entry the way wrangler does (esbuild, workerd export conditions). */
-export async function bundleWorkerEntry(entry: string): Promise<string> {
-  const r = await build({
-    entryPoints: [entry],
-    bundle: true,
-    format: "esm",
-    platform: "neutral",
-    target: "es2022",
-    conditions: ["workerd", "worker", "browser"],
-    mainFields: ["module", "main"],
-    write: false,
-    logLevel: "silent",
-  });
-  return r.outputFiles[0]!.text;
-}
-
-let bundle: Promise<string> | undefined;
-
-/** The control-plane Worker, bundled once per process. */
-export function bundleWorker(): Promise<string> {
-  bundle ??= bundleWorkerEntry(new URL("../../control-plane/src/index.ts", import.meta.url).pathname);
-  return bundle;
-}
+export { COMPATIBILITY_DATE, bundleWorker, bundleWorkerEntry } from "../../infra/local/worker.ts";
 
 export interface CfInit extends Omit<MfRequestInit, "body"> {
   body?: string;
@@ -58,25 +35,19 @@ export interface WorkerHarness {
 
 export const ORIGIN = "http://control-plane.test";
 
-/** wrangler.toml's compatibility_date, so tests run what deploys. */
-export const COMPATIBILITY_DATE = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(
-  readFileSync(new URL("../../wrangler.toml", import.meta.url), "utf8"),
-)![1]!;
-
 export async function startWorker(vars: Partial<Env> = {}): Promise<WorkerHarness> {
-  const [script, redis] = await Promise.all([bundleWorker(), TestRedis.start()]);
+  const redis = await TestRedis.start();
   const restToken = randomBytes(16).toString("hex");
   const bridge = await startBridge({ redisUrl: redis.url, token: restToken });
   const apiKey = "testkey";
   const apiSecret = randomBytes(24).toString("hex");
-  const bindings: Record<string, string> = {
+  const bindings: Env = {
     API_KEYS: `${apiKey}:${apiSecret}`,
     UPSTASH_REDIS_REST_URL: bridge.url,
     UPSTASH_REDIS_REST_TOKEN: restToken,
-    ...(vars as Record<string, string>),
+    ...vars,
   };
-  const mf = new Miniflare({ modules: true, script, compatibilityDate: COMPATIBILITY_DATE, bindings });
-  await mf.ready;
+  const { mf } = await startLocalWorker({ bindings });
   const ioredis = redis.client();
   ioredis.on("error", () => undefined); // outage tests stop Redis on purpose
 
@@ -89,15 +60,7 @@ export async function startWorker(vars: Partial<Env> = {}): Promise<WorkerHarnes
     apiKey,
     apiSecret,
     async fetch(path, init = {}) {
-      const res = await mf.dispatchFetch(ORIGIN + path, init as MfRequestInit);
-      const text = await res.text();
-      let body: unknown = text;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        /* not JSON: keep the text */
-      }
-      return { status: res.status, body };
+      return readResponse(await mf.dispatchFetch(ORIGIN + path, init as MfRequestInit));
     },
     post(path, body, token, cf) {
       return h.fetch(path, {

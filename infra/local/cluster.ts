@@ -1,0 +1,192 @@
+// A whole local Meridian cluster in one call: redis-server (unless a Redis URL is given), the
+// Upstash REST bridge, the real control-plane Worker under Miniflare, and N media nodes as child
+// processes, all on 127.0.0.1. Used by `npm run dev` (infra/dev-cluster.ts) and by tests.
+import { randomBytes } from "node:crypto";
+import type { Miniflare, RequestInit as MfRequestInit } from "miniflare";
+import type { GeoPoint, NodeSelectorConfig, Region } from "../../shared/config.ts";
+import { mintToken, type VideoGrant } from "../../shared/token.ts";
+import { startBridge, type Bridge } from "../upstash-bridge/server.ts";
+import { MediaNodeChild } from "./media-node.ts";
+import { RedisServer } from "./redis-server.ts";
+import { waitFor } from "./wait.ts";
+import { readResponse, startLocalWorker } from "./worker.ts";
+
+export interface ClusterNodeSpec {
+  nodeId: string;
+  region: string;
+  /** Extra media node env (config keys in UPPER_CASE). */
+  env?: Record<string, string>;
+}
+
+export interface ClusterOptions {
+  regions: Region[];
+  nodes: ClusterNodeSpec[];
+  /** Use this Redis instead of starting a redis-server. */
+  redisUrl?: string;
+  /** Region standing in for clients without a location (default: the first region). */
+  defaultRegion?: string;
+  /** Overrides of the Worker's node_selector (regions come from `regions`). */
+  selector?: Partial<Omit<NodeSelectorConfig, "regions">>;
+  /** Worker's loopback port (the dashboard's origin); default: a free one. */
+  workerPort?: number;
+  /** Log lines of the media nodes, by node id. */
+  onLog?: (source: string, line: string) => void;
+  /** Children in their own process groups: a terminal's Ctrl-C reaches only the launcher. */
+  detached?: boolean;
+  /** Bound on the whole start-up (all nodes registered), ms. */
+  startTimeoutMs?: number;
+}
+
+export interface JoinRequest {
+  room: string;
+  identity: string;
+  /** The client's location, handed to the Worker as request.cf latitude/longitude. */
+  location?: GeoPoint;
+}
+
+export interface JoinResult {
+  room: string;
+  identity: string;
+  token: string;
+  url: string;
+  node: string;
+  region: string;
+  placement: string;
+}
+
+export class ClusterError extends Error {
+  readonly status: number;
+  readonly body: unknown;
+  constructor(status: number, body: unknown) {
+    super(`control plane answered ${status}: ${JSON.stringify(body)}`);
+    this.status = status;
+    this.body = body;
+  }
+}
+
+export interface LocalCluster {
+  readonly redisUrl: string;
+  /** The redis-server this cluster started (undefined with an external Redis). */
+  readonly redis: RedisServer | undefined;
+  readonly bridge: Bridge;
+  readonly mf: Miniflare;
+  /** The Worker's loopback origin (dashboard, API). */
+  readonly workerUrl: string;
+  readonly nodes: readonly MediaNodeChild[];
+  readonly apiKey: string;
+  /** Dev secret: minted per cluster, never logged. */
+  readonly apiSecret: string;
+  /** A request to the Worker, optionally from a client location (request.cf). */
+  workerFetch(path: string, init?: MfRequestInit, location?: GeoPoint): Promise<{ status: number; body: unknown }>;
+  /** What an app server does: mint an app token for (room, identity), POST /v1/join from `location`. */
+  join(req: JoinRequest): Promise<JoinResult>;
+  /** An admin token (roomList + roomAdmin + roomCreate) for the API and the dashboard. */
+  adminToken(ttlSeconds?: number): Promise<string>;
+  /** pids of every child process still running. */
+  pids(): number[];
+  /** Stops nodes, Worker, bridge and redis-server, in that order; resolves when all are gone. */
+  stop(): Promise<void>;
+}
+
+const ORIGIN = "http://control-plane.local";
+
+export async function startCluster(o: ClusterOptions): Promise<LocalCluster> {
+  const defaultRegion = o.defaultRegion ?? o.regions[0]?.name;
+  if (!defaultRegion) throw new Error("a cluster needs at least one region");
+  const apiKey = "dev";
+  const apiSecret = randomBytes(32).toString("base64url");
+  const restToken = randomBytes(16).toString("hex");
+  const stops: (() => Promise<unknown>)[] = [];
+  const stopAll = async () => {
+    for (const s of stops.splice(0).reverse()) await s().catch(() => undefined);
+  };
+
+  try {
+    const redis = o.redisUrl ? undefined : await RedisServer.start({ detached: o.detached ?? false });
+    if (redis) stops.push(() => redis.stop());
+    const redisUrl = o.redisUrl ?? redis!.url;
+    const bridge = await startBridge({ redisUrl, token: restToken });
+    stops.push(() => bridge.close());
+    const selector = { kind: "regionaware", sort_by: "sysload", algorithm: "lowest", ...o.selector, regions: o.regions };
+    const { mf, url } = await startLocalWorker({
+      bindings: {
+        NODE_SELECTOR: JSON.stringify(selector),
+        DEFAULT_REGION: defaultRegion,
+        API_KEYS: `${apiKey}:${apiSecret}`,
+        UPSTASH_REDIS_REST_URL: bridge.url,
+        UPSTASH_REDIS_REST_TOKEN: restToken,
+      },
+      ...(o.workerPort !== undefined ? { port: o.workerPort } : {}),
+    });
+    stops.push(() => mf.dispose());
+    const nodes: MediaNodeChild[] = [];
+    stops.push(() => Promise.all(nodes.map((n) => n.stop())));
+    // One at a time: each node builds mediasoup workers, and the machine may be small.
+    for (const spec of o.nodes) {
+      nodes.push(
+        await MediaNodeChild.start({
+          apiKey,
+          apiSecret,
+          nodeId: spec.nodeId,
+          region: spec.region,
+          redisUrl,
+          detached: o.detached ?? false,
+          ...(spec.env ? { env: spec.env } : {}),
+          ...(o.onLog ? { onLog: (line: string) => o.onLog!(spec.nodeId, line) } : {}),
+        }),
+      );
+    }
+
+    const adminToken = (ttlSeconds = 3600) =>
+      mintToken({ apiKey, apiSecret, identity: "dev-admin", video: { roomList: true, roomAdmin: true, roomCreate: true }, ttlSeconds });
+
+    const workerFetch: LocalCluster["workerFetch"] = async (path, init = {}, location) => {
+      const cf = location ? { cf: { latitude: String(location.lat), longitude: String(location.lon) } } : {};
+      return readResponse(await mf.dispatchFetch(ORIGIN + path, { ...init, ...cf } as MfRequestInit));
+    };
+
+    const cluster: LocalCluster = {
+      redisUrl,
+      redis,
+      bridge,
+      mf,
+      workerUrl: url.origin,
+      nodes,
+      apiKey,
+      apiSecret,
+      workerFetch,
+      adminToken,
+      async join(req) {
+        const video: VideoGrant = { roomJoin: true, room: req.room, canPublish: true, canSubscribe: true, canPublishData: true };
+        const appToken = await mintToken({ apiKey, apiSecret, identity: req.identity, video, ttlSeconds: 300 });
+        const r = await workerFetch(
+          "/v1/join",
+          { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${appToken}` }, body: "{}" },
+          req.location,
+        );
+        if (r.status !== 200) throw new ClusterError(r.status, r.body);
+        return r.body as JoinResult;
+      },
+      pids() {
+        return [redis?.pid, ...nodes.filter((n) => n.running).map((n) => n.pid)].filter((p): p is number => p !== undefined);
+      },
+      stop: stopAll,
+    };
+
+    // Ready = every node's registry record is listed by the control plane.
+    const token = await adminToken(60);
+    await waitFor(
+      async () => {
+        const r = await workerFetch("/v1/nodes", { headers: { authorization: `Bearer ${token}` } });
+        return r.status === 200 ? (r.body as { nodes: { id: string }[] }).nodes.length : -1;
+      },
+      (n) => n >= o.nodes.length,
+      `${o.nodes.length} media nodes registered`,
+      o.startTimeoutMs ?? 30_000,
+    );
+    return cluster;
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}
