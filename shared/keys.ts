@@ -10,6 +10,9 @@
 //   rooms                   ZSET    room name -> createdAt (ms)
 //   room:<name>:participants HASH   identity -> JSON participant (written by the hosting node)
 //   bus:node:<id>           CHANNEL pub/sub inbox of a node (signaling bridge, room.delete)
+//   sweep:nodes             ZSET    node id -> expiry (ms); the sweeper's own list of nodes to clean
+//                                   up after (placement prunes `nodes`, so it cannot serve); see
+//                                   sweepDeadNodes in registry.ts
 //
 // Selection index (written by reportNode, read by the placement script; SERVING nodes only, so
 // placement never JSON-decodes node records and touches only the regions it needs):
@@ -39,6 +42,7 @@ export const keys = {
   rooms: () => `${P}rooms`,
   roomParticipants: (name: string) => `${P}room:${name}:participants`,
   nodeBus: (id: string) => `${P}bus:node:${id}`,
+  sweepNodes: () => `${P}sweep:nodes`,
   selRegions: () => `${P}sel:regions`,
   /** field: "expiry" | "updated" | a selector metric. */
   sel: (region: string, field: string) => `${P}sel:${region}:${field}`,
@@ -66,4 +70,7 @@ export const LUA_KEY_FUNCTIONS = [
   luaKeyFunction("k_node_bus", keys.nodeBus, 1),
   luaKeyFunction("k_sel_regions", keys.selRegions, 0),
   luaKeyFunction("k_sel", keys.sel, 2),
+  luaKeyFunction("k_room", keys.room, 1),
+  luaKeyFunction("k_rooms", keys.rooms, 0),
+  luaKeyFunction("k_room_participants", keys.roomParticipants, 1),
 ].join("\n");

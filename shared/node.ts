@@ -40,5 +40,8 @@ export type NodeRecord = z.infer<typeof NodeRecord>;
 export const REPORT_INTERVAL_MS = 2_000;
 /** A record older than this is stale and not eligible (LiveKit uses 5 s). */
 export const STATS_FRESHNESS_MS = 5_000;
-/** A node that stops reporting vanishes from Redis by itself after this (key TTL). */
-export const NODE_TTL_MS = 3 * REPORT_INTERVAL_MS;
+/** A node that stops reporting vanishes from Redis by itself after this (key TTL). Placement keeps
+ * an existing room on its node while the node's record exists, so this is also the failover
+ * bound: a room on a killed node is re-placed by the first join at most 2 report intervals after
+ * the kill. (One late report makes a live node flap; it re-registers and reclaims its rooms.) */
+export const NODE_TTL_MS = 2 * REPORT_INTERVAL_MS;

@@ -1,9 +1,26 @@
 // Browser client for a Meridian media node (mediasoup-client underneath): join with a media token,
-// publish camera/mic (and data), subscribe to everyone else automatically, and follow the node's
-// `reconnect` requests through a hook that fetches a fresh url + token from the control plane.
+// publish camera/mic (and data), subscribe to everyone else automatically, and rejoin by itself —
+// through a hook that fetches a fresh url + token from the control plane — when the node asks it to
+// (`reconnect`) or its connection is lost in a way a rejoin can fix (node died, bridge timed out).
 import { Device, type types } from "mediasoup-client";
-import type { NotificationData, NotificationName, ParticipantInfo, Responses, TrackInfo } from "../../shared/protocol.ts";
+import { CloseCode, type NotificationData, type NotificationName, type ParticipantInfo, type Responses, type TrackInfo } from "../../shared/protocol.ts";
+import { shouldReconnect } from "../src/bridge/codes.ts";
 import { SignalClient, type CloseInfo } from "./signal-client.ts";
+
+/** Rejoin attempts after a lost connection, and the backoff between them (doubling, capped). */
+export const REJOIN_ATTEMPTS = 10;
+const REJOIN_BACKOFF_MS = { first: 250, max: 2_000 };
+
+/** Pure: whether a close with this code should make the client rejoin through the control plane.
+ * 1006: the socket dropped (node died); 1001/1012/1013: the server went away or is restarting;
+ * the node's wrong-node/draining codes; the bridge's codes for a lost hosting node. */
+export function shouldRejoin(code: number): boolean {
+  return code === 1006 || code === 1001 || code === 1012 || code === 1013 || code === CloseCode.WrongNode || code === CloseCode.Draining || shouldReconnect(code);
+}
+
+export function rejoinBackoffMs(attempt: number): number {
+  return attempt === 0 ? 0 : Math.min(REJOIN_BACKOFF_MS.first * 2 ** (attempt - 1), REJOIN_BACKOFF_MS.max);
+}
 
 export interface RemoteTrack {
   identity: string;
@@ -21,8 +38,10 @@ export interface ClientEvents {
   data: { identity: string; label: string; data: string | ArrayBuffer };
   reconnect: NotificationData<"reconnect">;
   disconnected: CloseInfo;
-  /** The replacement client after following a `reconnect` (this one is finished). */
+  /** The replacement client after a rejoin (this one is finished). */
   reconnected: MeridianClient;
+  /** Every rejoin attempt failed; the last error. */
+  reconnectFailed: { reason: string; error: string };
 }
 
 type Listener<T> = (ev: T) => void;
@@ -30,8 +49,9 @@ type Listener<T> = (ev: T) => void;
 export interface ConnectOptions {
   url: string;
   token: string;
-  /** Called when the node asks the client to go elsewhere; returns where (from the control plane).
-   * Without it the client just reports `reconnect` and `disconnected`. */
+  /** Called when the client must rejoin (the node asked, or the connection was lost); returns where,
+   * from the control plane (POST /v1/join). Called again on each retry. Without it the client just
+   * reports `reconnect` and `disconnected`. */
   onReconnect?: (reason: string) => Promise<{ url: string; token: string }>;
 }
 
@@ -48,6 +68,8 @@ export class MeridianClient {
   private readonly listeners = new Map<keyof ClientEvents, Set<Listener<never>>>();
   /** Subscriptions in flight or done, by track id (a track is consumed once). */
   private readonly subscribing = new Set<string>();
+  /** Left on purpose or already moving to another node: a close is no reason to rejoin. */
+  private finished = false;
 
   private constructor(signal: SignalClient, device: Device, joined: Responses["join"], opts: ConnectOptions) {
     this.signal = signal;
@@ -66,7 +88,10 @@ export class MeridianClient {
     const device = await Device.factory();
     await device.load({ routerRtpCapabilities: joined.routerRtpCapabilities as types.RtpCapabilities });
     const client = new MeridianClient(signal, device, joined, opts);
-    void signal.closed.then((info) => client.emit("disconnected", info));
+    void signal.closed.then((info) => {
+      client.emit("disconnected", info);
+      if (shouldRejoin(info.code)) void client.followReconnect(`connection lost (${info.code})`);
+    });
     if (joined.permissions.canSubscribe) {
       await signal.request("setRtpCapabilities", { rtpCapabilities: device.recvRtpCapabilities as Record<string, unknown> });
       client.recvTransport = await client.createTransport("recv");
@@ -234,19 +259,35 @@ export class MeridianClient {
     }
   }
 
-  /** Moves to the node the control plane names, republishing the same local tracks. */
+  /** Moves to the node the control plane names, republishing the same local tracks. Retries with
+   * backoff: right after a node dies the control plane may still name it until its registration
+   * expires (at most 2 report intervals). */
   private async followReconnect(reason: string): Promise<void> {
-    if (!this.opts.onReconnect) return;
+    const onReconnect = this.opts.onReconnect;
+    if (!onReconnect || this.finished) return;
     const tracks = [...this.published.values()].map((p) => p.track).filter((t): t is MediaStreamTrack => t !== null);
-    const target = await this.opts.onReconnect(reason);
     this.leave();
-    const next = await MeridianClient.connect({ ...this.opts, ...target });
-    if (tracks.length > 0) await next.publishStream(new MediaStream(tracks));
-    for (const [event, set] of this.listeners) for (const l of set) next.on(event, l as never);
-    this.emit("reconnected", next);
+    let error = "";
+    for (let attempt = 0; attempt < REJOIN_ATTEMPTS; attempt++) {
+      await new Promise((r) => setTimeout(r, rejoinBackoffMs(attempt)));
+      let next: MeridianClient | undefined;
+      try {
+        next = await MeridianClient.connect({ ...this.opts, ...(await onReconnect(reason)) });
+        if (tracks.length > 0) await next.publishStream(new MediaStream(tracks));
+      } catch (e) {
+        next?.leave();
+        error = String(e);
+        continue;
+      }
+      for (const [event, set] of this.listeners) for (const l of set) next.on(event, l as never);
+      this.emit("reconnected", next);
+      return;
+    }
+    this.emit("reconnectFailed", { reason, error });
   }
 
   leave(): void {
+    this.finished = true;
     if (this.signal.isOpen) void this.signal.request("leave", {}).catch(() => undefined);
     this.sendTransport?.close();
     this.recvTransport?.close();

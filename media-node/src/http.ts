@@ -18,6 +18,9 @@ export interface HttpOptions {
   state: () => NodeState;
   nodeId: string;
   serveDemo: boolean;
+  /** "ok" | "unreachable" | "standalone": reported, never a reason to fail a health check (media
+   * keeps flowing without Redis). */
+  redis: () => string;
   log: Logger;
 }
 
@@ -37,10 +40,10 @@ export function createHttpServer(o: HttpOptions): Server {
     const route = async () => {
       switch (path) {
         case "/healthz":
-          return json(res, 200, { status: "ok", node: o.nodeId, state: o.state() });
+          return json(res, 200, { status: "ok", node: o.nodeId, state: o.state(), redis: o.redis() });
         case "/readyz":
           return o.state() === "SERVING"
-            ? json(res, 200, { status: "ready", node: o.nodeId })
+            ? json(res, 200, { status: o.redis() === "unreachable" ? "degraded" : "ready", node: o.nodeId, redis: o.redis() })
             : error(res, 503, ErrorCode.Draining, "node is draining");
         case "/metrics": {
           const body = await o.metrics.registry.metrics();

@@ -1,8 +1,11 @@
-// Assembles one media node: worker pool → rooms → signaling + HTTP, plus the Redis registry in
-// cluster mode. Owns the node's state (SERVING / DRAINING) and the drain sequence.
+// Assembles one media node: worker pool → rooms → signaling + HTTP, plus in cluster mode the Redis
+// registry and the signaling bridge endpoint (which also receives the node's bus messages). Owns
+// the node's state (SERVING / DRAINING) and the drain sequence.
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
+import { parseBusMessage } from "../../shared/bus.ts";
 import type { NodeState } from "../../shared/node.ts";
+import { BridgeEndpoint } from "./bridge/index.ts";
 import type { MediaNodeConfig } from "./config.ts";
 import { createHttpServer } from "./http.ts";
 import { createLogger, type Logger } from "./log.ts";
@@ -30,12 +33,15 @@ export class MediaNode {
   private readonly http: Server;
   private state: NodeState = "SERVING";
   private stopping: Promise<void> | undefined;
+  /** Started bridge endpoint (cluster mode, once Redis answered). */
+  private bridge: BridgeEndpoint | undefined;
+  private bridgeRetry: NodeJS.Timeout | undefined;
 
   private constructor(config: MediaNodeConfig, log: Logger, pool: WorkerPool) {
     this.config = config;
     this.log = log;
     this.pool = pool;
-    const metrics = new NodeMetrics(() => this.rooms.counts(), () => this.state === "DRAINING");
+    const metrics = new NodeMetrics(() => this.rooms.counts(), () => this.state === "DRAINING", () => this.bridge?.metrics);
     // The registry observes the rooms (observer) and reads their counts (getter): created first.
     let observer: RoomObserver = STANDALONE;
     if (config.redis_url) {
@@ -47,9 +53,6 @@ export class MediaNode {
         rtcAddress: config.announced_address,
         rooms: () => this.rooms,
         state: () => this.state,
-        onBusMessage: (m) => {
-          if (m.type === "room.delete" && this.rooms.closeRoom(m.room, "deleted")) log.info({ room: m.room }, "room deleted by control plane");
-        },
         metrics,
         log,
       });
@@ -64,15 +67,20 @@ export class MediaNode {
       maxTracks: config.max_tracks,
       observer,
       settings: async (room) => (this.registry ? this.registry.roomSettings(room) : {}),
+      owner: async (room) => this.registry?.roomOwner(room),
       log,
     });
     this.signaling = new SignalingServer({
+      nodeId: config.node_id,
       apiKeys: config.api_keys,
       requireMediaClaim: !config.standalone,
       sessions: this.rooms,
       ratePerSec: config.signal_rate_per_sec,
       burst: config.signal_burst,
       authTimeoutMs: config.auth_timeout_ms,
+      bridge: () => this.bridge,
+      resolveHost: async (room) => this.registry?.roomOwner(room),
+      hostRegistered: async (node) => this.registry?.nodeRegistered(node),
       metrics,
       log,
     });
@@ -82,8 +90,31 @@ export class MediaNode {
       state: () => this.state,
       nodeId: config.node_id,
       serveDemo: config.serve_demo,
+      redis: () => (this.registry ? (this.bridge?.redisReachable ? "ok" : "unreachable") : "standalone"),
       log,
     });
+  }
+
+  /** Starts the bridge endpoint; while Redis does not answer, retries in the background (the node
+   * serves its own rooms meanwhile; bridged joins fail with a clear error until then). */
+  private async connectBridge(): Promise<void> {
+    const c = this.config;
+    if (!c.redis_url || this.stopping) return;
+    const ep = new BridgeEndpoint({ nodeId: c.node_id, redisUrl: c.redis_url, log: this.log.child({ component: "bridge" }) });
+    ep.onSession(this.signaling.hostBridged);
+    ep.onBusMessage((msg) => {
+      const m = parseBusMessage(msg);
+      if (m?.type === "room.delete" && this.rooms.closeRoom(m.room, "deleted")) this.log.info({ room: m.room }, "room deleted by control plane");
+    });
+    try {
+      await ep.start();
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, "bridge cannot reach Redis yet; retrying");
+      this.bridgeRetry = setTimeout(() => void this.connectBridge(), 2_000);
+      return;
+    }
+    if (this.stopping) return void ep.close();
+    this.bridge = ep;
   }
 
   static async start(config: MediaNodeConfig, log = createLogger(config.log_level, config.node_id)): Promise<MediaNode> {
@@ -101,7 +132,7 @@ export class MediaNode {
         node.http.once("error", reject);
         node.http.listen(config.http_port, config.http_host, () => resolve());
       });
-      await node.registry?.start();
+      await Promise.all([node.registry?.start(), node.connectBridge()]);
     } catch (e) {
       await node.stop();
       throw e;
@@ -140,8 +171,10 @@ export class MediaNode {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.rooms.closeAll();
+      clearTimeout(this.bridgeRetry);
       await this.registry?.stop();
       this.signaling.close();
+      await this.bridge?.close();
       await new Promise<void>((resolve) => (this.http.listening ? this.http.close(() => resolve()) : resolve()));
       this.http.closeAllConnections();
       this.pool.close();

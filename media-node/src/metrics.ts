@@ -1,6 +1,7 @@
 // Prometheus metrics of one node (its own registry, so several nodes can live in one process in
 // tests). Gauges are sampled from the room manager at scrape time.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import type { BridgeMetrics } from "./bridge/index.ts";
 import type { NodeCounts } from "./room-manager.ts";
 
 export class NodeMetrics {
@@ -10,7 +11,7 @@ export class NodeMetrics {
   readonly joins: Counter<"result">;
   readonly redisErrors: Counter<"op">;
 
-  constructor(counts: () => NodeCounts, draining: () => boolean) {
+  constructor(counts: () => NodeCounts, draining: () => boolean, bridge: () => BridgeMetrics | undefined) {
     const r = this.registry;
     collectDefaultMetrics({ register: r, prefix: "meridian_node_process_" });
     this.signalMessages = new Counter({ name: "meridian_signal_requests_total", help: "Signaling requests by method", labelNames: ["method"], registers: [r] });
@@ -24,5 +25,14 @@ export class NodeMetrics {
     gauge("meridian_tracks_in", "Published media tracks (producers)", (c) => c.tracksIn);
     gauge("meridian_tracks_out", "Subscribed media tracks (consumers)", (c) => c.tracksOut);
     new Gauge({ name: "meridian_draining", help: "1 while the node drains", registers: [r], collect() { this.set(draining() ? 1 : 0); } });
+    // The bridge keeps its own counters; exported as gauges sampled at scrape time (0 standalone).
+    const bridgeGauge = (name: string, help: string, read: (m: BridgeMetrics) => number) =>
+      new Gauge({ name, help, registers: [r], collect() { const m = bridge(); this.set(m ? read(m) : 0); } });
+    bridgeGauge("meridian_bridge_sessions_open", "Signaling bridge sessions held (both roles)", (m) => m.sessionsOpen);
+    bridgeGauge("meridian_bridge_sessions_opened", "Signaling bridge sessions opened since start", (m) => m.sessionsOpened);
+    bridgeGauge("meridian_bridge_frames_sent", "Signaling frames sent over the bridge", (m) => m.framesSent);
+    bridgeGauge("meridian_bridge_frames_received", "Signaling frames delivered by the bridge", (m) => m.framesReceived);
+    bridgeGauge("meridian_bridge_frames_retransmitted", "Bridge frames sent again (lost or unacked)", (m) => m.framesRetransmitted);
+    bridgeGauge("meridian_bridge_envelopes_dropped", "Malformed, oversized or unknown bridge envelopes dropped", (m) => m.envelopesDropped);
   }
 }

@@ -12,7 +12,8 @@ export interface Permissions {
   canPublishData: boolean;
 }
 
-/** Where a participant's notifications go: its WebSocket here, or (later) a relay to another node. */
+/** Where a participant's notifications go: its signaling connection (a WebSocket here, or a bridged
+ * session relayed by another node). */
 export interface ParticipantSink {
   notify<N extends NotificationName>(name: N, data: NotificationData<N>): void;
   /** Ends the connection (room closed, identity joined again elsewhere, node shutting down). */
@@ -34,6 +35,8 @@ export class Participant {
   readonly joinedAt = Date.now();
   readonly permissions: Permissions;
   readonly sink: ParticipantSink;
+  /** Node holding the participant's signaling connection: this node, or the one bridging it. */
+  readonly signalNode: string;
   rtpCapabilities: types.RtpCapabilities | undefined;
   readonly transports = new Map<string, types.WebRtcTransport>();
   readonly tracks = new Map<string, PublishedTrack>();
@@ -41,11 +44,12 @@ export class Participant {
   readonly dataConsumers = new Map<string, types.DataConsumer>();
   closed = false;
 
-  constructor(identity: string, name: string | undefined, permissions: Permissions, sink: ParticipantSink) {
+  constructor(identity: string, name: string | undefined, permissions: Permissions, sink: ParticipantSink, signalNode: string) {
     this.identity = identity;
     this.name = name;
     this.permissions = permissions;
     this.sink = sink;
+    this.signalNode = signalNode;
   }
 
   info(): ParticipantInfo {
@@ -54,12 +58,12 @@ export class Participant {
     return p;
   }
 
-  record(signalNode: string): ParticipantRecord {
+  record(): ParticipantRecord {
     const r: ParticipantRecord = {
       identity: this.identity,
       sid: this.sid,
       joinedAt: this.joinedAt,
-      signalNode,
+      signalNode: this.signalNode,
       tracks: [...this.tracks.values()].map(({ info }) => {
         const t: ParticipantRecord["tracks"][number] = { sid: info.trackId, kind: info.kind, muted: info.muted };
         if (info.source !== undefined) t.source = info.source;

@@ -1,15 +1,25 @@
 // The node's presence in Redis (cluster mode only): a NodeRecord every REPORT_INTERVAL_MS with a
-// TTL, room and participant bookkeeping, and the node's bus inbox (room.delete). Redis is never on
-// the media path: every failure is logged and counted, the node keeps serving, the next report
-// retries and re-syncs the bookkeeping it may have missed.
+// TTL, room and participant bookkeeping, and the sweep of nodes that died. Redis is never on the
+// media path: every failure is logged and counted, the node keeps serving, the next report
+// retries and re-syncs the bookkeeping it may have missed (or all of it, when the report finds
+// the node had dropped out of Redis: its record expired or Redis restarted empty). The node's bus
+// inbox is the bridge endpoint's (media-node.ts).
 import { cpus, loadavg } from "node:os";
 import { Redis } from "ioredis";
-import { parseBusMessage, type NodeBusMessage } from "../../shared/bus.ts";
 import { keys } from "../../shared/keys.ts";
 import { REPORT_INTERVAL_MS, type NodeRecord, type NodeState } from "../../shared/node.ts";
 import { ioredisRunner } from "../../shared/redis-ioredis.ts";
 import type { ScriptRunner } from "../../shared/redis-runner.ts";
-import { closeRoom, removeNode, removeParticipant, reportNode, upsertParticipant, type ParticipantRecord } from "../../shared/registry.ts";
+import {
+  claimRoom,
+  closeRoom,
+  removeNode,
+  removeParticipant,
+  reportNode,
+  sweepDeadNodes,
+  upsertParticipant,
+  type ParticipantRecord,
+} from "../../shared/registry.ts";
 import type { Logger } from "./log.ts";
 import type { NodeMetrics } from "./metrics.ts";
 import { byteRate, cpuLoad, cpuTimes, sysload, type CpuTimes } from "./node-stats.ts";
@@ -24,19 +34,17 @@ export interface RegistryOptions {
   rtcAddress: string;
   rooms: () => RoomManager;
   state: () => NodeState;
-  onBusMessage: (m: NodeBusMessage) => void;
   metrics: NodeMetrics;
   log: Logger;
 }
 
 /** Snapshot of everything the node has in Redis besides its record, for re-sync after failures. */
-function participantsOf(rooms: RoomManager, nodeId: string): [string, ParticipantRecord[]][] {
-  return [...rooms.rooms.values()].map((r) => [r.name, [...r.participants.values()].map((p) => p.record(nodeId))]);
+function participantsOf(rooms: RoomManager): [string, ParticipantRecord[]][] {
+  return [...rooms.rooms.values()].map((r) => [r.name, [...r.participants.values()].map((p) => p.record())]);
 }
 
 export class NodeRegistry implements RoomObserver {
   private readonly redis: Redis;
-  private readonly sub: Redis;
   private readonly runner: ScriptRunner;
   private readonly o: RegistryOptions;
   private readonly startedAt = Date.now();
@@ -56,22 +64,14 @@ export class NodeRegistry implements RoomObserver {
     // Fail fast instead of queueing while disconnected: a stale write is worse than a retried one.
     const opts = { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000, lazyConnect: true } as const;
     this.redis = new Redis(o.redisUrl, opts);
-    this.sub = new Redis(o.redisUrl, { ...opts, enableOfflineQueue: true, maxRetriesPerRequest: null });
-    for (const c of [this.redis, this.sub]) c.on("error", (err) => o.log.debug({ err: err.message }, "redis connection error"));
+    this.redis.on("error", (err) => o.log.debug({ err: err.message }, "redis connection error"));
     this.runner = ioredisRunner(this.redis);
   }
 
-  /** Connects, reports once, starts the report loop and the bus subscription. Never throws on
-   * Redis being down: the loop keeps retrying. */
+  /** Connects, reports once and starts the report loop. Never throws on Redis being down: the
+   * loop keeps retrying. */
   async start(): Promise<void> {
-    this.sub.on("message", (_channel: string, raw: string) => {
-      const m = parseBusMessage(raw);
-      if (m) this.o.onBusMessage(m);
-      else this.o.log.debug("node bus message not for the registry (bridge traffic or unknown type)");
-    });
-    await Promise.allSettled([this.redis.connect(), this.sub.connect()]);
-    // ioredis re-subscribes by itself after reconnecting.
-    this.sub.subscribe(keys.nodeBus(this.o.nodeId)).catch((err) => this.fail("subscribe", err));
+    await this.redis.connect().catch(() => undefined);
     await this.reportNow();
     this.timer = setInterval(() => void this.reportNow(), REPORT_INTERVAL_MS);
   }
@@ -93,7 +93,10 @@ export class NodeRegistry implements RoomObserver {
   }
 
   roomOpened(room: string): void {
-    this.write("room_opened", () => this.redis.sadd(keys.nodeRooms(this.o.nodeId), room));
+    this.write("room_opened", async () => {
+      if (!(await claimRoom(this.runner, room, this.node, true)))
+        this.o.log.warn({ room }, "room opened here but Redis maps it to another live node");
+    });
   }
   roomClosed(room: string): void {
     this.write("room_closed", () => closeRoom(this.runner, room, this.o.nodeId));
@@ -103,6 +106,30 @@ export class NodeRegistry implements RoomObserver {
   }
   participantLeft(room: string, identity: string): void {
     this.write("participant_remove", () => removeParticipant(this.runner, room, identity));
+  }
+
+  private get node(): { id: string; region: string } {
+    return { id: this.o.nodeId, region: this.o.region };
+  }
+
+  /** The room's hosting node per Redis (undefined: unmapped, or Redis unreachable). */
+  async roomOwner(room: string): Promise<string | undefined> {
+    try {
+      return (await this.redis.hget(keys.room(room), "node")) ?? undefined;
+    } catch (err) {
+      this.fail("room_owner", err);
+      return undefined;
+    }
+  }
+
+  /** Whether a node is registered (undefined: Redis unreachable). */
+  async nodeRegistered(nodeId: string): Promise<boolean | undefined> {
+    try {
+      return (await this.redis.exists(keys.node(nodeId))) === 1;
+    } catch (err) {
+      this.fail("node_registered", err);
+      return undefined;
+    }
   }
 
   /** The room's settings as the control plane stored them (room:<name> hash: emptyTimeout in
@@ -134,8 +161,14 @@ export class NodeRegistry implements RoomObserver {
     if (this.stopped) return;
     try {
       const record = await this.sample();
-      await reportNode(this.runner, record);
+      if (!(await reportNode(this.runner, record))) {
+        // (Re-)registered: whatever this node had in Redis may be gone (expired, swept, Redis restarted).
+        if (this.o.rooms().rooms.size > 0) this.o.log.warn("re-registered in Redis; re-syncing rooms and participants");
+        this.needsResync = true;
+      }
       if (this.needsResync) await this.resync();
+      const swept = await sweepDeadNodes(this.runner);
+      if (swept.length > 0) this.o.log.info({ nodes: swept }, "swept dead nodes from Redis");
     } catch (err) {
       this.fail("report", err);
     }
@@ -143,12 +176,15 @@ export class NodeRegistry implements RoomObserver {
 
   private async resync(): Promise<void> {
     this.needsResync = false;
-    const id = this.o.nodeId;
-    const snapshot = participantsOf(this.o.rooms(), id);
-    const roomNames = snapshot.map(([name]) => name);
+    const snapshot = participantsOf(this.o.rooms());
     this.write("resync", async () => {
-      if (roomNames.length > 0) await this.redis.sadd(keys.nodeRooms(id), ...roomNames);
-      for (const [room, ps] of snapshot) for (const p of ps) await upsertParticipant(this.runner, room, p);
+      for (const [room, ps] of snapshot) {
+        if (!(await claimRoom(this.runner, room, this.node, false))) {
+          this.o.log.warn({ room }, "room moved to another live node while this node was out of Redis");
+          continue;
+        }
+        for (const p of ps) await upsertParticipant(this.runner, room, p);
+      }
     });
     await this.queue;
   }
@@ -218,7 +254,6 @@ export class NodeRegistry implements RoomObserver {
     } catch (err) {
       this.fail("remove_node", err);
     }
-    this.sub.disconnect();
     this.redis.disconnect();
   }
 }

@@ -26,6 +26,8 @@ export interface RoomManagerOptions {
   observer: RoomObserver;
   /** Looks up the room's stored settings; must not throw (Redis down → {}). */
   settings: (room: string) => Promise<RoomSettings>;
+  /** The room's hosting node per Redis; undefined when unmapped or Redis is unreachable. Must not throw. */
+  owner: (room: string) => Promise<string | undefined>;
   log: Logger;
 }
 
@@ -52,12 +54,22 @@ export class RoomManager implements RoomSessionFactory {
     };
   }
 
+  /** Whether this node may serve the room. The mapping in Redis decides (it moves on failover, and
+   * tokens minted before that still name the old node); the token's claim only when Redis has
+   * none or cannot be reached. Standalone tokens (no claim) are always served here. */
+  async check(params: JoinParams): Promise<void> {
+    if (params.hostNode === undefined) return;
+    const owner = await this.o.owner(params.room);
+    const host = owner ?? params.hostNode;
+    if (host !== this.o.nodeId) throw new ProtocolError(ErrorCode.WrongNode, `room is hosted on node ${host}, not here`);
+    if (this.draining && !this.rooms.has(params.room) && !this.opening.has(params.room))
+      throw new ProtocolError(ErrorCode.Draining, "node is draining: no new rooms");
+  }
+
   async open(params: JoinParams, sink: ParticipantSink): Promise<RoomSession> {
-    // The Redis signaling bridge will turn this refusal into a session relayed to the host node.
-    if (params.hostNode !== undefined && params.hostNode !== this.o.nodeId)
-      throw new ProtocolError(ErrorCode.WrongNode, `room is hosted on node ${params.hostNode}, not here`);
+    await this.check(params);
     const room = await this.roomFor(params.room);
-    const p = room.join(params.identity, params.name, params.permissions, sink);
+    const p = room.join(params.identity, params.name, params.permissions, sink, params.signalNode);
     const node = { id: this.o.nodeId, region: this.o.region };
     return {
       joined: room.joinResponse(p, node),

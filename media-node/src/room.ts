@@ -76,7 +76,7 @@ export class Room {
     return this.o.log;
   }
 
-  join(identity: string, name: string | undefined, permissions: Permissions, sink: ParticipantSink): Participant {
+  join(identity: string, name: string | undefined, permissions: Permissions, sink: ParticipantSink, signalNode: string): Participant {
     if (this.closed) fail(ErrorCode.NotFound, "room is closed");
     const previous = this.participants.get(identity);
     if (previous) {
@@ -88,10 +88,10 @@ export class Room {
     if (max > 0 && this.participants.size >= max) fail(ErrorCode.Conflict, `room is full (${max} participants)`);
     clearTimeout(this.emptyTimer);
     this.emptyTimer = undefined;
-    const p = new Participant(identity, name, permissions, sink);
+    const p = new Participant(identity, name, permissions, sink, signalNode);
     this.broadcast(p, "participantJoined", { participant: p.info() });
     this.participants.set(identity, p);
-    this.o.observer.participantUpdated(this.name, p.record(this.o.nodeId));
+    this.o.observer.participantUpdated(this.name, p.record());
     return p;
   }
 
@@ -339,7 +339,7 @@ export class Room {
   }
 
   private changed(p: Participant): void {
-    if (!p.closed) this.o.observer.participantUpdated(this.name, p.record(this.o.nodeId));
+    if (!p.closed) this.o.observer.participantUpdated(this.name, p.record());
   }
 
   private broadcast<N extends NotificationName>(from: Participant, name: N, data: NotificationData<N>): void {

@@ -1,7 +1,7 @@
 // The seam between a signaling connection and the room it talks to. A connection authenticates,
-// then opens a RoomSession and sends it every request; it never touches rooms directly. Today the
-// only implementation is local (the room is on this node); the Redis signaling bridge adds a
-// remote one that relays the same requests to the hosting node.
+// then opens a RoomSession and sends it every request; it never touches rooms directly. Rooms are
+// always local to the node that opens the session: a participant whose room is elsewhere is
+// relayed frame by frame to the hosting node (signaling.ts), which opens the session there.
 import type { Request, Responses } from "../../shared/protocol.ts";
 import type { ParticipantSink, Permissions } from "./participant.ts";
 
@@ -12,6 +12,8 @@ export interface JoinParams {
   permissions: Permissions;
   /** Node the token names as the room's host (absent in standalone mode). */
   hostNode: string | undefined;
+  /** Node holding the client's signaling connection (this node, or the one bridging it). */
+  signalNode: string;
 }
 
 export interface RoomSession {
@@ -23,5 +25,7 @@ export interface RoomSession {
 }
 
 export interface RoomSessionFactory {
+  /** Throws ProtocolError WrongNode (another node owns the room) or Draining (no new rooms here). */
+  check(params: JoinParams): Promise<void>;
   open(params: JoinParams, sink: ParticipantSink): Promise<RoomSession>;
 }

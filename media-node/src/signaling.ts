@@ -2,9 +2,15 @@
 // `?access_token=` or the `join` request), opens a RoomSession and forwards validated requests to
 // it. Bad input never closes the socket: it gets an error reply with a stable code. Only
 // authentication/authorization failures close it, with a CloseCode.
+//
+// Cluster mode adds the signaling bridge. A token naming another hosting node makes this node the
+// client's signal node: after authenticating it relays the client's frames verbatim over a
+// BridgeSession (relay.ts) and the host's frames back. On the hosting node a bridged session is a
+// Connection like any other (signal-transport.ts). A host that does not own the room refuses
+// (WrongNode); the signal node then re-reads the room's mapping once and retries there.
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
-import { WebSocketServer, WebSocket, type RawData } from "ws";
+import { WebSocketServer, type RawData, type WebSocket } from "ws";
 import { ErrorCode } from "../../shared/errors.ts";
 import {
   CloseCode,
@@ -20,16 +26,20 @@ import {
   type RequestData,
 } from "../../shared/protocol.ts";
 import { TokenError, verifyToken, type ApiKeys, type TokenClaims } from "../../shared/token.ts";
+import { BridgeCloseCode, type BridgeEndpoint, type BridgeSession } from "./bridge/index.ts";
 import type { Logger } from "./log.ts";
 import type { NodeMetrics } from "./metrics.ts";
 import type { ParticipantSink } from "./participant.ts";
 import { TokenBucket } from "./rate-limit.ts";
+import { RelayRefused, openRelay } from "./relay.ts";
 import type { JoinParams, RoomSession, RoomSessionFactory } from "./session.ts";
+import { bridgeTransport, wsTransport, type SignalTransport } from "./signal-transport.ts";
 
 export const SIGNAL_PATH = "/rtc";
 const HEARTBEAT_MS = 20_000;
 
 export interface SignalingOptions {
+  nodeId: string;
   apiKeys: ApiKeys;
   /** Cluster mode: tokens must carry the `meridian` claim minted by the control plane. */
   requireMediaClaim: boolean;
@@ -37,6 +47,12 @@ export interface SignalingOptions {
   ratePerSec: number;
   burst: number;
   authTimeoutMs: number;
+  /** The node's bridge endpoint (cluster mode, once connected). */
+  bridge: () => BridgeEndpoint | undefined;
+  /** The room's current hosting node per Redis; undefined when unknown or Redis is unreachable. */
+  resolveHost: (room: string) => Promise<string | undefined>;
+  /** Whether a node is in the registry; undefined when Redis is unreachable. */
+  hostRegistered: (node: string) => Promise<boolean | undefined>;
   metrics: NodeMetrics;
   log: Logger;
 }
@@ -58,12 +74,26 @@ function toErrorInfo(e: unknown): ErrorInfo {
   return { code: ErrorCode.Internal, message: "internal error" };
 }
 
+/** The room may be elsewhere: worth one look at its current mapping. */
+function reResolvable(e: unknown): boolean {
+  return e instanceof ProtocolError && (e.code === ErrorCode.WrongNode || e.code === ErrorCode.Draining);
+}
+
+async function verify(token: string | undefined, keys: ApiKeys): Promise<TokenClaims> {
+  try {
+    return await verifyToken(token, keys);
+  } catch (e) {
+    if (e instanceof TokenError) throw new ProtocolError(ErrorCode.Unauthorized, e.message);
+    throw e;
+  }
+}
+
 /** Pure: what a verified token allows, or why it is refused. */
 export function joinParamsFromClaims(
   claims: TokenClaims,
   requestedRoom: string | undefined,
   requireMediaClaim: boolean,
-): JoinParams {
+): Omit<JoinParams, "signalNode"> {
   const v = claims.video;
   if (!v.roomJoin || !v.room) throw new ProtocolError(ErrorCode.Forbidden, "token does not grant roomJoin for a room");
   if (requestedRoom !== undefined && requestedRoom !== v.room)
@@ -82,57 +112,61 @@ export function joinParamsFromClaims(
 }
 
 class Connection implements ParticipantSink {
-  private readonly ws: WebSocket;
+  private readonly t: SignalTransport;
   private readonly o: SignalingOptions;
   private readonly urlToken: string | undefined;
+  private readonly remoteAddress: string | undefined;
   private readonly bucket: TokenBucket;
   private state: "new" | "joining" | "joined" | "closed" = "new";
+  /** Joined locally: the room is on this node (or this is the hosting end of a bridge). */
   private session: RoomSession | undefined;
+  /** Joined through the bridge: this node only relays frames to and from the hosting node. */
+  private relay: BridgeSession | undefined;
   private authTimer: NodeJS.Timeout | undefined;
   private log: Logger;
-  alive = true;
 
-  constructor(ws: WebSocket, urlToken: string | undefined, o: SignalingOptions) {
-    this.ws = ws;
+  constructor(t: SignalTransport, urlToken: string | undefined, o: SignalingOptions, remoteAddress?: string) {
+    this.t = t;
     this.o = o;
     this.urlToken = urlToken;
-    this.log = o.log;
+    this.remoteAddress = remoteAddress;
+    this.log = t.signalNode === o.nodeId ? o.log : o.log.child({ signalNode: t.signalNode });
     this.bucket = new TokenBucket(o.ratePerSec, o.burst, Date.now());
     this.authTimer = setTimeout(() => this.close(CloseCode.AuthTimeout, "no join"), o.authTimeoutMs);
-    ws.on("message", (data, isBinary) => this.onMessage(data, isBinary));
-    ws.on("pong", () => (this.alive = true));
-    ws.on("close", () => this.onClose());
-    ws.on("error", (err) => this.log.debug({ err }, "signaling socket error"));
   }
 
   notify: ParticipantSink["notify"] = (name, data) => {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(encodeNotification(name, data));
+    if (this.t.isOpen) this.t.send(encodeNotification(name, data));
   };
 
-  close(code: CloseCode, reason: string): void {
+  close(code: number, reason: string): void {
     if (this.state === "closed") return;
-    this.ws.close(code, reason);
-    this.onClose();
+    this.t.close(code, reason);
+    this.ended();
   }
 
   private reply(id: number, data: unknown): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(encodeResponse(id, data));
+    if (this.t.isOpen) this.t.send(encodeResponse(id, data));
   }
 
   private replyError(id: number | null, error: ErrorInfo): void {
     this.o.metrics.signalErrors.inc({ code: error.code });
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(encodeError(id, error));
+    if (this.t.isOpen) this.t.send(encodeError(id, error));
   }
 
-  private onMessage(data: RawData, isBinary: boolean): void {
+  /** A frame from the transport. */
+  receive(data: string | Buffer, isBinary: boolean): void {
     if (this.state === "closed") return;
     // Every frame costs a token, even malformed ones; the reply still names the request when it can.
     const allowed = this.bucket.take(Date.now());
-    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
     if (isBinary) return this.replyError(null, { code: ErrorCode.BadRequest, message: "binary frames are not part of the protocol" });
-    if (bytes.length > MAX_MESSAGE_BYTES)
+    const size = typeof data === "string" ? Buffer.byteLength(data) : data.length;
+    if (size > MAX_MESSAGE_BYTES)
       return this.replyError(null, { code: ErrorCode.BadRequest, message: `message larger than ${MAX_MESSAGE_BYTES} bytes` });
-    const parsed = parseRequest(bytes.toString("utf8"));
+    const text = typeof data === "string" ? data : data.toString("utf8");
+    // Relayed: the hosting node parses and answers; parsing here too would only add latency.
+    if (this.relay && allowed) return void this.relay.send(text);
+    const parsed = parseRequest(text);
     if (!allowed) {
       const id = parsed.ok ? parsed.request.id : parsed.id;
       return this.replyError(id, { code: ErrorCode.RateLimited, message: "too many messages; slow down" });
@@ -140,7 +174,7 @@ class Connection implements ParticipantSink {
     if (!parsed.ok) return this.replyError(parsed.id, parsed.error);
     const req = parsed.request;
     this.o.metrics.signalMessages.inc({ method: req.method });
-    if (req.method === "join") return void this.join(req.id, req.data);
+    if (req.method === "join") return void this.join(req.id, req.data, text);
     if (this.state !== "joined" || !this.session)
       return this.replyError(req.id, { code: ErrorCode.BadRequest, message: "send join first" });
     if (req.method === "leave") {
@@ -160,70 +194,112 @@ class Connection implements ParticipantSink {
     }
   }
 
-  private async join(id: number, data: RequestData<"join">): Promise<void> {
+  private async join(id: number, data: RequestData<"join">, frame: string): Promise<void> {
     if (this.state !== "new") return this.replyError(id, { code: ErrorCode.Conflict, message: "already joined" });
     this.state = "joining";
     try {
-      let claims: TokenClaims;
-      try {
-        claims = await verifyToken(this.urlToken ?? data.token, this.o.apiKeys);
-      } catch (e) {
-        if (e instanceof TokenError) throw new ProtocolError(ErrorCode.Unauthorized, e.message);
-        throw e;
-      }
-      const params = joinParamsFromClaims(claims, data.room, this.o.requireMediaClaim);
-      this.log = this.o.log.child({ room: params.room, identity: params.identity });
-      const session = await this.o.sessions.open(params, this);
-      if (this.state !== "joining") return session.leave(); // socket closed while joining
+      const token = this.urlToken ?? data.token;
+      const params = { ...joinParamsFromClaims(await verify(token, this.o.apiKeys), data.room, this.o.requireMediaClaim), signalNode: this.t.signalNode };
+      // Authenticated: finding the room's node is not the client's delay.
       clearTimeout(this.authTimer);
-      this.session = session;
-      this.state = "joined";
-      this.o.metrics.joins.inc({ result: "ok" });
-      this.log.info("participant joined");
-      this.reply(id, session.joined);
+      this.log = this.log.child({ room: params.room, identity: params.identity });
+      let host = params.hostNode ?? this.o.nodeId;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          if (host === this.o.nodeId) return await this.joinLocal(id, params);
+          return await this.joinRelayed(host, token!, frame);
+        } catch (e) {
+          // Once: a second refusal means the mapping is in flux; the client rejoins via the control plane.
+          if (attempt > 0 || !reResolvable(e)) throw e;
+          const next = await this.o.resolveHost(params.room);
+          if (next === undefined || next === host) throw e;
+          this.log.info({ from: host, to: next }, "room is elsewhere; re-resolved its hosting node");
+          host = next;
+        }
+      }
     } catch (e) {
       const info = toErrorInfo(e);
       this.o.metrics.joins.inc({ result: info.code });
       if (info.code === ErrorCode.Internal) this.log.error({ err: e }, "join failed");
       else this.log.info({ code: info.code, reason: info.message }, "join refused");
       this.replyError(id, info);
-      this.close(JOIN_CLOSE[info.code] ?? CloseCode.ProtocolError, info.message.slice(0, 120));
+      // The node's own code when there is one (wrong node, draining...), else the bridge's (timeouts).
+      const code = JOIN_CLOSE[info.code] ?? (e instanceof RelayRefused ? e.closeCode : CloseCode.ProtocolError);
+      this.close(code, info.message.slice(0, 120));
     }
   }
 
-  private onClose(): void {
+  private async joinLocal(id: number, params: JoinParams): Promise<void> {
+    const session = await this.o.sessions.open(params, this);
+    if (this.state !== "joining") return session.leave(); // socket closed while joining
+    this.session = session;
+    this.joined("ok");
+    this.reply(id, session.joined);
+  }
+
+  /** The hosting node answers the join (and everything after it) itself. */
+  private async joinRelayed(host: string, token: string, joinFrame: string): Promise<void> {
+    const bridge = this.o.bridge();
+    if (!bridge) throw new ProtocolError(ErrorCode.WrongNode, `room is hosted on node ${host}; this node has no bridge to it`);
+    const toClient = (f: string) => {
+      if (this.t.isOpen) this.t.send(f);
+    };
+    const relay = await openRelay(bridge, { host, token, remoteAddress: this.remoteAddress }, joinFrame, toClient, this.o.hostRegistered);
+    if (this.state !== "joining") return relay.close(); // socket closed while the host accepted
+    this.relay = relay;
+    relay.on("close", (e) => this.close(e.code, e.reason));
+    this.joined("relayed");
+    this.log = this.log.child({ host });
+  }
+
+  private joined(result: "ok" | "relayed"): void {
+    clearTimeout(this.authTimer);
+    this.state = "joined";
+    this.o.metrics.joins.inc({ result });
+    this.log.info(result === "ok" ? "participant joined" : "participant joined through the bridge");
+  }
+
+  /** The transport is gone (or we closed it): leave the room / end the relayed session. */
+  ended(): void {
     if (this.state === "closed") return;
     const wasJoined = this.state === "joined";
     this.state = "closed";
     clearTimeout(this.authTimer);
     this.session?.leave();
     this.session = undefined;
+    this.relay?.close(BridgeCloseCode.Normal, "client left");
+    this.relay = undefined;
     if (wasJoined) this.log.info("participant left");
   }
 
   terminate(): void {
-    this.ws.terminate();
-    this.onClose();
+    this.t.terminate();
+    this.ended();
   }
+}
 
-  ping(): void {
-    this.alive = false;
-    this.ws.ping();
-  }
+function frameBytes(data: RawData): Buffer {
+  return Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
 }
 
 export class SignalingServer {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
-  private readonly connections = new Set<Connection>();
+  /** WebSocket connections with their heartbeat flag. */
+  private readonly sockets = new Map<WebSocket, { conn: Connection; alive: boolean }>();
+  /** Sessions bridged from other nodes' clients (their liveness is the bridge's business). */
+  private readonly bridged = new Set<Connection>();
   private readonly heartbeat: NodeJS.Timeout;
   private readonly o: SignalingOptions;
 
   constructor(o: SignalingOptions) {
     this.o = o;
     this.heartbeat = setInterval(() => {
-      for (const c of this.connections) {
-        if (!c.alive) c.terminate();
-        else c.ping();
+      for (const [ws, s] of this.sockets) {
+        if (!s.alive) s.conn.terminate();
+        else {
+          s.alive = false;
+          ws.ping();
+        }
       }
     }, HEARTBEAT_MS);
     this.heartbeat.unref();
@@ -238,19 +314,52 @@ export class SignalingServer {
     }
     const token = url.searchParams.get("access_token") ?? undefined;
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const c = new Connection(ws, token, this.o);
-      this.connections.add(c);
-      ws.once("close", () => this.connections.delete(c));
+      const c = new Connection(wsTransport(ws, this.o.nodeId), token, this.o, req.socket.remoteAddress);
+      const entry = { conn: c, alive: true };
+      this.sockets.set(ws, entry);
+      ws.on("message", (data, isBinary) => c.receive(frameBytes(data), isBinary));
+      ws.on("pong", () => (entry.alive = true));
+      ws.on("error", (err) => this.o.log.debug({ err }, "signaling socket error"));
+      ws.once("close", () => {
+        this.sockets.delete(ws);
+        c.ended();
+      });
     });
   }
 
+  /**
+   * Bridge session handler of the hosting node: verifies the token itself (it never trusts the
+   * relay), refuses rooms it does not own (WrongNode) or cannot open (Draining), and otherwise
+   * serves the session like a local socket.
+   */
+  hostBridged = async (session: BridgeSession): Promise<void> => {
+    try {
+      const claims = await verify(session.init.token, this.o.apiKeys);
+      await this.o.sessions.check({ ...joinParamsFromClaims(claims, undefined, this.o.requireMediaClaim), signalNode: session.peerNodeId });
+    } catch (e) {
+      const info = toErrorInfo(e);
+      const code =
+        info.code === ErrorCode.WrongNode ? BridgeCloseCode.WrongNode : info.code === ErrorCode.Draining ? BridgeCloseCode.Draining : BridgeCloseCode.Refused;
+      this.o.log.info({ code: info.code, reason: info.message, from: session.peerNodeId }, "bridged session refused");
+      return session.close(code, info.message);
+    }
+    const c = new Connection(bridgeTransport(session), session.init.token, this.o);
+    this.bridged.add(c);
+    session.on("message", (f) => c.receive(f, false));
+    session.once("close", () => {
+      this.bridged.delete(c);
+      c.ended();
+    });
+  };
+
   get size(): number {
-    return this.connections.size;
+    return this.sockets.size + this.bridged.size;
   }
 
   close(): void {
     clearInterval(this.heartbeat);
-    for (const c of this.connections) c.terminate();
+    for (const { conn } of this.sockets.values()) conn.terminate();
+    for (const c of this.bridged) c.terminate();
     this.wss.close();
   }
 }
