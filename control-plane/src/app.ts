@@ -4,9 +4,11 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ErrorCode } from "../../shared/errors.ts";
 import type { Env } from "./env.ts";
+import { dashboard } from "./dashboard.ts";
 import { ApiError, badRequest } from "./errors.ts";
 import { join } from "./routes/join.ts";
 import { nodes } from "./routes/nodes.ts";
+import { regions } from "./routes/regions.ts";
 import { rooms } from "./routes/rooms.ts";
 
 export function createApp(): OpenAPIHono<{ Bindings: Env }> {
@@ -20,12 +22,14 @@ export function createApp(): OpenAPIHono<{ Bindings: Env }> {
     },
   });
   // Sub-apps inherit the hook through route(); set it on them too so validation errors are ours.
-  for (const sub of [rooms, nodes, join]) sub.defaultHook = app.defaultHook;
+  for (const sub of [rooms, nodes, join, regions]) sub.defaultHook = app.defaultHook;
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.route("/", rooms);
   app.route("/", nodes);
   app.route("/", join);
+  app.route("/", regions);
+  app.route("/", dashboard);
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
   app.doc31("/openapi.json", {
     openapi: "3.1.0",

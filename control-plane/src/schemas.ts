@@ -1,6 +1,7 @@
 // Request/response schemas of the HTTP API (zod, rendered into /openapi.json).
 import { z } from "@hono/zod-openapi";
 import { ErrorCode } from "../../shared/errors.ts";
+import { Region } from "../../shared/config.ts";
 import { NodeRecord } from "../../shared/node.ts";
 
 export const RoomName = z
@@ -57,6 +58,8 @@ export const Deleted = z.object({ room: z.string(), node: z.string() }).openapi(
 
 export const NodeView = NodeRecord.extend({ reserved: z.number() });
 export const NodeList = z.object({ nodes: z.array(NodeView) }).openapi("NodeList");
+
+export const RegionList = z.object({ regions: z.array(Region), defaultRegion: z.string().nullable() }).openapi("RegionList");
 
 export const JoinGrants = z
   .object({

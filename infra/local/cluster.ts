@@ -80,8 +80,8 @@ export interface LocalCluster {
   workerFetch(path: string, init?: MfRequestInit, location?: GeoPoint): Promise<{ status: number; body: unknown }>;
   /** What an app server does: mint an app token for (room, identity), POST /v1/join from `location`. */
   join(req: JoinRequest): Promise<JoinResult>;
-  /** An admin token (roomList + roomAdmin + roomCreate) for the API and the dashboard. */
-  adminToken(ttlSeconds?: number): Promise<string>;
+  /** An admin token for the API and the dashboard (default grants: roomList + roomAdmin). */
+  adminToken(ttlSeconds?: number, video?: VideoGrant): Promise<string>;
   /** pids of every child process still running. */
   pids(): number[];
   /** Stops nodes, Worker, bridge and redis-server, in that order; resolves when all are gone. */
@@ -137,8 +137,8 @@ export async function startCluster(o: ClusterOptions): Promise<LocalCluster> {
       );
     }
 
-    const adminToken = (ttlSeconds = 3600) =>
-      mintToken({ apiKey, apiSecret, identity: "dev-admin", video: { roomList: true, roomAdmin: true, roomCreate: true }, ttlSeconds });
+    const adminToken = (ttlSeconds = 3600, video: VideoGrant = { roomList: true, roomAdmin: true }) =>
+      mintToken({ apiKey, apiSecret, identity: "dev-admin", video, ttlSeconds });
 
     const workerFetch: LocalCluster["workerFetch"] = async (path, init = {}, location) => {
       const cf = location ? { cf: { latitude: String(location.lat), longitude: String(location.lon) } } : {};

@@ -1,0 +1,93 @@
+// The dev app page's script (bundled by server.ts as /app.js): asks the launcher (the "app
+// server") to join a room from a chosen client location, connects with the media node's client
+// (media-node/client/meridian-client.ts), and rejoins through the launcher when told to.
+// State is on `window.meridian` in the demo page's shape, so test/support/browser.ts works here.
+import { MeridianClient, type RemoteTrack } from "../../../media-node/client/meridian-client.ts";
+
+interface JoinAnswer {
+  url: string;
+  token: string;
+  node: string;
+  region: string;
+  signalRegion: string;
+}
+
+const state = {
+  client: undefined as MeridianClient | undefined,
+  joins: [] as Omit<JoinAnswer, "token">[],
+  firstFrameAt: undefined as number | undefined,
+  errors: [] as string[],
+};
+(globalThis as unknown as { meridian: typeof state }).meridian = state;
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const status = (text: string) => ($("status").textContent = text);
+
+async function askJoin(): Promise<JoinAnswer> {
+  const body = { room: $<HTMLInputElement>("room").value, identity: $<HTMLInputElement>("identity").value, location: $<HTMLSelectElement>("location").value };
+  const res = await fetch("/api/join", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const answer = (await res.json()) as JoinAnswer & { error?: { message: string } };
+  if (!res.ok) throw new Error(answer.error?.message ?? res.statusText);
+  const { token: _token, ...shown } = answer;
+  state.joins.push(shown);
+  $("route").textContent = `signal: ${answer.url} (${answer.signalRegion}) → room hosted on ${answer.node} (${answer.region})`;
+  return answer;
+}
+
+function showRemote(r: RemoteTrack): void {
+  const tile = document.createElement("div");
+  tile.className = "tile";
+  tile.id = `tile-${r.trackId}`;
+  const el = document.createElement(r.kind) as HTMLMediaElement;
+  el.autoplay = true;
+  el.srcObject = new MediaStream([r.track]);
+  if (el instanceof HTMLVideoElement) {
+    el.muted = true; // autoplay policy; audio plays from its own element
+    el.playsInline = true;
+    el.requestVideoFrameCallback(() => (state.firstFrameAt ??= performance.now()));
+  }
+  const label = document.createElement("span");
+  label.textContent = `${r.identity} · ${r.kind}`;
+  tile.append(el, label);
+  $("remote").append(tile);
+}
+
+function wire(client: MeridianClient): void {
+  state.client = client;
+  $("remote").replaceChildren();
+  for (const r of client.remoteTracks) showRemote(r);
+  client.on("trackSubscribed", showRemote);
+  client.on("trackUnsubscribed", ({ trackId }) => document.getElementById(`tile-${trackId}`)?.remove());
+  client.on("disconnected", ({ code, reason }) => status(`disconnected (${code} ${reason})`));
+  client.on("reconnect", () => status("node asked to reconnect; rejoining through the launcher…"));
+  client.on("reconnected", (next) => {
+    wire(next);
+    status(`rejoined ${next.joined.room} on ${next.joined.node.id}`);
+  });
+}
+
+async function join(): Promise<void> {
+  status("joining…");
+  const first = await askJoin();
+  const client = await MeridianClient.connect({
+    url: first.url,
+    token: first.token,
+    onReconnect: async () => {
+      const next = await askJoin();
+      return { url: next.url, token: next.token };
+    },
+  });
+  wire(client);
+  status(`joined ${client.joined.room} as ${client.joined.participant.identity} via ${client.joined.node.id}`);
+  if (client.joined.permissions.canPublish) $<HTMLVideoElement>("local").srcObject = await client.publishMedia();
+}
+
+$("identity").setAttribute("value", `guest-${Math.random().toString(36).slice(2, 6)}`);
+$("join").addEventListener("click", () => {
+  $<HTMLButtonElement>("join").disabled = true;
+  join().catch((e: unknown) => {
+    state.errors.push(String(e));
+    status(`error: ${String(e)}`);
+    $<HTMLButtonElement>("join").disabled = false;
+  });
+});

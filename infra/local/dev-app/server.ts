@@ -1,0 +1,140 @@
+// The dev "app server": the role that, in a real deployment, authenticates its users and mints
+// their join tokens. It serves a page (GET /, /app.js) where one picks a room, an identity and a
+// client location, and POST /api/join, which asks the Worker to join from that location.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+import { z } from "zod";
+import { ErrorCode, type ErrorBody } from "../../../shared/errors.ts";
+import { ClusterError, type LocalCluster } from "../cluster.ts";
+import { CLIENT_LOCATIONS, CLIENT_LOCATION_NAMES } from "./locations.ts";
+
+const PAGE_ENTRY = fileURLToPath(new URL("./page.ts", import.meta.url));
+const MAX_BODY = 16 * 1024;
+
+export const DevJoinBody = z
+  .object({
+    room: z.string().min(1).max(256).regex(/^[^\u0000-\u001f\u007f]+$/, "must not contain control characters"),
+    identity: z.string().min(1).max(256).regex(/^[^\u0000-\u001f\u007f]+$/, "must not contain control characters"),
+    location: z.enum(CLIENT_LOCATION_NAMES),
+  })
+  .strict();
+
+let bundle: Promise<string> | undefined;
+function pageBundle(): Promise<string> {
+  bundle ??= build({ entryPoints: [PAGE_ENTRY], bundle: true, format: "iife", platform: "browser", target: "chrome110", write: false, logLevel: "silent" }).then(
+    (r) => r.outputFiles[0]!.text,
+  );
+  bundle.catch(() => (bundle = undefined));
+  return bundle;
+}
+
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function page(): string {
+  const options = CLIENT_LOCATION_NAMES.map((k) => `<option value="${k}">${escapeHtml(CLIENT_LOCATIONS[k].label)}</option>`).join("");
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Meridian local cluster</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+  body { font: 14px system-ui, sans-serif; margin: 1rem; background: #111; color: #eee; }
+  #grid { display: flex; flex-wrap: wrap; gap: .5rem; margin-top: 1rem; }
+  .tile { display: flex; flex-direction: column; }
+  video { width: 320px; height: 180px; background: #000; }
+  audio { width: 320px; }
+</style></head>
+<body>
+  <h1>Meridian local cluster</h1>
+  <label>Room <input id="room" value="demo"></label>
+  <label>Identity <input id="identity"></label>
+  <label>Client location <select id="location">${options}</select></label>
+  <button id="join">Join</button>
+  <p id="status">not connected</p>
+  <p id="route"></p>
+  <div id="grid">
+    <div class="tile"><video id="local" autoplay muted playsinline></video><span>you</span></div>
+    <div id="remote" style="display: contents"></div>
+  </div>
+  <script src="/app.js"></script>
+</body></html>`;
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" });
+  res.end(JSON.stringify(body));
+}
+
+const fail = (res: ServerResponse, status: number, code: ErrorCode, message: string, details?: unknown) =>
+  send(res, status, { error: { code, message, ...(details === undefined ? {} : { details }) } } satisfies ErrorBody);
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  let text = "";
+  for await (const chunk of req) {
+    text += String(chunk);
+    if (text.length > MAX_BODY) throw new SyntaxError("body too large");
+  }
+  return JSON.parse(text);
+}
+
+async function join(cluster: LocalCluster, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  let raw: unknown;
+  try {
+    raw = await readJson(req);
+  } catch (e) {
+    return fail(res, 400, ErrorCode.BadRequest, `body must be JSON: ${(e as Error).message}`);
+  }
+  const body = DevJoinBody.safeParse(raw);
+  if (!body.success) return fail(res, 400, ErrorCode.BadRequest, "invalid request", body.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })));
+  const { lat, lon } = CLIENT_LOCATIONS[body.data.location];
+  try {
+    const j = await cluster.join({ room: body.data.room, identity: body.data.identity, location: { lat, lon } });
+    const signalRegion = cluster.nodes.find((n) => n.signalUrl === j.url)?.region ?? "unknown";
+    send(res, 200, { ...j, signalRegion });
+  } catch (e) {
+    if (e instanceof ClusterError) return send(res, e.status, e.body);
+    throw e;
+  }
+}
+
+export interface DevApp {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export async function startDevApp(cluster: LocalCluster, o: { port?: number } = {}): Promise<DevApp> {
+  const server: Server = createServer((req, res) => {
+    const path = new URL(req.url ?? "/", "http://localhost").pathname;
+    const route = async () => {
+      if (req.method === "POST" && path === "/api/join") return join(cluster, req, res);
+      if (req.method !== "GET") return fail(res, 405, ErrorCode.BadRequest, "only GET, and POST /api/join");
+      if (path === "/") {
+        res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
+        return res.end(page());
+      }
+      if (path === "/app.js") {
+        res.writeHead(200, { "content-type": "text/javascript; charset=utf-8", "cache-control": "no-store" });
+        return res.end(await pageBundle());
+      }
+      fail(res, 404, ErrorCode.NotFound, `no route ${path}`);
+    };
+    route().catch((err: unknown) => {
+      console.error(`dev app: ${req.method} ${path} failed: ${(err as Error).message}`);
+      if (!res.headersSent) fail(res, 500, ErrorCode.Internal, "internal error");
+      else res.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(o.port ?? 0, "127.0.0.1", resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,133 @@
+// `npm run dev` end to end: the launcher starts redis-server, the bridge, the Worker and three
+// media nodes in two regions; region-aware joins through its app server; the dashboard and the API
+// calls it makes; SIGINT leaves no process behind and exits 0.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Browser } from "playwright-core";
+import { Redis } from "ioredis";
+import { decodeJwt } from "jose";
+import { keys } from "../../shared/keys.ts";
+import { launchChromium, openPage } from "../support/browser.ts";
+import { readNodeRecord, waitFor } from "../support/media-node.ts";
+import { alive, startLauncher, type Launcher } from "./launcher.ts";
+
+let launcher: Launcher;
+let redis: Redis;
+let token: string;
+
+beforeAll(async () => {
+  launcher = await startLauncher();
+  redis = new Redis(launcher.ready.redisUrl, { maxRetriesPerRequest: 1 });
+  redis.on("error", () => undefined); // the launcher stops it at the end
+  token = new URL(launcher.ready.dashboard).hash.replace(/^#token=/, "");
+});
+
+afterAll(async () => {
+  redis?.disconnect();
+  if (launcher && launcher.proc.exitCode === null) {
+    launcher.proc.kill("SIGKILL");
+    for (const pid of launcher.ready.pids) if (alive(pid)) process.kill(pid, "SIGKILL");
+  }
+});
+
+const api = async (path: string) => {
+  const res = await fetch(launcher.ready.worker + path, { headers: { authorization: `Bearer ${token}` } });
+  return { status: res.status, body: (await res.json()) as any };
+};
+
+const devJoin = async (body: unknown) => {
+  const res = await fetch(`${launcher.ready.app}/api/join`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  return { status: res.status, body: (await res.json()) as any };
+};
+
+describe("npm run dev", () => {
+  it("registers three media nodes in two regions in Redis", async () => {
+    const { nodes } = launcher.ready;
+    expect(nodes.map((n) => n.region).sort()).toEqual(["us-east", "us-east", "us-west-2"]);
+    for (const n of nodes) {
+      const rec = await waitFor(() => readNodeRecord(redis, n.id), (r) => r !== null, `record of ${n.id}`);
+      expect(rec).toMatchObject({ id: n.id, region: n.region, state: "SERVING", signalUrl: `${n.http.replace("http", "ws")}/rtc` });
+    }
+    expect((await redis.zrange(keys.nodes(), 0, -1)).sort()).toEqual(nodes.map((n) => n.id).sort());
+  });
+
+  it("hands a us-west client a us-west-2 signal node and a us-east client a us-east one", async () => {
+    const nodeOfUrl = (url: string) => launcher.ready.nodes.find((n) => `${n.http.replace("http", "ws")}/rtc` === url);
+    const west = await devJoin({ room: "dev-room", identity: "alice", location: "us-west" });
+    expect(west.status).toBe(200);
+    expect(nodeOfUrl(west.body.url)?.region).toBe("us-west-2");
+    expect(west.body.signalRegion).toBe("us-west-2");
+    const east = await devJoin({ room: "dev-room", identity: "bob", location: "us-east" });
+    expect(east.status).toBe(200);
+    expect(nodeOfUrl(east.body.url)?.region).toBe("us-east");
+    // One hosting node for the room, whoever asks; the media token names it.
+    expect(east.body.node).toBe(west.body.node);
+    expect(await redis.hget(keys.room("dev-room"), "node")).toBe(west.body.node);
+    for (const j of [west, east]) expect(decodeJwt(j.body.token)).toMatchObject({ sub: j.body.identity, meridian: { node: west.body.node } });
+  });
+
+  it("refuses a bad dev join with a clear error", async () => {
+    const bad = await devJoin({ room: "dev-room", identity: "x", location: "mars" });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error).toMatchObject({ code: "bad_request" });
+    const notJson = await fetch(`${launcher.ready.app}/api/join`, { method: "POST", body: "{" });
+    expect(notJson.status).toBe(400);
+  });
+
+  it("serves the dashboard, and the API calls it makes succeed with the printed token", async () => {
+    const page = await fetch(`${launcher.ready.worker}/dashboard`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+    const html = await page.text();
+    expect(html).toContain('<script src="/dashboard.js"></script>');
+    expect(html).not.toContain(token);
+    expect((await fetch(`${launcher.ready.worker}/dashboard.js`)).status).toBe(200);
+
+    const regions = await api("/v1/regions");
+    expect(regions.status).toBe(200);
+    expect(regions.body.regions.map((r: { name: string }) => r.name)).toEqual(["us-west-2", "us-east"]);
+    const nodes = await api("/v1/nodes");
+    expect(nodes.status).toBe(200);
+    expect(nodes.body.nodes).toHaveLength(3);
+    const rooms = await api("/v1/rooms");
+    expect(rooms.status).toBe(200);
+    expect(rooms.body.rooms.find((r: { name: string }) => r.name === "dev-room")).toBeDefined();
+    expect((await fetch(`${launcher.ready.worker}/v1/regions`)).status).toBe(401);
+  });
+
+  describe("in Chromium", () => {
+    let browser: Browser;
+    beforeAll(async () => {
+      browser = await launchChromium();
+    });
+    afterAll(async () => {
+      await browser?.close();
+    });
+
+    it("the dashboard renders regions, nodes and rooms, and drops the token from the address bar", async () => {
+      const { page, console } = await openPage(browser, launcher.ready.dashboard);
+      const table = (id: string) =>
+        page.evaluate((id) => [...document.querySelectorAll(`#${id} tbody tr`)].map((tr) => [...tr.children].map((td) => td.textContent)), id);
+      const nodes = await waitFor(() => table("nodes"), (rows) => rows.length === 3, "three node rows", 15_000).catch((e) => {
+        throw new Error(`${e}\n${console.join("\n")}`);
+      });
+      expect(nodes.map((r) => r[0]).sort()).toEqual(launcher.ready.nodes.map((n) => n.id).sort());
+      expect(nodes.every((r) => r[2] === "SERVING")).toBe(true);
+      const rooms = await table("rooms");
+      expect(rooms.find((r) => r[0] === "dev-room")?.[1]).toBe(await redis.hget(keys.room("dev-room"), "node"));
+      expect((await table("regions")).map((r) => r[0])).toEqual(["us-west-2", "us-east"]);
+      expect(page.url()).not.toContain("token=");
+      expect(console.filter((l) => l.startsWith("pageerror"))).toEqual([]);
+    });
+  });
+
+  it("stops every child process on SIGINT and exits 0", async () => {
+    const { pids, nodes } = launcher.ready;
+    expect(pids).toHaveLength(4); // redis-server + three media nodes (bridge and Worker are in-process)
+    launcher.proc.kill("SIGINT");
+    expect(await launcher.exited).toEqual({ code: 0, signal: null });
+    await waitFor(async () => pids.filter(alive), (left) => left.length === 0, "children gone", 10_000);
+    for (const url of [launcher.ready.worker, launcher.ready.app, launcher.ready.bridge, ...nodes.map((n) => n.http)])
+      await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+    expect(launcher.output.join("\n")).toContain("[dev] stopped");
+  });
+});
