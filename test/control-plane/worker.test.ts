@@ -40,7 +40,7 @@ describe("basics", () => {
     const doc = await h.fetch("/openapi.json");
     expect(doc.status).toBe(200);
     expect(Object.keys(doc.body.paths).sort()).toEqual(
-      ["/v1/join", "/v1/nodes", "/v1/rooms", "/v1/rooms/{name}", "/v1/rooms/{name}/participants"].sort(),
+      ["/v1/join", "/v1/nodes", "/v1/regions", "/v1/rooms", "/v1/rooms/{name}", "/v1/rooms/{name}/participants"].sort(),
     );
     expect(Object.keys(doc.body.paths["/v1/rooms/{name}"])).toEqual(expect.arrayContaining(["get", "delete"]));
   });
