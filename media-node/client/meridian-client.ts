@@ -191,7 +191,7 @@ export class MeridianClient {
 
   /** Raw WebRTC stats of the receiving side (inbound-rtp etc.), as plain objects. */
   async recvStats(): Promise<Record<string, unknown>[]> {
-    if (!this.recvTransport) return [];
+    if (!this.recvTransport || this.recvTransport.closed) return []; // left, or moving to another node
     const report = await this.recvTransport.getStats();
     return [...report.values()] as Record<string, unknown>[];
   }
