@@ -38,8 +38,10 @@ export type NodeRecord = z.infer<typeof NodeRecord>;
 
 /** Media nodes report this often. */
 export const REPORT_INTERVAL_MS = 2_000;
-/** A record older than this is stale and not eligible (LiveKit uses 5 s). */
-export const STATS_FRESHNESS_MS = 5_000;
+/** A record older than this is stale and not eligible (LiveKit uses 5 s). Never longer than
+ * NODE_TTL_MS: a record cannot be fresh after it expired (the TS selector and the placement Lua
+ * must agree). */
+export const STATS_FRESHNESS_MS = 2 * REPORT_INTERVAL_MS;
 /** A node that stops reporting vanishes from Redis by itself after this (key TTL). Placement keeps
  * an existing room on its node while the node's record exists, so this is also the failover
  * bound: a room on a killed node is re-placed by the first join at most 2 report intervals after
