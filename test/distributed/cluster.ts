@@ -3,6 +3,7 @@
 // regions on loopback: one in us-west-2, two in us-east. Clients join the way a browser app does
 // (POST /v1/join with request.cf coordinates) and get a media token plus the wss URL of their
 // signal node.
+import type { Redis } from "ioredis";
 import { expect } from "vitest";
 import { keys } from "../../shared/keys.ts";
 import { MediaNodeProcess, waitFor } from "../support/media-node.ts";
@@ -90,8 +91,7 @@ export async function startCluster(nodeEnv: Record<string, string> = {}): Promis
 }
 
 /** Every key in Redis with everything it holds, as text (SCAN; fine for a test-sized keyspace). */
-export async function dumpRedis(h: WorkerHarness): Promise<Map<string, string>> {
-  const r = h.ioredis;
+export async function dumpRedis(r: Redis): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   let cursor = "0";
   do {
@@ -115,10 +115,10 @@ export async function dumpRedis(h: WorkerHarness): Promise<Map<string, string>> 
   return out;
 }
 
-/** Keys that name `nodeId` or hold it (members, fields, participant records). */
-export async function keysMentioning(h: WorkerHarness, nodeId: string): Promise<string[]> {
-  const dump = await dumpRedis(h);
-  return [...dump].filter(([k, v]) => k.includes(nodeId) || v.includes(nodeId)).map(([k, v]) => `${k} = ${v.slice(0, 200)}`);
+/** Keys that name `text` or hold it (members, fields, participant records), as "key = content". */
+export async function dumpRedisWith(r: Redis, text: string): Promise<string[]> {
+  const dump = await dumpRedis(r);
+  return [...dump].filter(([k, v]) => k.includes(text) || v.includes(text)).map(([k, v]) => `${k} = ${v.slice(0, 200)}`);
 }
 
 /** A gauge/counter value from a node's /metrics. */

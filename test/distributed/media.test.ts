@@ -15,7 +15,7 @@ import type { DemoState } from "../../media-node/client/demo.ts";
 import type { MeridianClient } from "../../media-node/client/meridian-client.ts";
 import { busiest, inboundRtp, launchChromium, mediaFlows, openPage } from "../support/browser.ts";
 import { waitFor } from "../support/media-node.ts";
-import { PORTLAND, WASHINGTON, WEST, EAST_A, EAST_B, keysMentioning, metric, startCluster, type Cluster, type Where } from "./cluster.ts";
+import { PORTLAND, WASHINGTON, WEST, EAST_A, EAST_B, dumpRedisWith, metric, startCluster, type Cluster, type Where } from "./cluster.ts";
 
 const ROOM = "distributed-call";
 const OUTAGE_MS = 10_000;
@@ -179,8 +179,8 @@ describe("distributed call", () => {
       `[distributed] failover: kill → first join placed on a live node ${firstLive.at - killedAt} ms (2 report intervals = ${2 * REPORT_INTERVAL_MS} ms); ` +
         `kill → both clients decoding video again ${failoverMs} ms; new host ${newHost}; rejoin calls A ${a.rejoins.length}, B ${b.rejoins.length}`,
     );
-    const left = await waitFor(() => keysMentioning(c.h, dead), (k) => k.length === 0, `no Redis keys mentioning ${dead}`, 15_000).catch(async (e) => {
-      throw new Error(`${e}\n${(await keysMentioning(c.h, dead)).join("\n")}`);
+    const left = await waitFor(() => dumpRedisWith(c.h.ioredis, dead), (k) => k.length === 0, `no Redis keys mentioning ${dead}`, 15_000).catch(async (e) => {
+      throw new Error(`${e}\n${(await dumpRedisWith(c.h.ioredis, dead)).join("\n")}`);
     });
     expect(left).toEqual([]);
     expect(await c.h.ioredis.zscore(keys.nodes(), dead)).toBeNull();
