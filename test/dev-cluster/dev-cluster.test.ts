@@ -6,7 +6,7 @@ import type { Browser } from "playwright-core";
 import { Redis } from "ioredis";
 import { decodeJwt } from "jose";
 import { keys } from "../../shared/keys.ts";
-import { launchChromium, openPage } from "../support/browser.ts";
+import { inboundRtp, launchChromium, mediaFlows, openPage } from "../support/browser.ts";
 import { readNodeRecord, waitFor } from "../support/media-node.ts";
 import { alive, startLauncher, type Launcher } from "./launcher.ts";
 
@@ -117,6 +117,26 @@ describe("npm run dev", () => {
       expect((await table("regions")).map((r) => r[0])).toEqual(["us-west-2", "us-east"]);
       expect(page.url()).not.toContain("token=");
       expect(console.filter((l) => l.startsWith("pageerror"))).toEqual([]);
+    });
+
+    it("the dev page joins from two locations and both see each other's media", async () => {
+      const join = async (identity: string, location: string) => {
+        const p = await openPage(browser, `${launcher.ready.app}/`);
+        await p.page.fill("#room", "dev-media");
+        await p.page.fill("#identity", identity);
+        await p.page.selectOption("#location", location);
+        await p.page.click("#join");
+        return p;
+      };
+      const west = await join("west-user", "us-west");
+      const east = await join("east-user", "us-east");
+      for (const p of [west, east])
+        await waitFor(() => inboundRtp(p.page), mediaFlows, "remote media decoded", 45_000).catch((e) => {
+          throw new Error(`${e}\n${p.console.join("\n")}\n${launcher.output.slice(-20).join("\n")}`);
+        });
+      const joins = await west.page.evaluate(() => (globalThis as unknown as { meridian: { joins: { signalRegion: string; node: string }[] } }).meridian.joins);
+      expect(joins[0]?.signalRegion).toBe("us-west-2");
+      expect(joins[0]?.node).toBe(await redis.hget(keys.room("dev-media"), "node"));
     });
   });
 
