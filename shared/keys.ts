@@ -5,7 +5,10 @@
 //   nodes                   ZSET    node id -> expiry (ms); lets scripts enumerate live nodes and
 //                                   drop expired members without SCAN
 //   node:<id>:rooms         SET     rooms hosted by the node (swept with the node)
-//   node:<id>:reserved      STRING  placements made onto the node since its last report (anti-herding)
+//   node:<id>:reserved      STRING  rooms placed onto the node since its last report (anti-herding)
+//   node:<id>:reservation   HASH    at (updatedAt of the last report), carried:<metric> (reservation
+//                                   a report could not show yet, decayed), cost:<metric> (what one
+//                                   more room costs, learnt from that report); PX = NODE_TTL_MS
 //   room:<name>             HASH    room record: name, node, region, createdAt, emptyTimeout, maxParticipants, metadata
 //   rooms                   ZSET    room name -> createdAt (ms)
 //   room:<name>:participants HASH   identity -> JSON participant (written by the hosting node)
@@ -19,10 +22,14 @@
 //   sel:regions             SET     regions that currently have SERVING nodes
 //   sel:<region>:expiry     ZSET    node id -> expiry (ms); placement sweeps members <= now
 //   sel:<region>:updated    ZSET    node id -> updatedAt (ms) of its last report (freshness)
-//   sel:<region>:<metric>   ZSET    node id -> metric + reservations x per-room cost, for each
-//                                   metric in shared/selector/metrics.ts (sysload, cpuload, rooms,
-//                                   clients, tracks, bytespersec); a report rewrites the reported
-//                                   value, which is what resets the reservations
+//   sel:<region>:<metric>   ZSET    node id -> settled metric + carried + rooms placed since the
+//                                   report x cost, for each metric in shared/selector/metrics.ts
+//                                   (sysload, cpuload, rooms, clients, tracks, bytespersec). A report
+//                                   does NOT forget placements: the metric shows a room only once
+//                                   its participants have arrived (and, for sysload, once the load
+//                                   average has caught up), so the report script carries what is
+//                                   still outstanding forward, decayed with the metric's own time
+//                                   constant (shared/selector/reservation.ts explains the model)
 // A DRAINING report removes the node from sel:*; an expired one is swept by the next placement
 // that reads its region. Scripts build these keys from KEY_PREFIX, so Redis must not be a
 // cluster (Upstash and a single redis-server are fine).
@@ -38,6 +45,7 @@ export const keys = {
   nodes: () => `${P}nodes`,
   nodeRooms: (id: string) => `${P}node:${id}:rooms`,
   nodeReserved: (id: string) => `${P}node:${id}:reserved`,
+  nodeReservation: (id: string) => `${P}node:${id}:reservation`,
   room: (name: string) => `${P}room:${name}`,
   rooms: () => `${P}rooms`,
   roomParticipants: (name: string) => `${P}room:${name}:participants`,
@@ -67,6 +75,7 @@ export const LUA_KEY_FUNCTIONS = [
   luaKeyFunction("k_nodes", keys.nodes, 0),
   luaKeyFunction("k_node_rooms", keys.nodeRooms, 1),
   luaKeyFunction("k_node_reserved", keys.nodeReserved, 1),
+  luaKeyFunction("k_node_reservation", keys.nodeReservation, 1),
   luaKeyFunction("k_node_bus", keys.nodeBus, 1),
   luaKeyFunction("k_sel_regions", keys.selRegions, 0),
   luaKeyFunction("k_sel", keys.sel, 2),

@@ -1,7 +1,9 @@
 // Atomic room placement in ONE Redis round trip (a Lua script, EVALSHA with EVAL fallback).
 // Concurrent joins to the same new room serialize inside Redis, so a room lands on exactly one
-// node; each placement reserves capacity on its node (keys.nodeReserved + the selection index
-// scores) so a burst between two stats reports spreads instead of herding.
+// node; each placement reserves the node's learnt per-room cost on it (keys.nodeReserved + the
+// selection index scores), and the node's reports carry that reservation forward until its
+// metrics can show the room (shared/selector/reservation.ts), so a burst spreads instead of
+// herding back onto nodes whose stats have not caught up.
 //
 // The Lua re-implements the pick step of shared/selector (eligibility, soft limits, region order,
 // sort_by, algorithm, tie → smallest id); test/selector/differential.test.ts keeps them in step.
@@ -10,7 +12,8 @@ import type { NodeSelectorConfig } from "./config.ts";
 import { LUA_KEY_FUNCTIONS, keys } from "./keys.ts";
 import { NODE_TTL_MS, NodeRecord, STATS_FRESHNESS_MS } from "./node.ts";
 import { defineScript, type ScriptRunner } from "./redis-runner.ts";
-import { METRICS, RESERVATION_COST } from "./selector/metrics.ts";
+import { METRICS } from "./selector/metrics.ts";
+import { DEFAULT_ROOM_COST } from "./selector/reservation.ts";
 
 const placeScript = defineScript(
   "place_room",
@@ -19,7 +22,8 @@ const placeScript = defineScript(
 -- ARGV: 1 (unused), 2 now, 3 freshness_ms, 4 room, 5 mode (join|create), 6 auto_create (1|0),
 --       7 kind, 8 sort_by, 9 algorithm, 10 sysload_limit, 11 cpu_load_limit, 12 seed,
 --       13 reservation ttl ms, 14 emptyTimeout, 15 maxParticipants, 16 metadata, 17 want_signal,
---       18..23 reservation cost per metric (sysload cpuload rooms clients tracks bytespersec),
+--       18..23 default room cost per metric (sysload cpuload rooms clients tracks bytespersec),
+--       used only if the node's reservation hash is missing,
 --       24.. configured regions nearest-first
 local now = tonumber(ARGV[2])
 local stale_at = now - tonumber(ARGV[3])
@@ -215,7 +219,11 @@ for _ = 1, 3 do
     local reserved = k_node_reserved(id)
     redis.call('INCR', reserved)
     redis.call('PEXPIRE', reserved, ARGV[13])
-    for _, m in ipairs(METRICS) do redis.call('ZINCRBY', sel(r, m), cost[m], id) end
+    -- the node's per-room cost, learnt by its last report (reservation.ts roomCost)
+    local want = {}
+    for i, m in ipairs(METRICS) do want[i] = 'cost:' .. m end
+    local learnt = redis.call('HMGET', k_node_reservation(id), unpack(want))
+    for i, m in ipairs(METRICS) do redis.call('ZINCRBY', sel(r, m), learnt[i] or cost[m], id) end
     return { 'ok', current and 2 or 1, json, signal_node(json) }
   end
   zrem(r, { id }) -- index entry outlived its record (clock skew): drop it and choose again
@@ -287,7 +295,7 @@ export function placeArgs(req: PlaceRequest): { keys: string[]; args: (string | 
       s.maxParticipants,
       s.metadata,
       req.wantSignal ? 1 : 0,
-      ...METRICS.map((m) => RESERVATION_COST[m]),
+      ...METRICS.map((m) => DEFAULT_ROOM_COST[m]),
       ...req.regionOrder,
     ],
   };

@@ -3,30 +3,65 @@
 import { LUA_KEY_FUNCTIONS, SEL_FIELDS, keys } from "./keys.ts";
 import { NODE_TTL_MS, type NodeRecord } from "./node.ts";
 import { defineScript, type ScriptRunner } from "./redis-runner.ts";
-import { METRICS, reportedMetric } from "./selector/metrics.ts";
+import { METRICS } from "./selector/metrics.ts";
+import { LUA_DECAY_FACTOR, REFLECT_TAU_MS, roomCost, settledMetric } from "./selector/reservation.ts";
+
+const luaList = (xs: readonly string[]) => `{ ${xs.map((x) => `'${x}'`).join(", ")} }`;
 
 const reportNodeScript = defineScript(
   "report_node",
-  `
--- KEYS: node, nodes, reserved, selRegions, sweepNodes, sel:<region>:<field> for each SEL_FIELDS
--- ARGV: json, ttl_ms, id, now_ms, region, state, updatedAt, metric values (METRICS order)
+  `${LUA_DECAY_FACTOR}
+-- KEYS: node, nodes, reserved, selRegions, sweepNodes, reservation, sel:<region>:<field> for each
+--       SEL_FIELDS
+-- ARGV: json, ttl_ms, id, now_ms, region, state, updatedAt, then per metric (METRICS order):
+--       settled values, room costs, reflect time constants (ms)
 -- Returns 1 if the node was registered already, 0 if this report (re-)registered it: its record
 -- had expired or Redis lost it, so the node must re-sync its rooms and participants.
+local METRICS = ${luaList(METRICS)}
+local M = #METRICS
+local SEL = 7 -- KEYS[SEL] = sel:<region>:expiry, then updated, then one per metric
+local id, updated = ARGV[3], tonumber(ARGV[7])
 local existed = redis.call('EXISTS', KEYS[1])
 local expiry = tonumber(ARGV[4]) + tonumber(ARGV[2])
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-redis.call('ZADD', KEYS[2], expiry, ARGV[3])
-redis.call('ZADD', KEYS[5], expiry, ARGV[3])
+redis.call('ZADD', KEYS[2], expiry, id)
+redis.call('ZADD', KEYS[5], expiry, id)
+
+-- Carry forward what the report cannot show yet: (carried + placed x cost) decayed over the time
+-- between this report and the previous one (reservation.ts afterReport, the same arithmetic).
+local want = { 'at' }
+for i, m in ipairs(METRICS) do want[1 + i] = 'carried:' .. m; want[1 + M + i] = 'cost:' .. m end
+local prev = redis.call('HMGET', KEYS[6], unpack(want))
+local placed = tonumber(redis.call('GET', KEYS[3]) or '0')
+local carried, fields = {}, { 'at', ARGV[7] }
+for i, m in ipairs(METRICS) do
+  local c = 0
+  if prev[1] then
+    local outstanding = (tonumber(prev[1 + i]) or 0) + placed * (tonumber(prev[1 + M + i]) or 0)
+    c = outstanding * decay_factor(updated - tonumber(prev[1]), tonumber(ARGV[7 + 2 * M + i]))
+  end
+  carried[i] = string.format('%.17g', c) -- round-trips exactly
+  fields[#fields + 1] = 'carried:' .. m; fields[#fields + 1] = carried[i]
+  fields[#fields + 1] = 'cost:' .. m; fields[#fields + 1] = ARGV[7 + M + i]
+end
+redis.call('HSET', KEYS[6], unpack(fields))
+redis.call('PEXPIRE', KEYS[6], ARGV[2])
 redis.call('DEL', KEYS[3])
+
 if ARGV[6] ~= 'SERVING' then
   -- leaves the selection index at once: a draining node takes no new rooms
-  for i = 6, #KEYS do redis.call('ZREM', KEYS[i], ARGV[3]) end
+  for i = SEL, #KEYS do redis.call('ZREM', KEYS[i], id) end
   return existed
 end
 redis.call('SADD', KEYS[4], ARGV[5])
-redis.call('ZADD', KEYS[6], expiry, ARGV[3])
-redis.call('ZADD', KEYS[7], ARGV[7], ARGV[3])
-for i = 8, #KEYS do redis.call('ZADD', KEYS[i], ARGV[i], ARGV[3]) end
+redis.call('ZADD', KEYS[SEL], expiry, id)
+redis.call('ZADD', KEYS[SEL + 1], ARGV[7], id)
+for i = 1, M do
+  -- settled + carried, summed by Redis in the same order as effectiveMetric
+  local key = KEYS[SEL + 1 + i]
+  redis.call('ZADD', key, ARGV[7 + i], id)
+  if tonumber(carried[i]) ~= 0 then redis.call('ZINCRBY', key, carried[i], id) end
+end
 return existed
 `,
 );
@@ -34,12 +69,21 @@ return existed
 const selKeys = (region: string) => SEL_FIELDS.map((f) => keys.sel(region, f));
 
 /** Publishes a node's record with a TTL; a node that stops reporting disappears by itself. Also
- * (re)writes its entry in the selection index, which resets its placement reservations. Returns
- * false when the report (re-)registered the node (first report, expired record, Redis restarted). */
+ * (re)writes its entry in the selection index: its settled metrics plus the reservations they
+ * cannot show yet (shared/selector/reservation.ts). Returns false when the report (re-)registered
+ * the node (first report, expired record, Redis restarted). */
 export async function reportNode(redis: ScriptRunner, record: NodeRecord, now = Date.now()): Promise<boolean> {
   const existed = await redis.run(
     reportNodeScript,
-    [keys.node(record.id), keys.nodes(), keys.nodeReserved(record.id), keys.selRegions(), keys.sweepNodes(), ...selKeys(record.region)],
+    [
+      keys.node(record.id),
+      keys.nodes(),
+      keys.nodeReserved(record.id),
+      keys.selRegions(),
+      keys.sweepNodes(),
+      keys.nodeReservation(record.id),
+      ...selKeys(record.region),
+    ],
     [
       JSON.stringify(record),
       NODE_TTL_MS,
@@ -48,7 +92,9 @@ export async function reportNode(redis: ScriptRunner, record: NodeRecord, now = 
       record.region,
       record.state,
       record.updatedAt,
-      ...METRICS.map((m) => reportedMetric(record, m)),
+      ...METRICS.map((m) => settledMetric(record, m)),
+      ...METRICS.map((m) => roomCost(record, m)),
+      ...METRICS.map((m) => REFLECT_TAU_MS[m]),
     ],
   );
   return existed === 1;
@@ -63,7 +109,7 @@ if json then
   local region = cjson.decode(json).region
   for i = 2, #ARGV do redis.call('ZREM', k_sel(region, ARGV[i]), ARGV[1]) end
 end
-redis.call('DEL', KEYS[1], KEYS[3])
+redis.call('DEL', KEYS[1], KEYS[3], k_node_reservation(ARGV[1]))
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
 return 1
@@ -202,7 +248,7 @@ for _, id in ipairs(dead) do
         redis.call('ZREM', k_rooms(), room)
       end
     end
-    redis.call('DEL', k_node_rooms(id), k_node_reserved(id))
+    redis.call('DEL', k_node_rooms(id), k_node_reserved(id), k_node_reservation(id))
     swept[#swept + 1] = id
   end
   redis.call('ZREM', KEYS[1], id)

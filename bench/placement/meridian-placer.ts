@@ -1,10 +1,11 @@
 // Meridian's placement run in-process: the real shared selector (shared/selector) over NodeRecords
-// built from each node's last report, plus the reservation counter placement keeps per node
-// (incremented by each placement, reset by the node's next report — shared/registry.ts
-// reportNode deletes it). The reference point is the CLIENT's location (request.cf).
+// built from each node's last report, plus the reservations placement keeps per node (each
+// placement adds the node's per-room cost; each report carries the outstanding part forward,
+// decayed — shared/selector/reservation.ts afterReport, what shared/registry.ts reportNode does
+// in Lua). The reference point is the CLIENT's location (request.cf).
 import { NodeSelectorConfig } from "../../shared/config.ts";
 import type { NodeRecord } from "../../shared/node.ts";
-import { regionPreference, selectNode, type Candidate } from "../../shared/selector/index.ts";
+import { afterReport, regionPreference, selectNode, type Candidate } from "../../shared/selector/index.ts";
 import type { Rng } from "../lib/prng.ts";
 import { epochMs } from "./clock.ts";
 import type { NodeView, Placer, Snapshot } from "./cluster.ts";
@@ -59,7 +60,7 @@ export function meridianPlacer(o: MeridianPlacerOptions): Placer {
       return chosen.node.id;
     },
     onReport(node: NodeView) {
-      cands.set(node.spec.id, { node: nodeRecord(node.spec, node.report), reserved: 0 });
+      cands.set(node.spec.id, afterReport(cands.get(node.spec.id), nodeRecord(node.spec, node.report)));
     },
   };
 }

@@ -15,7 +15,18 @@ export type { Candidate, SelectionContext, NodeSelectorKind } from "./types.ts";
 export { regionPreference, haversineMeters } from "./haversine.ts";
 export { referencePoint, clientLocation } from "./reference.ts";
 export { seededRng } from "./random.ts";
-export { METRICS, RESERVATION_COST, effectiveMetric, reportedMetric, type Metric } from "./metrics.ts";
+export { METRICS, reportedMetric, type Metric } from "./metrics.ts";
+export {
+  ARRIVAL_TAU_MS,
+  DEFAULT_ROOM_COST,
+  REFLECT_TAU_MS,
+  afterReport,
+  decayFactor,
+  effectiveMetric,
+  roomCost,
+  settledMetric,
+  type Carried,
+} from "./reservation.ts";
 
 const KINDS: Readonly<Record<z.infer<typeof SelectorKind>, NodeSelectorKind>> = {
   any: anySelector,

@@ -1,6 +1,6 @@
 // The sort_by/algorithm step every kind ends with.
 import type { Algorithm, SortBy } from "../config.ts";
-import { effectiveMetric } from "./metrics.ts";
+import { effectiveMetric } from "./reservation.ts";
 import { randomIndex, type Rng } from "./random.ts";
 import type { Candidate } from "./types.ts";
 import type { z } from "zod";
@@ -11,8 +11,8 @@ type Algo = z.infer<typeof Algorithm>;
 /** a before b? Lower effective metric wins; ties go to the smaller node id (deterministic, and
  * the same rule the placement Lua applies). */
 function better(a: Candidate, b: Candidate, sortBy: Exclude<SortKey, "random">): boolean {
-  const va = effectiveMetric(a.node, sortBy, a.reserved);
-  const vb = effectiveMetric(b.node, sortBy, b.reserved);
+  const va = effectiveMetric(a, sortBy);
+  const vb = effectiveMetric(b, sortBy);
   return va < vb || (va === vb && a.node.id < b.node.id);
 }
 

@@ -1,12 +1,8 @@
 import type { NodeSelectorConfig } from "../config.ts";
-import type { NodeRecord } from "../node.ts";
+import type { Candidate } from "./reservation.ts";
 import type { Rng } from "./random.ts";
 
-/** A node as the selector sees it: its last report plus placements made since (anti-herding). */
-export interface Candidate {
-  node: NodeRecord;
-  reserved: number;
-}
+export type { Candidate } from "./reservation.ts";
 
 export interface SelectionContext {
   config: NodeSelectorConfig;
