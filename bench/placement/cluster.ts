@@ -32,7 +32,7 @@ export interface Placer {
   readonly name: string;
   /** Chooses a node id for a new room, seeing only the nodes' last reports. */
   place(room: RoomSpec, now: number, nodes: readonly NodeView[]): string | Promise<string>;
-  /** A node just reported (Meridian resets its reservation counter here). */
+  /** A node just reported (Meridian carries its outstanding reservations forward here). */
   onReport(node: NodeView, now: number): void | Promise<void>;
 }
 

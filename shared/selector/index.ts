@@ -15,6 +15,7 @@ export type { Candidate, SelectionContext, NodeSelectorKind } from "./types.ts";
 export { regionPreference, haversineMeters } from "./haversine.ts";
 export { referencePoint, clientLocation } from "./reference.ts";
 export { seededRng } from "./random.ts";
+export { isEligible } from "./filters.ts";
 export { METRICS, reportedMetric, type Metric } from "./metrics.ts";
 export {
   ARRIVAL_TAU_MS,

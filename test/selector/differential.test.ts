@@ -1,6 +1,8 @@
-// The placement Lua re-implements the TS selector's pick step. Random clusters through both, on a
-// real redis-server, must pick the same node for every deterministic setting (sort_by ≠ random,
-// algorithm lowest), including the reservations successive placements add.
+// The placement Lua re-implements the TS selector's pick step, and the report Lua the reservation
+// carry (shared/selector/reservation.ts). Random clusters through both, on a real redis-server,
+// must pick the same node for every deterministic setting (sort_by ≠ random, algorithm lowest),
+// including the reservations successive placements add and the ones reports carry forward — and
+// the selection index must hold exactly the TS effective metric, bit for bit.
 import fc from "fast-check";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,7 +11,17 @@ import { STATS_FRESHNESS_MS } from "../../shared/node.ts";
 import { placeRoom } from "../../shared/placement.ts";
 import { ioredisRunner } from "../../shared/redis-ioredis.ts";
 import { reportNode } from "../../shared/registry.ts";
-import { regionPreference, seededRng, selectNode, type Candidate } from "../../shared/selector/index.ts";
+import { keys } from "../../shared/keys.ts";
+import {
+  METRICS,
+  afterReport,
+  effectiveMetric,
+  isEligible,
+  regionPreference,
+  seededRng,
+  selectNode,
+  type Candidate,
+} from "../../shared/selector/index.ts";
 import { NEW_YORK, PARIS, REGIONS, SINGAPORE, nodeRecord } from "../support/nodes.ts";
 import { TestRedis } from "../support/redis.ts";
 
@@ -91,5 +103,85 @@ describe("TS selector ≡ placement Lua", () => {
       { numRuns: 150, seed: 20261126 },
     );
     expect(compared).toBeGreaterThan(150);
+  });
+});
+
+// Reports interleaved with placements: each step either places a room or has one node report new
+// stats after dt ms, which carries (decays) what was placed on it. Stats are drawn so nodes host
+// rooms (learnt per-room cost) or none (default cost).
+const stepArb = fc.oneof(
+  fc.record({ place: fc.constant(true as const), from: fc.constantFrom(NEW_YORK, PARIS, SINGAPORE) }),
+  fc.record({
+    place: fc.constant(false as const),
+    node: fc.nat(11),
+    dt: fc.constantFrom(0, 700, 2000, 2001, 4500),
+    sysload: level,
+    cpuLoad: level,
+    rooms: count,
+    clients: fc.integer({ min: 0, max: 40 }),
+    tracksIn: count,
+    tracksOut: fc.integer({ min: 0, max: 200 }),
+    bytesInPerSec: fc.constantFrom(0, 1000, 250_000.5),
+    bytesOutPerSec: fc.constantFrom(0, 2000, 1e6, 3.3e6),
+    state: fc.constantFrom("SERVING", "SERVING", "SERVING", "DRAINING"),
+  }),
+);
+
+describe("TS reservation carry ≡ report Lua", () => {
+  it("same picks and bit-identical index scores over reports interleaved with placements", async () => {
+    const runner = ioredisRunner(redis);
+    let placed = 0;
+    let carriedSeen = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uniqueArray(nodeArb, { selector: (n) => n.id, minLength: 1, maxLength: 12 }),
+        fc.array(stepArb, { minLength: 5, maxLength: 40 }),
+        defaultConfigArb.chain((d) => fc.constantFrom(d, { ...d, sort_by: "clients" as const }, { ...d, sort_by: "bytespersec" as const })),
+        async (specs, steps, cfg) => {
+          await redis.flushall();
+          let now = Date.now();
+          const config = NodeSelectorConfig.parse({ ...cfg, algorithm: "lowest", regions: REGIONS });
+          const cands = new Map<string, Candidate>();
+          for (const { age, ...s } of specs) {
+            const c = afterReport(undefined, nodeRecord({ ...s, updatedAt: now - age }, now));
+            cands.set(c.node.id, c);
+            await reportNode(runner, c.node, c.node.updatedAt);
+          }
+          for (const [i, step] of steps.entries()) {
+            if (step.place) {
+              const regionOrder = regionPreference(REGIONS, step.from);
+              const expected = selectNode([...cands.values()], { config, now, regionOrder, rng: seededRng(i) });
+              const got = await placeRoom(runner, { room: `r${i}`, mode: "create", autoCreate: true, config, regionOrder, now });
+              if (!expected) {
+                expect(got.status).toBe("no_nodes");
+                continue;
+              }
+              expect(got.status === "ok" && got.node.id).toBe(expected.node.id);
+              expected.reserved++;
+              placed++;
+              continue;
+            }
+            const { node: index, dt, place: _, ...stats } = step;
+            const prev = [...cands.values()][index % cands.size]!;
+            now += dt;
+            const next = afterReport(prev, nodeRecord({ ...stats, id: prev.node.id, region: prev.node.region, updatedAt: now }, now));
+            cands.set(next.node.id, next);
+            await reportNode(runner, next.node, now);
+            if (METRICS.some((m) => (next.carried?.[m] ?? 0) > 0)) carriedSeen++;
+          }
+          // Every eligible node's index score is exactly the TS effective metric, for every metric.
+          for (const c of cands.values()) {
+            if (!isEligible(c, now)) continue;
+            for (const m of METRICS) {
+              const score = await redis.zscore(keys.sel(c.node.region, m), c.node.id);
+              expect(score === null ? null : Number(score)).toBe(effectiveMetric(c, m));
+            }
+          }
+        },
+      ),
+      { numRuns: 120, seed: 20261127 },
+    );
+    expect(placed).toBeGreaterThan(300);
+    expect(carriedSeen).toBeGreaterThan(50);
   });
 });
