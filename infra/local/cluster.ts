@@ -73,6 +73,10 @@ export interface LocalCluster {
   /** The Worker's loopback origin (dashboard, API). */
   readonly workerUrl: string;
   readonly nodes: readonly MediaNodeChild[];
+  /** The node with this id; throws for an unknown id. */
+  node(id: string): MediaNodeChild;
+  /** The last log lines of every node, for failure messages. */
+  logs(lines?: number): string;
   readonly apiKey: string;
   /** Dev secret: minted per cluster, never logged. */
   readonly apiSecret: string;
@@ -152,6 +156,14 @@ export async function startCluster(o: ClusterOptions): Promise<LocalCluster> {
       mf,
       workerUrl: url.origin,
       nodes,
+      node(id) {
+        const n = nodes.find((x) => x.nodeId === id);
+        if (!n) throw new Error(`no node ${id} in this cluster`);
+        return n;
+      },
+      logs(lines = 15) {
+        return nodes.map((n) => `--- ${n.nodeId}:\n${n.logs.slice(-lines).join("\n")}`).join("\n");
+      },
       apiKey,
       apiSecret,
       workerFetch,

@@ -10,11 +10,11 @@ import { CloseCode, type NotificationName } from "../../shared/protocol.ts";
 import type { ParticipantRecord } from "../../shared/registry.ts";
 import { SignalClient, SignalError } from "../../media-node/client/signal-client.ts";
 import { waitFor } from "../support/media-node.ts";
-import { EAST_A, EAST_B, PORTLAND, WASHINGTON, WEST, expectHealthy, metric, startCluster, type Cluster } from "./cluster.ts";
+import { EAST_A, EAST_B, PORTLAND, WASHINGTON, WEST, expectHealthy, metric, startDistributedCluster, type Cluster } from "./cluster.ts";
 
 let c: Cluster;
 beforeAll(async () => {
-  c = await startCluster();
+  c = await startDistributedCluster();
 }, 60_000);
 afterAll(async () => {
   await c?.stop();
@@ -28,18 +28,18 @@ async function connect(url: string, token: string): Promise<{ client: SignalClie
 }
 
 async function participants(room: string): Promise<Record<string, ParticipantRecord>> {
-  const raw = await c.h.ioredis.hgetall(keys.roomParticipants(room));
+  const raw = await c.ioredis.hgetall(keys.roomParticipants(room));
   return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, JSON.parse(v) as ParticipantRecord]));
 }
 
 describe("signaling bridge", () => {
   it("relays a us-west-2 client's session to the us-east hosting node, both ways, and records it in Redis", async () => {
     const room = "bridged-room";
-    const b = await c.join("bob", room, WASHINGTON);
+    const b = await c.join({ identity: "bob", room, location: WASHINGTON });
     expect(b).toMatchObject({ region: "us-east", placement: "created" });
     const host = c.node(b.node);
     expect(b.url).toBe(host.signalUrl); // in the host's region: signals on the host itself
-    const a = await c.join("alice", room, PORTLAND);
+    const a = await c.join({ identity: "alice", room, location: PORTLAND });
     expect(a).toMatchObject({ node: b.node, placement: "existing", url: c.node(WEST).signalUrl });
 
     const bob = await connect(b.url, b.token);
@@ -52,9 +52,9 @@ describe("signaling bridge", () => {
     await waitFor(async () => bob.notes.map((n) => n.name), (n) => n.includes("participantJoined"), "bob hears alice join");
 
     // Redis: the room is on one node; alice's participant record names the bridging node.
-    expect(await c.h.ioredis.hget(keys.room(room), "node")).toBe(b.node);
+    expect(await c.ioredis.hget(keys.room(room), "node")).toBe(b.node);
     const holders = [];
-    for (const id of [WEST, EAST_A, EAST_B]) if (await c.h.ioredis.sismember(keys.nodeRooms(id), room)) holders.push(id);
+    for (const id of [WEST, EAST_A, EAST_B]) if (await c.ioredis.sismember(keys.nodeRooms(id), room)) holders.push(id);
     expect(holders).toEqual([b.node]);
     const ps = await waitFor(() => participants(room), (p) => p.alice !== undefined && p.bob !== undefined, "both participant records");
     expect(ps.alice!.signalNode).toBe(WEST);
@@ -81,13 +81,13 @@ describe("signaling bridge", () => {
 
   it("the host going away closes the bridged client with the host's close code", async () => {
     const room = "deleted-room";
-    const b = await c.join("bob", room, WASHINGTON);
-    const a = await c.join("alice", room, PORTLAND);
+    const b = await c.join({ identity: "bob", room, location: WASHINGTON });
+    const a = await c.join({ identity: "alice", room, location: PORTLAND });
     const alice = await connect(a.url, a.token);
     await alice.client.request("join", {});
     // DELETE /v1/rooms/:name → room.delete on the host's bus → the host closes the room.
-    const admin = await c.h.token({ roomCreate: true });
-    expect((await c.h.fetch(`/v1/rooms/${room}`, { method: "DELETE", headers: { authorization: `Bearer ${admin}` } })).status).toBe(200);
+    const admin = await c.adminToken(60, { roomCreate: true });
+    expect((await c.workerFetch(`/v1/rooms/${room}`, { method: "DELETE", headers: { authorization: `Bearer ${admin}` } })).status).toBe(200);
     const closed = await alice.client.closed;
     expect(closed.code).toBe(CloseCode.RoomClosed);
     expect(alice.notes.map((n) => n.name)).toContain("roomClosed");
@@ -97,11 +97,11 @@ describe("signaling bridge", () => {
 
   it("a host that does not own the room refuses (wrong node); the signal node re-resolves once and joins there", async () => {
     const room = "moved-room";
-    const b = await c.join("bob", room, WASHINGTON);
+    const b = await c.join({ identity: "bob", room, location: WASHINGTON });
     const other = b.node === EAST_A ? EAST_B : EAST_A;
-    const a = await c.join("alice", room, PORTLAND);
+    const a = await c.join({ identity: "alice", room, location: PORTLAND });
     // The mapping moves after the tokens were minted (what a failover does).
-    await c.h.ioredis.hset(keys.room(room), "node", other);
+    await c.ioredis.hset(keys.room(room), "node", other);
 
     // Bridged: w relays to the token's node, which refuses; w reads the mapping and relays to `other`.
     const alice = await connect(a.url, a.token);
@@ -116,24 +116,24 @@ describe("signaling bridge", () => {
     bob.client.close();
 
     // Mapped to a node that does not exist: after the one re-resolve, a clear error and close code.
-    const c2 = await c.join("carol", room, PORTLAND);
-    await c.h.ioredis.hset(keys.room(room), "node", "node-that-is-gone");
+    const c2 = await c.join({ identity: "carol", room, location: PORTLAND });
+    await c.ioredis.hset(keys.room(room), "node", "node-that-is-gone");
     const carol = await connect(c2.url, c2.token);
     const refused = await carol.client.request("join", {}).catch((e: unknown) => e);
     expect((refused as SignalError).code).toBe(ErrorCode.WrongNode);
     expect((await carol.client.closed).code).toBe(CloseCode.WrongNode);
-    await c.h.ioredis.hset(keys.room(room), "node", other);
+    await c.ioredis.hset(keys.room(room), "node", other);
   });
 });
 
 describe("fuzz", () => {
   it("random, oversized and out-of-order bridge envelopes at a node's inbox and random client frames through a bridged session never crash a node", async () => {
     const room = "fuzz-room";
-    const b = await c.join("bob", room, WASHINGTON);
-    const a = await c.join("alice", room, PORTLAND);
+    const b = await c.join({ identity: "bob", room, location: WASHINGTON });
+    const a = await c.join({ identity: "alice", room, location: PORTLAND });
     const alice = await connect(a.url, a.token);
     await alice.client.request("join", {});
-    const pub = c.h.redis.client();
+    const pub = c.redis.client();
     try {
       const env = fc.record(
         {
@@ -180,7 +180,7 @@ describe("fuzz", () => {
     }
     await expectHealthy(c, WEST, EAST_A, EAST_B);
     // And every node still serves a new bridged join.
-    const d = await c.join("dave", room, PORTLAND);
+    const d = await c.join({ identity: "dave", room, location: PORTLAND });
     const dave = await connect(d.url, d.token);
     expect((await dave.client.request("join", {})).node.id).toBe(b.node);
     dave.client.close();

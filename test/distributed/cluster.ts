@@ -1,21 +1,22 @@
-// The distributed system of the issue in one test run: the real control-plane Worker (Miniflare)
-// behind the Upstash REST bridge, a real redis-server, and three real media-node processes in two
-// regions on loopback: one in us-west-2, two in us-east. Clients join the way a browser app does
-// (POST /v1/join with request.cf coordinates) and get a media token plus the wss URL of their
-// signal node.
+// The distributed system of the issue in one test run: infra/local's cluster (the real
+// control-plane Worker under Miniflare behind the Upstash REST bridge, a real redis-server, real
+// media-node processes) laid out as the tests need it: three nodes in two regions on loopback, one
+// in us-west-2 and two in us-east, with ids the tests can name. Clients join the way a browser app
+// does (POST /v1/join from a location) and get a media token plus the wss URL of their signal node.
 import type { Redis } from "ioredis";
 import { expect } from "vitest";
-import { keys } from "../../shared/keys.ts";
-import { MediaNodeProcess, waitFor } from "../support/media-node.ts";
-import { startWorker, type WorkerHarness } from "../support/worker.ts";
+import type { Region } from "../../shared/config.ts";
+import { startCluster, type LocalCluster } from "../../infra/local/cluster.ts";
+import type { MediaNodeChild } from "../../infra/local/media-node.ts";
+import type { RedisServer } from "../../infra/local/redis-server.ts";
 
 // us-west-2 is Oregon (Boardman), us-east Virginia (Ashburn): the seed's example coordinates.
-export const REGIONS = [
+export const REGIONS: Region[] = [
   { name: "us-west-2", lat: 45.84, lon: -119.7 },
   { name: "us-east", lat: 39.04, lon: -77.49 },
 ];
-export const PORTLAND = { latitude: "45.52", longitude: "-122.68" };
-export const WASHINGTON = { latitude: "38.9", longitude: "-77.04" };
+export const PORTLAND = { lat: 45.52, lon: -122.68 };
+export const WASHINGTON = { lat: 38.9, lon: -77.04 };
 export type Where = typeof PORTLAND;
 
 /** Distinctive ids: a Redis dump can be searched for them without false hits. */
@@ -23,71 +24,36 @@ export const WEST = "node-west-a";
 export const EAST_A = "node-east-a";
 export const EAST_B = "node-east-b";
 
-export interface JoinResult {
-  room: string;
-  identity: string;
-  token: string;
-  url: string;
-  node: string;
-  region: string;
-  placement: "existing" | "created" | "replaced";
+/** The cluster with its own redis-server (fault tests stop and restart it) and a client of it. */
+export interface Cluster extends LocalCluster {
+  readonly redis: RedisServer;
+  /** Survives a Redis restart (reconnects); errors while Redis is down are swallowed. */
+  readonly ioredis: Redis;
 }
 
-export interface Cluster {
-  h: WorkerHarness;
-  nodes: Map<string, MediaNodeProcess>;
-  node(id: string): MediaNodeProcess;
-  /** POST /v1/join as `identity` from `where`; throws unless 200. */
-  join(identity: string, room: string, where: Where): Promise<JoinResult>;
-  /** The last log lines of every node, for failure messages. */
-  logs(lines?: number): string;
-  stop(): Promise<void>;
-}
-
-export async function startCluster(nodeEnv: Record<string, string> = {}): Promise<Cluster> {
-  const h = await startWorker({
-    NODE_SELECTOR: JSON.stringify({ kind: "regionaware", sort_by: "sysload", algorithm: "lowest", sysload_limit: 0.7, regions: REGIONS }),
-    DEFAULT_REGION: "us-east",
+export async function startDistributedCluster(nodeEnv: Record<string, string> = {}): Promise<Cluster> {
+  const cluster = await startCluster({
+    regions: REGIONS,
+    defaultRegion: "us-east",
+    selector: { sysload_limit: 0.7 },
+    nodes: [
+      { nodeId: WEST, region: "us-west-2", env: nodeEnv },
+      { nodeId: EAST_A, region: "us-east", env: nodeEnv },
+      { nodeId: EAST_B, region: "us-east", env: nodeEnv },
+    ],
   });
-  const nodes = new Map<string, MediaNodeProcess>();
-  const c: Cluster = {
-    h,
-    nodes,
-    node(id) {
-      const n = nodes.get(id);
-      if (!n) throw new Error(`no node ${id}`);
-      return n;
-    },
-    async join(identity, room, where) {
-      const token = await h.token({ roomJoin: true, room }, { identity });
-      const r = await h.post("/v1/join", {}, token, where);
-      if (r.status !== 200) throw new Error(`join ${identity}@${room}: ${r.status} ${JSON.stringify(r.body)}`);
-      return r.body as JoinResult;
-    },
-    logs(lines = 15) {
-      return [...nodes.values()].map((n) => `--- ${n.nodeId}:\n${n.logs.slice(-lines).join("\n")}`).join("\n");
-    },
+  const redis = cluster.redis!; // no redisUrl given: the cluster started its own
+  const ioredis = redis.client();
+  ioredis.on("error", () => undefined); // the outage test stops Redis on purpose
+  return {
+    ...cluster,
+    redis,
+    ioredis,
     async stop() {
-      await Promise.all([...nodes.values()].map((n) => n.stop()));
-      await h.close();
+      ioredis.disconnect();
+      await cluster.stop();
     },
   };
-  try {
-    const env = { API_KEYS: `${h.apiKey}:${h.apiSecret}`, ...nodeEnv };
-    const started = await Promise.all(
-      [
-        [WEST, "us-west-2"],
-        [EAST_A, "us-east"],
-        [EAST_B, "us-east"],
-      ].map(([nodeId, region]) => MediaNodeProcess.start({ nodeId, region, redisUrl: h.redis.url, env })),
-    );
-    for (const n of started) nodes.set(n.nodeId, n);
-    await waitFor(() => h.ioredis.zcard(keys.nodes()), (n) => n === 3, "three nodes registered");
-  } catch (e) {
-    await c.stop();
-    throw e;
-  }
-  return c;
 }
 
 /** Every key in Redis with everything it holds, as text (SCAN; fine for a test-sized keyspace). */
@@ -122,7 +88,7 @@ export async function dumpRedisWith(r: Redis, text: string): Promise<string[]> {
 }
 
 /** A gauge/counter value from a node's /metrics. */
-export async function metric(node: MediaNodeProcess, name: string): Promise<number> {
+export async function metric(node: MediaNodeChild, name: string): Promise<number> {
   const text = await (await fetch(`${node.httpUrl}/metrics`)).text();
   const line = text.split("\n").find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
   return line ? Number(line.split(" ").pop()) : NaN;

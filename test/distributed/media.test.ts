@@ -13,9 +13,10 @@ import { REPORT_INTERVAL_MS } from "../../shared/node.ts";
 import type { ParticipantRecord } from "../../shared/registry.ts";
 import type { DemoState } from "../../media-node/client/demo.ts";
 import type { MeridianClient } from "../../media-node/client/meridian-client.ts";
+import { ClusterError } from "../../infra/local/cluster.ts";
 import { busiest, inboundRtp, launchChromium, mediaFlows, openPage } from "../support/browser.ts";
 import { waitFor } from "../support/media-node.ts";
-import { PORTLAND, WASHINGTON, WEST, EAST_A, EAST_B, dumpRedisWith, metric, startCluster, type Cluster, type Where } from "./cluster.ts";
+import { PORTLAND, WASHINGTON, WEST, EAST_A, EAST_B, dumpRedisWith, metric, startDistributedCluster, type Cluster, type Where } from "./cluster.ts";
 
 const ROOM = "distributed-call";
 const OUTAGE_MS = 10_000;
@@ -38,7 +39,7 @@ let b: Participant;
 let host: string;
 
 beforeAll(async () => {
-  [c, browser] = await Promise.all([startCluster(), launchChromium()]);
+  [c, browser] = await Promise.all([startDistributedCluster(), launchChromium()]);
 }, 90_000);
 
 afterAll(async () => {
@@ -56,11 +57,11 @@ async function participant(identity: string, where: Where): Promise<Participant>
   const { page, console } = await openPage(browser, `${c.node(WEST).httpUrl}/demo`);
   const p: Participant = { identity, where, page, console, rejoins: [] };
   await page.exposeFunction("meridianJoin", async () => {
-    const r = await c.join(identity, ROOM, where);
+    const r = await c.join({ identity, room: ROOM, location: where });
     p.rejoins.push({ at: Date.now(), node: r.node });
     return { url: r.url, token: r.token };
   });
-  const first = await c.join(identity, ROOM, where);
+  const first = await c.join({ identity, room: ROOM, location: where });
   await page.evaluate(async (first) => {
     const g = globalThis as unknown as PageGlobals;
     const client = await g.MeridianClient.connect({ ...first, onReconnect: (reason) => g.meridianJoin(reason) });
@@ -85,7 +86,7 @@ async function status(p: Participant): Promise<{ node: string | undefined; frame
 }
 
 async function participantsOf(room: string): Promise<Record<string, ParticipantRecord>> {
-  const raw = await c.h.ioredis.hgetall(keys.roomParticipants(room));
+  const raw = await c.ioredis.hgetall(keys.roomParticipants(room));
   return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, JSON.parse(v) as ParticipantRecord]));
 }
 
@@ -103,9 +104,9 @@ describe("distributed call", () => {
     expect((await status(a)).node).toBe(host); // A's room is on the host, not on its signal node
 
     // Redis: one node hosts the room; A's participant record names the bridging node.
-    expect(await c.h.ioredis.hget(keys.room(ROOM), "node")).toBe(host);
+    expect(await c.ioredis.hget(keys.room(ROOM), "node")).toBe(host);
     const holders = [];
-    for (const id of [WEST, EAST_A, EAST_B]) if (await c.h.ioredis.sismember(keys.nodeRooms(id), ROOM)) holders.push(id);
+    for (const id of [WEST, EAST_A, EAST_B]) if (await c.ioredis.sismember(keys.nodeRooms(id), ROOM)) holders.push(id);
     expect(holders).toEqual([host]);
     const ps = await participantsOf(ROOM);
     expect(ps.alice?.signalNode).toBe(WEST);
@@ -121,13 +122,13 @@ describe("distributed call", () => {
 
   it("Redis down for 10 s mid-call: media keeps flowing, nodes stay healthy, the control plane answers 503; all re-register after", async () => {
     const before = await Promise.all([status(a), status(b)]);
-    const token = await c.h.token({ roomJoin: true, room: ROOM }, { identity: "carol" });
-    await c.h.redis.stop();
+    await c.redis.stop();
     const stoppedAt = Date.now();
     try {
-      const r = await c.h.post("/v1/join", {}, token, WASHINGTON);
-      expect(r).toMatchObject({ status: 503, body: { error: { code: ErrorCode.RedisUnavailable } } });
-      for (const n of c.nodes.values()) expect((await fetch(`${n.httpUrl}/healthz`)).status).toBe(200);
+      const refused = await c.join({ identity: "carol", room: ROOM, location: WASHINGTON }).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(ClusterError);
+      expect(refused).toMatchObject({ status: 503, body: { error: { code: ErrorCode.RedisUnavailable } } });
+      for (const n of c.nodes) expect((await fetch(`${n.httpUrl}/healthz`)).status).toBe(200);
       await sleep(OUTAGE_MS / 2 - (Date.now() - stoppedAt));
       const mid = await Promise.all([status(a), status(b)]);
       await sleep(OUTAGE_MS - (Date.now() - stoppedAt));
@@ -141,12 +142,12 @@ describe("distributed call", () => {
       expect(health).toMatchObject({ status: "ok", redis: "unreachable" });
       console.log(`[distributed] frames decoded during the ${OUTAGE_MS / 1000} s outage: A ${before[0]!.frames}→${end[0]!.frames}, B ${before[1]!.frames}→${end[1]!.frames}`);
     } finally {
-      await c.h.redis.restart();
+      await c.redis.restart();
     }
     // The restarted Redis is empty: every node re-registers and the host reclaims the room.
     const restartedAt = Date.now();
-    await waitFor(() => c.h.ioredis.zcard(keys.nodes()), (n) => n === 3, "three nodes re-registered");
-    await waitFor(() => c.h.ioredis.hget(keys.room(ROOM), "node"), (n) => n === host, "room mapping reclaimed by its host");
+    await waitFor(() => c.ioredis.zcard(keys.nodes()), (n) => n === 3, "three nodes re-registered");
+    await waitFor(() => c.ioredis.hget(keys.room(ROOM), "node"), (n) => n === host, "room mapping reclaimed by its host");
     await waitFor(() => participantsOf(ROOM), (p) => p.alice?.signalNode === WEST && p.bob?.signalNode === host, "participants re-synced");
     console.log(`[distributed] re-registered ${Date.now() - restartedAt} ms after Redis came back`);
     // The bridged signaling session survived the outage.
@@ -155,7 +156,7 @@ describe("distributed call", () => {
       return client.signal.request("ping", {});
     });
     expect(pong.now).toBeGreaterThan(0);
-    expect((await c.join("carol", ROOM, WASHINGTON)).node).toBe(host);
+    expect((await c.join({ identity: "carol", room: ROOM, location: WASHINGTON })).node).toBe(host);
   });
 
   it("SIGKILL the hosting node: the room is re-placed, both clients rejoin by themselves and decode video again; Redis forgets the dead node", async () => {
@@ -173,16 +174,16 @@ describe("distributed call", () => {
     expect(sa.moves).toBeGreaterThanOrEqual(1);
     expect(sb.moves).toBeGreaterThanOrEqual(1);
     const newHost = sa.node!;
-    expect(await c.h.ioredis.hget(keys.room(ROOM), "node")).toBe(newHost);
+    expect(await c.ioredis.hget(keys.room(ROOM), "node")).toBe(newHost);
     const firstLive = [...a.rejoins, ...b.rejoins].filter((j) => j.at > killedAt && j.node !== dead).sort((x, y) => x.at - y.at)[0]!;
     console.log(
       `[distributed] failover: kill → first join placed on a live node ${firstLive.at - killedAt} ms (2 report intervals = ${2 * REPORT_INTERVAL_MS} ms); ` +
         `kill → both clients decoding video again ${failoverMs} ms; new host ${newHost}; rejoin calls A ${a.rejoins.length}, B ${b.rejoins.length}`,
     );
-    const left = await waitFor(() => dumpRedisWith(c.h.ioredis, dead), (k) => k.length === 0, `no Redis keys mentioning ${dead}`, 15_000).catch(async (e) => {
-      throw new Error(`${e}\n${(await dumpRedisWith(c.h.ioredis, dead)).join("\n")}`);
+    const left = await waitFor(() => dumpRedisWith(c.ioredis, dead), (k) => k.length === 0, `no Redis keys mentioning ${dead}`, 15_000).catch(async (e) => {
+      throw new Error(`${e}\n${(await dumpRedisWith(c.ioredis, dead)).join("\n")}`);
     });
     expect(left).toEqual([]);
-    expect(await c.h.ioredis.zscore(keys.nodes(), dead)).toBeNull();
+    expect(await c.ioredis.zscore(keys.nodes(), dead)).toBeNull();
   });
 });
