@@ -1,7 +1,9 @@
 // @bench-smoke
 // Benchmark 1 — placement quality. A burst of room creations onto a 3-region fleet whose stats are
 // refreshed every 2 s (stale in between), placed by Meridian's selector + reservations and by
-// LiveKit's selectors re-implemented as baselines, all on the same seeded workload.
+// LiveKit's selectors re-implemented as baselines, all on the same seeded workload. Two info rows
+// bracket what is possible: an oracle reading live participant counts (no report lag, but blind to
+// participants still to come) and a clairvoyant placer that knows every room's final size.
 //
 //   node bench/placement-quality.ts [--smoke] [--seed N] [--nodes 100] [--rooms 10000]
 //        [--burst-s 60] [--dns-miss 0.03] [--peak-sysload 0.4]
@@ -9,6 +11,7 @@ import { livekitPlacer } from "./placement/livekit-placer.ts";
 import { meridianPlacer } from "./placement/meridian-placer.ts";
 import { meridianLuaPlacer } from "./placement/meridian-lua-placer.ts";
 import { oraclePlacer } from "./placement/oracle-placer.ts";
+import { clairvoyantPlacer } from "./placement/clairvoyant-placer.ts";
 import { simulate, type Placer } from "./placement/cluster.ts";
 import { generateWorkload, type RoomSpec } from "./placement/workload.ts";
 import { makeNodes, type NodeSpec } from "./placement/world.ts";
@@ -100,7 +103,8 @@ async function main(): Promise<void> {
     [() => lua("meridian: Lua placement on redis-server, default config", 1), "meridian"],
     [() => meridianPlacer({ name: "meridian: TS selector (cross-check, same config)", config: {}, rng: rng(1) }), "info"],
     [() => meridianPlacer({ name: "meridian: TS selector, sort_by=rooms (info)", config: { sort_by: "rooms" }, rng: rng(2) }), "info"],
-    [() => oraclePlacer("oracle: live loads, nearest region (info, floor)"), "info"],
+    [() => oraclePlacer("oracle: live loads, nearest region (info)"), "info"],
+    [() => clairvoyantPlacer("clairvoyant: final room sizes known (info, floor)"), "info"],
     [() => livekit("livekit regionaware+sysload, rooms, lowest", "regionaware", "rooms", "lowest", 3), "baseline"],
     [() => livekit("livekit random (kind any)", "any", "random", "lowest", 4), "baseline"],
     [() => livekit("livekit regionaware+sysload, rooms, twochoice", "regionaware", "rooms", "twochoice", 5), "baseline"],
