@@ -28,6 +28,9 @@ export interface MediaNodeChildOptions {
   onLog?: (line: string) => void;
   /** Own process group, so a terminal's Ctrl-C reaches only the launcher, which stops nodes in order. */
   detached?: boolean;
+  /** Fixed ports (a restart "on the same address"); default: free ones. */
+  httpPort?: number;
+  rtcPort?: number;
 }
 
 export interface Exit {
@@ -93,7 +96,8 @@ export class MediaNodeChild {
   static async start(o: MediaNodeChildOptions): Promise<MediaNodeChild> {
     const nodeId = o.nodeId ?? `node-${Math.random().toString(36).slice(2, 8)}`;
     const region = o.region ?? "local";
-    const [httpPort, rtcPort] = [await freePort(), await freePort()];
+    const httpPort = o.httpPort ?? (await freePort());
+    const rtcPort = o.rtcPort ?? (await freePort());
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? "",
       HOME: process.env.HOME ?? "/tmp",

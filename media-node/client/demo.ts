@@ -1,18 +1,16 @@
 // The demo page's script (bundled as /client.js): join a room with a media token, publish
-// camera + mic, show everyone else. Query: ?token=…[&url=ws://…/rtc][&publish=0][&data=1].
+// camera + mic, show everyone else, rejoin when the node asks or the connection drops.
+// Query: ?token=…[&url=ws://…/rtc][&publish=0][&data=1].
 // State is on `window.meridian` so tests can drive and inspect the page.
-import { MeridianClient, type RemoteTrack } from "./meridian-client.ts";
+import { MeridianClient } from "./meridian-client.ts";
+import { showCall, type CallState } from "./call-view.ts";
 
-export interface DemoState {
-  client: MeridianClient | undefined;
+export interface DemoState extends CallState {
   joinStartedAt: number | undefined;
   joinedAt: number | undefined;
   /** performance.now() once camera + mic are published. */
   publishedAt: number | undefined;
-  /** performance.now() when the first remote video frame was shown. */
-  firstFrameAt: number | undefined;
   messages: { identity: string; data: string }[];
-  errors: string[];
   sendData: ((text: string) => void) | undefined;
 }
 
@@ -37,28 +35,9 @@ function status(text: string): void {
   $("status").textContent = text;
 }
 
-function showRemote(r: RemoteTrack): void {
-  const tile = document.createElement("div");
-  tile.className = "tile";
-  tile.id = `tile-${r.trackId}`;
-  const el = document.createElement(r.kind) as HTMLMediaElement;
-  el.autoplay = true;
-  el.srcObject = new MediaStream([r.track]);
-  if (el instanceof HTMLVideoElement) {
-    el.muted = true; // autoplay policy; audio plays from its own element
-    el.playsInline = true;
-    el.requestVideoFrameCallback(() => (state.firstFrameAt ??= performance.now()));
-  }
-  const label = document.createElement("span");
-  label.textContent = `${r.identity} · ${r.kind}`;
-  tile.append(el, label);
-  $("remote").append(tile);
-}
-
+/** Once per page: the client hands its listeners to each replacement after a rejoin. */
 function wire(client: MeridianClient): void {
-  state.client = client;
-  client.on("trackSubscribed", showRemote);
-  client.on("trackUnsubscribed", ({ trackId }) => document.getElementById(`tile-${trackId}`)?.remove());
+  showCall(client, { state, remote: $("remote"), status, rejoinWith: "at the same URL" });
   client.on("data", ({ identity, data }) => {
     const text = typeof data === "string" ? data : new TextDecoder().decode(data);
     state.messages.push({ identity, data: text });
@@ -66,14 +45,15 @@ function wire(client: MeridianClient): void {
     li.textContent = `${identity}: ${text}`;
     $("messages").append(li);
   });
-  client.on("disconnected", ({ code, reason }) => status(`disconnected (${code} ${reason})`));
-  client.on("reconnected", wire);
 }
 
 async function join(url: string, token: string): Promise<void> {
   state.joinStartedAt = performance.now();
   status("joining…");
-  const client = await MeridianClient.connect({ url, token });
+  // No control plane here to ask for a new node: rejoin the same URL with the same token. That
+  // follows a restarted node, and in a cluster the node re-resolves a moved room (wrong node); it
+  // fails once the token expires or the node stays away (the client's bounded retries).
+  const client = await MeridianClient.connect({ url, token, onReconnect: async () => ({ url, token }) });
   state.joinedAt = performance.now();
   wire(client);
   status(`joined ${client.joined.room} as ${client.joined.participant.identity} on ${client.joined.node.id}`);

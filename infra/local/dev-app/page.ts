@@ -2,7 +2,8 @@
 // server") to join a room from a chosen client location, connects with the media node's client
 // (media-node/client/meridian-client.ts), and rejoins through the launcher when told to.
 // State is on `window.meridian` in the demo page's shape, so test/support/browser.ts works here.
-import { MeridianClient, type RemoteTrack } from "../../../media-node/client/meridian-client.ts";
+import { MeridianClient } from "../../../media-node/client/meridian-client.ts";
+import { showCall, type CallState } from "../../../media-node/client/call-view.ts";
 
 interface JoinAnswer {
   url: string;
@@ -12,12 +13,7 @@ interface JoinAnswer {
   signalRegion: string;
 }
 
-const state = {
-  client: undefined as MeridianClient | undefined,
-  joins: [] as Omit<JoinAnswer, "token">[],
-  firstFrameAt: undefined as number | undefined,
-  errors: [] as string[],
-};
+const state: CallState & { joins: Omit<JoinAnswer, "token">[] } = { client: undefined, joins: [], firstFrameAt: undefined, errors: [] };
 (globalThis as unknown as { meridian: typeof state }).meridian = state;
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -34,38 +30,6 @@ async function askJoin(): Promise<JoinAnswer> {
   return answer;
 }
 
-function showRemote(r: RemoteTrack): void {
-  const tile = document.createElement("div");
-  tile.className = "tile";
-  tile.id = `tile-${r.trackId}`;
-  const el = document.createElement(r.kind) as HTMLMediaElement;
-  el.autoplay = true;
-  el.srcObject = new MediaStream([r.track]);
-  if (el instanceof HTMLVideoElement) {
-    el.muted = true; // autoplay policy; audio plays from its own element
-    el.playsInline = true;
-    el.requestVideoFrameCallback(() => (state.firstFrameAt ??= performance.now()));
-  }
-  const label = document.createElement("span");
-  label.textContent = `${r.identity} · ${r.kind}`;
-  tile.append(el, label);
-  $("remote").append(tile);
-}
-
-function wire(client: MeridianClient): void {
-  state.client = client;
-  $("remote").replaceChildren();
-  for (const r of client.remoteTracks) showRemote(r);
-  client.on("trackSubscribed", showRemote);
-  client.on("trackUnsubscribed", ({ trackId }) => document.getElementById(`tile-${trackId}`)?.remove());
-  client.on("disconnected", ({ code, reason }) => status(`disconnected (${code} ${reason})`));
-  client.on("reconnect", () => status("node asked to reconnect; rejoining through the launcher…"));
-  client.on("reconnected", (next) => {
-    wire(next);
-    status(`rejoined ${next.joined.room} on ${next.joined.node.id}`);
-  });
-}
-
 async function join(): Promise<void> {
   status("joining…");
   const first = await askJoin();
@@ -77,7 +41,7 @@ async function join(): Promise<void> {
       return { url: next.url, token: next.token };
     },
   });
-  wire(client);
+  showCall(client, { state, remote: $("remote"), status, rejoinWith: "through the launcher" });
   status(`joined ${client.joined.room} as ${client.joined.participant.identity} via ${client.joined.node.id}`);
   if (client.joined.permissions.canPublish) $<HTMLVideoElement>("local").srcObject = await client.publishMedia();
 }
