@@ -11,6 +11,7 @@ import { once } from "node:events";
 import { Redis } from "ioredis";
 import { BridgeEndpoint, type BridgeSession } from "../media-node/src/bridge/index.ts";
 import { TestRedis } from "../test/support/redis.ts";
+import { alternateRoundTrips } from "./lib/alternate.ts";
 import { benchArgs, mean, percentile, printRatio, printTable } from "./lib/report.ts";
 
 const args = benchArgs({ n: { type: "string" }, "frame-bytes": { type: "string", default: "200" } });
@@ -30,12 +31,10 @@ try {
   bSub.on("message", (_c: string, m: string) => void bPub.publish("bench:a", m));
   await bSub.subscribe("bench:b");
   await aSub.subscribe("bench:a");
-  const bareOnce = async (): Promise<number> => {
-    const t0 = performance.now();
+  const bareOnce = async () => {
     const reply = once(aSub, "message");
     await aPub.publish("bench:b", payload);
     await reply;
-    return performance.now() - t0;
   };
 
   // Bridge: the hosting node echoes; the signal side measures send → message.
@@ -45,27 +44,16 @@ try {
   host.onSession((s) => void s.on("message", (f) => s.send(f)));
   const session: BridgeSession = sig.open("bench-host", { token: "bench" });
   await once(session, "open");
-  const bridgeOnce = async (): Promise<number> => {
-    const t0 = performance.now();
+  const bridgeOnce = async () => {
     const reply = once(session, "message");
     session.send(payload);
     await reply;
-    return performance.now() - t0;
   };
 
-  const measure = async (f: () => Promise<number>, n: number, into: number[]) => {
-    for (let i = 0; i < n; i++) into.push(await f());
-  };
-  await measure(bareOnce, WARMUP, []);
-  await measure(bridgeOnce, WARMUP, []);
-  const bare: number[] = [];
-  const bridge: number[] = [];
   const pubsBefore = sig.metrics.envelopesSent + host.metrics.envelopesSent;
-  for (let b = 0; b < BLOCKS; b++) {
-    await measure(bareOnce, N / BLOCKS, bare);
-    await measure(bridgeOnce, N / BLOCKS, bridge);
-  }
-  const bridgePubs = (sig.metrics.envelopesSent + host.metrics.envelopesSent - pubsBefore) / bridge.length;
+  const [bare, bridge] = (await alternateRoundTrips([bareOnce, bridgeOnce], { n: N, blocks: BLOCKS, warmup: WARMUP })) as [number[], number[]];
+  // Over every bridge round trip, warm-up included (the bare variant publishes through neither endpoint).
+  const bridgePubs = (sig.metrics.envelopesSent + host.metrics.envelopesSent - pubsBefore) / (WARMUP + bridge.length);
 
   console.log(`bridge round trip vs bare pub/sub round trip, ${bridge.length} each, ${payload.length}-byte frames, loopback redis-server`);
   printTable(

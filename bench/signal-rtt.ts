@@ -10,6 +10,7 @@
 import { SignalClient } from "../media-node/client/signal-client.ts";
 import { MediaNodeProcess } from "../test/support/media-node.ts";
 import { TestRedis } from "../test/support/redis.ts";
+import { alternateRoundTrips } from "./lib/alternate.ts";
 import { benchArgs, mean, percentile, printRatio, printTable } from "./lib/report.ts";
 
 const args = benchArgs({ n: { type: "string" } });
@@ -34,22 +35,8 @@ try {
   };
   const direct = await open(host.signalUrl, "direct");
   const relayed = await open(relay.signalUrl, "relayed");
-  const pingOnce = async (c: SignalClient): Promise<number> => {
-    const t0 = performance.now();
-    await c.request("ping", {});
-    return performance.now() - t0;
-  };
-  const measure = async (c: SignalClient, n: number, into: number[]) => {
-    for (let i = 0; i < n; i++) into.push(await pingOnce(c));
-  };
-  await measure(direct, WARMUP, []);
-  await measure(relayed, WARMUP, []);
-  const d: number[] = [];
-  const r: number[] = [];
-  for (let b = 0; b < BLOCKS; b++) {
-    await measure(direct, N / BLOCKS, d);
-    await measure(relayed, N / BLOCKS, r);
-  }
+  const ping = (c: SignalClient) => () => c.request("ping", {});
+  const [d, r] = (await alternateRoundTrips([ping(direct), ping(relayed)], { n: N, blocks: BLOCKS, warmup: WARMUP })) as [number[], number[]];
 
   console.log(`signaling ping round trip, ${d.length} each, real media nodes + loopback redis-server`);
   printTable(
