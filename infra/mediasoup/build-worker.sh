@@ -14,11 +14,11 @@ RECIPE="$ROOT/infra/mediasoup"
 # shellcheck source=../scripts/env.sh
 source "$ROOT/infra/scripts/env.sh"
 
-MS_DIR="$ROOT/node_modules/mediasoup"
-DEFAULT_BIN="$MS_DIR/worker/out/Release/mediasoup-worker"
+# MEDIASOUP_PACKAGE_DIR: build (and cache) the worker of another unpacked mediasoup package, e.g.
+# `npm pack mediasoup@X` extracted in /tmp, to try an upgrade before installing it; nothing is linked.
+MS_DIR="${MEDIASOUP_PACKAGE_DIR:-$ROOT/node_modules/mediasoup}"
+DEFAULT_BIN="$ROOT/node_modules/mediasoup/worker/out/Release/mediasoup-worker"
 CACHE_ROOT="$MERIDIAN_CACHE/mediasoup-worker"
-# Shims replacing these wraps; mediasoup's meson.build reads their variables via subproject().
-SHIMS=(abseil-cpp flatbuffers libsrtp3 libuv openssl usrsctp)
 DTLS_FIXED_EXPR='(operationType & BIO_CB_RETURN)'
 
 log() { echo "[mediasoup-worker] $*" >&2; }
@@ -66,18 +66,42 @@ verify_dtls_fix() {
   log "DTLS BIO callback fix present"
 }
 
+# Every directory under subprojects/ stands in for the same-named mediasoup subproject (whose
+# variables mediasoup's meson.build reads); the recipe's own .wrap files only map dependency()
+# names onto those local directories.
 install_shims() {
-  local src="$1" shim
-  # The .wrap files would download sources; a same-named directory wins, but remove them anyway
-  # so nothing can fall back to the network.
+  local src="$1" dir shim wrap
+  # mediasoup's .wrap files would download sources: remove them so nothing can reach the network.
   rm -f "$src"/subprojects/*.wrap
-  for shim in "${SHIMS[@]}"; do
+  for wrap in "$RECIPE"/subprojects/*.wrap; do
+    if [ -e "$wrap" ]; then cp "$wrap" "$src/subprojects/"; fi
+  done
+  for dir in "$RECIPE"/subprojects/*/; do
+    shim="$(basename "$dir")"
     mkdir -p "$src/subprojects/$shim"
-    cp -r "$RECIPE/subprojects/$shim/." "$src/subprojects/$shim/"
+    cp -r "$dir." "$src/subprojects/$shim/"
     # Meson forbids reaching outside a subproject, so each shim gets its own copy of these.
     cp "$RECIPE/subprojects/shim_options.txt" "$src/subprojects/$shim/meson_options.txt"
     cp "$RECIPE/subprojects/empty.c" "$src/subprojects/$shim/empty.c"
   done
+}
+
+# meson-args, minus mediasoup options this version does not have (meson rejects unknown ones:
+# 3.20.7 removed liburing and its ms_disable_liburing), plus what the sources call for.
+meson_args() {
+  local src="$1" arg name
+  while read -r arg; do
+    case "$arg" in ''|'#'*) continue ;; esac
+    if [[ "$arg" == -Dms_* ]]; then
+      name="${arg#-D}"; name="${name%%=*}"
+      grep -q "option('$name'" "$src/meson_options.txt" || { log "skipping $arg (not an option of $VERSION)"; continue; }
+    fi
+    echo "$arg"
+  done < "$RECIPE/meson-args"
+  # mediasoup >= 3.24 builds its SRTP policy with libsrtp 3's setters (see the libsrtp3 shim).
+  if grep -q 'srtp_policy_create' "$src/src/RTC/SrtpSession.cpp"; then
+    echo "-Dcpp_args=-DMERIDIAN_SRTP3_POLICY_API"
+  fi
 }
 
 build() {
@@ -88,9 +112,8 @@ build() {
   install_shims "$src"
   apply_patches "$src"
   verify_dtls_fix "$src"
-  # meson-args keeps liburing off: its wrap is a download (Debian's liburing 2.3 is untried).
   local args
-  mapfile -t args < <(grep -v '^#' "$RECIPE/meson-args" | grep .)
+  mapfile -t args < <(meson_args "$src")
   nice meson setup "$out" "$src" "${args[@]}" >"$work/meson-setup.log" 2>&1 \
     || { tail -40 "$work/meson-setup.log" >&2; die "meson setup failed (log: $work/meson-setup.log)"; }
   # FBS/*.h must exist before any worker source compiles.
@@ -138,5 +161,7 @@ else
   log "cached $CACHED_BIN ($(du -h "$CACHED_BIN" | cut -f1))"
 fi
 
-link_binary "$CACHED_BIN"
+if [ -z "${MEDIASOUP_PACKAGE_DIR:-}" ]; then
+  link_binary "$CACHED_BIN"
+fi
 echo "$CACHED_BIN"

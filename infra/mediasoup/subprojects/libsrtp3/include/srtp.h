@@ -89,6 +89,83 @@ inline srtp_err_status_t srtp_unprotect_rtcp(
 	  rtcpLen,
 	  0);
 }
+
+#ifdef MERIDIAN_SRTP3_POLICY_API
+// libsrtp 3's policy is a handle filled by setters (mediasoup >= 3.24 uses it; build-worker.sh
+// defines MERIDIAN_SRTP3_POLICY_API then); libsrtp 2's srtp_policy_t is the plain struct, which
+// older mediasoup fills directly. The handle owns a libsrtp 2 policy plus the key||salt buffer it
+// points at, and the name srtp_policy_t is redirected to that handle.
+using meridian_srtp2_policy = srtp_policy_t;
+
+struct meridian_srtp_policy
+{
+	meridian_srtp2_policy policy;
+	uint8_t key[64]; // libsrtp's largest master key (AES-256) + salt fits
+};
+
+#define srtp_policy_t meridian_srtp_policy*
+
+inline srtp_err_status_t srtp_policy_create(meridian_srtp_policy** policy)
+{
+	*policy = new meridian_srtp_policy{};
+	return srtp_err_status_ok;
+}
+
+inline void srtp_policy_destroy(meridian_srtp_policy* policy)
+{
+	delete policy;
+}
+
+inline srtp_err_status_t srtp_policy_set_ssrc(meridian_srtp_policy* policy, srtp_ssrc_t ssrc)
+{
+	policy->policy.ssrc = ssrc;
+	return srtp_err_status_ok;
+}
+
+inline srtp_err_status_t srtp_policy_set_profile(meridian_srtp_policy* policy, srtp_profile_t profile)
+{
+	const srtp_err_status_t err = srtp_crypto_policy_set_from_profile_for_rtp(&policy->policy.rtp, profile);
+	return err != srtp_err_status_ok ? err
+	                                 : srtp_crypto_policy_set_from_profile_for_rtcp(&policy->policy.rtcp, profile);
+}
+
+inline srtp_err_status_t srtp_policy_add_key(
+  meridian_srtp_policy* policy,
+  const uint8_t* key,
+  size_t keyLen,
+  const uint8_t* salt,
+  size_t saltLen,
+  const uint8_t* mki,
+  size_t mkiLen)
+{
+	if (mki != nullptr || mkiLen != 0)
+		return srtp_err_status_no_such_op;
+	if (keyLen + saltLen > sizeof(policy->key))
+		return srtp_err_status_bad_param;
+
+	std::memcpy(policy->key, key, keyLen);
+	std::memcpy(policy->key + keyLen, salt, saltLen);
+	policy->policy.key = policy->key;
+	return srtp_err_status_ok;
+}
+
+inline srtp_err_status_t srtp_policy_set_allow_repeat_tx(meridian_srtp_policy* policy, bool allow)
+{
+	policy->policy.allow_repeat_tx = allow ? 1 : 0;
+	return srtp_err_status_ok;
+}
+
+inline srtp_err_status_t srtp_policy_set_window_size(meridian_srtp_policy* policy, size_t windowSize)
+{
+	policy->policy.window_size = static_cast<unsigned long>(windowSize);
+	return srtp_err_status_ok;
+}
+
+inline srtp_err_status_t srtp_create(srtp_t* session, const meridian_srtp_policy* policy)
+{
+	return srtp_create(session, &policy->policy);
+}
+#endif // MERIDIAN_SRTP3_POLICY_API
 #endif // __cplusplus
 
 #endif
