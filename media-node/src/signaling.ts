@@ -70,7 +70,7 @@ function toErrorInfo(e: unknown): ErrorInfo {
   // mediasoup rejects malformed parameters with TypeError (ortc validation): the caller's fault.
   if (e instanceof TypeError) return { code: ErrorCode.BadRequest, message: e.message };
   if (e instanceof Error && e.name === "UnsupportedError") return { code: ErrorCode.BadRequest, message: e.message };
-  if (e instanceof Error && e.name === "InvalidStateError") return { code: ErrorCode.Conflict, message: e.message };
+  if (e instanceof Error && (e.name === "InvalidStateError" || e.name === "WorkerClosedError")) return { code: ErrorCode.Conflict, message: e.message };
   return { code: ErrorCode.Internal, message: "internal error" };
 }
 
