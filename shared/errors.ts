@@ -8,6 +8,8 @@ export const ErrorCode = {
   Conflict: "conflict",
   NoNodes: "no_available_nodes",
   RedisUnavailable: "redis_unavailable",
+  /** Redis came back empty moments ago: placing a room now could split it (HTTP 503 + Retry-After). */
+  RegistryWarming: "registry_warming",
   WrongNode: "wrong_node",
   Draining: "node_draining",
   Timeout: "timeout",

@@ -11,7 +11,19 @@
 //                                   more room costs, learnt from that report); PX = NODE_TTL_MS
 //   room:<name>             HASH    room record: name, node, region, createdAt, emptyTimeout, maxParticipants, metadata
 //   rooms                   ZSET    room name -> createdAt (ms)
+//   rooms:unclaimed         ZSET    room name -> deadline (ms): placed (or re-placed) onto a node that
+//                                   has not opened it yet. claimRoom removes it; sweepDeadNodes deletes
+//                                   the rooms whose deadline (placement + emptyTimeout) passed, as
+//                                   LiveKit closes a room nobody joined after empty_timeout
 //   room:<name>:participants HASH   identity -> JSON participant (written by the hosting node)
+//   registry:since          STRING  ms of the first report into this Redis (SET NX, no TTL, one key):
+//                                   missing = the registry is empty (new, or restarted without data)
+//   registry:warming        STRING  ms when the registry's warm-up ends, PX = the time left. Set by a
+//                                   report when the registry started under a node that was already
+//                                   running (Redis came back empty under a live cluster): until then
+//                                   placement refuses rooms it has no mapping for (registry_warming),
+//                                   as their hosts may not have re-claimed them yet (node.ts
+//                                   REGISTRY_WARMUP_MS)
 //   bus:node:<id>           CHANNEL pub/sub inbox of a node (signaling bridge, room.delete)
 //   sweep:nodes             ZSET    node id -> expiry (ms); the sweeper's own list of nodes to clean
 //                                   up after (placement prunes `nodes`, so it cannot serve); see
@@ -48,6 +60,9 @@ export const keys = {
   nodeReservation: (id: string) => `${P}node:${id}:reservation`,
   room: (name: string) => `${P}room:${name}`,
   rooms: () => `${P}rooms`,
+  unclaimedRooms: () => `${P}rooms:unclaimed`,
+  registrySince: () => `${P}registry:since`,
+  registryWarming: () => `${P}registry:warming`,
   roomParticipants: (name: string) => `${P}room:${name}:participants`,
   nodeBus: (id: string) => `${P}bus:node:${id}`,
   sweepNodes: () => `${P}sweep:nodes`,
@@ -81,5 +96,6 @@ export const LUA_KEY_FUNCTIONS = [
   luaKeyFunction("k_sel", keys.sel, 2),
   luaKeyFunction("k_room", keys.room, 1),
   luaKeyFunction("k_rooms", keys.rooms, 0),
+  luaKeyFunction("k_unclaimed_rooms", keys.unclaimedRooms, 0),
   luaKeyFunction("k_room_participants", keys.roomParticipants, 1),
 ].join("\n");

@@ -47,3 +47,11 @@ export const STATS_FRESHNESS_MS = 2 * REPORT_INTERVAL_MS;
  * bound: a room on a killed node is re-placed by the first join at most 2 report intervals after
  * the kill. (One late report makes a live node flap; it re-registers and reclaims its rooms.) */
 export const NODE_TTL_MS = 2 * REPORT_INTERVAL_MS;
+/** How long placement refuses unmapped rooms after Redis came back empty under running nodes
+ * (keys.ts registry:warming): every live node re-registers and re-claims its rooms within its TTL
+ * of the registry's start (one report interval, plus one of margin for reconnect back-off and a
+ * loaded event loop); a node that has not by then would count as dead anyway. */
+export const REGISTRY_WARMUP_MS = NODE_TTL_MS;
+/** A node up for longer than this when the registry started had reported into an earlier registry
+ * (it reports at start and every interval): the registry is a restarted one, not a new one. */
+export const REGISTRY_RESTART_UPTIME_MS = REPORT_INTERVAL_MS;

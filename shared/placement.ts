@@ -18,13 +18,14 @@ import { DEFAULT_ROOM_COST } from "./selector/reservation.ts";
 const placeScript = defineScript(
   "place_room",
   `${LUA_KEY_FUNCTIONS}
--- KEYS: room hash, rooms zset
+-- KEYS: room hash, rooms zset, room participants, unclaimed rooms zset, registry warming
 -- ARGV: 1 (unused), 2 now, 3 freshness_ms, 4 room, 5 mode (join|create), 6 auto_create (1|0),
 --       7 kind, 8 sort_by, 9 algorithm, 10 sysload_limit, 11 cpu_load_limit, 12 seed,
 --       13 reservation ttl ms, 14 emptyTimeout, 15 maxParticipants, 16 metadata, 17 want_signal,
 --       18..23 default room cost per metric (sysload cpuload rooms clients tracks bytespersec),
 --       used only if the node's reservation hash is missing,
---       24.. configured regions nearest-first
+--       24 default emptyTimeout (s, for 0), 25 least time (ms) a placed room waits to be opened,
+--       26.. configured regions nearest-first
 local now = tonumber(ARGV[2])
 local stale_at = now - tonumber(ARGV[3])
 local room, mode, auto = ARGV[4], ARGV[5], ARGV[6] == '1'
@@ -36,7 +37,15 @@ local FIELDS = { 'expiry', 'updated', 'sysload', 'cpuload', 'rooms', 'clients', 
 local cost = {}
 for i, m in ipairs(METRICS) do cost[m] = ARGV[17 + i] end
 local prefs, known = {}, {}
-for i = 24, #ARGV do prefs[#prefs + 1] = ARGV[i]; known[ARGV[i]] = true end
+for i = 26, #ARGV do prefs[#prefs + 1] = ARGV[i]; known[ARGV[i]] = true end
+
+-- When the room must have been opened by its node (keys.ts rooms:unclaimed): its emptyTimeout,
+-- as for a room that emptied, but never before a joining client could have connected.
+local function open_deadline(empty_timeout)
+  local s = tonumber(empty_timeout) or 0
+  if s <= 0 then s = tonumber(ARGV[24]) end
+  return now + math.max(s * 1000, tonumber(ARGV[25]))
+end
 
 local sel = k_sel
 local CHUNK = 4000 -- stay far below Lua's unpack limit
@@ -198,8 +207,12 @@ if current then
   -- node that is gone (TTL expired / removed) forces a re-placement.
   local json = redis.call('GET', k_node(current))
   if json then return { 'ok', 0, json, signal_node(json) } end
-elseif mode == 'join' and not auto then
-  return { 'not_found' }
+else
+  -- Redis came back empty under running nodes: the room may live on a node that has not
+  -- re-claimed it yet, so placing it now could split it (keys.ts registry:warming).
+  local warm_until = tonumber(redis.call('GET', KEYS[5]) or '0')
+  if now < warm_until then return { 'warming', warm_until - now } end
+  if mode == 'join' and not auto then return { 'not_found' } end
 end
 
 for _ = 1, 3 do
@@ -208,12 +221,17 @@ for _ = 1, 3 do
   local json = redis.call('GET', k_node(id))
   if json then
     if current then
+      -- The gone host wrote these participants and nobody else would clear them (the sweeper
+      -- only clears rooms still mapped to a dead node): they go in this same step.
       redis.call('SREM', k_node_rooms(current), room)
+      redis.call('DEL', KEYS[3])
       redis.call('HSET', KEYS[1], 'node', id, 'region', r)
+      redis.call('ZADD', KEYS[4], open_deadline(redis.call('HGET', KEYS[1], 'emptyTimeout')), room)
     else
       redis.call('HSET', KEYS[1], 'name', room, 'node', id, 'region', r, 'createdAt', now,
         'emptyTimeout', ARGV[14], 'maxParticipants', ARGV[15], 'metadata', ARGV[16])
       redis.call('ZADD', KEYS[2], now, room)
+      redis.call('ZADD', KEYS[4], open_deadline(ARGV[14]), room)
     end
     redis.call('SADD', k_node_rooms(id), room)
     local reserved = k_node_reserved(id)
@@ -242,6 +260,10 @@ export interface RoomSettings {
 
 export const DEFAULT_ROOM_SETTINGS: RoomSettings = { emptyTimeout: 300, maxParticipants: 0, metadata: "" };
 
+/** A placed room is swept if its node has not opened it by its emptyTimeout, but never sooner than
+ * this: the joining client needs time to connect (and a node out of Redis, to re-claim it). */
+export const MIN_OPEN_WAIT_MS = 60_000;
+
 export interface PlaceRequest {
   room: string;
   /** join: use the existing mapping or (autoCreate) place; create: place or report "exists". */
@@ -264,7 +286,9 @@ export type PlaceResult =
   | { status: "ok"; placement: Placement; node: NodeRecord; signalNode: NodeRecord | undefined }
   | { status: "exists"; nodeId: string }
   | { status: "not_found" }
-  | { status: "no_nodes" };
+  | { status: "no_nodes" }
+  /** The registry restarted empty moments ago and the room is unmapped: retry after retryAfterMs. */
+  | { status: "warming"; retryAfterMs: number };
 
 const PLACEMENTS: readonly Placement[] = ["existing", "created", "replaced"];
 
@@ -276,7 +300,7 @@ export function placeArgs(req: PlaceRequest): { keys: string[]; args: (string | 
   const s = req.settings ?? DEFAULT_ROOM_SETTINGS;
   const c = req.config;
   return {
-    keys: [keys.room(req.room), keys.rooms()],
+    keys: [keys.room(req.room), keys.rooms(), keys.roomParticipants(req.room), keys.unclaimedRooms(), keys.registryWarming()],
     args: [
       "",
       req.now ?? Date.now(),
@@ -296,6 +320,8 @@ export function placeArgs(req: PlaceRequest): { keys: string[]; args: (string | 
       s.metadata,
       req.wantSignal ? 1 : 0,
       ...METRICS.map((m) => DEFAULT_ROOM_COST[m]),
+      DEFAULT_ROOM_SETTINGS.emptyTimeout,
+      MIN_OPEN_WAIT_MS,
       ...req.regionOrder,
     ],
   };
@@ -319,6 +345,8 @@ export async function placeRoom(redis: ScriptRunner, req: PlaceRequest): Promise
       return { status: "not_found" };
     case "no_nodes":
       return { status: "no_nodes" };
+    case "warming":
+      return { status: "warming", retryAfterMs: Number(r[1]) };
     default:
       throw new Error(`place_room returned ${JSON.stringify(r)}`);
   }

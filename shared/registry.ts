@@ -1,7 +1,7 @@
 // Node registry and room bookkeeping written by media nodes. Every write is one Lua script call
 // (one round trip, atomic). Layout: see keys.ts.
 import { LUA_KEY_FUNCTIONS, SEL_FIELDS, keys } from "./keys.ts";
-import { NODE_TTL_MS, type NodeRecord } from "./node.ts";
+import { NODE_TTL_MS, REGISTRY_RESTART_UPTIME_MS, REGISTRY_WARMUP_MS, type NodeRecord } from "./node.ts";
 import { defineScript, type ScriptRunner } from "./redis-runner.ts";
 import { METRICS } from "./selector/metrics.ts";
 import { LUA_DECAY_FACTOR, REFLECT_TAU_MS, roomCost, settledMetric } from "./selector/reservation.ts";
@@ -11,18 +11,33 @@ const luaList = (xs: readonly string[]) => `{ ${xs.map((x) => `'${x}'`).join(", 
 const reportNodeScript = defineScript(
   "report_node",
   `${LUA_DECAY_FACTOR}
--- KEYS: node, nodes, reserved, selRegions, sweepNodes, reservation, sel:<region>:<field> for each
---       SEL_FIELDS
+-- KEYS: node, nodes, reserved, selRegions, sweepNodes, reservation, registrySince,
+--       registryWarming, sel:<region>:<field> for each SEL_FIELDS
 -- ARGV: json, ttl_ms, id, now_ms, region, state, updatedAt, then per metric (METRICS order):
---       settled values, room costs, reflect time constants (ms)
+--       settled values, room costs, reflect time constants (ms); then startedAt, warm-up ms,
+--       restart uptime ms
 -- Returns 1 if the node was registered already, 0 if this report (re-)registered it: its record
 -- had expired or Redis lost it, so the node must re-sync its rooms and participants.
 local METRICS = ${luaList(METRICS)}
 local M = #METRICS
-local SEL = 7 -- KEYS[SEL] = sel:<region>:expiry, then updated, then one per metric
+local SEL = 9 -- KEYS[SEL] = sel:<region>:expiry, then updated, then one per metric
 local id, updated = ARGV[3], tonumber(ARGV[7])
+local now = tonumber(ARGV[4])
 local existed = redis.call('EXISTS', KEYS[1])
-local expiry = tonumber(ARGV[4]) + tonumber(ARGV[2])
+local expiry = now + tonumber(ARGV[2])
+
+if existed == 0 then
+  -- Warm-up (keys.ts registry:*): the first report into an empty registry records its start; a
+  -- node that was up for a while before that start had reported into a registry this one does
+  -- not remember (Redis restarted empty), so rooms that live nodes still host are unknown until
+  -- they re-claim them. Placement refuses unmapped rooms until start + warm-up.
+  redis.call('SET', KEYS[7], ARGV[4], 'NX')
+  local since = tonumber(redis.call('GET', KEYS[7]))
+  local warm_until = since + tonumber(ARGV[9 + 3 * M])
+  if now < warm_until and tonumber(ARGV[8 + 3 * M]) + tonumber(ARGV[10 + 3 * M]) < since then
+    redis.call('SET', KEYS[8], string.format('%d', warm_until), 'PX', string.format('%d', warm_until - now))
+  end
+end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('ZADD', KEYS[2], expiry, id)
 redis.call('ZADD', KEYS[5], expiry, id)
@@ -70,7 +85,8 @@ const selKeys = (region: string) => SEL_FIELDS.map((f) => keys.sel(region, f));
 
 /** Publishes a node's record with a TTL; a node that stops reporting disappears by itself. Also
  * (re)writes its entry in the selection index: its settled metrics plus the reservations they
- * cannot show yet (shared/selector/reservation.ts). Returns false when the report (re-)registered
+ * cannot show yet (shared/selector/reservation.ts), and starts the registry's warm-up when Redis
+ * came back empty under it (keys.ts registry:*). Returns false when the report (re-)registered
  * the node (first report, expired record, Redis restarted). */
 export async function reportNode(redis: ScriptRunner, record: NodeRecord, now = Date.now()): Promise<boolean> {
   const existed = await redis.run(
@@ -82,6 +98,8 @@ export async function reportNode(redis: ScriptRunner, record: NodeRecord, now = 
       keys.selRegions(),
       keys.sweepNodes(),
       keys.nodeReservation(record.id),
+      keys.registrySince(),
+      keys.registryWarming(),
       ...selKeys(record.region),
     ],
     [
@@ -95,6 +113,9 @@ export async function reportNode(redis: ScriptRunner, record: NodeRecord, now = 
       ...METRICS.map((m) => settledMetric(record, m)),
       ...METRICS.map((m) => roomCost(record, m)),
       ...METRICS.map((m) => REFLECT_TAU_MS[m]),
+      record.startedAt,
+      REGISTRY_WARMUP_MS,
+      REGISTRY_RESTART_UPTIME_MS,
     ],
   );
   return existed === 1;
@@ -163,7 +184,7 @@ export async function removeParticipant(redis: ScriptRunner, room: string, ident
 const closeRoomScript = defineScript(
   "close_room",
   `
--- KEYS: room, rooms, participants, nodeRooms  ARGV: name, nodeId
+-- KEYS: room, rooms, participants, nodeRooms, unclaimedRooms  ARGV: name, nodeId
 -- Only the node that owns the room may close it: the mapping may have moved (failover).
 local owner = redis.call('HGET', KEYS[1], 'node')
 if owner and owner ~= ARGV[2] then
@@ -172,6 +193,7 @@ if owner and owner ~= ARGV[2] then
 end
 redis.call('DEL', KEYS[1], KEYS[3])
 redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[5], ARGV[1])
 redis.call('SREM', KEYS[4], ARGV[1])
 return 1
 `,
@@ -181,7 +203,7 @@ return 1
 export async function closeRoom(redis: ScriptRunner, room: string, nodeId: string): Promise<boolean> {
   const r = await redis.run(
     closeRoomScript,
-    [keys.room(room), keys.rooms(), keys.roomParticipants(room), keys.nodeRooms(nodeId)],
+    [keys.room(room), keys.rooms(), keys.roomParticipants(room), keys.nodeRooms(nodeId), keys.unclaimedRooms()],
     [room, nodeId],
   );
   return r === 1;
@@ -190,10 +212,12 @@ export async function closeRoom(redis: ScriptRunner, room: string, nodeId: strin
 const claimRoomScript = defineScript(
   "claim_room",
   `${LUA_KEY_FUNCTIONS}
--- KEYS: room, rooms, participants, nodeRooms  ARGV: name, nodeId, region, now, fresh (1|0)
+-- KEYS: room, rooms, participants, nodeRooms, unclaimedRooms
+-- ARGV: name, nodeId, region, now, fresh (1|0)
 -- The node hosts the room: map it here unless it is mapped to another node (0: the mapping moved,
--- the caller must not serve it). fresh = the room just opened here, so participants recorded by a
--- previous host (a dead node's) are stale.
+-- the caller must not serve it). Participants are written by the hosting node, so those recorded
+-- by a previous host (a dead node's, when taking over; anyone's, when fresh = the room just
+-- opened here) are stale; a re-sync (fresh = 0) rewrites this node's own right after.
 local owner = redis.call('HGET', KEYS[1], 'node')
 if owner and owner ~= ARGV[2] and redis.call('EXISTS', k_node(owner)) == 1 then return 0 end
 if not owner then
@@ -204,8 +228,9 @@ if owner ~= ARGV[2] then
   if owner then redis.call('SREM', k_node_rooms(owner), ARGV[1]) end
   redis.call('HSET', KEYS[1], 'node', ARGV[2], 'region', ARGV[3])
 end
-if ARGV[5] == '1' then redis.call('DEL', KEYS[3]) end
+if ARGV[5] == '1' or (owner and owner ~= ARGV[2]) then redis.call('DEL', KEYS[3]) end
 redis.call('SADD', KEYS[4], ARGV[1])
+redis.call('ZREM', KEYS[5], ARGV[1])
 return 1
 `,
 );
@@ -221,7 +246,7 @@ export async function claimRoom(
 ): Promise<boolean> {
   const r = await redis.run(
     claimRoomScript,
-    [keys.room(room), keys.rooms(), keys.roomParticipants(room), keys.nodeRooms(node.id)],
+    [keys.room(room), keys.rooms(), keys.roomParticipants(room), keys.nodeRooms(node.id), keys.unclaimedRooms()],
     [room, node.id, node.region, now, fresh ? 1 : 0],
   );
   return r === 1;
@@ -230,10 +255,18 @@ export async function claimRoom(
 const sweepScript = defineScript(
   "sweep_dead_nodes",
   `${LUA_KEY_FUNCTIONS}
--- KEYS: sweepNodes, nodes, selRegions  ARGV: now, limit, selection fields...
+-- KEYS: sweepNodes, nodes, selRegions, unclaimedRooms  ARGV: now, limit, selection fields...
 -- Every node whose registration expired: remove its index entries, its rooms (when still mapped
 -- to it), their participants and its own keys. Idempotent; a node that re-registered meanwhile
--- (record present again) is left alone.
+-- (record present again) is left alone. (Rooms re-placed off a dead node lost its participants
+-- in that same step: placement and claimRoom.)
+-- Then every room placed but never opened by its node within its deadline (keys.ts
+-- rooms:unclaimed): nobody joined it, so it goes, as LiveKit's empty_timeout closes it.
+local function drop_room(room)
+  redis.call('DEL', k_room(room), k_room_participants(room))
+  redis.call('ZREM', k_rooms(), room)
+  redis.call('ZREM', KEYS[4], room)
+end
 local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 local swept = {}
 for _, id in ipairs(dead) do
@@ -243,24 +276,30 @@ for _, id in ipairs(dead) do
       for i = 3, #ARGV do redis.call('ZREM', k_sel(region, ARGV[i]), id) end
     end
     for _, room in ipairs(redis.call('SMEMBERS', k_node_rooms(id))) do
-      if redis.call('HGET', k_room(room), 'node') == id then
-        redis.call('DEL', k_room(room), k_room_participants(room))
-        redis.call('ZREM', k_rooms(), room)
-      end
+      if redis.call('HGET', k_room(room), 'node') == id then drop_room(room) end
     end
     redis.call('DEL', k_node_rooms(id), k_node_reserved(id), k_node_reservation(id))
     swept[#swept + 1] = id
   end
   redis.call('ZREM', KEYS[1], id)
 end
+for _, room in ipairs(redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))) do
+  local owner = redis.call('HGET', k_room(room), 'node')
+  if owner then redis.call('SREM', k_node_rooms(owner), room) end
+  drop_room(room)
+end
 return swept
 `,
 );
 
-/** Removes everything left behind by nodes whose registry entry expired (crashed, partitioned):
- * no ghost nodes, rooms or participants. Every live node runs it each report tick. Returns the
- * ids swept. */
+/** Removes everything left behind by nodes whose registry entry expired (crashed, partitioned),
+ * and rooms placed but never opened by their node before their deadline: no ghost nodes, rooms
+ * or participants. Every live node runs it each report tick. Returns the node ids swept. */
 export async function sweepDeadNodes(redis: ScriptRunner, now = Date.now(), limit = 100): Promise<string[]> {
-  const r = await redis.run(sweepScript, [keys.sweepNodes(), keys.nodes(), keys.selRegions()], [now, limit, ...SEL_FIELDS]);
+  const r = await redis.run(
+    sweepScript,
+    [keys.sweepNodes(), keys.nodes(), keys.selRegions(), keys.unclaimedRooms()],
+    [now, limit, ...SEL_FIELDS],
+  );
   return (r as unknown[]).map(String);
 }

@@ -19,7 +19,7 @@ export function nodeRecord(spec: NodeSpec, r: Snapshot): NodeRecord {
     state: "SERVING",
     signalUrl: `wss://${spec.id}.sim.invalid/signal`,
     rtcAddress: "127.0.0.1",
-    startedAt: 0,
+    startedAt: epochMs(0), // with the simulated registry: no restart warm-up (shared/keys.ts)
     updatedAt: epochMs(r.at),
     stats: {
       numCpus: spec.numCpus,

@@ -3,7 +3,8 @@
 // crash and restart mid-storm. Every loop is bounded in count and time.
 //
 // Checks: every join answered (200, or a documented retryable 503 when faults are injected, and
-// for a Redis outage only inside the outage window + one report interval for re-registration); no
+// for a Redis outage only inside the outage window + one report interval for re-registration +
+// the registry's warm-up, during which unmapped rooms wait for their hosts to re-claim them); no
 // split rooms (a room's answers only change node after that node was killed; in Redis each room is
 // in at most one live node's room set and matches its room record); a sample of joins completes
 // the signaling `join` on the returned URL and lands on the answered node; no ghost keys once the
@@ -12,7 +13,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { ErrorCode } from "../../shared/errors.ts";
 import { keys } from "../../shared/keys.ts";
-import { NODE_TTL_MS, REPORT_INTERVAL_MS } from "../../shared/node.ts";
+import { NODE_TTL_MS, REGISTRY_WARMUP_MS, REPORT_INTERVAL_MS } from "../../shared/node.ts";
 import { SignalClient } from "../../media-node/client/signal-client.ts";
 import { ClusterError, startCluster, type LocalCluster } from "../../infra/local/cluster.ts";
 import { MediaNodeChild } from "../../infra/local/media-node.ts";
@@ -23,7 +24,7 @@ import { checker, type ScenarioResult } from "./report.ts";
 
 export const REGION = { name: "local", lat: 50.11, lon: 8.68 };
 /** 503 codes a client is told to retry (README "Control plane API"). */
-export const RETRYABLE = new Set<string>([ErrorCode.NoNodes, ErrorCode.RedisUnavailable]);
+export const RETRYABLE = new Set<string>([ErrorCode.NoNodes, ErrorCode.RedisUnavailable, ErrorCode.RegistryWarming]);
 const MAX_IN_FLIGHT = 64;
 
 export interface StormOptions {
@@ -177,13 +178,14 @@ export async function runStorm(o: StormOptions): Promise<ScenarioResult> {
     check("failed joins all get a documented retryable error", notRetryable.length === 0, `${failed.length} failed (${summarize(failed)}); not retryable: ${notRetryable.length} ${summarize(notRetryable)}`);
   }
   if (o.redisOutage) {
-    const graceMs = REPORT_INTERVAL_MS + 1_000;
+    // first report after reconnect (≤ one interval + back-off), then the warm-up it starts
+    const graceMs = REPORT_INTERVAL_MS + REGISTRY_WARMUP_MS + 1_000;
     const outside = failed.filter((r) => r.end < outage.down || r.start > outage.up + graceMs);
     const rel = (t: number) => `${((t - outage.down) / 1000).toFixed(2)} s`;
     const first = Math.min(...failed.map((r) => r.start));
     const last = Math.max(...failed.map((r) => r.end));
     check(
-      "503s only while Redis is down (+ one report interval to re-register)",
+      "503s only while Redis is down (+ re-registration and the registry warm-up)",
       outside.length === 0,
       `Redis down ${((outage.up - outage.down) / 1000).toFixed(2)} s; 503s from ${failed.length ? rel(first) : "-"} to ${failed.length ? rel(last) : "-"} after it went down; ${outside.length} outside [down, up + ${graceMs} ms]`,
     );

@@ -42,7 +42,7 @@ export function createApp(): OpenAPIHono<{ Bindings: Env }> {
 
   app.notFound((c) => c.json(new ApiError(404, ErrorCode.NotFound, `no route ${c.req.method} ${c.req.path}`).body(), 404));
   app.onError((err, c) => {
-    if (err instanceof ApiError) return c.json(err.body(), err.status);
+    if (err instanceof ApiError) return c.json(err.body(), err.status, err.headers);
     if (err instanceof HTTPException && err.status < 500) {
       const e = new ApiError(err.status as ContentfulStatusCode, ErrorCode.BadRequest, err.message || "bad request");
       return c.json(e.body(), e.status);

@@ -6,11 +6,14 @@ export class ApiError extends Error {
   readonly status: ContentfulStatusCode;
   readonly code: ErrorCode;
   readonly details: unknown;
-  constructor(status: ContentfulStatusCode, code: ErrorCode, message: string, details?: unknown) {
+  /** Response headers (Retry-After). */
+  readonly headers: Record<string, string>;
+  constructor(status: ContentfulStatusCode, code: ErrorCode, message: string, details?: unknown, headers: Record<string, string> = {}) {
     super(message);
     this.status = status;
     this.code = code;
     this.details = details;
+    this.headers = headers;
   }
 
   body(): ErrorBody {
@@ -26,4 +29,13 @@ export const conflict = (message: string) => new ApiError(409, ErrorCode.Conflic
 export const noNodes = () => new ApiError(503, ErrorCode.NoNodes, "no media node is available to host the room");
 export const redisUnavailable = (detail: string) =>
   new ApiError(503, ErrorCode.RedisUnavailable, `Redis is unreachable; try again shortly (${detail})`);
+/** The registry is warming up after Redis came back empty (shared/placement.ts "warming"). */
+export const registryWarming = (retryAfterMs: number) =>
+  new ApiError(
+    503,
+    ErrorCode.RegistryWarming,
+    "the node registry is re-syncing after a Redis restart; retry shortly",
+    { retryAfterMs },
+    { "retry-after": String(Math.max(1, Math.ceil(retryAfterMs / 1000))) },
+  );
 export const misconfigured = (message: string) => new ApiError(500, ErrorCode.Internal, `server misconfigured: ${message}`);

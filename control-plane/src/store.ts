@@ -119,11 +119,12 @@ export async function listNodes(redis: ScriptRunner, now = Date.now()): Promise<
 const deleteRoomScript = defineScript(
   "delete_room",
   `${LUA_KEY_FUNCTIONS}
--- KEYS: room, rooms, participants  ARGV: name, bus message
+-- KEYS: room, rooms, participants, unclaimed rooms  ARGV: name, bus message
 local node = redis.call('HGET', KEYS[1], 'node')
 if not node then return false end
 redis.call('DEL', KEYS[1], KEYS[3])
 redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('SREM', k_node_rooms(node), ARGV[1])
 redis.call('PUBLISH', k_node_bus(node), ARGV[2])
 return node`,
@@ -135,7 +136,7 @@ export async function deleteRoom(redis: ScriptRunner, room: string): Promise<str
   const message: NodeBusMessage = { type: "room.delete", room };
   const r = await redis.run(
     deleteRoomScript,
-    [keys.room(room), keys.rooms(), keys.roomParticipants(room)],
+    [keys.room(room), keys.rooms(), keys.roomParticipants(room), keys.unclaimedRooms()],
     [room, JSON.stringify(message)],
   );
   return typeof r === "string" ? r : undefined;

@@ -3,11 +3,11 @@ import { Redis } from "ioredis";
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { keys } from "../../shared/keys.ts";
-import { NODE_TTL_MS, STATS_FRESHNESS_MS } from "../../shared/node.ts";
-import { removeNode, reportNode, upsertParticipant } from "../../shared/registry.ts";
+import { NODE_TTL_MS, REGISTRY_WARMUP_MS, STATS_FRESHNESS_MS } from "../../shared/node.ts";
+import { claimRoom, removeNode, reportNode, upsertParticipant } from "../../shared/registry.ts";
 import { parseApiKeys, verifyToken } from "../../shared/token.ts";
 import { NEW_YORK, PARIS, REGIONS, SINGAPORE, nodeRecord, type NodeSpec } from "../support/nodes.ts";
-import { startWorker, type WorkerHarness } from "../support/worker.ts";
+import { ORIGIN, startWorker, type WorkerHarness } from "../support/worker.ts";
 
 const SELECTOR = JSON.stringify({ kind: "regionaware", sort_by: "sysload", algorithm: "lowest", sysload_limit: 0.7, regions: REGIONS });
 const at = (p: { lat: number; lon: number }) => ({ latitude: String(p.lat), longitude: String(p.lon) });
@@ -354,5 +354,25 @@ describe("Redis outage", () => {
       if (r.status !== 200) await new Promise((res) => setTimeout(res, 100));
     }
     expect(r).toMatchObject({ status: 200, body: { node: "us-2" } });
+  });
+
+  it("after Redis came back empty under running nodes: 503 registry_warming + Retry-After for unmapped rooms, 200 for re-claimed ones", async () => {
+    // Nodes up for a minute before this (empty) registry's first report: Redis restarted under them.
+    for (const s of CLUSTER) await reportNode(h.runner, { ...nodeRecord(s), startedAt: Date.now() - 60_000 });
+    await claimRoom(h.runner, "kept", { id: "eu-1", region: "eu-west" }, false);
+    const res = await h.mf.dispatchFetch(`${ORIGIN}/v1/join`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${await joinToken("lost", "a")}` },
+      body: "{}",
+    });
+    const body = (await res.json()) as { error: { code: string; details: { retryAfterMs: number } } };
+    expect({ status: res.status, code: body.error.code }).toEqual({ status: 503, code: "registry_warming" });
+    const retryAfter = Number(res.headers.get("retry-after"));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(Math.ceil(REGISTRY_WARMUP_MS / 1000));
+    expect(body.error.details.retryAfterMs).toBeLessThanOrEqual(REGISTRY_WARMUP_MS);
+    expect(await h.ioredis.exists(keys.room("lost"))).toBe(0);
+    const kept = await h.post("/v1/join", {}, await joinToken("kept", "b"), at(PARIS));
+    expect(kept).toMatchObject({ status: 200, body: { node: "eu-1", placement: "existing" } });
   });
 });

@@ -17,7 +17,9 @@ export function nodeRecord(spec: NodeSpec, now = Date.now()): NodeRecord {
     state,
     signalUrl: signalUrl ?? `wss://${id}.example.test/signal`,
     rtcAddress: "127.0.0.1",
-    startedAt: now - 60_000,
+    // Started with the registry: a node up for longer before the registry's first report would
+    // mark it as restarted empty and start its warm-up (shared/keys.ts registry:warming).
+    startedAt: now,
     updatedAt,
     stats: {
       numCpus: 4,

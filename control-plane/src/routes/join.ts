@@ -5,7 +5,7 @@ import { referencePoint, regionPreference } from "../../../shared/selector/index
 import { mintToken } from "../../../shared/token.ts";
 import { authenticate, bearerToken } from "../auth.ts";
 import { settings, type Env } from "../env.ts";
-import { forbidden, noNodes, notFound } from "../errors.ts";
+import { forbidden, noNodes, notFound, registryWarming } from "../errors.ts";
 import { mediaGrants } from "../grants.ts";
 import { errorResponses, json } from "../openapi.ts";
 import { redisFor } from "../redis.ts";
@@ -49,6 +49,7 @@ join.openapi(route, async (c) => {
     wantSignal: !nearest?.signal_url,
   });
   if (r.status === "not_found") throw notFound(`no room ${v.room} (auto-create is off)`);
+  if (r.status === "warming") throw registryWarming(r.retryAfterMs);
   if (r.status !== "ok") throw noNodes();
 
   const token = await mintToken({

@@ -5,7 +5,7 @@ import { DEFAULT_ROOM_SETTINGS, placeRoom } from "../../../shared/placement.ts";
 import { referencePoint, regionPreference } from "../../../shared/selector/index.ts";
 import { admin, type AdminGrant } from "../auth.ts";
 import { settings, type Env } from "../env.ts";
-import { badRequest, conflict, noNodes, notFound } from "../errors.ts";
+import { badRequest, conflict, noNodes, notFound, registryWarming } from "../errors.ts";
 import { bearerSecurity, errorResponses, json } from "../openapi.ts";
 import { redisFor } from "../redis.ts";
 import { CreateRoomBody, Deleted, ListQuery, Participants, Room, RoomList, RoomParam } from "../schemas.ts";
@@ -49,6 +49,7 @@ rooms.openapi(create, async (c) => {
     now,
   });
   if (r.status === "exists") throw conflict(`room ${body.name} already exists (on node ${r.nodeId})`);
+  if (r.status === "warming") throw registryWarming(r.retryAfterMs);
   if (r.status !== "ok") throw noNodes();
   return c.json({ name: body.name, node: r.node.id, region: r.node.region, createdAt: now, ...roomSettings, numParticipants: 0 }, 201);
 });
