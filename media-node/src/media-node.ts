@@ -81,6 +81,7 @@ export class MediaNode {
       bridge: () => this.bridge,
       resolveHost: async (room) => this.registry?.roomOwner(room),
       hostRegistered: async (node) => this.registry?.nodeRegistered(node),
+      draining: () => this.state === "DRAINING",
       metrics,
       log,
     });
@@ -152,14 +153,17 @@ export class MediaNode {
     return (this.http.address() as AddressInfo).port;
   }
 
-  /** DRAINING now (reported at once), no new rooms; waits until the rooms end or the deadline,
-   * then tells the remaining clients to reconnect and closes their rooms. */
+  /** DRAINING now (reported at once), no new rooms; clients relayed through this node (their rooms
+   * are elsewhere) are told to reconnect at once; waits until this node's rooms end or the deadline,
+   * then tells their remaining clients to reconnect and closes the rooms. */
   async drain(deadlineMs = this.config.drain_deadline_ms): Promise<void> {
     if (this.state !== "DRAINING") {
       this.state = "DRAINING";
       this.rooms.draining = true;
       this.log.info({ rooms: this.rooms.rooms.size, deadlineMs }, "draining");
       await this.registry?.reportNow();
+      // After the report: a relayed client's rejoin must not be handed this node again.
+      await this.signaling.handOffRelayed();
     }
     const deadline = AbortSignal.timeout(deadlineMs);
     await this.rooms.whenEmpty(deadline);

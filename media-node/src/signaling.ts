@@ -53,6 +53,8 @@ export interface SignalingOptions {
   resolveHost: (room: string) => Promise<string | undefined>;
   /** Whether a node is in the registry; undefined when Redis is unreachable. */
   hostRegistered: (node: string) => Promise<boolean | undefined>;
+  /** The node is draining: it relays no new sessions (it is about to go away). */
+  draining: () => boolean;
   metrics: NodeMetrics;
   log: Logger;
 }
@@ -239,6 +241,10 @@ class Connection implements ParticipantSink {
 
   /** The hosting node answers the join (and everything after it) itself. */
   private async joinRelayed(host: string, token: string, joinFrame: string): Promise<void> {
+    const refuseIfDraining = () => {
+      if (this.o.draining()) throw new ProtocolError(ErrorCode.Draining, "signal node is draining: rejoin through the control plane");
+    };
+    refuseIfDraining();
     const bridge = this.o.bridge();
     if (!bridge) throw new ProtocolError(ErrorCode.WrongNode, `room is hosted on node ${host}; this node has no bridge to it`);
     const toClient = (f: string) => {
@@ -246,6 +252,12 @@ class Connection implements ParticipantSink {
     };
     const relay = await openRelay(bridge, { host, token, remoteAddress: this.remoteAddress }, joinFrame, toClient, this.o.hostRegistered);
     if (this.state !== "joining") return relay.close(); // socket closed while the host accepted
+    try {
+      refuseIfDraining(); // the drain began while the host accepted: handOffRelayed() did not see it
+    } catch (e) {
+      relay.close(BridgeCloseCode.Normal, "signal node draining");
+      throw e;
+    }
     this.relay = relay;
     relay.on("close", (e) => this.close(e.code, e.reason));
     this.joined("relayed");
@@ -257,6 +269,16 @@ class Connection implements ParticipantSink {
     this.state = "joined";
     this.o.metrics.joins.inc({ result });
     this.log.info(result === "ok" ? "participant joined" : "participant joined through the bridge");
+  }
+
+  /** A relayed client needs only a new signal path, not a new room: tells it to reconnect (the
+   * same notification a hosting node sends at its drain deadline) and closes with Draining, which
+   * also ends its session on the host. Returns whether this connection was relayed. */
+  handOff(): boolean {
+    if (this.state !== "joined" || !this.relay) return false;
+    this.notify("reconnect", { reason: "draining" });
+    this.close(CloseCode.Draining, "signal node draining");
+    return true;
   }
 
   /** The transport is gone (or we closed it): leave the room / end the relayed session. */
@@ -354,6 +376,22 @@ export class SignalingServer {
 
   get size(): number {
     return this.sockets.size + this.bridged.size;
+  }
+
+  /** Drain of a signal node: hands every relayed client off at once (their media is on other
+   * nodes) and resolves once their sockets closed — or after `timeoutMs`, so stop() can follow. */
+  async handOffRelayed(timeoutMs = 2_000): Promise<number> {
+    const closing: Promise<unknown>[] = [];
+    for (const [ws, { conn }] of this.sockets) {
+      if (!conn.handOff()) continue;
+      closing.push(new Promise((resolve) => (ws.readyState === ws.CLOSED ? resolve(undefined) : ws.once("close", resolve))));
+    }
+    if (closing.length > 0) {
+      const timeout = new Promise((resolve) => setTimeout(resolve, timeoutMs).unref());
+      await Promise.race([Promise.all(closing), timeout]);
+      this.o.log.info({ clients: closing.length }, "relayed clients handed off");
+    }
+    return closing.length;
   }
 
   close(): void {

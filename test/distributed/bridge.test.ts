@@ -7,10 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../shared/errors.ts";
 import { keys } from "../../shared/keys.ts";
 import { CloseCode, type NotificationName } from "../../shared/protocol.ts";
-import type { ParticipantRecord } from "../../shared/registry.ts";
 import { SignalClient, SignalError } from "../../media-node/client/signal-client.ts";
 import { waitFor } from "../support/media-node.ts";
-import { EAST_A, EAST_B, PORTLAND, WASHINGTON, WEST, expectHealthy, metric, startDistributedCluster, type Cluster } from "./cluster.ts";
+import { EAST_A, EAST_B, PORTLAND, WASHINGTON, WEST, expectHealthy, metric, participantsOf, startDistributedCluster, type Cluster } from "./cluster.ts";
 
 let c: Cluster;
 beforeAll(async () => {
@@ -25,11 +24,6 @@ async function connect(url: string, token: string): Promise<{ client: SignalClie
   const notes: { name: NotificationName; data: unknown }[] = [];
   client.onNotification((name, data) => notes.push({ name, data }));
   return { client, notes };
-}
-
-async function participants(room: string): Promise<Record<string, ParticipantRecord>> {
-  const raw = await c.ioredis.hgetall(keys.roomParticipants(room));
-  return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, JSON.parse(v) as ParticipantRecord]));
 }
 
 describe("signaling bridge", () => {
@@ -56,7 +50,7 @@ describe("signaling bridge", () => {
     const holders = [];
     for (const id of [WEST, EAST_A, EAST_B]) if (await c.ioredis.sismember(keys.nodeRooms(id), room)) holders.push(id);
     expect(holders).toEqual([b.node]);
-    const ps = await waitFor(() => participants(room), (p) => p.alice !== undefined && p.bob !== undefined, "both participant records");
+    const ps = await waitFor(() => participantsOf(c.ioredis, room), (p) => p.alice !== undefined && p.bob !== undefined, "both participant records");
     expect(ps.alice!.signalNode).toBe(WEST);
     expect(ps.bob!.signalNode).toBe(b.node);
     expect(await metric(c.node(WEST), "meridian_bridge_frames_sent")).toBeGreaterThanOrEqual(2);
@@ -72,7 +66,7 @@ describe("signaling bridge", () => {
 
     // Client goes away → the host drops the participant, both nodes free the session.
     alice.client.close();
-    await waitFor(() => participants(room), (p) => p.alice === undefined, "alice's record removed by the host");
+    await waitFor(() => participantsOf(c.ioredis, room), (p) => p.alice === undefined, "alice's record removed by the host");
     await waitFor(async () => bob.notes.map((n) => n.name), (n) => n.includes("participantLeft"), "bob hears alice leave");
     await waitFor(() => metric(c.node(WEST), "meridian_bridge_sessions_open"), (n) => n === 0, "w freed the session");
     await waitFor(() => metric(host, "meridian_bridge_sessions_open"), (n) => n === 0, "host freed the session");
@@ -109,7 +103,7 @@ describe("signaling bridge", () => {
     // Direct: the old host refuses locally, re-resolves and becomes bob's signal node.
     const bob = await connect(b.url, b.token);
     expect((await bob.client.request("join", {})).node.id).toBe(other);
-    const ps = await waitFor(() => participants(room), (p) => p.alice !== undefined && p.bob !== undefined, "both records");
+    const ps = await waitFor(() => participantsOf(c.ioredis, room), (p) => p.alice !== undefined && p.bob !== undefined, "both records");
     expect(ps.alice!.signalNode).toBe(WEST);
     expect(ps.bob!.signalNode).toBe(b.node);
     alice.client.close();

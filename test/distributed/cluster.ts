@@ -6,6 +6,8 @@
 import type { Redis } from "ioredis";
 import { expect } from "vitest";
 import type { Region } from "../../shared/config.ts";
+import { keys } from "../../shared/keys.ts";
+import type { ParticipantRecord } from "../../shared/registry.ts";
 import { startCluster, type LocalCluster } from "../../infra/local/cluster.ts";
 import type { MediaNodeChild } from "../../infra/local/media-node.ts";
 import type { RedisServer } from "../../infra/local/redis-server.ts";
@@ -85,6 +87,12 @@ export async function dumpRedis(r: Redis): Promise<Map<string, string>> {
 export async function dumpRedisWith(r: Redis, text: string): Promise<string[]> {
   const dump = await dumpRedis(r);
   return [...dump].filter(([k, v]) => k.includes(text) || v.includes(text)).map(([k, v]) => `${k} = ${v.slice(0, 200)}`);
+}
+
+/** The room's participant records in Redis, by identity. */
+export async function participantsOf(r: Redis, room: string): Promise<Record<string, ParticipantRecord>> {
+  const raw = await r.hgetall(keys.roomParticipants(room));
+  return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, JSON.parse(v) as ParticipantRecord]));
 }
 
 /** A gauge/counter value from a node's /metrics. */

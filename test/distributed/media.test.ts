@@ -5,32 +5,18 @@
 // SIGKILLed (the room is re-placed, both clients rejoin by themselves through the control plane,
 // Redis forgets the dead node). Durations are printed, never asserted.
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Browser, Page } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../shared/errors.ts";
 import { keys } from "../../shared/keys.ts";
 import { REPORT_INTERVAL_MS } from "../../shared/node.ts";
-import type { ParticipantRecord } from "../../shared/registry.ts";
-import type { DemoState } from "../../media-node/client/demo.ts";
-import type { MeridianClient } from "../../media-node/client/meridian-client.ts";
 import { ClusterError } from "../../infra/local/cluster.ts";
-import { busiest, inboundRtp, launchChromium, mediaFlows, openPage } from "../support/browser.ts";
 import { waitFor } from "../support/media-node.ts";
-import { PORTLAND, WASHINGTON, WEST, EAST_A, EAST_B, dumpRedisWith, metric, startDistributedCluster, type Cluster, type Where } from "./cluster.ts";
+import { PORTLAND, WASHINGTON, WEST, EAST_A, EAST_B, dumpRedisWith, metric, participantsOf, type Cluster, type Where } from "./cluster.ts";
+import { callStatus, joinCall, startCall, stopCall, type PageGlobals, type Participant } from "./call.ts";
 
 const ROOM = "distributed-call";
 const OUTAGE_MS = 10_000;
-
-interface Participant {
-  identity: string;
-  where: Where;
-  page: Page;
-  console: string[];
-  /** Joins the page asked the control plane for by itself (onReconnect), with when and where they landed. */
-  rejoins: { at: number; node: string }[];
-}
-
-type PageGlobals = { meridian: DemoState; MeridianClient: typeof MeridianClient; meridianJoin(reason: string): Promise<{ url: string; token: string }>; moves?: number };
 
 let c: Cluster;
 let browser: Browser;
@@ -38,77 +24,34 @@ let a: Participant;
 let b: Participant;
 let host: string;
 
-beforeAll(async () => {
-  [c, browser] = await Promise.all([startDistributedCluster(), launchChromium()]);
-}, 90_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await c?.stop();
-});
+beforeAll(async () => void ({ c, browser } = await startCall()), 90_000);
+afterAll(() => stopCall(c, browser));
 
 function context(): string {
   return [`A console:`, ...(a?.console.slice(-10) ?? []), `B console:`, ...(b?.console.slice(-10) ?? []), c.logs()].join("\n");
 }
 
-/** Opens a page and joins like an app would: POST /v1/join, then MeridianClient with an
- * onReconnect hook that asks the control plane again (through the real Worker). */
-async function participant(identity: string, where: Where): Promise<Participant> {
-  const { page, console } = await openPage(browser, `${c.node(WEST).httpUrl}/demo`);
-  const p: Participant = { identity, where, page, console, rejoins: [] };
-  await page.exposeFunction("meridianJoin", async () => {
-    const r = await c.join({ identity, room: ROOM, location: where });
-    p.rejoins.push({ at: Date.now(), node: r.node });
-    return { url: r.url, token: r.token };
-  });
-  const first = await c.join({ identity, room: ROOM, location: where });
-  await page.evaluate(async (first) => {
-    const g = globalThis as unknown as PageGlobals;
-    const client = await g.MeridianClient.connect({ ...first, onReconnect: (reason) => g.meridianJoin(reason) });
-    g.meridian.client = client;
-    client.on("reconnected", (next) => {
-      g.meridian.client = next;
-      g.moves = (g.moves ?? 0) + 1;
-    });
-    await client.publishMedia();
-  }, { url: first.url, token: first.token });
-  return p;
-}
-
-/** The node answering the page's current client, and its video frames decoded so far. */
-async function status(p: Participant): Promise<{ node: string | undefined; frames: number; flows: boolean; moves: number }> {
-  const [node, moves] = await p.page.evaluate(() => {
-    const g = globalThis as unknown as PageGlobals;
-    return [g.meridian.client?.joined.node.id, g.moves ?? 0] as const;
-  });
-  const stats = await inboundRtp(p.page);
-  return { node, moves, frames: busiest(stats, "video", "framesDecoded")?.framesDecoded ?? 0, flows: mediaFlows(stats) };
-}
-
-async function participantsOf(room: string): Promise<Record<string, ParticipantRecord>> {
-  const raw = await c.ioredis.hgetall(keys.roomParticipants(room));
-  return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, JSON.parse(v) as ParticipantRecord]));
-}
+const participant = (identity: string, where: Where) => joinCall(c, browser, identity, ROOM, where);
 
 describe("distributed call", () => {
   it("A signals through the us-west-2 node to the us-east host, B joins on the host; both decode each other's video", async () => {
     b = await participant("bob", WASHINGTON);
-    host = (await status(b)).node!;
+    host = (await callStatus(b)).node!;
     expect([EAST_A, EAST_B]).toContain(host);
     a = await participant("alice", PORTLAND);
     for (const p of [a, b]) {
-      await waitFor(() => status(p), (s) => s.flows, `${p.identity} decodes video and receives audio`, 45_000).catch((e) => {
+      await waitFor(() => callStatus(p), (s) => s.flows, `${p.identity} decodes video and receives audio`, 45_000).catch((e) => {
         throw new Error(`${e}\n${context()}`);
       });
     }
-    expect((await status(a)).node).toBe(host); // A's room is on the host, not on its signal node
+    expect((await callStatus(a)).node).toBe(host); // A's room is on the host, not on its signal node
 
     // Redis: one node hosts the room; A's participant record names the bridging node.
     expect(await c.ioredis.hget(keys.room(ROOM), "node")).toBe(host);
     const holders = [];
     for (const id of [WEST, EAST_A, EAST_B]) if (await c.ioredis.sismember(keys.nodeRooms(id), ROOM)) holders.push(id);
     expect(holders).toEqual([host]);
-    const ps = await participantsOf(ROOM);
+    const ps = await participantsOf(c.ioredis, ROOM);
     expect(ps.alice?.signalNode).toBe(WEST);
     expect(ps.bob?.signalNode).toBe(host);
     // The bridge carried A's whole signaling (join, transports, produce, consume...).
@@ -121,7 +64,7 @@ describe("distributed call", () => {
   });
 
   it("Redis down for 10 s mid-call: media keeps flowing, nodes stay healthy, the control plane answers 503; all re-register after", async () => {
-    const before = await Promise.all([status(a), status(b)]);
+    const before = await Promise.all([callStatus(a), callStatus(b)]);
     await c.redis.stop();
     const stoppedAt = Date.now();
     try {
@@ -130,9 +73,9 @@ describe("distributed call", () => {
       expect(refused).toMatchObject({ status: 503, body: { error: { code: ErrorCode.RedisUnavailable } } });
       for (const n of c.nodes) expect((await fetch(`${n.httpUrl}/healthz`)).status).toBe(200);
       await sleep(OUTAGE_MS / 2 - (Date.now() - stoppedAt));
-      const mid = await Promise.all([status(a), status(b)]);
+      const mid = await Promise.all([callStatus(a), callStatus(b)]);
       await sleep(OUTAGE_MS - (Date.now() - stoppedAt));
-      const end = await Promise.all([status(a), status(b)]);
+      const end = await Promise.all([callStatus(a), callStatus(b)]);
       for (const i of [0, 1]) {
         expect(mid[i]!.frames, "frames grow in the first half of the outage").toBeGreaterThan(before[i]!.frames);
         expect(end[i]!.frames, "frames grow in the second half").toBeGreaterThan(mid[i]!.frames);
@@ -148,7 +91,7 @@ describe("distributed call", () => {
     const restartedAt = Date.now();
     await waitFor(() => c.ioredis.zcard(keys.nodes()), (n) => n === 3, "three nodes re-registered");
     await waitFor(() => c.ioredis.hget(keys.room(ROOM), "node"), (n) => n === host, "room mapping reclaimed by its host");
-    await waitFor(() => participantsOf(ROOM), (p) => p.alice?.signalNode === WEST && p.bob?.signalNode === host, "participants re-synced");
+    await waitFor(() => participantsOf(c.ioredis, ROOM), (p) => p.alice?.signalNode === WEST && p.bob?.signalNode === host, "participants re-synced");
     console.log(`[distributed] re-registered ${Date.now() - restartedAt} ms after Redis came back`);
     // The bridged signaling session survived the outage.
     const pong = await a.page.evaluate(() => {
@@ -165,7 +108,7 @@ describe("distributed call", () => {
     c.node(dead).signal("SIGKILL");
     await c.node(dead).exited;
     const back = async (p: Participant) =>
-      waitFor(() => status(p), (s) => s.node !== undefined && s.node !== dead && s.flows, `${p.identity} back with media`, 60_000).catch((e) => {
+      waitFor(() => callStatus(p), (s) => s.node !== undefined && s.node !== dead && s.flows, `${p.identity} back with media`, 60_000).catch((e) => {
         throw new Error(`${e}\n${context()}`);
       });
     const [sa, sb] = await Promise.all([back(a), back(b)]);

@@ -1,0 +1,68 @@
+// A participant of a distributed call: a Chromium page that joins like an app would — POST
+// /v1/join through the real Worker, then MeridianClient with an onReconnect hook that asks the
+// control plane again — and publishes its fake camera and mic.
+import type { Browser, Page } from "playwright-core";
+import type { DemoState } from "../../media-node/client/demo.ts";
+import type { MeridianClient } from "../../media-node/client/meridian-client.ts";
+import { busiest, inboundRtp, launchChromium, mediaFlows, openPage } from "../support/browser.ts";
+import { startDistributedCluster, type Cluster, type Where } from "./cluster.ts";
+
+/** A test file's cluster and the browser its participants' pages run in, started side by side. */
+export async function startCall(): Promise<{ c: Cluster; browser: Browser }> {
+  const [c, browser] = await Promise.all([startDistributedCluster(), launchChromium()]);
+  return { c, browser };
+}
+
+export async function stopCall(c: Cluster | undefined, browser: Browser | undefined): Promise<void> {
+  await browser?.close();
+  await c?.stop();
+}
+
+export interface Participant {
+  identity: string;
+  where: Where;
+  page: Page;
+  console: string[];
+  /** Joins the page asked the control plane for by itself (onReconnect): when, where they landed, which signal URL. */
+  rejoins: { at: number; node: string; url: string }[];
+}
+
+export type PageGlobals = {
+  meridian: DemoState;
+  MeridianClient: typeof MeridianClient;
+  meridianJoin(reason: string): Promise<{ url: string; token: string }>;
+  moves?: number;
+};
+
+export async function joinCall(c: Cluster, browser: Browser, identity: string, room: string, where: Where): Promise<Participant> {
+  // Any node's demo page serves the client bundle; the page joins wherever the control plane says.
+  const { page, console } = await openPage(browser, `${c.nodes[0]!.httpUrl}/demo`);
+  const p: Participant = { identity, where, page, console, rejoins: [] };
+  await page.exposeFunction("meridianJoin", async () => {
+    const r = await c.join({ identity, room, location: where });
+    p.rejoins.push({ at: Date.now(), node: r.node, url: r.url });
+    return { url: r.url, token: r.token };
+  });
+  const first = await c.join({ identity, room, location: where });
+  await page.evaluate(async (first) => {
+    const g = globalThis as unknown as PageGlobals;
+    const client = await g.MeridianClient.connect({ ...first, onReconnect: (reason) => g.meridianJoin(reason) });
+    g.meridian.client = client;
+    client.on("reconnected", (next) => {
+      g.meridian.client = next;
+      g.moves = (g.moves ?? 0) + 1;
+    });
+    await client.publishMedia();
+  }, { url: first.url, token: first.token });
+  return p;
+}
+
+/** The node answering the page's current client, its video frames decoded so far, and its moves. */
+export async function callStatus(p: Participant): Promise<{ node: string | undefined; frames: number; flows: boolean; moves: number }> {
+  const [node, moves] = await p.page.evaluate(() => {
+    const g = globalThis as unknown as PageGlobals;
+    return [g.meridian.client?.joined.node.id, g.moves ?? 0] as const;
+  });
+  const stats = await inboundRtp(p.page);
+  return { node, moves, frames: busiest(stats, "video", "framesDecoded")?.framesDecoded ?? 0, flows: mediaFlows(stats) };
+}
