@@ -11,8 +11,8 @@ import { once } from "node:events";
 import { Redis } from "ioredis";
 import { BridgeEndpoint, type BridgeSession } from "../media-node/src/bridge/index.ts";
 import { TestRedis } from "../test/support/redis.ts";
-import { alternateRoundTrips } from "./lib/alternate.ts";
-import { benchArgs, mean, percentile, printRatio, printTable } from "./lib/report.ts";
+import { alternateRoundTrips, printAdded, roundTripRow } from "./lib/alternate.ts";
+import { benchArgs, percentile, printRatio, printTable } from "./lib/report.ts";
 
 const args = benchArgs({ n: { type: "string" }, "frame-bytes": { type: "string", default: "200" } });
 const N = args.n === undefined ? (args.smoke ? 400 : 4_000) : Number(args.n);
@@ -59,11 +59,11 @@ try {
   printTable(
     ["variant", "n", "p50 ms", "p99 ms", "mean ms", "publishes/rtt"],
     [
-      ["bare PUBLISH→SUBSCRIBE→PUBLISH", bare.length, percentile(bare, 50), percentile(bare, 99), mean(bare), 2],
-      ["bridge session request/response", bridge.length, percentile(bridge, 50), percentile(bridge, 99), mean(bridge), bridgePubs],
+      [...roundTripRow("bare PUBLISH→SUBSCRIBE→PUBLISH", bare), 2],
+      [...roundTripRow("bridge session request/response", bridge), bridgePubs],
     ],
   );
-  console.log(`added by the bridge: p50 +${(percentile(bridge, 50) - percentile(bare, 50)).toFixed(3)} ms, p99 +${(percentile(bridge, 99) - percentile(bare, 99)).toFixed(3)} ms`);
+  printAdded("the bridge", bare, bridge);
   printRatio(
     "bridge-rtt",
     percentile(bridge, 50) / percentile(bare, 50),

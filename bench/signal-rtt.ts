@@ -10,8 +10,8 @@
 import { SignalClient } from "../media-node/client/signal-client.ts";
 import { MediaNodeProcess } from "../test/support/media-node.ts";
 import { TestRedis } from "../test/support/redis.ts";
-import { alternateRoundTrips } from "./lib/alternate.ts";
-import { benchArgs, mean, percentile, printRatio, printTable } from "./lib/report.ts";
+import { alternateRoundTrips, printAdded, roundTripRow } from "./lib/alternate.ts";
+import { benchArgs, percentile, printRatio, printTable } from "./lib/report.ts";
 
 const args = benchArgs({ n: { type: "string" } });
 const N = args.n === undefined ? (args.smoke ? 400 : 4_000) : Number(args.n);
@@ -42,11 +42,11 @@ try {
   printTable(
     ["path", "n", "p50 ms", "p99 ms", "mean ms"],
     [
-      ["direct: client → hosting node", d.length, percentile(d, 50), percentile(d, 99), mean(d)],
-      ["bridged: client → signal node → Redis → hosting node", r.length, percentile(r, 50), percentile(r, 99), mean(r)],
+      roundTripRow("direct: client → hosting node", d),
+      roundTripRow("bridged: client → signal node → Redis → hosting node", r),
     ],
   );
-  console.log(`added by the bridge: p50 +${(percentile(r, 50) - percentile(d, 50)).toFixed(3)} ms, p99 +${(percentile(r, 99) - percentile(d, 99)).toFixed(3)} ms`);
+  printAdded("the bridge", d, r);
   printRatio(
     "signal-rtt",
     percentile(r, 50) / percentile(d, 50),
