@@ -132,14 +132,15 @@ export class NodeRegistry implements RoomObserver {
     }
   }
 
-  /** The room's settings as the control plane stored them (room:<name> hash: emptyTimeout in
-   * seconds, maxParticipants); {} when there is no record or Redis is unreachable. */
+  /** The room's settings as the control plane stored them (room:<name> hash: maxParticipants);
+   * {} when there is no record or Redis is unreachable. The record's `emptyTimeout` is LiveKit's
+   * "close if nobody joins" and is enforced by the sweeper (rooms:unclaimed); once people have
+   * been in the room, the node's departure timeout (empty_room_timeout_ms) applies instead, so a
+   * finished call frees its router in seconds, not after the 300 s default. */
   async roomSettings(room: string): Promise<RoomSettings> {
     try {
-      const [emptyTimeout, maxParticipants] = await this.redis.hmget(keys.room(room), "emptyTimeout", "maxParticipants");
+      const [maxParticipants] = await this.redis.hmget(keys.room(room), "maxParticipants");
       const s: RoomSettings = {};
-      const et = Number(emptyTimeout);
-      if (emptyTimeout !== null && Number.isFinite(et) && et > 0) s.emptyTimeoutMs = et * 1000;
       const mp = Number(maxParticipants);
       if (maxParticipants !== null && Number.isInteger(mp) && mp >= 0) s.maxParticipants = mp;
       return s;

@@ -12,7 +12,6 @@ import type { WorkerPool } from "./worker-pool.ts";
 
 /** Per-room settings the control plane stored with the room (absent: node defaults). */
 export interface RoomSettings {
-  emptyTimeoutMs?: number;
   maxParticipants?: number;
 }
 
@@ -96,7 +95,7 @@ export class RoomManager implements RoomSessionFactory {
       nodeId: this.o.nodeId,
       router,
       slot,
-      emptyTimeoutMs: settings.emptyTimeoutMs ?? this.o.emptyTimeoutMs,
+      emptyTimeoutMs: this.o.emptyTimeoutMs,
       maxParticipants: settings.maxParticipants ?? this.o.maxParticipantsPerRoom,
       canAddTrack: () => this.o.maxTracks === 0 || this.counts().tracksIn < this.o.maxTracks,
       observer: this.o.observer,

@@ -140,6 +140,9 @@ describe("tokens", () => {
 
 describe("rooms and Redis", () => {
   it("mirrors participants, closes empty rooms, and tells others who left", async () => {
+    // As the control plane places it: emptyTimeout (300 s) is for a room nobody joins; after the
+    // last participant leaves, the node's departure timeout (300 ms here) must close it.
+    await r.hset(keys.room("room-life"), { node: node.nodeId, emptyTimeout: 300, maxParticipants: 0 });
     const a = await joined("alice", "room-life");
     const notesA = inbox(a);
     const b = await SignalClient.open(node.signalUrl, await node.token("bob", "room-life"));
@@ -155,6 +158,7 @@ describe("rooms and Redis", () => {
     await waitFor(() => r.hkeys(keys.roomParticipants("room-life")), (k) => k.length === 1, "bob removed");
     a.close();
     await waitFor(() => r.sismember(keys.nodeRooms(node.nodeId), "room-life"), (m) => m === 0, "room closed after empty timeout");
+    expect(await r.exists(keys.room("room-life"), keys.roomParticipants("room-life"))).toBe(0);
     await waitFor(() => readNodeRecord(r, node.nodeId), (rec) => rec?.stats.rooms === 0 && rec.stats.clients === 0, "stats back to zero");
   });
 
