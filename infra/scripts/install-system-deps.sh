@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the tests need: redis-server, the mediasoup worker's build libraries, and
 # Chromium for the end-to-end tests. Idempotent: apt runs only when something is missing.
+# Recommends stay on: Chromium's (fonts, codecs' helpers) are what the browser tests were proven with.
 set -euo pipefail
 pkgs=(redis-server build-essential pkg-config meson ninja-build flatbuffers-compiler libflatbuffers-dev
       libssl-dev libuv1-dev libsrtp2-dev libusrsctp-dev libabsl-dev chromium)
@@ -12,5 +13,5 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "[deps] apt-get install ${missing[*]}" >&2
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
