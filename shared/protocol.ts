@@ -73,6 +73,28 @@ export const MediaKind = z.enum(["audio", "video"]);
 export const TrackKind = z.enum(["audio", "video", "data"]);
 export type TrackKind = z.infer<typeof TrackKind>;
 export const TrackSource = z.enum(["camera", "microphone", "screen_share", "screen_share_audio", "unknown"]);
+export type TrackSource = z.infer<typeof TrackSource>;
+type MediaKind = z.infer<typeof MediaKind>;
+
+/** The source a media track has when the client names none (LiveKit's defaults). */
+export function defaultSource(kind: MediaKind): TrackSource {
+  return kind === "audio" ? "microphone" : "camera";
+}
+
+/** Which kind each named source carries: a track may not claim another kind's source, or a
+ * microphone-only grant would let video through by calling it "microphone". */
+const SOURCE_KIND: Partial<Record<TrackSource, MediaKind>> = {
+  camera: "video",
+  screen_share: "video",
+  microphone: "audio",
+  screen_share_audio: "audio",
+};
+
+/** Pure: whether a track of this kind may claim this source ("unknown" fits either kind). */
+export function sourceFitsKind(source: TrackSource, kind: MediaKind): boolean {
+  const k = SOURCE_KIND[source];
+  return k === undefined || k === kind;
+}
 
 /** Request bodies by method. */
 export const Requests = {
@@ -150,7 +172,15 @@ export interface Responses {
     room: string;
     participant: ParticipantInfo;
     participants: ParticipantInfo[];
-    permissions: { canPublish: boolean; canSubscribe: boolean; canPublishData: boolean };
+    permissions: {
+      canPublish: boolean;
+      canSubscribe: boolean;
+      canPublishData: boolean;
+      /** Present when the token limits what may be published (LiveKit source names). */
+      canPublishSources?: string[];
+      /** Others are not told about this participant (recorders, agents). */
+      hidden: boolean;
+    };
     routerRtpCapabilities: Record<string, unknown>;
   };
   setRtpCapabilities: Record<string, never>;

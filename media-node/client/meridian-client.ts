@@ -3,7 +3,7 @@
 // through a hook that fetches a fresh url + token from the control plane — when the node asks it to
 // (`reconnect`) or its connection is lost in a way a rejoin can fix (node died, bridge timed out).
 import { Device, type types } from "mediasoup-client";
-import { CloseCode, type NotificationData, type NotificationName, type ParticipantInfo, type Responses, type TrackInfo } from "../../shared/protocol.ts";
+import { CloseCode, defaultSource, type NotificationData, type NotificationName, type ParticipantInfo, type Responses, type TrackInfo, type TrackSource } from "../../shared/protocol.ts";
 import { shouldReconnect } from "../src/bridge/codes.ts";
 import { SignalClient, type CloseInfo } from "./signal-client.ts";
 
@@ -136,7 +136,7 @@ export class MeridianClient {
             transportId: transport.id,
             kind,
             rtpParameters: rtpParameters as never,
-            source: appData.source as "camera" | "microphone" | undefined,
+            source: appData.source as TrackSource | undefined,
           })
           .then(({ trackId }) => ok({ id: trackId }), fail);
       });
@@ -167,7 +167,7 @@ export class MeridianClient {
   async publishStream(stream: MediaStream): Promise<void> {
     const transport = await this.send();
     for (const track of stream.getTracks()) {
-      const source = track.kind === "audio" ? "microphone" : "camera";
+      const source = defaultSource(track.kind === "audio" ? "audio" : "video");
       const producer = await transport.produce({ track, stopTracks: false, appData: { source } });
       this.published.set(producer.id, producer);
     }

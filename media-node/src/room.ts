@@ -7,6 +7,8 @@ import { ErrorCode } from "../../shared/errors.ts";
 import {
   CloseCode,
   ProtocolError,
+  defaultSource,
+  sourceFitsKind,
   type NotificationData,
   type NotificationName,
   type Request,
@@ -15,7 +17,7 @@ import {
 } from "../../shared/protocol.ts";
 import type { ParticipantRecord } from "../../shared/registry.ts";
 import type { Logger } from "./log.ts";
-import { Participant, type ParticipantSink, type Permissions, type PublishedTrack } from "./participant.ts";
+import { Participant, canPublishSource, type ParticipantSink, type Permissions, type PublishedTrack } from "./participant.ts";
 import type { WorkerSlot } from "./worker-pool.ts";
 
 /** Room-level events the node mirrors elsewhere (Redis registry, metrics). */
@@ -101,7 +103,7 @@ export class Room {
       node,
       room: this.name,
       participant: p.info(),
-      participants: [...this.participants.values()].filter((o) => o !== p).map((o) => o.info()),
+      participants: [...this.participants.values()].filter((o) => o !== p && !o.permissions.hidden).map((o) => o.info()),
       permissions: p.permissions,
       routerRtpCapabilities: this.router.rtpCapabilities as Record<string, unknown>,
     };
@@ -220,6 +222,9 @@ export class Room {
 
   private async produce(p: Participant, d: Extract<RoomRequest, { method: "produce" }>["data"]): Promise<Responses["produce"]> {
     if (!p.permissions.canPublish) fail(ErrorCode.Forbidden, "token does not allow publishing");
+    const source = d.source ?? defaultSource(d.kind);
+    if (!sourceFitsKind(source, d.kind)) fail(ErrorCode.BadRequest, `a ${d.kind} track cannot have source "${source}"`);
+    if (!canPublishSource(p.permissions, source)) fail(ErrorCode.Forbidden, `token does not allow publishing source "${source}"`);
     if (!this.o.canAddTrack()) fail(ErrorCode.Conflict, "node track limit reached");
     const transport = this.transport(p, d.transportId, "send");
     const producer = await transport.produce({
@@ -227,7 +232,7 @@ export class Room {
       rtpParameters: d.rtpParameters as types.RtpParameters,
       paused: d.paused ?? false,
     });
-    const info: TrackInfo = { trackId: producer.id, kind: d.kind, muted: producer.paused, source: d.source ?? (d.kind === "audio" ? "microphone" : "camera") };
+    const info: TrackInfo = { trackId: producer.id, kind: d.kind, muted: producer.paused, source };
     this.publish(p, { info, producer });
     producer.observer.once("close", () => this.dropTrack(p, producer.id));
     return { trackId: producer.id };
@@ -343,6 +348,8 @@ export class Room {
   }
 
   private broadcast<N extends NotificationName>(from: Participant, name: N, data: NotificationData<N>): void {
+    // A hidden participant (LiveKit: recorders, agents) is never announced, nor is anything it does.
+    if (from.permissions.hidden) return;
     for (const other of this.participants.values()) if (other !== from) other.sink.notify(name, data);
   }
 

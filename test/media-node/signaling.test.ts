@@ -131,10 +131,78 @@ describe("tokens", () => {
   it("refuses subscribing when the token does not allow it", async () => {
     const c = await SignalClient.open(node.signalUrl, await node.token("viewer", "room-perm", { canSubscribe: false, canPublish: false, canPublishData: false }));
     const res = await c.request("join", {});
-    expect(res.permissions).toEqual({ canPublish: false, canSubscribe: false, canPublishData: false });
+    expect(res.permissions).toEqual({ canPublish: false, canSubscribe: false, canPublishData: false, hidden: false });
     expect(await errorCode(c.request("createTransport", { direction: "recv" }))).toBe(ErrorCode.Forbidden);
     expect(await errorCode(c.request("createTransport", { direction: "send" }))).toBe(ErrorCode.Forbidden);
     c.close();
+  });
+});
+
+describe("grants", () => {
+  const opus = { codecs: [{ mimeType: "audio/opus", payloadType: 100, clockRate: 48000, channels: 2 }], encodings: [{ ssrc: 1111 }] };
+  const vp8 = { codecs: [{ mimeType: "video/VP8", payloadType: 101, clockRate: 90000 }], encodings: [{ ssrc: 2222 }] };
+  const produceAudio = async (c: SignalClient) => {
+    const send = await c.request("createTransport", { direction: "send" });
+    return { send, track: await c.request("produce", { transportId: send.transportId, kind: "audio", rtpParameters: opus }) };
+  };
+
+  it("canPublishSources: microphone may be published, camera is forbidden, and the socket survives", async () => {
+    const watcher = await joined("watcher", "room-src");
+    const seen = inbox(watcher);
+    const mic = await SignalClient.open(node.signalUrl, await node.token("mic-only", "room-src", { canPublishSources: ["microphone"] }));
+    expect((await mic.request("join", {})).permissions).toMatchObject({ canPublish: true, canPublishSources: ["microphone"] });
+
+    const { send, track } = await produceAudio(mic);
+    const published = await waitFor(async () => seen.find((n) => n.name === "trackPublished"), Boolean, "trackPublished");
+    expect(published!.data).toMatchObject({ identity: "mic-only", track: { trackId: track.trackId, kind: "audio", source: "microphone" } });
+    const rec = await waitFor(() => r.hget(keys.roomParticipants("room-src"), "mic-only"), (x) => x !== null && x.includes(track.trackId), "track in Redis");
+    expect(JSON.parse(rec!).tracks).toEqual([{ sid: track.trackId, kind: "audio", source: "microphone", muted: false }]);
+
+    const video = (source?: "camera" | "microphone" | "screen_share") =>
+      errorCode(mic.request("produce", { transportId: send.transportId, kind: "video", rtpParameters: vp8, ...(source ? { source } : {}) }));
+    expect(await video()).toBe(ErrorCode.Forbidden); // defaults to camera
+    expect(await video("screen_share")).toBe(ErrorCode.Forbidden);
+    // Calling a video track "microphone" does not get it past the grant.
+    expect(await video("microphone")).toBe(ErrorCode.BadRequest);
+
+    expect(mic.isOpen).toBe(true);
+    expect((await mic.request("ping", {})).now).toBeGreaterThan(0);
+    expect(seen.filter((n) => n.name === "trackPublished")).toHaveLength(1);
+    mic.close();
+    watcher.close();
+  });
+
+  it("canPublishData follows canPublish when absent (LiveKit)", async () => {
+    const c = await SignalClient.open(node.signalUrl, await node.token("listener", "room-data", { canPublish: false }));
+    expect((await c.request("join", {})).permissions).toMatchObject({ canPublish: false, canPublishData: false, canSubscribe: true });
+    expect(await errorCode(c.request("createTransport", { direction: "send", enableSctp: true }))).toBe(ErrorCode.Forbidden);
+    c.close();
+  });
+
+  it("a hidden participant is never announced, nor are its tracks", async () => {
+    const bob = await joined("bob", "room-hidden");
+    const seen = inbox(bob);
+    const ghost = await SignalClient.open(node.signalUrl, await node.token("ghost", "room-hidden", { hidden: true }));
+    const ghostJoin = await ghost.request("join", {});
+    expect(ghostJoin.permissions.hidden).toBe(true);
+    expect(ghostJoin.participants.map((p) => p.identity)).toEqual(["bob"]); // a hidden one still sees everyone
+    await produceAudio(ghost);
+
+    // Carol's events reach bob after everything ghost did before them (one socket, in order).
+    const carol = await SignalClient.open(node.signalUrl, await node.token("carol", "room-hidden"));
+    expect((await carol.request("join", {})).participants.map((p) => p.identity)).toEqual(["bob"]);
+    await produceAudio(carol);
+    await waitFor(async () => seen.filter((n) => n.name === "trackPublished").length, (n) => n >= 1, "carol's track");
+    ghost.close();
+    await waitFor(() => r.hexists(keys.roomParticipants("room-hidden"), "ghost"), (x) => x === 0, "ghost left");
+    carol.close();
+    await waitFor(async () => seen.some((n) => n.name === "participantLeft"), Boolean, "carol left");
+
+    const about = (n: { data: unknown }) => JSON.stringify(n.data);
+    expect(seen.map((n) => n.name)).toEqual(["participantJoined", "trackPublished", "trackUnpublished", "participantLeft"]);
+    expect(seen.every((n) => about(n).includes("carol"))).toBe(true);
+    expect(seen.some((n) => about(n).includes("ghost"))).toBe(false);
+    bob.close();
   });
 });
 

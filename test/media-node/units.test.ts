@@ -2,11 +2,12 @@
 // load figures.
 import { describe, expect, it } from "vitest";
 import { ErrorCode } from "../../shared/errors.ts";
-import { ProtocolError } from "../../shared/protocol.ts";
+import { ProtocolError, defaultSource, sourceFitsKind } from "../../shared/protocol.ts";
 import type { TokenClaims } from "../../shared/token.ts";
 import { ConfigError, resolveConfig } from "../../media-node/src/config.ts";
 import { byteRate, cpuLoad, sysload } from "../../media-node/src/node-stats.ts";
 import { TokenBucket } from "../../media-node/src/rate-limit.ts";
+import { canPublishSource } from "../../media-node/src/participant.ts";
 import { joinParamsFromClaims } from "../../media-node/src/signaling.ts";
 
 describe("resolveConfig", () => {
@@ -68,9 +69,35 @@ describe("joinParamsFromClaims", () => {
   it("grants absent permissions (LiveKit semantics) and names the host node", () => {
     const p = joinParamsFromClaims(claims({ meridian: { node: "n1", region: "eu" } }), undefined, true);
     expect(p).toMatchObject({ room: "r1", identity: "alice", hostNode: "n1" });
-    expect(p.permissions).toEqual({ canPublish: true, canSubscribe: true, canPublishData: true });
+    expect(p.permissions).toEqual({ canPublish: true, canSubscribe: true, canPublishData: true, hidden: false });
     const q = joinParamsFromClaims(claims({ video: { roomJoin: true, room: "r1", canPublish: false } }), "r1", false);
     expect(q.permissions.canPublish).toBe(false);
+  });
+
+  it("reads grants as LiveKit does: data follows canPublish, an empty source list allows all", () => {
+    const grant = (v: TokenClaims["video"]) => joinParamsFromClaims(claims({ video: { roomJoin: true, room: "r1", ...v } }), "r1", false).permissions;
+    expect(grant({ canPublish: false })).toMatchObject({ canPublish: false, canPublishData: false });
+    expect(grant({ canPublish: false, canPublishData: true }).canPublishData).toBe(true);
+    expect(grant({ canPublishSources: [] })).not.toHaveProperty("canPublishSources");
+    expect(grant({ canPublishSources: ["microphone"], hidden: true })).toMatchObject({ canPublishSources: ["microphone"], hidden: true });
+  });
+
+  it("allows a source only when canPublish and the list (if any) name it", () => {
+    const base = { canPublish: true, canSubscribe: true, canPublishData: true, hidden: false };
+    expect(canPublishSource(base, "screen_share")).toBe(true);
+    expect(canPublishSource({ ...base, canPublishSources: ["microphone"] }, "microphone")).toBe(true);
+    expect(canPublishSource({ ...base, canPublishSources: ["microphone"] }, "camera")).toBe(false);
+    expect(canPublishSource({ ...base, canPublishSources: ["microphone"] }, "unknown")).toBe(false);
+    expect(canPublishSource({ ...base, canPublish: false }, "microphone")).toBe(false);
+  });
+
+  it("a track's source must match its kind", () => {
+    expect(defaultSource("audio")).toBe("microphone");
+    expect(defaultSource("video")).toBe("camera");
+    expect(sourceFitsKind("microphone", "video")).toBe(false);
+    expect(sourceFitsKind("screen_share_audio", "audio")).toBe(true);
+    expect(sourceFitsKind("screen_share", "video")).toBe(true);
+    expect(sourceFitsKind("unknown", "video")).toBe(true);
   });
 
   it.each([
