@@ -125,10 +125,13 @@ export async function runTokenAttacks(): Promise<ScenarioResult> {
   const viewerMedia = (await http("/v1/join", viewer)).body as { token: string; url: string };
   const c = await SignalClient.open(viewerMedia.url, viewerMedia.token);
   const j = await c.request("join", {});
-  // A send transport is still allowed (canPublishData defaults to granted); media is not.
-  const t = await c.request("createTransport", { direction: "send" });
+  // canPublishData follows canPublish (LiveKit), so a viewer gets no send transport; were one
+  // granted (canPublishData: true), produce must still refuse.
   const rtpParameters = { codecs: [{ mimeType: "video/VP8", clockRate: 90_000, payloadType: 96 }], encodings: [{ ssrc: 1 }] };
-  const send = await c.request("produce", { transportId: t.transportId, kind: "video", rtpParameters }).then(() => "allowed", (e: { code?: string }) => e.code ?? "error");
+  const send = await c
+    .request("createTransport", { direction: "send" })
+    .then((t) => c.request("produce", { transportId: t.transportId, kind: "video", rtpParameters }))
+    .then(() => "allowed", (e: { code?: string }) => e.code ?? "error");
   const grant = decodeJwt(viewerMedia.token) as { video?: VideoGrant };
   check(
     "signaling viewer cannot publish media (produce)",

@@ -11,13 +11,17 @@ export interface RequestedGrants {
   hidden?: boolean | undefined;
 }
 
-// LiveKit: an absent canPublish/canSubscribe/canPublishData means allowed.
+// LiveKit: an absent canPublish/canSubscribe means allowed; an absent canPublishData follows canPublish.
 const DEFAULT_ON = ["canPublish", "canSubscribe", "canPublishData"] as const;
+
+function granted(token: VideoGrant, k: (typeof DEFAULT_ON)[number]): boolean | undefined {
+  return k === "canPublishData" ? (token.canPublishData ?? token.canPublish) : token[k];
+}
 
 export function mediaGrants(token: VideoGrant, room: string, req: RequestedGrants = {}): VideoGrant {
   const out: VideoGrant = { roomJoin: true, room };
   for (const k of DEFAULT_ON) {
-    if (req[k] === true && token[k] === false) throw forbidden(`token does not allow ${k}`);
+    if (req[k] === true && granted(token, k) === false) throw forbidden(`token does not allow ${k}`);
     const v = req[k] ?? token[k];
     if (v !== undefined) out[k] = v;
   }

@@ -19,6 +19,7 @@ describe("mediaGrants", () => {
     ["canPublish", { canPublish: false }, { canPublish: true }],
     ["canSubscribe", { canSubscribe: false }, { canSubscribe: true }],
     ["canPublishData", { canPublishData: false }, { canPublishData: true }],
+    ["canPublishData (absent follows canPublish)", { canPublish: false }, { canPublishData: true }],
     ["sources", { canPublishSources: ["camera"] }, { canPublishSources: ["camera", "screen_share"] }],
     ["hidden", {}, { hidden: true }],
   ])("never widens %s (403)", (_n, token, req) => {
