@@ -1,15 +1,12 @@
 // Failure modes: a peer node killed mid-session, Redis stopped and restarted, a peer that stops
 // draining. Outcomes asserted: close codes, delivered frames, freed state, bounded queues.
-import { spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
-import { fileURLToPath } from "node:url";
+import type { ChildProcess } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestRedis } from "../support/redis.ts";
 import { BridgeCloseCode, type BridgeEndpoint, type BridgeSession } from "../../media-node/src/bridge/index.ts";
-import { closed, collect, echo, FakeNode, opened, startEndpoint, until } from "./support.ts";
+import { closed, collect, echo, FakeNode, opened, sigkill, spawnNode as spawnChild, startEndpoint, until } from "./support.ts";
 
-const fixture = fileURLToPath(new URL("./fixtures/bridge-node.ts", import.meta.url));
 let redis: TestRedis;
 let a: BridgeEndpoint;
 let b: BridgeEndpoint;
@@ -34,19 +31,8 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-async function spawnNode(args: string[], readyLine: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [fixture, redis.url, ...args], { stdio: ["ignore", "pipe", "inherit"] });
-  children.push(child);
-  let out = "";
-  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-  await until(() => out.includes(readyLine), 20_000, `child ${args.join(" ")} to print ${readyLine}`);
-  return child;
-}
-
-async function sigkill(child: ChildProcess): Promise<void> {
-  const exited = once(child, "exit");
-  child.kill("SIGKILL");
-  await exited;
+function spawnNode(args: string[], readyLine: string): Promise<ChildProcess> {
+  return spawnChild(redis, args, readyLine, children);
 }
 
 describe("bridge faults", () => {

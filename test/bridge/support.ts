@@ -1,7 +1,9 @@
 // Helpers for the bridge tests: endpoints with short timeouts, awaitable session events, and a raw
 // Redis "fake node" that speaks the wire format directly so tests can inject what a real peer never
 // would (duplicates, reordering, silence).
+import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
+import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Redis } from "ioredis";
 import { keys } from "../../shared/keys.ts";
@@ -60,6 +62,25 @@ export async function until(pred: () => boolean, ms: number, what: string): Prom
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(10);
   }
+}
+
+const nodeFixture = fileURLToPath(new URL("./fixtures/bridge-node.ts", import.meta.url));
+
+/** Starts fixtures/bridge-node.ts in its own process (so a test can SIGKILL a "node"); resolves
+ *  once it printed readyLine. The child is pushed to `children` for the caller's cleanup. */
+export async function spawnNode(redis: TestRedis, args: string[], readyLine: string, children: ChildProcess[]): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [nodeFixture, redis.url, ...args], { stdio: ["ignore", "pipe", "inherit"] });
+  children.push(child);
+  let out = "";
+  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  await until(() => out.includes(readyLine), 20_000, `child ${args.join(" ")} to print ${readyLine}`);
+  return child;
+}
+
+export async function sigkill(child: ChildProcess): Promise<void> {
+  const exited = once(child, "exit");
+  child.kill("SIGKILL");
+  await exited;
 }
 
 /** A node that exists only as raw Redis connections: sees its inbox, publishes raw envelopes. */

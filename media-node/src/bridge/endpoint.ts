@@ -3,13 +3,15 @@
 // The signal side calls open(hostNodeId, init); the hosting side registers onSession(handler).
 // Whatever arrives on the inbox that is not a bridge envelope goes to onBusMessage (the control
 // plane's {type:"room.delete"} etc.); anything malformed is counted and dropped, never thrown.
+// Liveness is per peer node, not per session: see peers.ts.
 import { randomUUID } from "node:crypto";
 import { Redis, type RedisOptions } from "ioredis";
 import { pino } from "pino";
 import { keys } from "../../../shared/keys.ts";
 import { BridgeCloseCode, bridgeCloseReason } from "./codes.ts";
-import { BridgeInit, parseInbound, encode, type Envelope, type Outgoing, type Role } from "./envelope.ts";
+import { BridgeInit, parseInbound, encode, type Envelope, type Outgoing, type Role, type SessionEnvelope } from "./envelope.ts";
 import { defaultBridgeOptions, maxEnvelopeBytes, type BridgeOptions } from "./options.ts";
+import { digestOf, Peer } from "./peers.ts";
 import { BridgeSession, type SessionCounters, type SessionLink } from "./session.ts";
 
 /** Decides whether to host a bridged session: return to accept, call session.close(code) to refuse
@@ -39,6 +41,10 @@ export interface BridgeMetrics extends SessionCounters {
   publishErrors: number;
   listenerErrors: number;
   sessionsOpened: number;
+  /** Node-pair heartbeats published (one per peer node per keepalive interval). */
+  heartbeatsSent: number;
+  /** Per-session pings sent because a peer's heartbeat disagreed about which sessions are open. */
+  sessionProbes: number;
   /** Sessions currently held (both roles). */
   sessionsOpen: number;
   /** Closed sessions by close code. */
@@ -68,6 +74,10 @@ export class BridgeEndpoint {
   /** Sessions this node hosts (role "h"). */
   #hosted = new Map<string, BridgeSession>();
   #tombstones = new Map<string, Tombstone>();
+  /** Peer nodes this endpoint shares sessions with (either role). */
+  #peers = new Map<string, Peer>();
+  /** This endpoint's incarnation: peers see a restart as a new epoch in our heartbeats. */
+  readonly #epoch = randomUUID();
   #handler: SessionHandler | undefined;
   #busHandler: ((msg: Record<string, unknown>) => void) | undefined;
   /** Since when a Redis connection has been down (undefined while both are ready). */
@@ -85,6 +95,8 @@ export class BridgeEndpoint {
     publishErrors: 0,
     listenerErrors: 0,
     sessionsOpened: 0,
+    heartbeatsSent: 0,
+    sessionProbes: 0,
     sessionsRefused: 0,
     closes: {},
   };
@@ -130,8 +142,8 @@ export class BridgeEndpoint {
   }
 
   /** Session and tombstone counts, for health checks and leak assertions. */
-  get sizes(): { relayed: number; hosted: number; tombstones: number } {
-    return { relayed: this.#relayed.size, hosted: this.#hosted.size, tombstones: this.#tombstones.size };
+  get sizes(): { relayed: number; hosted: number; tombstones: number; peers: number } {
+    return { relayed: this.#relayed.size, hosted: this.#hosted.size, tombstones: this.#tombstones.size, peers: this.#peers.size };
   }
 
   get redisReachable(): boolean {
@@ -181,7 +193,7 @@ export class BridgeEndpoint {
     } else if (this.#relayed.size >= this.opts.maxSessions) {
       session.abort(BridgeCloseCode.Overflow, false);
     } else {
-      this.#relayed.set(session.id, session);
+      this.#hold(session);
       session.sendOpen();
     }
     return session;
@@ -238,6 +250,9 @@ export class BridgeEndpoint {
   }
 
   #dispatch(env: Envelope): void {
+    const peer = this.#peers.get(env.f);
+    if (peer) peer.lastHeard = Date.now(); // any traffic from a peer proves it alive for all sessions
+    if (env.k === "hb") return this.#onHeartbeat(env, peer);
     // The sender's role tells which of our maps holds the session: a node may relay and host
     // sessions at once, even to itself.
     const session = (env.r === "s" ? this.#hosted : this.#relayed).get(env.s);
@@ -249,6 +264,38 @@ export class BridgeEndpoint {
     if (env.k === "open") return this.#hostNew(env);
     this.#m.envelopesDropped++;
     this.#answerUnknown(env);
+  }
+
+  #onHeartbeat(env: Extract<Envelope, { k: "hb" }>, peer: Peer | undefined): void {
+    if (!peer) {
+      // The sender believes it has sessions with us and we have none (we restarted, or dropped
+      // them unheard): answer so its digest check finds out now rather than never.
+      if (env.n > 0) this.#sendHeartbeat(env.f, undefined);
+      return;
+    }
+    if (!peer.onHeartbeat(env.e, { n: env.n, d: env.d }, Date.now(), this.opts.peerTimeoutMs)) return;
+    for (const s of peer.sessions) {
+      if (s.state !== "open") continue;
+      this.#m.sessionProbes++;
+      s.probe();
+    }
+  }
+
+  #sendHeartbeat(peerId: string, peer: Peer | undefined): void {
+    const { n, d } = digestOf(peer?.sessions ?? []);
+    this.#m.heartbeatsSent++;
+    void this.#publish(peerId, { k: "hb", e: this.#epoch, n, d });
+  }
+
+  /** Holds a new session in its role's map and under its peer. */
+  #hold(s: BridgeSession): void {
+    (s.role === "s" ? this.#relayed : this.#hosted).set(s.id, s);
+    let peer = this.#peers.get(s.peerNodeId);
+    if (!peer) {
+      peer = new Peer(s.peerNodeId, Date.now());
+      this.#peers.set(peer.id, peer);
+    }
+    peer.sessions.add(s);
   }
 
   #hostNew(env: Extract<Envelope, { k: "open" }>): void {
@@ -263,11 +310,11 @@ export class BridgeEndpoint {
     this.#m.sessionsOpened++;
     const handler = this.#handler;
     if (this.#hosted.size >= this.opts.maxSessions || !handler) {
-      this.#hosted.set(session.id, session);
+      this.#hold(session);
       session.close(handler ? BridgeCloseCode.Overflow : BridgeCloseCode.Refused, handler ? "too many sessions" : "not accepting sessions");
       return;
     }
-    this.#hosted.set(session.id, session);
+    this.#hold(session);
     Promise.resolve()
       .then(() => handler(session, env.init))
       .then(
@@ -280,13 +327,13 @@ export class BridgeEndpoint {
   }
 
   /** An envelope for a session we do not have: tell the sender so it stops (and why, if we know). */
-  #answerUnknown(env: Envelope): void {
+  #answerUnknown(env: SessionEnvelope): void {
     if (env.k === "close" || env.k === "refuse") return; // never answer a close: no ping-pong
     const tomb = this.#tombstones.get(tombKey(opposite(env.r), env.s));
     this.#reply(env, tomb?.code ?? BridgeCloseCode.SessionUnknown, tomb?.reason ?? bridgeCloseReason[BridgeCloseCode.SessionUnknown], "close");
   }
 
-  #reply(env: Envelope, code: number, reason: string, k: "close" | "refuse"): void {
+  #reply(env: SessionEnvelope, code: number, reason: string, k: "close" | "refuse"): void {
     const out: Outgoing =
       k === "refuse" ? { k, s: env.s, r: "h", c: code, w: reason } : { k, s: env.s, r: opposite(env.r), c: code, w: reason };
     void this.#publish(env.f, out);
@@ -309,6 +356,8 @@ export class BridgeEndpoint {
     const map = s.role === "s" ? this.#relayed : this.#hosted;
     if (map.get(s.id) !== s) return;
     map.delete(s.id);
+    const peer = this.#peers.get(s.peerNodeId);
+    if (peer?.sessions.delete(s) && peer.sessions.size === 0) this.#peers.delete(peer.id);
     this.#m.closes[code] = (this.#m.closes[code] ?? 0) + 1;
     if (this.#run !== "running") return;
     this.#tombstones.set(tombKey(s.role, s.id), { code, reason, until: Date.now() + this.opts.tombstoneTtlMs });
@@ -324,7 +373,18 @@ export class BridgeEndpoint {
     const outageOver = down !== undefined && now - down > this.opts.redisOutageGraceMs;
     for (const s of [...this.#relayed.values(), ...this.#hosted.values()]) {
       if (outageOver) s.abort(BridgeCloseCode.RedisUnavailable, false);
-      else s.tick(now, down === undefined);
+      else s.tick(now);
+    }
+    for (const peer of [...this.#peers.values()]) {
+      // While our own Redis connection is down, silence is not the peer's fault.
+      if (down === undefined && now - peer.lastHeard > this.opts.peerTimeoutMs) {
+        // Sessions still connecting are the open timeout's to end.
+        for (const s of [...peer.sessions]) if (s.state === "open") s.abort(BridgeCloseCode.PeerTimeout, true);
+      }
+      if (this.#peers.get(peer.id) === peer && now - peer.lastHeartbeatSent >= this.opts.keepaliveIntervalMs) {
+        peer.lastHeartbeatSent = now;
+        this.#sendHeartbeat(peer.id, peer);
+      }
     }
     // Tombstones are inserted in expiry order.
     for (const [k, t] of this.#tombstones) {
@@ -343,6 +403,8 @@ export class BridgeEndpoint {
     if (this.#redisDownSince === undefined || this.#pub.status !== "ready" || this.#sub.status !== "ready") return;
     this.#log.info({ node: this.nodeId, downMs: Date.now() - this.#redisDownSince }, "bridge Redis connection back");
     this.#redisDownSince = undefined;
+    const now = Date.now();
+    for (const peer of this.#peers.values()) peer.lastHeard = now; // a fresh window for every peer
     for (const s of [...this.#relayed.values(), ...this.#hosted.values()]) s.redisRecovered();
   }
 }

@@ -2,13 +2,15 @@
 // control-plane messages such as {type:"room.delete"}, so bridge envelopes are tagged
 // {t:"bridge", v:1} and everything else is handed on (or dropped) without being thrown at.
 //
-//   k      kind: open | accept | refuse | data | ping | ack | close
+//   k      kind: open | accept | refuse | data | ping | ack | close, or hb (node-pair heartbeat)
 //   s      session id (random UUID chosen by the signal side)
 //   f      sender node id (replies go to keys.nodeBus(f))
 //   r      sender role: "s" signal side, "h" hosting side (a node can be both, even for itself)
 //   q, m   data: sequence number of m[0], then the frames in order
 //   a      cumulative ack: highest sequence number delivered in order (piggybacked on data/ping)
 //   c, w   refuse/close: close code and reason
+//   e, n, d hb: sender endpoint's epoch, count and digest of the sessions it holds open with the
+//          receiver (see peers.ts); hb carries no session id
 import { z } from "zod";
 import { isValidCloseCode, MAX_REASON_BYTES } from "./codes.ts";
 
@@ -45,8 +47,19 @@ export const Envelope = z.discriminatedUnion("k", [
   z.object({ ...head, k: z.literal("ping"), r: z.enum(["s", "h"]), a: Seq }),
   z.object({ ...head, k: z.literal("ack"), r: z.enum(["s", "h"]), a: Seq }),
   z.object({ ...head, k: z.literal("close"), r: z.enum(["s", "h"]), c: CloseCode, w: Reason }),
+  z.object({
+    t: head.t,
+    v: head.v,
+    f: head.f,
+    k: z.literal("hb"),
+    e: z.string().min(1).max(64),
+    n: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+    d: z.number().int().min(0).max(0xffff_ffff),
+  }),
 ]);
 export type Envelope = z.infer<typeof Envelope>;
+/** Envelopes that belong to one session (everything but the node-pair heartbeat). */
+export type SessionEnvelope = Exclude<Envelope, { k: "hb" }>;
 export type Role = "s" | "h";
 
 /** An envelope minus the fields the endpoint stamps on every send. */

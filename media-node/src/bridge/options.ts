@@ -20,9 +20,10 @@ export interface BridgeOptions {
   /** First retransmission timeout; doubles up to maxRtoMs while nothing is acked. */
   initialRtoMs: number;
   maxRtoMs: number;
-  /** An idle session sends a ping this often so the peer knows it is alive. */
+  /** Each peer node this endpoint shares sessions with gets one heartbeat this often (per node
+   *  pair, not per session: idle sessions cost no publishes). */
   keepaliveIntervalMs: number;
-  /** Silence from the peer for this long closes the session with PeerTimeout. */
+  /** Silence from a peer node for this long closes every session with it with PeerTimeout. */
   peerTimeoutMs: number;
   /** The hosting node must accept or refuse within this long (OpenTimeout otherwise). */
   openTimeoutMs: number;

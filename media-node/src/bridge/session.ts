@@ -7,10 +7,11 @@
 // - unacked frames are resent go-back-N with exponential backoff (pub/sub only loses messages
 //   across a reconnect, so this path is rare and simple beats clever);
 // - frames sent while a publish is in flight are coalesced into one batch;
-// - send queue bounded in frames and bytes; silence longer than peerTimeoutMs closes.
+// - send queue bounded in frames and bytes.
+// Liveness (peer timeout, heartbeats) belongs to the node pair and lives in the endpoint (peers.ts).
 import { EventEmitter } from "node:events";
 import { BridgeCloseCode, bridgeCloseReason, clampReason, isValidCloseCode } from "./codes.ts";
-import type { BridgeInit, Envelope, Outgoing, Role } from "./envelope.ts";
+import type { BridgeInit, Outgoing, Role, SessionEnvelope } from "./envelope.ts";
 import type { BridgeOptions } from "./options.ts";
 
 export type BridgeSessionState = "connecting" | "open" | "closed";
@@ -65,8 +66,6 @@ export class BridgeSession extends EventEmitter<BridgeSessionEvents> {
   #link: SessionLink;
   #state: BridgeSessionState = "connecting";
   readonly #createdAt = Date.now();
-  #lastHeard = Date.now();
-  #lastSent = 0;
 
   // Send side. outbox holds frames from the oldest unacked to the newest queued, contiguous seqs.
   #nextSeq = 1;
@@ -155,9 +154,8 @@ export class BridgeSession extends EventEmitter<BridgeSessionEvents> {
     this.#becomeOpen();
   }
 
-  receive(env: Envelope): void {
+  receive(env: SessionEnvelope): void {
     if (this.#state === "closed") return;
-    this.#lastHeard = Date.now();
     switch (env.k) {
       case "open":
         // The signal side resends open until it hears from us: our accept was lost.
@@ -189,26 +187,24 @@ export class BridgeSession extends EventEmitter<BridgeSessionEvents> {
     }
   }
 
-  /** Periodic housekeeping from the endpoint: open timeout, peer timeout, keepalive. */
-  tick(now: number, redisReachable: boolean): void {
-    const o = this.#link.opts;
-    if (this.#state === "connecting") {
-      if (now - this.#createdAt > o.openTimeoutMs) this.abort(BridgeCloseCode.OpenTimeout, true);
-      return;
-    }
-    if (this.#state !== "open") return;
-    if (redisReachable && now - this.#lastHeard > o.peerTimeoutMs) {
-      this.abort(BridgeCloseCode.PeerTimeout, true);
-    } else if (now - this.#lastSent >= o.keepaliveIntervalMs) {
-      this.#publish({ k: "ping", s: this.id, r: this.role, a: this.#delivered });
-      this.#clearAck();
+  /** Periodic housekeeping from the endpoint: the open timeout. */
+  tick(now: number): void {
+    if (this.#state === "connecting" && now - this.#createdAt > this.#link.opts.openTimeoutMs) {
+      this.abort(BridgeCloseCode.OpenTimeout, true);
     }
   }
 
-  /** Redis came back: the silence was not the peer's fault; resend what may have been lost. */
+  /** Asks the peer whether it still has this session: it answers a ping for a session it does
+   *  not know with a close (SessionUnknown or the remembered code). Carries our ack too. */
+  probe(): void {
+    if (this.#state !== "open") return;
+    this.#publish({ k: "ping", s: this.id, r: this.role, a: this.#delivered });
+    this.#clearAck();
+  }
+
+  /** Redis came back: resend what may have been lost. */
   redisRecovered(): void {
     if (this.#state === "closed") return;
-    this.#lastHeard = Date.now();
     this.#rto = this.#link.opts.initialRtoMs;
     clearTimeout(this.#rtxTimer);
     this.#rtxTimer = undefined;
@@ -412,7 +408,6 @@ export class BridgeSession extends EventEmitter<BridgeSessionEvents> {
   }
 
   #publish(out: Outgoing): Promise<boolean> {
-    this.#lastSent = Date.now();
     return this.#link.publish(this.peerNodeId, out);
   }
 
