@@ -280,8 +280,15 @@ for _, id in ipairs(dead) do
     end
     redis.call('DEL', k_node_rooms(id), k_node_reserved(id), k_node_reservation(id))
     swept[#swept + 1] = id
+    redis.call('ZREM', KEYS[1], id)
+  else
+    -- Still registered: a report landed meanwhile, or the record outlives the score by the
+    -- report's transit time (the score is the node's clock + TTL, the key's PX counts from
+    -- arrival). Re-arm at the record's real expiry; dropping the entry would lose the node for
+    -- good if it dies now.
+    local pttl = redis.call('PTTL', k_node(id))
+    redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + math.max(pttl, 1), id)
   end
-  redis.call('ZREM', KEYS[1], id)
 end
 for _, room in ipairs(redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))) do
   local owner = redis.call('HGET', k_room(room), 'node')

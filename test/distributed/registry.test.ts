@@ -68,6 +68,16 @@ describe("sweepDeadNodes", () => {
     expect(await sweepDeadNodes(run, Date.now() + 60_000)).toEqual(["dead-node"]);
     expect(await r.hget(keys.room("room-of-dead-node"), "node")).toBe("alive-node");
   });
+
+  it("a record that outlives its sweep score (report transit time) is swept once it really expires", async () => {
+    // The node's clock said t−3 s when it reported: score = t+1 s, while the key lives until t+4 s.
+    await reportNode(run, nodeRecord({ id: "slow-report", region: "us-east" }), Date.now() - 3_000);
+    expect(await sweepDeadNodes(run, Date.now() + 2_000)).toEqual([]); // record still there
+    expect(await r.zscore(keys.sweepNodes(), "slow-report")).not.toBeNull(); // still watched
+    await r.del(keys.node("slow-report")); // what the TTL does
+    expect(await sweepDeadNodes(run, Date.now() + 60_000)).toEqual(["slow-report"]);
+    expect(await dumpRedisWith(r, "slow-report")).toEqual([]);
+  });
 });
 
 describe("claimRoom", () => {
