@@ -315,7 +315,9 @@ class Connection implements ParticipantSink {
 }
 
 function frameBytes(data: RawData): Buffer {
-  return Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+  // ws hands over a Buffer (binaryType "nodebuffer"): used as is, not copied per message.
+  if (Buffer.isBuffer(data)) return data;
+  return Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
 }
 
 export class SignalingServer {
