@@ -92,7 +92,6 @@ export class RoomManager implements RoomSessionFactory {
     const [{ router, slot }, settings] = await Promise.all([this.o.pool.createRouter(MEDIA_CODECS), this.o.settings(name)]);
     const room = new Room({
       name,
-      nodeId: this.o.nodeId,
       router,
       slot,
       emptyTimeoutMs: this.o.emptyTimeoutMs,

@@ -17,7 +17,7 @@ import {
 } from "../../shared/protocol.ts";
 import type { ParticipantRecord } from "../../shared/registry.ts";
 import type { Logger } from "./log.ts";
-import { Participant, canPublishSource, type ParticipantSink, type Permissions, type PublishedTrack } from "./participant.ts";
+import { Participant, canPublishSource, type ParticipantSink, type Permissions, type PublishedTrack, type TransportDirection } from "./participant.ts";
 import type { WorkerSlot } from "./worker-pool.ts";
 
 /** Room-level events the node mirrors elsewhere (Redis registry, metrics). */
@@ -32,7 +32,6 @@ export type RoomCloseReason = NotificationData<"roomClosed">["reason"];
 
 export interface RoomOptions {
   name: string;
-  nodeId: string;
   router: types.Router;
   slot: WorkerSlot;
   emptyTimeoutMs: number;
@@ -214,7 +213,7 @@ export class Room {
     return r;
   }
 
-  private transport(p: Participant, id: string, direction?: "send" | "recv"): types.WebRtcTransport {
+  private transport(p: Participant, id: string, direction?: TransportDirection): types.WebRtcTransport {
     const t = p.transports.get(id) ?? fail(ErrorCode.NotFound, "no such transport");
     if (direction && t.appData.direction !== direction) fail(ErrorCode.BadRequest, `transport is not a ${direction} transport`);
     return t;
