@@ -130,14 +130,14 @@ if json then
   local region = cjson.decode(json).region
   for i = 2, #ARGV do redis.call('ZREM', k_sel(region, ARGV[i]), ARGV[1]) end
 end
-redis.call('DEL', KEYS[1], KEYS[3], k_node_reservation(ARGV[1]))
+redis.call('DEL', KEYS[1], KEYS[3], k_node_reservation(ARGV[1]), k_node_rooms(ARGV[1]))
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
 return 1
 `,
 );
 
-/** Removes a node at clean shutdown (the TTL covers crashes). */
+/** Removes a node and its room set at clean shutdown (the TTL and the sweep cover crashes). */
 export async function removeNode(redis: ScriptRunner, nodeId: string): Promise<void> {
   await redis.run(
     removeNodeScript,

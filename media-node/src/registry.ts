@@ -251,7 +251,6 @@ export class NodeRegistry implements RoomObserver {
     this.stopped = true;
     try {
       await removeNode(this.runner, this.o.nodeId);
-      await this.redis.del(keys.nodeRooms(this.o.nodeId));
     } catch (err) {
       this.fail("remove_node", err);
     }
