@@ -2,7 +2,7 @@
 // bridged over Redis from the client's signal node. The signaling code (signaling.ts) sees only
 // this interface, so a bridged participant goes through exactly the same code as a local one.
 import { WebSocket } from "ws";
-import { BridgeCloseCode, type BridgeSession } from "./bridge/index.ts";
+import { BridgeCloseCode, clampReason, type BridgeSession } from "./bridge/index.ts";
 
 export interface SignalTransport {
   /** Where the connection's client really is: this node's id, or the id of the node bridging it. */
@@ -22,7 +22,8 @@ export function wsTransport(ws: WebSocket, nodeId: string): SignalTransport {
       return ws.readyState === WebSocket.OPEN;
     },
     send: (frame) => ws.send(frame),
-    close: (code, reason) => ws.close(code, reason),
+    // ws throws on a reason over 123 bytes; the bridge session clamps its own the same way.
+    close: (code, reason) => ws.close(code, clampReason(reason)),
     terminate: () => ws.terminate(),
   };
 }

@@ -241,7 +241,7 @@ class Connection implements ParticipantSink {
       this.replyError(id, info);
       // The node's own code when there is one (wrong node, draining...), else the bridge's (timeouts).
       const code = JOIN_CLOSE[info.code] ?? (e instanceof RelayRefused ? e.closeCode : CloseCode.ProtocolError);
-      this.close(code, info.message.slice(0, 120));
+      this.close(code, info.message);
     }
   }
 
