@@ -307,6 +307,8 @@ export class Room {
     const producer = track.producer ?? fail(ErrorCode.BadRequest, "data track: use consumeData");
     const rtpCapabilities = p.rtpCapabilities ?? fail(ErrorCode.BadRequest, "send setRtpCapabilities before consume");
     const transport = p.recvTransport() ?? fail(ErrorCode.BadRequest, "create a recv transport before consume");
+    // One consumer per track and subscriber: repeated consumes would pile up worker objects.
+    for (const c of p.consumers.values()) if (c.producerId === producer.id) fail(ErrorCode.Conflict, "already subscribed to this track");
     if (!this.router.canConsume({ producerId: producer.id, rtpCapabilities }))
       fail(ErrorCode.BadRequest, "your RTP capabilities cannot receive this track");
     const consumer = await transport.consume({ producerId: producer.id, rtpCapabilities, paused: true });
@@ -328,6 +330,7 @@ export class Room {
     const dataProducer = track.dataProducer ?? fail(ErrorCode.BadRequest, "media track: use consume");
     const transport = p.recvTransport() ?? fail(ErrorCode.BadRequest, "create a recv transport before consumeData");
     if (!transport.sctpParameters) fail(ErrorCode.BadRequest, "recv transport was created without enableSctp");
+    for (const c of p.dataConsumers.values()) if (c.dataProducerId === dataProducer.id) fail(ErrorCode.Conflict, "already subscribed to this track");
     const dc = await transport.consumeData({ dataProducerId: dataProducer.id });
     p.dataConsumers.set(dc.id, dc);
     dc.observer.once("close", () => p.dataConsumers.delete(dc.id));

@@ -172,6 +172,22 @@ describe("grants", () => {
     watcher.close();
   });
 
+  it("a track is consumed once per subscriber: a repeated consume is refused and the socket survives", async () => {
+    const pub = await joined("pub", "room-dup");
+    const { track } = await produceAudio(pub);
+    const sub = await SignalClient.open(node.signalUrl, await node.token("sub", "room-dup"));
+    const { routerRtpCapabilities } = await sub.request("join", {});
+    await sub.request("setRtpCapabilities", { rtpCapabilities: routerRtpCapabilities });
+    await sub.request("createTransport", { direction: "recv" });
+    const first = await sub.request("consume", { trackId: track.trackId });
+    expect(first).toMatchObject({ trackId: track.trackId, identity: "pub", kind: "audio" });
+    expect(await errorCode(sub.request("consume", { trackId: track.trackId }))).toBe(ErrorCode.Conflict);
+    expect(sub.isOpen).toBe(true);
+    await sub.request("pauseConsumer", { consumerId: first.consumerId });
+    sub.close();
+    pub.close();
+  });
+
   it("canPublishData follows canPublish when absent (LiveKit)", async () => {
     const c = await SignalClient.open(node.signalUrl, await node.token("listener", "room-data", { canPublish: false }));
     expect((await c.request("join", {})).permissions).toMatchObject({ canPublish: false, canPublishData: false, canSubscribe: true });
