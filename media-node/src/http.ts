@@ -35,7 +35,9 @@ function error(res: ServerResponse, status: number, code: ErrorCode, message: st
 
 export function createHttpServer(o: HttpOptions): Server {
   const server = createServer((req, res) => {
-    const path = new URL(req.url ?? "/", "http://localhost").pathname;
+    // URL.parse, not new URL: a target like "//[" is a bad request, not an uncaught TypeError.
+    const path = URL.parse(req.url ?? "/", "http://localhost")?.pathname;
+    if (path === undefined) return error(res, 400, ErrorCode.BadRequest, "malformed request URL");
     if (req.method !== "GET" && req.method !== "HEAD") return error(res, 405, ErrorCode.BadRequest, "only GET");
     const route = async () => {
       switch (path) {

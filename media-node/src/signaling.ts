@@ -345,8 +345,8 @@ export class SignalingServer {
 
   /** For http.Server 'upgrade': takes requests for SIGNAL_PATH, refuses the rest. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const url = new URL(req.url ?? "/", "http://localhost");
-    if (url.pathname !== SIGNAL_PATH) {
+    const url = URL.parse(req.url ?? "/", "http://localhost"); // null for "//[" and the like
+    if (url?.pathname !== SIGNAL_PATH) {
       socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n");
       return;
     }

@@ -3,6 +3,7 @@
 // bookkeeping lands in Redis; Redis outages do not stop the node; room.delete closes a room.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Redis } from "ioredis";
+import { connect } from "node:net";
 import { ErrorCode } from "../../shared/errors.ts";
 import { keys } from "../../shared/keys.ts";
 import { CloseCode, MAX_MESSAGE_BYTES, type NotificationName } from "../../shared/protocol.ts";
@@ -321,5 +322,23 @@ describe("HTTP", () => {
     const nope = await fetch(`${node.httpUrl}/nope`);
     expect(nope.status).toBe(404);
     expect(await nope.json()).toEqual({ error: { code: ErrorCode.NotFound, message: "no route /nope" } });
+  });
+
+  it("answers a request target no URL parser accepts with an error, and keeps serving", async () => {
+    const port = new URL(node.httpUrl).port;
+    const statusOf = (head: string) =>
+      new Promise<string>((resolve, reject) => {
+        const s = connect(Number(port), "127.0.0.1", () => s.write(head));
+        s.once("data", (d) => {
+          resolve(String(d).split("\r\n")[0]!);
+          s.destroy();
+        });
+        s.once("error", reject);
+        s.once("close", () => resolve("closed without a response"));
+      });
+    expect(await statusOf("GET //[ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")).toBe("HTTP/1.1 400 Bad Request");
+    const upgrade = "GET //[ HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+    expect(await statusOf(upgrade)).toBe("HTTP/1.1 404 Not Found");
+    expect((await fetch(`${node.httpUrl}/healthz`)).status).toBe(200);
   });
 });

@@ -104,7 +104,8 @@ export interface DevApp {
 
 export async function startDevApp(cluster: LocalCluster, o: { port?: number } = {}): Promise<DevApp> {
   const server: Server = createServer((req, res) => {
-    const path = new URL(req.url ?? "/", "http://localhost").pathname;
+    const path = URL.parse(req.url ?? "/", "http://localhost")?.pathname; // null for "//[" and the like
+    if (path === undefined) return fail(res, 400, ErrorCode.BadRequest, "malformed request URL");
     const route = async () => {
       if (req.method === "POST" && path === "/api/join") return join(cluster, req, res);
       if (req.method !== "GET") return fail(res, 405, ErrorCode.BadRequest, "only GET, and POST /api/join");
