@@ -192,7 +192,8 @@ export class NodeRegistry implements RoomObserver {
 
   private async sample(): Promise<NodeRecord> {
     const now = Date.now();
-    const cpuNow = cpuTimes(cpus());
+    const cpuList = cpus();
+    const cpuNow = cpuTimes(cpuList);
     const bytesIn = new Map<string, number>();
     const bytesOut = new Map<string, number>();
     await Promise.all(
@@ -209,7 +210,7 @@ export class NodeRegistry implements RoomObserver {
       }),
     );
     const elapsed = now - this.lastSampleAt;
-    const numCpus = cpus().length;
+    const numCpus = cpuList.length;
     const load1 = loadavg()[0] ?? 0;
     const c = this.o.rooms().counts();
     const record: NodeRecord = {
