@@ -20,6 +20,8 @@ export function canPublishSource(perms: Permissions, source: TrackSource): boole
  * session relayed by another node). */
 export interface ParticipantSink {
   notify<N extends NotificationName>(name: N, data: NotificationData<N>): void;
+  /** A notification already encoded (encodeNotification): a broadcast encodes once for everyone. */
+  notifyEncoded(frame: string): void;
   /** Ends the connection (room closed, identity joined again elsewhere, node shutting down). */
   close(code: CloseCode, reason: string): void;
 }

@@ -8,6 +8,7 @@ import {
   CloseCode,
   ProtocolError,
   defaultSource,
+  encodeNotification,
   sourceFitsKind,
   type NotificationData,
   type NotificationName,
@@ -352,7 +353,8 @@ export class Room {
   private broadcast<N extends NotificationName>(from: Participant, name: N, data: NotificationData<N>): void {
     // A hidden participant (LiveKit: recorders, agents) is never announced, nor is anything it does.
     if (from.permissions.hidden) return;
-    for (const other of this.participants.values()) if (other !== from) other.sink.notify(name, data);
+    let frame: string | undefined; // encoded once, for the first recipient
+    for (const other of this.participants.values()) if (other !== from) other.sink.notifyEncoded((frame ??= encodeNotification(name, data)));
   }
 
   /** Producers (tracks in) and consumers (tracks out) of the room. */

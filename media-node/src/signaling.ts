@@ -155,6 +155,10 @@ class Connection implements ParticipantSink {
     if (this.t.isOpen) this.t.send(encodeNotification(name, data));
   };
 
+  notifyEncoded(frame: string): void {
+    if (this.t.isOpen) this.t.send(frame);
+  }
+
   close(code: number, reason: string): void {
     if (this.state === "closed") return;
     this.t.close(code, reason);
