@@ -57,18 +57,17 @@ export async function getRoom(redis: ScriptRunner, name: string): Promise<RoomVi
 
 const listRoomsScript = defineScript(
   "list_rooms",
-  `-- KEYS: rooms  ARGV: limit, room key prefix, participants key suffix
+  `${LUA_KEY_FUNCTIONS}
+-- KEYS: rooms  ARGV: limit
 local out = {}
 for _, name in ipairs(redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)) do
-  out[#out + 1] = { redis.call('HGETALL', ARGV[2] .. name), redis.call('HLEN', ARGV[2] .. name .. ARGV[3]) }
+  out[#out + 1] = { redis.call('HGETALL', k_room(name)), redis.call('HLEN', k_room_participants(name)) }
 end
 return out`,
 );
 
 export async function listRooms(redis: ScriptRunner, limit: number): Promise<RoomView[]> {
-  const roomPrefix = keys.room("");
-  const suffix = keys.roomParticipants("").slice(roomPrefix.length);
-  const rows = (await redis.run(listRoomsScript, [keys.rooms()], [limit, roomPrefix, suffix])) as unknown[][];
+  const rows = (await redis.run(listRoomsScript, [keys.rooms()], [limit])) as unknown[][];
   return rows.map(([flat, n]) => roomView(flat, n)).filter((r): r is RoomView => r !== undefined);
 }
 
