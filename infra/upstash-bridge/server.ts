@@ -69,7 +69,8 @@ export async function startBridge(o: BridgeOptions): Promise<Bridge> {
   const expected = digest(o.token);
   const stats: BridgeStats = { requests: 0, commands: 0 };
 
-  const run = (c: Command) => redis.callBuffer(String(c[0]), ...c.slice(1).map(String));
+  const argv = (c: Command): [string, ...string[]] => [String(c[0]), ...c.slice(1).map(String)];
+  const run = (c: Command) => redis.callBuffer(...argv(c));
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const auth = req.headers.authorization ?? "";
@@ -108,7 +109,7 @@ export async function startBridge(o: BridgeOptions): Promise<Bridge> {
       const cmds = parseCommands(body);
       stats.commands += cmds.length;
       const tx = redis.multi();
-      for (const c of cmds) tx.callBuffer(String(c[0]), ...c.slice(1).map(String));
+      for (const c of cmds) tx.callBuffer(...argv(c));
       const results = (await tx.exec()) ?? [];
       return send(
         res,
