@@ -156,29 +156,37 @@ export interface ParticipantRecord {
   tracks: { sid: string; kind: "audio" | "video" | "data"; source?: string; muted: boolean }[];
 }
 
+// Only the room's owner writes its participants: a node that lost the room (failover while it
+// was cut off from Redis) must not add or remove entries of the new host's participants. An
+// unmapped room (Redis came back empty, before the re-sync's claim) takes the write.
 const upsertParticipantScript = defineScript(
   "upsert_participant",
   `
--- KEYS: participants  ARGV: identity, json
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+-- KEYS: room, participants  ARGV: identity, json, nodeId
+local owner = redis.call('HGET', KEYS[1], 'node')
+if owner and owner ~= ARGV[3] then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 return 1
 `,
 );
 
-export async function upsertParticipant(redis: ScriptRunner, room: string, p: ParticipantRecord): Promise<void> {
-  await redis.run(upsertParticipantScript, [keys.roomParticipants(room)], [p.identity, JSON.stringify(p)]);
+/** Returns false when another node owns the room (nothing written). */
+export async function upsertParticipant(redis: ScriptRunner, room: string, p: ParticipantRecord, nodeId: string): Promise<boolean> {
+  return (await redis.run(upsertParticipantScript, [keys.room(room), keys.roomParticipants(room)], [p.identity, JSON.stringify(p), nodeId])) === 1;
 }
 
 const removeParticipantScript = defineScript(
   "remove_participant",
   `
--- KEYS: participants  ARGV: identity
-return redis.call('HDEL', KEYS[1], ARGV[1])
+-- KEYS: room, participants  ARGV: identity, nodeId
+local owner = redis.call('HGET', KEYS[1], 'node')
+if owner and owner ~= ARGV[2] then return 0 end
+return redis.call('HDEL', KEYS[2], ARGV[1])
 `,
 );
 
-export async function removeParticipant(redis: ScriptRunner, room: string, identity: string): Promise<void> {
-  await redis.run(removeParticipantScript, [keys.roomParticipants(room)], [identity]);
+export async function removeParticipant(redis: ScriptRunner, room: string, identity: string, nodeId: string): Promise<void> {
+  await redis.run(removeParticipantScript, [keys.room(room), keys.roomParticipants(room)], [identity, nodeId]);
 }
 
 const closeRoomScript = defineScript(

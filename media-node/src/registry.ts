@@ -102,10 +102,10 @@ export class NodeRegistry implements RoomObserver {
     this.write("room_closed", () => closeRoom(this.runner, room, this.o.nodeId));
   }
   participantUpdated(room: string, p: ParticipantRecord): void {
-    this.write("participant_upsert", () => upsertParticipant(this.runner, room, p));
+    this.write("participant_upsert", () => upsertParticipant(this.runner, room, p, this.o.nodeId));
   }
   participantLeft(room: string, identity: string): void {
-    this.write("participant_remove", () => removeParticipant(this.runner, room, identity));
+    this.write("participant_remove", () => removeParticipant(this.runner, room, identity, this.o.nodeId));
   }
 
   private get node(): { id: string; region: string } {
@@ -184,7 +184,7 @@ export class NodeRegistry implements RoomObserver {
           this.o.log.warn({ room }, "room moved to another live node while this node was out of Redis");
           continue;
         }
-        for (const p of ps) await upsertParticipant(this.runner, room, p);
+        for (const p of ps) await upsertParticipant(this.runner, room, p, this.o.nodeId);
       }
     });
     await this.queue;

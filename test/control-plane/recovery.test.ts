@@ -19,6 +19,7 @@ import {
   closeRoom,
   reportNode,
   sweepDeadNodes,
+  removeParticipant,
   upsertParticipant,
   type ParticipantRecord,
 } from "../../shared/registry.ts";
@@ -69,8 +70,8 @@ describe("ghosts after churn", () => {
     const host = hostOf(first);
     expect(first).toMatchObject({ status: "ok", placement: "created" });
     expect(await claimRoom(run, "room", { id: host, region: "us-east" }, true)).toBe(true);
-    await upsertParticipant(run, "room", participant("alice", host));
-    await upsertParticipant(run, "room", participant("bob", host));
+    await upsertParticipant(run, "room", participant("alice", host), host);
+    await upsertParticipant(run, "room", participant("bob", host), host);
 
     await kill(host);
     // A join inside the dead node's sweep window re-places the room first (the order).
@@ -87,15 +88,22 @@ describe("ghosts after churn", () => {
   it("a node taking over a dead owner's room drops the dead owner's participants, also on a re-sync", async () => {
     await twoFreshNodes();
     expect(await claimRoom(run, "room", { id: "a", region: "us-east" }, true)).toBe(true);
-    await upsertParticipant(run, "room", participant("on-a", "a"));
+    await upsertParticipant(run, "room", participant("on-a", "a"), "a");
     await kill("a");
     // b re-syncs a room it kept serving while out of Redis (fresh = false), then its participants.
     expect(await claimRoom(run, "room", { id: "b", region: "us-east" }, false)).toBe(true);
-    await upsertParticipant(run, "room", participant("on-b", "b"));
+    await upsertParticipant(run, "room", participant("on-b", "b"), "b");
     expect(await r.hkeys(keys.roomParticipants("room"))).toEqual(["on-b"]);
     // Re-syncing its own room keeps what it wrote.
     expect(await claimRoom(run, "room", { id: "b", region: "us-east" }, false)).toBe(true);
     expect(await r.hkeys(keys.roomParticipants("room"))).toEqual(["on-b"]);
+    // The node that lost the room (back from a partition, closing its copy) can neither add nor
+    // remove entries of the new host's participants.
+    expect(await upsertParticipant(run, "room", participant("late-a", "a"), "a")).toBe(false);
+    await removeParticipant(run, "room", "on-b", "a");
+    expect(await r.hkeys(keys.roomParticipants("room"))).toEqual(["on-b"]);
+    await removeParticipant(run, "room", "on-b", "b");
+    expect(await r.exists(keys.roomParticipants("room"))).toBe(0);
   });
 
   it("a room placed but never opened by its node is swept after its emptyTimeout (never before MIN_OPEN_WAIT_MS)", async () => {

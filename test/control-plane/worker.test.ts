@@ -204,7 +204,7 @@ describe("room API", () => {
     const list = await admin({ roomList: true });
     const got = await h.fetch("/v1/rooms/board", { headers: list });
     expect(got).toMatchObject({ status: 200, body: { name: "board", node: "eu-1", numParticipants: 0 } });
-    await upsertParticipant(h.runner, "board", { identity: "p1", sid: "PA_1", joinedAt: 1, signalNode: "eu-1", tracks: [] });
+    await upsertParticipant(h.runner, "board", { identity: "p1", sid: "PA_1", joinedAt: 1, signalNode: "eu-1", tracks: [] }, "eu-1");
     expect((await h.fetch("/v1/rooms/board", { headers: list })).body.numParticipants).toBe(1);
     await h.post("/v1/join", {}, await joinToken("second", "x"), at(NEW_YORK));
     const all = await h.fetch("/v1/rooms", { headers: list });

@@ -39,7 +39,7 @@ async function twoNodes(): Promise<void> {
     await reportNode(run, nodeRecord({ id, region: "us-east" }));
     const room = `room-of-${id}`;
     expect(await claimRoom(run, room, { id, region: "us-east" }, true)).toBe(true);
-    await upsertParticipant(run, room, participant(`p-${id}`, id));
+    await upsertParticipant(run, room, participant(`p-${id}`, id), id);
   }
   await r.set(keys.nodeReserved("dead-node"), "2");
   await r.del(keys.node("dead-node")); // what the TTL does
@@ -98,7 +98,7 @@ describe("claimRoom", () => {
 
   it("a fresh open drops participants recorded by a previous host; a re-sync keeps them", async () => {
     await reportNode(run, nodeRecord({ id: "a" }));
-    await upsertParticipant(run, "r", participant("ghost", "dead"));
+    await upsertParticipant(run, "r", participant("ghost", "dead"), "dead");
     await claimRoom(run, "r", { id: "a", region: "us-east" }, false);
     expect(await r.hkeys(keys.roomParticipants("r"))).toEqual(["ghost"]);
     await claimRoom(run, "r", { id: "a", region: "us-east" }, true);
