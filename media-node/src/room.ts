@@ -49,6 +49,9 @@ type RoomRequest = Exclude<Request, { method: "join" | "leave" }>;
 type Empty = Record<string, never>;
 const EMPTY: Empty = {};
 const MAX_TRANSPORTS_PER_PARTICIPANT = 4;
+/** Media + data tracks one participant may publish: generous for camera, mic, screen and its audio
+ * plus data channels, and a bound on what one client can make the node hold. */
+const MAX_TRACKS_PER_PARTICIPANT = 16;
 
 function fail(code: ErrorCode, message: string): never {
   throw new ProtocolError(code, message);
@@ -225,6 +228,7 @@ export class Room {
     const source = d.source ?? defaultSource(d.kind);
     if (!sourceFitsKind(source, d.kind)) fail(ErrorCode.BadRequest, `a ${d.kind} track cannot have source "${source}"`);
     if (!canPublishSource(p.permissions, source)) fail(ErrorCode.Forbidden, `token does not allow publishing source "${source}"`);
+    this.ensureTrackSlot(p);
     if (!this.o.canAddTrack()) fail(ErrorCode.Conflict, "node track limit reached");
     const transport = this.transport(p, d.transportId, "send");
     const producer = await transport.produce({
@@ -240,6 +244,7 @@ export class Room {
 
   private async produceData(p: Participant, d: Extract<RoomRequest, { method: "produceData" }>["data"]): Promise<Responses["produceData"]> {
     if (!p.permissions.canPublishData) fail(ErrorCode.Forbidden, "token does not allow publishing data");
+    this.ensureTrackSlot(p);
     const transport = this.transport(p, d.transportId, "send");
     const dataProducer = await transport.produceData({
       sctpStreamParameters: d.sctpStreamParameters as types.SctpStreamParameters,
@@ -250,6 +255,10 @@ export class Room {
     this.publish(p, { info, dataProducer });
     dataProducer.observer.once("close", () => this.dropTrack(p, dataProducer.id));
     return { trackId: dataProducer.id };
+  }
+
+  private ensureTrackSlot(p: Participant): void {
+    if (p.tracks.size >= MAX_TRACKS_PER_PARTICIPANT) fail(ErrorCode.Conflict, `a participant may publish at most ${MAX_TRACKS_PER_PARTICIPANT} tracks`);
   }
 
   private publish(p: Participant, track: PublishedTrack): void {

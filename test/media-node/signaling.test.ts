@@ -189,6 +189,17 @@ describe("grants", () => {
     pub.close();
   });
 
+  it("a participant may publish at most 16 tracks; the 17th is refused and the socket survives", async () => {
+    const c = await joined("hoarder", "room-hoard");
+    const send = await c.request("createTransport", { direction: "send" });
+    const produce = (i: number) =>
+      c.request("produce", { transportId: send.transportId, kind: "audio", rtpParameters: { ...opus, encodings: [{ ssrc: 5000 + i }] } });
+    for (let i = 0; i < 16; i++) expect((await produce(i)).trackId).toBeTruthy();
+    expect(await errorCode(produce(16))).toBe(ErrorCode.Conflict);
+    expect((await c.request("ping", {})).now).toBeGreaterThan(0);
+    c.close();
+  });
+
   it("canPublishData follows canPublish when absent (LiveKit)", async () => {
     const c = await SignalClient.open(node.signalUrl, await node.token("listener", "room-data", { canPublish: false }));
     expect((await c.request("join", {})).permissions).toMatchObject({ canPublish: false, canPublishData: false, canSubscribe: true });
