@@ -6,13 +6,12 @@
 // 2. Redis restarting empty under running nodes: unmapped rooms wait (registry_warming) until the
 //    registry has had one warm-up to hear every live node re-claim its rooms.
 import { Redis } from "ioredis";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { findGhosts } from "../../bench/reliability/ghosts.ts";
 import { NodeSelectorConfig } from "../../shared/config.ts";
 import { keys } from "../../shared/keys.ts";
 import { REGISTRY_RESTART_UPTIME_MS, REGISTRY_WARMUP_MS, REPORT_INTERVAL_MS, type NodeRecord } from "../../shared/node.ts";
 import { MIN_OPEN_WAIT_MS, placeRoom, type PlaceRequest, type PlaceResult } from "../../shared/placement.ts";
-import { ioredisRunner } from "../../shared/redis-ioredis.ts";
 import type { ScriptRunner } from "../../shared/redis-runner.ts";
 import {
   claimRoom,
@@ -24,22 +23,13 @@ import {
   type ParticipantRecord,
 } from "../../shared/registry.ts";
 import { REGIONS, nodeRecord } from "../support/nodes.ts";
-import { TestRedis } from "../support/redis.ts";
+import { scriptRedisPerFile } from "../support/redis.ts";
 
-let server: TestRedis;
 let r: Redis;
 let run: ScriptRunner;
-beforeAll(async () => {
-  server = await TestRedis.start();
-  r = server.client();
-  run = ioredisRunner(r);
-});
-afterAll(async () => {
-  r?.disconnect();
-  await server?.stop();
-});
-beforeEach(async () => {
-  await r.flushall();
+scriptRedisPerFile((c) => {
+  r = c.redis;
+  run = c.run;
 });
 
 const config = NodeSelectorConfig.parse({ kind: "regionaware", regions: REGIONS });

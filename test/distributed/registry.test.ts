@@ -2,33 +2,23 @@
 // node left (index entries, its rooms still mapped to it, their participants, its own keys) and
 // nothing else; it is idempotent; a node that re-registered is left alone; a re-registering node
 // reclaims its rooms unless another live node took them. Plus the client's rejoin rule.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Redis } from "ioredis";
 import { keys } from "../../shared/keys.ts";
-import { ioredisRunner } from "../../shared/redis-ioredis.ts";
 import type { ScriptRunner } from "../../shared/redis-runner.ts";
 import { claimRoom, reportNode, sweepDeadNodes, upsertParticipant, type ParticipantRecord } from "../../shared/registry.ts";
 import { CloseCode } from "../../shared/protocol.ts";
 import { BridgeCloseCode } from "../../media-node/src/bridge/index.ts";
 import { REJOIN_ATTEMPTS, rejoinBackoffMs, shouldRejoin } from "../../media-node/client/meridian-client.ts";
 import { nodeRecord } from "../support/nodes.ts";
-import { TestRedis } from "../support/redis.ts";
+import { scriptRedisPerFile } from "../support/redis.ts";
 import { dumpRedisWith } from "./cluster.ts";
 
-let redis: TestRedis;
 let r: Redis;
 let run: ScriptRunner;
-beforeAll(async () => {
-  redis = await TestRedis.start();
-  r = redis.client();
-  run = ioredisRunner(r);
-});
-afterAll(async () => {
-  r?.disconnect();
-  await redis?.stop();
-});
-beforeEach(async () => {
-  await r.flushall();
+scriptRedisPerFile((c) => {
+  r = c.redis;
+  run = c.run;
 });
 
 const participant = (identity: string, signalNode: string): ParticipantRecord => ({ identity, sid: `PA_${identity}`, joinedAt: 1, signalNode, tracks: [] });
