@@ -1,5 +1,7 @@
 // The Redis key layout, in one place. Every key either carries a TTL or is swept, so nothing
 // outlives the node or room it describes (LiveKit's `nodes` hash has no TTL: ghost nodes).
+// Every <part> below is encoded (encodeKeyPart: ":" and any byte outside [A-Za-z0-9._~-] as %XX),
+// so no room name, node id or region can spell another key; members and fields are not encoded.
 //
 //   node:<id>               STRING  JSON NodeRecord, PX = NODE_TTL_MS, rewritten every report
 //   nodes                   ZSET    node id -> expiry (ms); lets scripts enumerate live nodes and
@@ -49,36 +51,72 @@ import { METRICS } from "./selector/metrics.ts";
 
 const P = "meridian:";
 
+// Every parameter of a key (room name, node id, region, API key, identity: anything a user or an
+// operator chose) is encoded, so no value can produce another key: `room:X:participants` is room
+// X's participant list, while a room named "X:participants" lives at `room:X%3Aparticipants`.
+// Bytes outside KEY_SAFE become %XX (upper-case hex of each UTF-8 byte); ":" is never safe, so
+// an encoded part never contains the separator, and "*?[]\\" never reach a SCAN/PSUBSCRIBE
+// pattern either. Lua (k_enc below) encodes from the same character list, byte for byte.
+const KEY_SAFE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~-";
+const SAFE_BYTE = new Uint8Array(256);
+for (const c of KEY_SAFE) SAFE_BYTE[c.charCodeAt(0)] = 1;
+const ALL_SAFE = new RegExp(`^[${KEY_SAFE.replace(/[-\\\]^]/g, "\\$&")}]*$`);
+const utf8 = new TextEncoder();
+
+/** One key component as it appears in a key. Pure, deterministic, injective. */
+export function encodeKeyPart(s: string): string {
+  if (ALL_SAFE.test(s)) return s;
+  let out = "";
+  for (const b of utf8.encode(s)) out += SAFE_BYTE[b] ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, "0")}`;
+  return out;
+}
+
+/** The value an encoded key component stands for (tools that list keys: ghost checks, dumps). */
+export function decodeKeyPart(s: string): string {
+  return decodeURIComponent(s);
+}
+
 /** The sorted sets of one region's selection index, in the order scripts receive them. */
 export const SEL_FIELDS = ["expiry", "updated", ...METRICS] as const;
 
-export const keys = {
-  node: (id: string) => `${P}node:${id}`,
-  nodes: () => `${P}nodes`,
-  nodeRooms: (id: string) => `${P}node:${id}:rooms`,
-  nodeReserved: (id: string) => `${P}node:${id}:reserved`,
-  nodeReservation: (id: string) => `${P}node:${id}:reservation`,
-  room: (name: string) => `${P}room:${name}`,
-  rooms: () => `${P}rooms`,
-  unclaimedRooms: () => `${P}rooms:unclaimed`,
-  registrySince: () => `${P}registry:since`,
-  registryWarming: () => `${P}registry:warming`,
-  roomParticipants: (name: string) => `${P}room:${name}:participants`,
-  nodeBus: (id: string) => `${P}bus:node:${id}`,
-  sweepNodes: () => `${P}sweep:nodes`,
-  selRegions: () => `${P}sel:regions`,
-  /** field: "expiry" | "updated" | a selector metric. */
-  sel: (region: string, field: string) => `${P}sel:${region}:${field}`,
-} as const;
+/** The layout, with `part` applied to every parameter: encodeKeyPart for `keys`, a Lua
+ * expression marker when generating the Lua key functions. */
+function layout(part: (s: string) => string) {
+  return {
+    node: (id: string) => `${P}node:${part(id)}`,
+    nodes: () => `${P}nodes`,
+    nodeRooms: (id: string) => `${P}node:${part(id)}:rooms`,
+    nodeReserved: (id: string) => `${P}node:${part(id)}:reserved`,
+    nodeReservation: (id: string) => `${P}node:${part(id)}:reservation`,
+    room: (name: string) => `${P}room:${part(name)}`,
+    rooms: () => `${P}rooms`,
+    unclaimedRooms: () => `${P}rooms:unclaimed`,
+    registrySince: () => `${P}registry:since`,
+    registryWarming: () => `${P}registry:warming`,
+    roomParticipants: (name: string) => `${P}room:${part(name)}:participants`,
+    nodeBus: (id: string) => `${P}bus:node:${part(id)}`,
+    sweepNodes: () => `${P}sweep:nodes`,
+    selRegions: () => `${P}sel:regions`,
+    /** field: "expiry" | "updated" | a selector metric. */
+    sel: (region: string, field: string) => `${P}sel:${part(region)}:${part(field)}`,
+  } as const;
+}
+
+export const keys = layout(encodeKeyPart);
 
 export const KEY_PREFIX = P;
 
-/** Lua builds the keys it cannot receive in KEYS (they depend on data it reads) with these
- * functions, generated from `keys` above so the layout is written down once. */
+// Lua builds the keys it cannot receive in KEYS (they depend on data it reads) with these
+// functions, generated from `layout` above so the layout and its encoding are written down once.
+const LUA_PARAM = "\u0000";
+const luaKeys = layout((param) => `${LUA_PARAM}k_enc(${param})${LUA_PARAM}`);
+const luaPattern = `[^${[...KEY_SAFE].map((c) => (/[A-Za-z0-9]/.test(c) ? c : `%${c}`)).join("")}]`;
+const LUA_ENCODE = `local function k_enc(s) return (string.gsub(s, '${luaPattern}', function(c) return string.format('%%%02X', string.byte(c)) end)) end`;
+
 function luaKeyFunction(name: string, fn: (...a: string[]) => string, arity: number): string {
   const params = Array.from({ length: arity }, (_, i) => `a${i + 1}`);
-  const parts = fn(...params.map((p) => `\u0000${p}\u0000`)).split("\u0000");
-  const body = parts
+  const body = fn(...params)
+    .split(LUA_PARAM)
     .map((s, i) => (i % 2 === 1 ? s : JSON.stringify(s)))
     .filter((s) => s !== '""')
     .join(" .. ");
@@ -86,16 +124,17 @@ function luaKeyFunction(name: string, fn: (...a: string[]) => string, arity: num
 }
 
 export const LUA_KEY_FUNCTIONS = [
-  luaKeyFunction("k_node", keys.node, 1),
-  luaKeyFunction("k_nodes", keys.nodes, 0),
-  luaKeyFunction("k_node_rooms", keys.nodeRooms, 1),
-  luaKeyFunction("k_node_reserved", keys.nodeReserved, 1),
-  luaKeyFunction("k_node_reservation", keys.nodeReservation, 1),
-  luaKeyFunction("k_node_bus", keys.nodeBus, 1),
-  luaKeyFunction("k_sel_regions", keys.selRegions, 0),
-  luaKeyFunction("k_sel", keys.sel, 2),
-  luaKeyFunction("k_room", keys.room, 1),
-  luaKeyFunction("k_rooms", keys.rooms, 0),
-  luaKeyFunction("k_unclaimed_rooms", keys.unclaimedRooms, 0),
-  luaKeyFunction("k_room_participants", keys.roomParticipants, 1),
+  LUA_ENCODE,
+  luaKeyFunction("k_node", luaKeys.node, 1),
+  luaKeyFunction("k_nodes", luaKeys.nodes, 0),
+  luaKeyFunction("k_node_rooms", luaKeys.nodeRooms, 1),
+  luaKeyFunction("k_node_reserved", luaKeys.nodeReserved, 1),
+  luaKeyFunction("k_node_reservation", luaKeys.nodeReservation, 1),
+  luaKeyFunction("k_node_bus", luaKeys.nodeBus, 1),
+  luaKeyFunction("k_sel_regions", luaKeys.selRegions, 0),
+  luaKeyFunction("k_sel", luaKeys.sel, 2),
+  luaKeyFunction("k_room", luaKeys.room, 1),
+  luaKeyFunction("k_rooms", luaKeys.rooms, 0),
+  luaKeyFunction("k_unclaimed_rooms", luaKeys.unclaimedRooms, 0),
+  luaKeyFunction("k_room_participants", luaKeys.roomParticipants, 1),
 ].join("\n");

@@ -1,10 +1,11 @@
 // Ghost detection: every Redis key or sorted-set member that names a node which is not running.
 // The layout is shared/keys.ts; anything it adds later that names nodes should be added here.
 import type { Redis } from "ioredis";
-import { KEY_PREFIX, keys } from "../../shared/keys.ts";
+import { KEY_PREFIX, decodeKeyPart, keys } from "../../shared/keys.ts";
 
-const NODE_KEY = new RegExp(`^${KEY_PREFIX}node:([^:]+)(?::(rooms|reserved))?$`);
-const ROOM_KEY = new RegExp(`^${KEY_PREFIX}room:(.+?)(:participants)?$`);
+// Key parts are encoded (keys.ts encodeKeyPart): they never contain ":".
+const NODE_KEY = new RegExp(`^${KEY_PREFIX}node:([^:]+)(?::(rooms|reserved|reservation))?$`);
+const ROOM_KEY = new RegExp(`^${KEY_PREFIX}room:([^:]+)(:participants)?$`);
 
 async function scanAll(redis: Redis): Promise<string[]> {
   const out: string[] = [];
@@ -26,7 +27,7 @@ export async function findGhosts(redis: Redis, alive: ReadonlySet<string>): Prom
     const type = await redis.type(key);
     const node = NODE_KEY.exec(key);
     if (node) {
-      if (dead(node[1])) ghosts.push(`${key}`);
+      if (dead(decodeKeyPart(node[1]!))) ghosts.push(`${key}`);
       continue;
     }
     if (type === "zset" && (key === keys.nodes() || key.startsWith(`${KEY_PREFIX}sel:`) || key.startsWith(`${KEY_PREFIX}sweep:`))) {

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { settings, type Env } from "../../control-plane/src/env.ts";
 import { ApiError } from "../../control-plane/src/errors.ts";
 import { mediaGrants } from "../../control-plane/src/grants.ts";
-import { LUA_KEY_FUNCTIONS, keys } from "../../shared/keys.ts";
+import { LUA_KEY_FUNCTIONS, decodeKeyPart, encodeKeyPart, keys } from "../../shared/keys.ts";
 
 describe("mediaGrants", () => {
   it.each([
@@ -64,9 +64,19 @@ describe("settings", () => {
 });
 
 describe("Lua key functions", () => {
-  it("are generated from keys.ts", () => {
-    expect(LUA_KEY_FUNCTIONS).toContain(`local function k_node(a1) return "${keys.node("")}" .. a1 end`);
-    expect(LUA_KEY_FUNCTIONS).toContain(`local function k_sel(a1, a2) return "${keys.sel("", "").split("::")[0]}:" .. a1 .. ":" .. a2 end`);
+  it("are generated from keys.ts, every parameter encoded", () => {
+    expect(LUA_KEY_FUNCTIONS).toContain(`local function k_node(a1) return "${keys.node("")}" .. k_enc(a1) end`);
+    expect(LUA_KEY_FUNCTIONS).toContain(`local function k_sel(a1, a2) return "${keys.sel("", "").split("::")[0]}:" .. k_enc(a1) .. ":" .. k_enc(a2) end`);
     expect(LUA_KEY_FUNCTIONS).toContain(`local function k_nodes() return "${keys.nodes()}" end`);
+  });
+
+  it("no key parameter can produce another key", () => {
+    expect(keys.room("X:participants")).not.toBe(keys.roomParticipants("X"));
+    expect(keys.node("n:rooms")).not.toBe(keys.nodeRooms("n"));
+    expect(keys.sel("eu:expiry", "x")).not.toBe(keys.sel("eu", "expiry:x"));
+    expect(keys.room("a%3Ab")).not.toBe(keys.room("a:b")); // "%" itself is encoded
+    for (const s of ["X:participants", "a b", "é", "*", "%", "\u0000", "plain-room_1.~"]) expect(decodeKeyPart(encodeKeyPart(s))).toBe(s);
+    expect(encodeKeyPart("plain-room_1.~")).toBe("plain-room_1.~");
+    expect(encodeKeyPart("a:b/é")).toBe("a%3Ab%2F%C3%A9");
   });
 });
