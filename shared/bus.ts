@@ -4,8 +4,9 @@
 // types they do not know (forward compatibility), so parse with `parseBusMessage` and skip
 // `undefined`.
 import { z } from "zod";
+import { RoomName } from "./limits.ts";
 
-export const RoomDeleteMessage = z.object({ type: z.literal("room.delete"), room: z.string().min(1).max(256) });
+export const RoomDeleteMessage = z.object({ type: z.literal("room.delete"), room: RoomName });
 
 export const NodeBusMessage = z.discriminatedUnion("type", [RoomDeleteMessage]);
 export type NodeBusMessage = z.infer<typeof NodeBusMessage>;

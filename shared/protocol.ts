@@ -9,6 +9,7 @@
 // their content itself and the node turns its TypeErrors into `bad_request` replies.
 import { z } from "zod";
 import { ErrorCode } from "./errors.ts";
+import { AccessToken, RoomName } from "./limits.ts";
 
 export const PROTOCOL_VERSION = 1;
 
@@ -100,7 +101,7 @@ export function sourceFitsKind(source: TrackSource, kind: MediaKind): boolean {
 export const Requests = {
   /** First request of every connection. `token` when the URL had no `access_token`; `room`, when
    * given, must equal the token's room. */
-  join: z.object({ token: z.string().max(8192).optional(), room: z.string().min(1).max(256).optional() }),
+  join: z.object({ token: AccessToken.optional(), room: RoomName.optional() }),
   /** The client's receive capabilities (mediasoup-client `device.recvRtpCapabilities`); needed before consume. */
   setRtpCapabilities: z.object({ rtpCapabilities: RtpCapabilities }),
   /** `enableSctp` for data channels (numSctpStreams defaults to mediasoup's 1024/1024). */

@@ -3,6 +3,7 @@
 // control plane on join, add a `meridian` claim naming the hosting node.
 import { SignJWT, jwtVerify, errors as joseErrors } from "jose";
 import { z } from "zod";
+import { API_KEY_MAX, TOKEN_MAX_CHARS, DisplayName, Identity, PublishSources, RoomName, TokenMetadata } from "./limits.ts";
 
 export const VideoGrant = z
   .object({
@@ -10,11 +11,11 @@ export const VideoGrant = z
     roomList: z.boolean().optional(),
     roomAdmin: z.boolean().optional(),
     roomJoin: z.boolean().optional(),
-    room: z.string().min(1).max(256).optional(),
+    room: RoomName.optional(),
     canPublish: z.boolean().optional(),
     canSubscribe: z.boolean().optional(),
     canPublishData: z.boolean().optional(),
-    canPublishSources: z.array(z.string()).optional(),
+    canPublishSources: PublishSources.optional(),
     hidden: z.boolean().optional(),
   })
   .strip();
@@ -28,10 +29,10 @@ export const MediaClaim = z.object({
 export type MediaClaim = z.infer<typeof MediaClaim>;
 
 export const TokenClaims = z.object({
-  iss: z.string().min(1),
-  sub: z.string().max(256).optional(),
-  name: z.string().max(256).optional(),
-  metadata: z.string().max(64 * 1024).optional(),
+  iss: z.string().min(1).max(API_KEY_MAX),
+  sub: Identity.optional(),
+  name: DisplayName.optional(),
+  metadata: TokenMetadata.optional(),
   exp: z.number(),
   nbf: z.number().optional(),
   iat: z.number().optional(),
@@ -86,7 +87,13 @@ export async function mintToken(o: MintOptions): Promise<string> {
   return jwt.sign(encoder.encode(o.apiSecret));
 }
 
-export type TokenFailure = "missing" | "malformed" | "unknown_key" | "bad_signature" | "expired" | "invalid_claims";
+export type TokenFailure = "missing" | "malformed" | "unknown_key" | "bad_signature" | "expired" | "invalid_claims" | "wrong_kind";
+
+/** App tokens (minted by the application, no `meridian` claim) are what the control plane takes;
+ * media tokens (minted by the control plane on join, with the claim) are what cluster nodes take.
+ * Each is refused where the other is expected: a media token exchanged at /v1/join would renew
+ * itself forever. "any": standalone nodes, which have no control plane. */
+export type TokenKind = "app" | "media" | "any";
 
 export class TokenError extends Error {
   readonly reason: TokenFailure;
@@ -96,9 +103,11 @@ export class TokenError extends Error {
   }
 }
 
-/** Verifies signature (by the key named in `iss`), time window with leeway, and claim shape. */
-export async function verifyToken(token: string | undefined | null, keys: ApiKeys): Promise<TokenClaims> {
+/** Verifies signature (by the key named in `iss`), time window with leeway, claim shape (the
+ * shared limits and name rules, shared/limits.ts) and the token's kind. */
+export async function verifyToken(token: string | undefined | null, keys: ApiKeys, kind: TokenKind): Promise<TokenClaims> {
   if (!token) throw new TokenError("missing", "no access token");
+  if (token.length > TOKEN_MAX_CHARS) throw new TokenError("malformed", `access token longer than ${TOKEN_MAX_CHARS} characters`);
   const parts = token.split(".");
   if (parts.length !== 3) throw new TokenError("malformed", "access token is not a JWT");
   let iss: unknown;
@@ -122,6 +131,12 @@ export async function verifyToken(token: string | undefined | null, keys: ApiKey
     throw new TokenError("malformed", `access token rejected: ${(e as Error).message}`);
   }
   const parsed = TokenClaims.safeParse(payload);
-  if (!parsed.success) throw new TokenError("invalid_claims", "access token claims are invalid");
+  if (!parsed.success) {
+    const why = parsed.error.issues.slice(0, 2).map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new TokenError("invalid_claims", `access token claims are invalid (${why})`);
+  }
+  const isMedia = parsed.data.meridian !== undefined;
+  if (kind === "app" && isMedia) throw new TokenError("wrong_kind", "a media token is not an app token: join with the application's token");
+  if (kind === "media" && !isMedia) throw new TokenError("wrong_kind", "token was not minted for a media node (no meridian claim)");
   return parsed.data;
 }

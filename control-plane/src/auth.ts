@@ -1,5 +1,7 @@
 // Access tokens on the API: LiveKit-style HS256 JWTs (shared/token.ts) in `Authorization: Bearer`
-// (or `access_token` query, as LiveKit accepts), and LiveKit's grant rules per route.
+// (or, on /v1/join, the body's `token`), and LiveKit's grant rules per route. Never in the query
+// string: URLs end up in proxies' and CDNs' logs. Only app tokens: a media token is refused
+// (shared/token.ts TokenKind).
 import type { Context } from "hono";
 import { TokenError, verifyToken, type ApiKeys, type TokenClaims } from "../../shared/token.ts";
 import { forbidden, unauthorized } from "./errors.ts";
@@ -11,14 +13,14 @@ export function bearerToken(c: Context): string | undefined {
     if (!m) throw unauthorized("Authorization header must be 'Bearer <token>'");
     return m[1];
   }
-  return c.req.query("access_token") || undefined;
+  return undefined;
 }
 
 export async function authenticate(token: string | undefined, keys: ApiKeys): Promise<TokenClaims> {
   try {
-    return await verifyToken(token, keys);
+    return await verifyToken(token, keys, "app");
   } catch (e) {
-    if (e instanceof TokenError) throw unauthorized(e.message);
+    if (e instanceof TokenError) throw e.reason === "wrong_kind" ? forbidden(e.message) : unauthorized(e.message);
     throw e;
   }
 }

@@ -2,14 +2,11 @@
 import { z } from "@hono/zod-openapi";
 import { ErrorCode } from "../../shared/errors.ts";
 import { Region } from "../../shared/config.ts";
+import { AccessToken, Identity, PublishSources, ROOM_METADATA_MAX, RoomName as SharedRoomName } from "../../shared/limits.ts";
 import { NodeRecord } from "../../shared/node.ts";
 
-export const RoomName = z
-  .string()
-  .min(1)
-  .max(256)
-  .regex(/^[^\u0000-\u001f\u007f]+$/, "must not contain control characters")
-  .openapi({ example: "standup" });
+/** The one room-name rule (shared/limits.ts), on every entry path. */
+export const RoomName = SharedRoomName.openapi({ example: "standup" });
 
 export const ErrorBody = z
   .object({
@@ -24,7 +21,7 @@ export const ErrorBody = z
 export const RoomSettingsFields = {
   emptyTimeout: z.number().int().min(0).max(7 * 86_400).optional().openapi({ description: "seconds; default 300" }),
   maxParticipants: z.number().int().min(0).max(100_000).optional().openapi({ description: "0 = unlimited" }),
-  metadata: z.string().max(64 * 1024).optional(),
+  metadata: z.string().max(ROOM_METADATA_MAX).optional(),
 };
 
 export const CreateRoomBody = z
@@ -66,16 +63,16 @@ export const JoinGrants = z
     canPublish: z.boolean().optional(),
     canSubscribe: z.boolean().optional(),
     canPublishData: z.boolean().optional(),
-    canPublishSources: z.array(z.string().min(1).max(64)).max(16).optional(),
+    canPublishSources: PublishSources.optional(),
     hidden: z.boolean().optional(),
   })
   .strict();
 
 export const JoinBody = z
   .object({
-    token: z.string().max(16 * 1024).optional().openapi({ description: "app token, if not in Authorization" }),
+    token: AccessToken.optional().openapi({ description: "app token, if not in Authorization" }),
     room: RoomName.optional().openapi({ description: "must equal the token's video.room" }),
-    identity: z.string().min(1).max(256).optional().openapi({ description: "must equal the token's sub" }),
+    identity: Identity.optional().openapi({ description: "must equal the token's sub" }),
     grants: JoinGrants.optional().openapi({ description: "narrow the token's grants (never widen)" }),
   })
   .strict()

@@ -81,11 +81,13 @@ function reResolvable(e: unknown): boolean {
   return e instanceof ProtocolError && (e.code === ErrorCode.WrongNode || e.code === ErrorCode.Draining);
 }
 
-async function verify(token: string | undefined, keys: ApiKeys): Promise<TokenClaims> {
+/** Cluster nodes take media tokens only (the control plane's, naming the room's host); a
+ * standalone node has no control plane and takes app tokens too. */
+async function verify(token: string | undefined, keys: ApiKeys, requireMediaClaim: boolean): Promise<TokenClaims> {
   try {
-    return await verifyToken(token, keys);
+    return await verifyToken(token, keys, requireMediaClaim ? "media" : "any");
   } catch (e) {
-    if (e instanceof TokenError) throw new ProtocolError(ErrorCode.Unauthorized, e.message);
+    if (e instanceof TokenError) throw new ProtocolError(e.reason === "wrong_kind" ? ErrorCode.Forbidden : ErrorCode.Unauthorized, e.message);
     throw e;
   }
 }
@@ -219,7 +221,7 @@ class Connection implements ParticipantSink {
     this.state = "joining";
     try {
       const token = this.urlToken ?? data.token;
-      const params = { ...joinParamsFromClaims(await verify(token, this.o.apiKeys), data.room, this.o.requireMediaClaim), signalNode: this.t.signalNode };
+      const params = { ...joinParamsFromClaims(await verify(token, this.o.apiKeys, this.o.requireMediaClaim), data.room, this.o.requireMediaClaim), signalNode: this.t.signalNode };
       // Authenticated: finding the room's node is not the client's delay.
       clearTimeout(this.authTimer);
       this.log = this.log.child({ room: params.room, identity: params.identity });
@@ -376,7 +378,7 @@ export class SignalingServer {
    */
   hostBridged = async (session: BridgeSession): Promise<void> => {
     try {
-      const claims = await verify(session.init.token, this.o.apiKeys);
+      const claims = await verify(session.init.token, this.o.apiKeys, this.o.requireMediaClaim);
       await this.o.sessions.check({ ...joinParamsFromClaims(claims, undefined, this.o.requireMediaClaim), signalNode: session.peerNodeId });
     } catch (e) {
       const info = toErrorInfo(e);

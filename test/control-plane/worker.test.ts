@@ -85,7 +85,7 @@ describe("join", () => {
     const app = await joinToken("tok", "erin", { canPublish: true, canSubscribe: true });
     const r = await h.post("/v1/join", { room: "tok", identity: "erin", grants: { canPublish: false } }, app, at(PARIS));
     expect(r.status).toBe(200);
-    const claims = await verifyToken(r.body.token, parseApiKeys(`${h.apiKey}:${h.apiSecret}`));
+    const claims = await verifyToken(r.body.token, parseApiKeys(`${h.apiKey}:${h.apiSecret}`), "media");
     expect(claims).toMatchObject({
       iss: h.apiKey,
       sub: "erin",

@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { z } from "zod";
 import { ErrorCode, type ErrorBody } from "../../../shared/errors.ts";
+import { Identity, RoomName } from "../../../shared/limits.ts";
 import { ClusterError, type LocalCluster } from "../cluster.ts";
 import { CLIENT_LOCATIONS, CLIENT_LOCATION_NAMES } from "./locations.ts";
 
@@ -15,8 +16,8 @@ const MAX_BODY = 16 * 1024;
 
 export const DevJoinBody = z
   .object({
-    room: z.string().min(1).max(256).regex(/^[^\u0000-\u001f\u007f]+$/, "must not contain control characters"),
-    identity: z.string().min(1).max(256).regex(/^[^\u0000-\u001f\u007f]+$/, "must not contain control characters"),
+    room: RoomName,
+    identity: Identity,
     location: z.enum(CLIENT_LOCATION_NAMES),
   })
   .strict();

@@ -1,0 +1,160 @@
+// Issue 12 regressions on the real Worker (Miniflare) → Upstash bridge → redis-server: token kinds,
+// the shared limits and name rules, CORS, and a join that never 500s.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { keys } from "../../shared/keys.ts";
+import { PUBLISH_SOURCES_MAX, ROOM_NAME_MAX, SOURCE_NAME_MAX, TOKEN_MAX_CHARS, TOKEN_METADATA_MAX_BYTES } from "../../shared/limits.ts";
+import { Requests } from "../../shared/protocol.ts";
+import { reportNode } from "../../shared/registry.ts";
+import { mintToken, parseApiKeys, verifyToken } from "../../shared/token.ts";
+import { REGIONS, nodeRecord } from "../support/nodes.ts";
+import { startWorker, type WorkerHarness } from "../support/worker.ts";
+
+const SELECTOR = JSON.stringify({ kind: "regionaware", sort_by: "sysload", algorithm: "lowest", sysload_limit: 0.7, regions: REGIONS });
+
+let h: WorkerHarness;
+beforeAll(async () => {
+  h = await startWorker({ NODE_SELECTOR: SELECTOR, DEFAULT_REGION: "us-east" });
+});
+afterAll(async () => {
+  await h?.close();
+});
+beforeEach(async () => {
+  await h.ioredis.flushall();
+  await reportNode(h.runner, nodeRecord({ id: "us-1", region: "us-east", sysload: 0.1 }));
+});
+
+const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
+const joinToken = (room: string, identity = "alice", extra: Record<string, unknown> = {}) =>
+  h.token({ roomJoin: true, room, canPublish: true, ...extra }, { identity });
+
+describe("finding 6: media tokens are refused wherever an app token is expected", () => {
+  it("a media token cannot be exchanged at /v1/join (header or body) nor used on any admin route", async () => {
+    const joined = await h.post("/v1/join", {}, await joinToken("renew"));
+    expect(joined.status).toBe(200);
+    const media: string = joined.body.token;
+    // Even a media token minted (by a buggy or hostile caller of the key) with admin grants.
+    const adminMedia = await mintToken({
+      apiKey: h.apiKey,
+      apiSecret: h.apiSecret,
+      identity: "alice",
+      video: { roomJoin: true, room: "renew", roomCreate: true, roomList: true, roomAdmin: true },
+      meridian: { node: "us-1", region: "us-east" },
+      ttlSeconds: 600,
+    });
+    for (const t of [media, adminMedia]) {
+      const viaHeader = await h.post("/v1/join", {}, t);
+      const viaBody = await h.post("/v1/join", { token: t }, undefined);
+      expect([viaHeader.status, viaHeader.body.error?.code]).toEqual([403, "forbidden"]);
+      expect([viaBody.status, viaBody.body.error?.code]).toEqual([403, "forbidden"]);
+      const routes: [string, string, unknown?][] = [
+        ["GET", "/v1/rooms"],
+        ["POST", "/v1/rooms", { name: "made-by-media" }],
+        ["GET", "/v1/rooms/renew"],
+        ["DELETE", "/v1/rooms/renew"],
+        ["GET", "/v1/rooms/renew/participants"],
+        ["GET", "/v1/nodes"],
+        ["GET", "/v1/regions"],
+      ];
+      for (const [method, path, body] of routes) {
+        const r = await h.fetch(path, {
+          method,
+          headers: { ...bearer(t), "content-type": "application/json" },
+          ...(body ? { body: JSON.stringify(body) } : {}),
+        });
+        expect({ method, path, status: r.status, code: r.body.error?.code }).toEqual({ method, path, status: 403, code: "forbidden" });
+      }
+    }
+    expect(await h.ioredis.exists(keys.room("renew"))).toBe(1); // the DELETE did not go through
+  });
+
+  it("tokens in the query string are not read by the API (they end up in proxy logs)", async () => {
+    const t = await h.token({ roomList: true });
+    const r = await h.fetch(`/v1/rooms?access_token=${t}`);
+    expect([r.status, r.body.error?.code]).toEqual([401, "unauthorized"]);
+  });
+});
+
+describe("finding 11: one set of limits, so the control plane never mints a token the node refuses", () => {
+  it("an app token at every limit (worst-case characters) yields a media token the node's join accepts", async () => {
+    const room = "€".repeat(ROOM_NAME_MAX); // 3 UTF-8 bytes per character
+    const metadata = "\u0001".repeat(Math.floor((TOKEN_METADATA_MAX_BYTES - 2) / 6)); // JSON: \u0001 = 6 bytes
+    const sources = Array.from({ length: PUBLISH_SOURCES_MAX }, (_, i) => `${i}`.padEnd(SOURCE_NAME_MAX, "€"));
+    const app = await mintToken({
+      apiKey: h.apiKey,
+      apiSecret: h.apiSecret,
+      identity: "€".repeat(256),
+      name: "€".repeat(256),
+      metadata,
+      video: { roomJoin: true, room, canPublish: true, canSubscribe: true, canPublishData: true, hidden: false, canPublishSources: sources },
+      ttlSeconds: 600,
+    });
+    const r = await h.post("/v1/join", {}, app);
+    expect(r.status).toBe(200);
+    const media: string = r.body.token;
+    expect(media.length).toBeLessThanOrEqual(TOKEN_MAX_CHARS);
+    expect(Requests.join.safeParse({ token: media, room }).success).toBe(true);
+    const claims = await verifyToken(media, parseApiKeys(`${h.apiKey}:${h.apiSecret}`), "media");
+    expect(claims.metadata).toBe(metadata);
+  });
+
+  it("token metadata over the limit is refused at the Worker (401), not copied into an oversized media token", async () => {
+    for (const size of [TOKEN_METADATA_MAX_BYTES + 1, 64 * 1024]) {
+      const app = await mintToken({
+        apiKey: h.apiKey,
+        apiSecret: h.apiSecret,
+        identity: "alice",
+        metadata: "m".repeat(size - 2), // + 2 quotes = JSON bytes
+        video: { roomJoin: true, room: "big" },
+        ttlSeconds: 600,
+      });
+      const r = await h.post("/v1/join", {}, app);
+      expect({ size, status: r.status, code: r.body.error?.code }).toEqual({ size, status: 401, code: "unauthorized" });
+      expect(r.body.error.message).toMatch(size < TOKEN_MAX_CHARS ? /metadata/ : /longer than/);
+    }
+    expect(await h.ioredis.exists(keys.room("big"))).toBe(0);
+  });
+
+  it("an oversized token or body token is a 4xx before any work", async () => {
+    const huge = "a".repeat(TOKEN_MAX_CHARS + 1);
+    expect((await h.post("/v1/join", { token: huge })).status).toBe(400);
+    expect((await h.post("/v1/join", {}, huge)).status).toBe(401);
+  });
+});
+
+describe("finding 12: one room-name rule on every entry path", () => {
+  const BAD = ["a\nb", "nul\u0000byte", "..", ".", "a/b", "back\\slash", " lead", "trail ", "zero\u200bwidth", "bidi\u202eevil", "x".repeat(ROOM_NAME_MAX + 1), ""];
+  const GOOD = ["café ☕", "a b", "x:participants", "100%", "q?x#y", "...", "a.b", "Ünïcödé-名前"];
+
+  it.each(BAD.map((n) => [JSON.stringify(n), n]))("refused everywhere: %s", async (_label, name) => {
+    const create = await h.post("/v1/rooms", { name }, await h.token({ roomCreate: true }));
+    expect([create.status, create.body.error?.code]).toEqual([400, "bad_request"]);
+    const viaToken = await h.post("/v1/join", {}, await joinToken(name));
+    expect(viaToken.status).toBeGreaterThanOrEqual(400);
+    expect(viaToken.status).toBeLessThan(500);
+    const viaBody = await h.post("/v1/join", { room: name }, await joinToken("fine"));
+    expect([viaBody.status, viaBody.body.error?.code]).toEqual([400, "bad_request"]);
+    expect(Requests.join.safeParse({ room: name }).success).toBe(false);
+    expect(await h.ioredis.zcard(keys.rooms())).toBe(0);
+  });
+
+  it("identities follow the identity rule at /v1/join", async () => {
+    for (const identity of ["a\nb", " x", "nul\u0000", "rtl\u202e"]) {
+      const r = await h.post("/v1/join", {}, await joinToken("fine", identity));
+      expect({ identity, status: r.status }).toEqual({ identity, status: 401 });
+    }
+  });
+
+  it("every room a token can create can be read and deleted through the API", async () => {
+    const admin = bearer(await h.token({ roomList: true, roomCreate: true }));
+    for (const name of GOOD) {
+      const j = await h.post("/v1/join", {}, await joinToken(name));
+      expect({ name, status: j.status }).toEqual({ name, status: 200 });
+      const path = `/v1/rooms/${encodeURIComponent(name)}`;
+      const got = await h.fetch(path, { headers: admin });
+      expect({ name, status: got.status, got: got.body.name }).toEqual({ name, status: 200, got: name });
+      const del = await h.fetch(path, { method: "DELETE", headers: admin });
+      expect({ name, status: del.status }).toEqual({ name, status: 200 });
+    }
+    expect(await h.ioredis.zcard(keys.rooms())).toBe(0);
+  });
+});
