@@ -23,7 +23,7 @@ import { findGhosts } from "./ghosts.ts";
 import { checker, type ScenarioResult } from "./report.ts";
 
 export const REGION = { name: "local", lat: 50.11, lon: 8.68 };
-/** 503 codes a client is told to retry (README "Control plane API"). */
+/** 503 codes a client is told to retry (docs/api.md "Status codes"). */
 export const RETRYABLE = new Set<string>([ErrorCode.NoNodes, ErrorCode.RedisUnavailable, ErrorCode.RegistryWarming]);
 const MAX_IN_FLIGHT = 64;
 

@@ -4,7 +4,7 @@ import { NodeSelectorConfig } from "../../shared/config.ts";
 import { parseApiKeys, type ApiKeys } from "../../shared/token.ts";
 import { misconfigured } from "./errors.ts";
 
-/** wrangler.toml [vars] + secrets (see wrangler.toml and README "Configuration"). */
+/** wrangler.toml [vars] + secrets (see wrangler.toml and docs/configuration.md). */
 export interface Env {
   /** JSON, LiveKit's node_selector shape (string or TOML table). */
   NODE_SELECTOR?: string | Record<string, unknown>;

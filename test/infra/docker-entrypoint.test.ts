@@ -72,6 +72,7 @@ describe("infra/Dockerfile", () => {
     expect(installed.length).toBeGreaterThan(0);
     // What apt brings along with them (one level is enough for these libraries), plus what the
     // node base image already has for Node itself.
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own field syntax
     const deps = installed.flatMap((p) => dpkg("-W", "-f=${Depends}", p).split(/[,|]/).map((d) => d.trim().split(" ")[0]!));
     const available = new Set([...installed, ...deps, "libc6", "libstdc++6", "libgcc-s1"]);
     for (const lib of libs) expect(available, `${lib} (${owner(lib)}) is not installed in the runtime stage`).toContain(owner(lib));
@@ -112,15 +113,17 @@ describe("infra/Dockerfile", () => {
   });
 });
 
-describe("README Docker section", () => {
-  it("documents only variables the media node reads, with the image's defaults", async () => {
-    const readme = await readFile(join(ROOT, "README.md"), "utf8");
-    const section = readme.slice(readme.indexOf("## Docker"));
-    const rows = [...section.matchAll(/^\| `([A-Z_]+)` \| ([^|]+) \|/gm)].map((m) => [m[1]!, m[2]!.trim()] as const);
-    expect(rows.length).toBeGreaterThan(5);
+describe("docs/configuration.md media node table", () => {
+  it("documents every variable the media node reads and only those, with the image's defaults", async () => {
+    const doc = await readFile(join(ROOT, "docs/configuration.md"), "utf8");
+    const start = doc.indexOf("## Media node");
+    const section = doc.slice(start, doc.indexOf("\n## ", start + 1));
+    const rows = [...section.matchAll(/^\| (`[A-Z_]+`(?:, `[A-Z_]+`)*) \| ([^|]+) \|/gm)];
+    const names = rows.flatMap((m) => [...m[1]!.matchAll(/`([A-Z_]+)`/g)].map((n) => n[1]!));
     const known = new Set([...Object.keys(ConfigSchema.shape).map((k) => k.toUpperCase()), "MERIDIAN_CONFIG"]);
-    for (const [name] of rows) expect(known, `README documents ${name}, which the node does not read`).toContain(name);
-    const defaults = Object.fromEntries(rows);
+    for (const name of names) expect(known, `docs document ${name}, which the node does not read`).toContain(name);
+    for (const name of known) expect(names, `docs/configuration.md does not document ${name}`).toContain(name);
+    const defaults = Object.fromEntries(rows.map((m) => [m[1]!.replaceAll("`", ""), m[2]!.trim()]));
     for (const name of ["HTTP_PORT", "RTC_PORT"]) expect(defaults[name]).toBe(`\`${runtime.env[name]}\``);
   });
 });
