@@ -8,7 +8,6 @@
 //
 //   node bench/bridge-rtt.ts [--smoke] [--n 4000] [--frame-bytes 200]
 import { once } from "node:events";
-import { Redis } from "ioredis";
 import { BridgeEndpoint, type BridgeSession } from "../media-node/src/bridge/index.ts";
 import { TestRedis } from "../test/support/redis.ts";
 import { alternateRoundTrips, printAdded, roundTripRow } from "./lib/alternate.ts";

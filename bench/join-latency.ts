@@ -86,7 +86,7 @@ try {
   }
 
   const started = Date.now();
-  const join = (room: string, t: string, i: number) =>
+  const join = (t: string, i: number) =>
     mf.dispatchFetch("http://cp.test/v1/join", {
       method: "POST",
       headers: { authorization: `Bearer ${t}`, "content-type": "application/json" },
@@ -99,8 +99,8 @@ try {
     // interleaved so all three see the same machine conditions
     const [tNew, tOld] = await Promise.all([token(`room-${i}`, "a"), token(`room-${i}`, "b")]);
     await measure("get", () => probeWorker.fetch("http://probe.test/"), record);
-    await measure("joinNew", () => join(`room-${i}`, tNew, i), record);
-    await measure("joinExisting", () => join(`room-${i}`, tOld, i + 1), record);
+    await measure("joinNew", () => join(tNew, i), record);
+    await measure("joinExisting", () => join(tOld, i + 1), record);
   }
   clearInterval(refresh);
 

@@ -92,7 +92,7 @@ export async function runTokenAttacks(): Promise<ScenarioResult> {
       await c.request("join", joinData, 5_000).then(() => (joined = true)).catch(() => undefined);
       code = (await Promise.race([c.closed, new Promise<{ code: number }>((r) => setTimeout(() => r({ code: -1 }), 5_000))])).code;
       if (joined) c.close();
-    } catch (e) {
+    } catch {
       code = -2;
     }
     const codeOk = want === "any" ? code >= 4400 && code <= 4999 : code === want;

@@ -93,7 +93,7 @@ describe("upstash bridge", () => {
 
   it("answers 401 for a missing or wrong token, 400 for bad requests and Redis errors", async () => {
     await expect(client({ token: "wrong" }).get("x")).rejects.toThrow(/Unauthorized/);
-    const noAuth = await fetch(bridge.url + "/", { method: "POST", body: '["GET","x"]' });
+    const noAuth = await fetch(`${bridge.url}/`, { method: "POST", body: '["GET","x"]' });
     expect(noAuth.status).toBe(401);
     expect((await raw("/", { not: "a command" })).status).toBe(400);
     expect((await raw("/", [])).status).toBe(400);
@@ -101,7 +101,7 @@ describe("upstash bridge", () => {
     expect(await raw("/", ["NOSUCHCMD"])).toMatchObject({ status: 400 });
     expect(await raw("/", ["BLPOP", "q", "0"])).toMatchObject({ status: 400 });
     expect(await raw("/", ["SUBSCRIBE", "c"])).toMatchObject({ status: 400 });
-    const notJson = await fetch(bridge.url + "/", { method: "POST", headers: { authorization: `Bearer ${TOKEN}` }, body: "{" });
+    const notJson = await fetch(`${bridge.url}/`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` }, body: "{" });
     expect(notJson.status).toBe(400);
   });
 

@@ -5,7 +5,7 @@
 //    opened by its node is swept once its deadline passes;
 // 2. Redis restarting empty under running nodes: unmapped rooms wait (registry_warming) until the
 //    registry has had one warm-up to hear every live node re-claim its rooms.
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
 import { findGhosts } from "../../bench/reliability/ghosts.ts";
 import { NodeSelectorConfig } from "../../shared/config.ts";

@@ -1,6 +1,5 @@
 // The real Worker (Miniflare) → Upstash bridge → real redis-server.
 import { Redis } from "ioredis";
-import { decodeJwt } from "jose";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { keys } from "../../shared/keys.ts";
 import { NODE_TTL_MS, REGISTRY_WARMUP_MS, STATS_FRESHNESS_MS } from "../../shared/node.ts";

@@ -156,7 +156,7 @@ describe("grants", () => {
     const { send, track } = await produceAudio(mic);
     const published = await waitFor(async () => seen.find((n) => n.name === "trackPublished"), Boolean, "trackPublished");
     expect(published!.data).toMatchObject({ identity: "mic-only", track: { trackId: track.trackId, kind: "audio", source: "microphone" } });
-    const rec = await waitFor(() => r.hget(keys.roomParticipants("room-src"), "mic-only"), (x) => x !== null && x.includes(track.trackId), "track in Redis");
+    const rec = await waitFor(() => r.hget(keys.roomParticipants("room-src"), "mic-only"), (x) => x?.includes(track.trackId) === true, "track in Redis");
     expect(JSON.parse(rec!).tracks).toEqual([{ sid: track.trackId, kind: "audio", source: "microphone", muted: false }]);
 
     const video = (source?: "camera" | "microphone" | "screen_share") =>

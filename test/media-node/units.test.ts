@@ -2,7 +2,7 @@
 // load figures.
 import { describe, expect, it } from "vitest";
 import { ErrorCode } from "../../shared/errors.ts";
-import { ProtocolError, defaultSource, sourceFitsKind } from "../../shared/protocol.ts";
+import { type ProtocolError, defaultSource, sourceFitsKind } from "../../shared/protocol.ts";
 import type { TokenClaims } from "../../shared/token.ts";
 import { ConfigError, resolveConfig } from "../../media-node/src/config.ts";
 import { byteRate, cpuLoad, sysload } from "../../media-node/src/node-stats.ts";

@@ -101,7 +101,7 @@ describe("offline-built worker with a real WebRTC peer (Chromium)", () => {
         const api = globalThis as unknown as PageApi;
         const device = new api.Device();
         await device.load({ routerRtpCapabilities: caps as never });
-        const wire = <T extends { on: Function }>(t: T & { id: string }) =>
+        const wire = <T extends { on: (...args: any[]) => unknown }>(t: T & { id: string }) =>
           t.on("connect", ({ dtlsParameters }: { dtlsParameters: unknown }, ok: () => void, fail: (e: Error) => void) =>
             api.serverConnect(t.id, dtlsParameters).then(ok, fail),
           );

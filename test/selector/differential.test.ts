@@ -4,7 +4,7 @@
 // including the reservations successive placements add and the ones reports carry forward — and
 // the selection index must hold exactly the TS effective metric, bit for bit.
 import fc from "fast-check";
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NodeSelectorConfig } from "../../shared/config.ts";
 import { STATS_FRESHNESS_MS } from "../../shared/node.ts";

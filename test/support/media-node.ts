@@ -1,6 +1,6 @@
 // A real media node as a child process (infra/local/media-node.ts) with the test API key, and
 // token minting with that key.
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { keys } from "../../shared/keys.ts";
 import { NodeRecord } from "../../shared/node.ts";
 import type { VideoGrant } from "../../shared/token.ts";
