@@ -5,250 +5,16 @@
 // metrics can show the room (shared/selector/reservation.ts), so a burst spreads instead of
 // herding back onto nodes whose stats have not caught up.
 //
-// The Lua re-implements the pick step of shared/selector (eligibility, soft limits, region order,
-// sort_by, algorithm, tie → smallest id); test/selector/differential.test.ts keeps them in step.
-// The region preference order is computed in TS (regionPreference) and passed in.
+// The Lua (shared/redis/scripts/place_room.lua) re-implements the pick step of shared/selector
+// (eligibility, soft limits, region order, sort_by, algorithm, tie → smallest id);
+// test/selector/differential.test.ts keeps them in step. The region preference order is computed
+// in TS (regionPreference) and passed in.
 import type { NodeSelectorConfig } from "./config.ts";
-import { LUA_KEY_FUNCTIONS, keys } from "./keys.ts";
+import { keys } from "./keys.ts";
 import { NODE_TTL_MS, NodeRecord, STATS_FRESHNESS_MS } from "./node.ts";
-import { defineScript, type ScriptRunner } from "./redis-runner.ts";
-import { METRICS } from "./selector/metrics.ts";
+import type { ScriptArgs, ScriptRunner } from "./redis-runner.ts";
+import { SCRIPTS } from "./redis/scripts.ts";
 import { DEFAULT_ROOM_COST } from "./selector/reservation.ts";
-
-const placeScript = defineScript(
-  "place_room",
-  `${LUA_KEY_FUNCTIONS}
--- KEYS: room hash, rooms zset, room participants, unclaimed rooms zset, registry warming
--- ARGV: 1 (unused), 2 now, 3 freshness_ms, 4 room, 5 mode (join|create), 6 auto_create (1|0),
---       7 kind, 8 sort_by, 9 algorithm, 10 sysload_limit, 11 cpu_load_limit, 12 seed,
---       13 reservation ttl ms, 14 emptyTimeout, 15 maxParticipants, 16 metadata, 17 want_signal,
---       18..23 default room cost per metric (sysload cpuload rooms clients tracks bytespersec),
---       used only if the node's reservation hash is missing,
---       24 default emptyTimeout (s, for 0), 25 least time (ms) a placed room waits to be opened,
---       26.. configured regions nearest-first
-local now = tonumber(ARGV[2])
-local stale_at = now - tonumber(ARGV[3])
-local room, mode, auto = ARGV[4], ARGV[5], ARGV[6] == '1'
-local kind, sort_by, algo = ARGV[7], ARGV[8], ARGV[9]
-local limits = { sysload = ARGV[10], cpuload = ARGV[11] }
-math.randomseed(tonumber(ARGV[12]))
-local METRICS = { 'sysload', 'cpuload', 'rooms', 'clients', 'tracks', 'bytespersec' }
-local FIELDS = { 'expiry', 'updated', 'sysload', 'cpuload', 'rooms', 'clients', 'tracks', 'bytespersec' }
-local cost = {}
-for i, m in ipairs(METRICS) do cost[m] = ARGV[17 + i] end
-local prefs, known = {}, {}
-for i = 26, #ARGV do prefs[#prefs + 1] = ARGV[i]; known[ARGV[i]] = true end
-
--- When the room must have been opened by its node (keys.ts rooms:unclaimed): its emptyTimeout,
--- as for a room that emptied, but never before a joining client could have connected.
-local function open_deadline(empty_timeout)
-  local s = tonumber(empty_timeout) or 0
-  if s <= 0 then s = tonumber(ARGV[24]) end
-  return now + math.max(s * 1000, tonumber(ARGV[25]))
-end
-
-local sel = k_sel
-local CHUNK = 4000 -- stay far below Lua's unpack limit
-
-local function zrem(r, ids)
-  for i = 1, #ids, CHUNK do
-    local part = { unpack(ids, i, math.min(i + CHUNK - 1, #ids)) }
-    for _, f in ipairs(FIELDS) do redis.call('ZREM', sel(r, f), unpack(part)) end
-  end
-end
-
--- No ghosts: drop nodes whose TTL passed, from the registry and the region's index.
-redis.call('ZREMRANGEBYSCORE', k_nodes(), '-inf', now)
-local swept = {}
-local function sweep(r)
-  if swept[r] then return end
-  swept[r] = true
-  local gone = redis.call('ZRANGEBYSCORE', sel(r, 'expiry'), '-inf', now)
-  if #gone > 0 then zrem(r, gone) end
-  if redis.call('ZCARD', sel(r, 'expiry')) == 0 then redis.call('SREM', k_sel_regions(), r) end
-end
-
--- Fresh SERVING nodes of region r, under limits[field] when field is given.
-local function gather(r, field)
-  sweep(r)
-  if not field then return redis.call('ZRANGEBYSCORE', sel(r, 'updated'), '(' .. stale_at, '+inf') end
-  local ids = redis.call('ZRANGEBYSCORE', sel(r, field), '-inf', '(' .. limits[field])
-  local stale = redis.call('ZRANGEBYSCORE', sel(r, 'updated'), '-inf', stale_at)
-  if #stale == 0 or #ids == 0 then return ids end
-  local drop, kept = {}, {}
-  for _, id in ipairs(stale) do drop[id] = true end
-  for _, id in ipairs(ids) do if not drop[id] then kept[#kept + 1] = id end end
-  return kept
-end
-
--- Fast path when sort_by is the limit's own metric and the algorithm is lowest (the default):
--- the answer is the first fresh member of the region's sorted set under the limit (score order,
--- equal scores by member = the smallest id, the same rule as pick): O(log n + k), not O(n).
-local PAGE = 64
-local function first_fresh(r, field)
-  sweep(r)
-  local max = field and ('(' .. limits[field]) or '+inf'
-  local offset = 0
-  while true do
-    local ids = redis.call('ZRANGE', sel(r, 'sysload'), '-inf', max, 'BYSCORE', 'LIMIT', offset, PAGE)
-    for _, id in ipairs(ids) do
-      local u = redis.call('ZSCORE', sel(r, 'updated'), id)
-      if u and tonumber(u) > stale_at then return id end
-    end
-    if #ids < PAGE then return nil end
-    offset = offset + PAGE
-  end
-end
-
-local function regions() return redis.call('SMEMBERS', k_sel_regions()) end
-
-local function union(field, only_unknown)
-  local groups = {}
-  for _, r in ipairs(regions()) do
-    if not (only_unknown and known[r]) then
-      local ids = gather(r, field)
-      if #ids > 0 then groups[#groups + 1] = { r = r, ids = ids } end
-    end
-  end
-  return groups
-end
-
-local function scores(r, m, ids)
-  local out = {}
-  for i = 1, #ids, CHUNK do
-    local part = redis.call('ZMSCORE', sel(r, m), unpack(ids, i, math.min(i + CHUNK - 1, #ids)))
-    for _, v in ipairs(part) do out[#out + 1] = tonumber(v) or math.huge end
-  end
-  return out
-end
-
--- The sort_by/algorithm step. Ties go to the smaller id (byte order, like the TS selector for
--- ASCII ids).
-local function pick(groups, sb, al)
-  local n = 0
-  for _, g in ipairs(groups) do n = n + #g.ids end
-  if n == 0 then return nil end
-  if sb == 'random' then
-    local k = math.random(n)
-    for _, g in ipairs(groups) do
-      if k <= #g.ids then return g.ids[k], g.r end
-      k = k - #g.ids
-    end
-  end
-  local ids, regs, vals = {}, {}, {}
-  for _, g in ipairs(groups) do
-    local v = scores(g.r, sb, g.ids)
-    for i, id in ipairs(g.ids) do
-      ids[#ids + 1] = id; regs[#regs + 1] = g.r; vals[#vals + 1] = v[i]
-    end
-  end
-  local function better(i, j) return vals[i] < vals[j] or (vals[i] == vals[j] and ids[i] < ids[j]) end
-  local best = 1
-  if al == 'twochoice' and n > 2 then
-    local i = math.random(n)
-    local j = math.random(n - 1)
-    if j >= i then j = j + 1 end
-    if better(i, j) then best = i else best = j end
-  else
-    for i = 2, n do if better(i, best) then best = i end end
-  end
-  return ids[best], regs[best]
-end
-
-local function choose()
-  if kind == 'any' or kind == 'random' then return pick(union(nil), sort_by, algo) end
-  if kind == 'sysload' or kind == 'cpuload' then
-    local g = union(kind)
-    if #g == 0 then g = union(nil) end -- soft limit
-    return pick(g, sort_by, algo)
-  end
-  -- regionaware: under the limit first, then (soft) everything; nearest configured region that
-  -- has a candidate; else candidates of unconfigured regions.
-  local fast = sort_by == 'sysload' and algo == 'lowest'
-  for _, field in ipairs({ 'sysload', false }) do
-    local f = field or nil
-    for _, r in ipairs(prefs) do
-      if fast then
-        local id = first_fresh(r, f)
-        if id then return id, r end
-      else
-        local ids = gather(r, f)
-        if #ids > 0 then return pick({ { r = r, ids = ids } }, sort_by, algo) end
-      end
-    end
-    local g = union(f, true)
-    if #g > 0 then return pick(g, sort_by, algo) end
-  end
-  return nil
-end
-
--- Where the client should signal: the hosting node if it is SERVING in the client's nearest
--- region, else the least loaded SERVING node of the nearest region that has one (it bridges to
--- the hosting node); false = use the hosting node.
-local function signal_node(host_json)
-  if ARGV[17] ~= '1' or #prefs == 0 then return false end
-  local host = cjson.decode(host_json)
-  if host.region == prefs[1] and host.state == 'SERVING' then return false end
-  for _, r in ipairs(prefs) do
-    local ids = gather(r, nil)
-    if #ids > 0 then
-      local id = pick({ { r = r, ids = ids } }, 'sysload', 'lowest')
-      local json = redis.call('GET', k_node(id))
-      if json then return json end
-    end
-  end
-  return false
-end
-
-local current = redis.call('HGET', KEYS[1], 'node')
-if current then
-  if mode == 'create' then return { 'exists', current } end
-  -- Existing rooms stay where they are, even on a DRAINING node (LiveKit does the same); only a
-  -- node that is gone (TTL expired / removed) forces a re-placement.
-  local json = redis.call('GET', k_node(current))
-  if json then return { 'ok', 0, json, signal_node(json) } end
-else
-  -- Redis came back empty under running nodes: the room may live on a node that has not
-  -- re-claimed it yet, so placing it now could split it (keys.ts registry:warming).
-  local warm_until = tonumber(redis.call('GET', KEYS[5]) or '0')
-  if now < warm_until then return { 'warming', warm_until - now } end
-  if mode == 'join' and not auto then return { 'not_found' } end
-end
-
-for _ = 1, 3 do
-  local id, r = choose()
-  if not id then return { 'no_nodes' } end
-  local json = redis.call('GET', k_node(id))
-  if json then
-    if current then
-      -- The gone host wrote these participants and nobody else would clear them (the sweeper
-      -- only clears rooms still mapped to a dead node): they go in this same step.
-      redis.call('SREM', k_node_rooms(current), room)
-      redis.call('DEL', KEYS[3])
-      redis.call('HSET', KEYS[1], 'node', id, 'region', r)
-      redis.call('ZADD', KEYS[4], open_deadline(redis.call('HGET', KEYS[1], 'emptyTimeout')), room)
-    else
-      redis.call('HSET', KEYS[1], 'name', room, 'node', id, 'region', r, 'createdAt', now,
-        'emptyTimeout', ARGV[14], 'maxParticipants', ARGV[15], 'metadata', ARGV[16])
-      redis.call('ZADD', KEYS[2], now, room)
-      redis.call('ZADD', KEYS[4], open_deadline(ARGV[14]), room)
-    end
-    redis.call('SADD', k_node_rooms(id), room)
-    local reserved = k_node_reserved(id)
-    redis.call('INCR', reserved)
-    redis.call('PEXPIRE', reserved, ARGV[13])
-    -- the node's per-room cost, learnt by its last report (reservation.ts roomCost)
-    local want = {}
-    for i, m in ipairs(METRICS) do want[i] = 'cost:' .. m end
-    local learnt = redis.call('HMGET', k_node_reservation(id), unpack(want))
-    for i, m in ipairs(METRICS) do redis.call('ZINCRBY', sel(r, m), learnt[i] or cost[m], id) end
-    return { 'ok', current and 2 or 1, json, signal_node(json) }
-  end
-  zrem(r, { id }) -- index entry outlived its record (clock skew): drop it and choose again
-end
-return { 'no_nodes' }
-`,
-);
 
 export interface RoomSettings {
   /** Seconds an empty room lives before the hosting node closes it. */
@@ -296,41 +62,40 @@ function parseNode(v: unknown): NodeRecord {
   return NodeRecord.parse(JSON.parse(String(v)));
 }
 
-export function placeArgs(req: PlaceRequest): { keys: string[]; args: (string | number)[] } {
+export function placeArgs(req: PlaceRequest): { keys: string[]; args: ScriptArgs } {
   const s = req.settings ?? DEFAULT_ROOM_SETTINGS;
   const c = req.config;
   return {
     keys: [keys.room(req.room), keys.rooms(), keys.roomParticipants(req.room), keys.unclaimedRooms(), keys.registryWarming()],
-    args: [
-      "",
-      req.now ?? Date.now(),
-      STATS_FRESHNESS_MS,
-      req.room,
-      req.mode,
-      req.autoCreate ? 1 : 0,
-      c.kind,
-      c.sort_by,
-      c.algorithm,
-      c.sysload_limit,
-      c.cpu_load_limit,
-      req.seed ?? Math.floor(Math.random() * 2 ** 31),
-      NODE_TTL_MS,
-      s.emptyTimeout,
-      s.maxParticipants,
-      s.metadata,
-      req.wantSignal ? 1 : 0,
-      ...METRICS.map((m) => DEFAULT_ROOM_COST[m]),
-      DEFAULT_ROOM_SETTINGS.emptyTimeout,
-      MIN_OPEN_WAIT_MS,
-      ...req.regionOrder,
-    ],
+    args: {
+      now: req.now ?? Date.now(),
+      freshness_ms: STATS_FRESHNESS_MS,
+      room: req.room,
+      mode: req.mode,
+      auto_create: req.autoCreate,
+      kind: c.kind,
+      sort_by: c.sort_by,
+      algorithm: c.algorithm,
+      sysload_limit: c.sysload_limit,
+      cpu_load_limit: c.cpu_load_limit,
+      seed: req.seed ?? Math.floor(Math.random() * 2 ** 31),
+      reservation_ttl_ms: NODE_TTL_MS,
+      empty_timeout: s.emptyTimeout,
+      max_participants: s.maxParticipants,
+      metadata: s.metadata,
+      default_empty_timeout: DEFAULT_ROOM_SETTINGS.emptyTimeout,
+      min_open_wait_ms: MIN_OPEN_WAIT_MS,
+      default_cost: DEFAULT_ROOM_COST,
+      want_signal: req.wantSignal ?? false,
+      regions: req.regionOrder,
+    },
   };
 }
 
 /** Places (or finds) a room: one script call, atomic. */
 export async function placeRoom(redis: ScriptRunner, req: PlaceRequest): Promise<PlaceResult> {
   const { keys: k, args } = placeArgs(req);
-  const r = (await redis.run(placeScript, k, args)) as unknown[];
+  const r = (await redis.run(SCRIPTS.place_room, k, args)) as unknown[];
   switch (r[0]) {
     case "ok":
       return {

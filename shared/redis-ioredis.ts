@@ -2,7 +2,7 @@
 // adapter over @upstash/redis.
 import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
-import type { RedisScript, ScriptRunner } from "./redis-runner.ts";
+import { scriptArgv, type RedisScript, type ScriptRunner } from "./redis-runner.ts";
 
 const shaCache = new WeakMap<RedisScript, string>();
 
@@ -18,11 +18,12 @@ function sha1(script: RedisScript): string {
 export function ioredisRunner(redis: Redis): ScriptRunner {
   return {
     async run(script, keys, args) {
+      const argv = scriptArgv(args);
       try {
-        return await redis.evalsha(sha1(script), keys.length, ...keys, ...args);
+        return await redis.evalsha(sha1(script), keys.length, ...keys, ...argv);
       } catch (e) {
         if (!String((e as Error).message).includes("NOSCRIPT")) throw e;
-        return await redis.eval(script.lua, keys.length, ...keys, ...args);
+        return await redis.eval(script.lua, keys.length, ...keys, ...argv);
       }
     },
   };

@@ -2,7 +2,7 @@
 // access of the Worker is a script through this runner, so "Redis is down" is detected in one
 // place and becomes a 503.
 import { Redis, errors } from "@upstash/redis/cloudflare";
-import type { RedisScript, ScriptRunner } from "../../shared/redis-runner.ts";
+import { scriptArgv, type RedisScript, type ScriptRunner } from "../../shared/redis-runner.ts";
 import { redisUnavailable } from "./errors.ts";
 import type { Settings } from "./env.ts";
 
@@ -36,7 +36,7 @@ function classify(e: unknown): Error {
 export function upstashRunner(redis: Redis): ScriptRunner {
   return {
     async run(script, keys, args) {
-      const argv = args.map(String);
+      const argv = scriptArgv(args);
       try {
         try {
           return await redis.evalsha(await shaOf(script), keys, argv);

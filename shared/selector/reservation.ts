@@ -82,7 +82,8 @@ export function roomCost(node: NodeRecord, m: Metric): number {
 
 /** exp(-dt/τ) as (1 + x/1024)^-1024: only + × ÷, which IEEE 754 rounds identically in V8 and in
  * Redis's Lua (libm exp may differ in the last bit), so carried reservations match bit for bit.
- * Within 0.2 % of exp for the x ≤ 2 a report interval spans. */
+ * Within 0.2 % of exp for the x ≤ 2 a report interval spans. The scripts' copy:
+ * shared/redis/scripts/includes/decay_factor.lua. */
 export function decayFactor(dtMs: number, tauMs: number): number {
   if (tauMs <= 0) return 0;
   const x = dtMs / tauMs;
@@ -91,16 +92,6 @@ export function decayFactor(dtMs: number, tauMs: number): number {
   for (let i = 0; i < 10; i++) y = y * y;
   return 1 / y;
 }
-
-/** The same function for the scripts (Lua 5.1 numbers are IEEE doubles). */
-export const LUA_DECAY_FACTOR = `local function decay_factor(dt, tau)
-  if tau <= 0 then return 0 end
-  local x = dt / tau
-  if x <= 0 then return 1 end
-  local y = 1 + x / 1024
-  for _ = 1, 10 do y = y * y end
-  return 1 / y
-end`;
 
 export type Carried = Readonly<Record<Metric, number>>;
 

@@ -1,0 +1,29 @@
+--[[
+  close_room: the hosting node ends a room (empty timeout, delete, drain). Only the node that owns
+  the room may close it: the mapping may have moved (failover); then only the node's own room set
+  forgets it.
+
+  Input:
+    KEYS[1] room hash                keys.room(room)
+    KEYS[2] rooms zset               keys.rooms()
+    KEYS[3] the room's participants  keys.roomParticipants(room)
+    KEYS[4] the node's room set      keys.nodeRooms(node_id)
+    KEYS[5] unclaimed rooms zset     keys.unclaimedRooms()
+
+    ARGV[1] JSON object:
+      room     room name
+      node_id  the closing node
+
+  Output: 1 closed, 0 another node owns the room
+]]
+local a = cjson.decode(ARGV[1])
+local owner = redis.call('HGET', KEYS[1], 'node')
+if owner and owner ~= a.node_id then
+  redis.call('SREM', KEYS[4], a.room)
+  return 0
+end
+redis.call('DEL', KEYS[1], KEYS[3])
+redis.call('ZREM', KEYS[2], a.room)
+redis.call('ZREM', KEYS[5], a.room)
+redis.call('SREM', KEYS[4], a.room)
+return 1

@@ -1,0 +1,18 @@
+--[[
+  list_rooms: the first rooms by creation time, with their participant counts.
+
+  Input:
+    KEYS[1] rooms zset  keys.rooms()
+
+    ARGV[1] JSON object:
+      limit  most rooms listed
+
+  Output: { { HGETALL of the room hash (flat), number of participants }, ... }
+]]
+-- @include keys
+local a = cjson.decode(ARGV[1])
+local out = {}
+for _, name in ipairs(redis.call('ZRANGE', KEYS[1], 0, a.limit - 1)) do
+  out[#out + 1] = { redis.call('HGETALL', k_room(name)), redis.call('HLEN', k_room_participants(name)) }
+end
+return out

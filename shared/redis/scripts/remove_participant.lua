@@ -1,0 +1,18 @@
+--[[
+  remove_participant: deletes a participant's record, unless another node owns the room (the
+  new host's entries are not this node's to remove).
+
+  Input:
+    KEYS[1] room hash                keys.room(room)
+    KEYS[2] the room's participants  keys.roomParticipants(room)
+
+    ARGV[1] JSON object:
+      identity  the participant's identity
+      node_id   the writing node
+
+  Output: number of records deleted (0 or 1); 0 also when another node owns the room
+]]
+local a = cjson.decode(ARGV[1])
+local owner = redis.call('HGET', KEYS[1], 'node')
+if owner and owner ~= a.node_id then return 0 end
+return redis.call('HDEL', KEYS[2], a.identity)

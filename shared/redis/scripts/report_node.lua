@@ -1,0 +1,97 @@
+--[[
+  report_node: publishes a node's record with a TTL and (re)writes its entry in the selection
+  index: its settled metrics plus the reservations they cannot show yet (carried forward, decayed:
+  shared/selector/reservation.ts afterReport, the same arithmetic). Starts the registry's warm-up
+  when Redis came back empty under a running node (keys.ts registry:*).
+
+  Input:
+    KEYS[1] node record                  keys.node(id)
+    KEYS[2] nodes zset                   keys.nodes()
+    KEYS[3] placements since the report  keys.nodeReserved(id)
+    KEYS[4] regions with SERVING nodes   keys.selRegions()
+    KEYS[5] the sweeper's nodes zset     keys.sweepNodes()
+    KEYS[6] the node's reservation hash  keys.nodeReservation(id)
+    KEYS[7] registry start               keys.registrySince()
+    KEYS[8] registry warming             keys.registryWarming()
+    KEYS[9..] the region's selection index, keys.sel(region, f) for f in SEL_FIELDS order
+            (expiry, updated, then one per metric)
+
+    ARGV[1] JSON object:
+      record             the NodeRecord, as JSON text (stored as is)
+      id, region, state  of the record
+      updated_at         the record's updatedAt (ms, the node's clock)
+      now                ms, the caller's clock
+      ttl_ms             lifetime of the record
+      settled            { <metric> = settled value }  (reservation.ts settledMetric)
+      cost               { <metric> = cost of one more room }  (reservation.ts roomCost)
+      reflect_tau_ms     { <metric> = time constant }  (reservation.ts REFLECT_TAU_MS)
+      started_at         ms the node started
+      warmup_ms          registry warm-up length (node.ts REGISTRY_WARMUP_MS)
+      restart_uptime_ms  node uptime that proves Redis restarted under it (REGISTRY_RESTART_UPTIME_MS)
+
+  Output:
+    1 if the node was registered already, 0 if this report (re-)registered it: its record had
+    expired or Redis lost it, so the node must re-sync its rooms and participants.
+]]
+-- @include metrics
+-- @include decay_factor
+local a = cjson.decode(ARGV[1])
+local M = #METRICS
+local SEL = 9 -- KEYS[SEL] = sel:<region>:expiry, then updated, then one per metric
+local id, updated = a.id, a.updated_at
+local now = a.now
+local existed = redis.call('EXISTS', KEYS[1])
+local expiry = now + a.ttl_ms
+
+if existed == 0 then
+  -- Warm-up (keys.ts registry:*): the first report into an empty registry records its start; a
+  -- node that was up for a while before that start had reported into a registry this one does
+  -- not remember (Redis restarted empty), so rooms that live nodes still host are unknown until
+  -- they re-claim them. Placement refuses unmapped rooms until start + warm-up.
+  redis.call('SET', KEYS[7], now, 'NX')
+  local since = tonumber(redis.call('GET', KEYS[7]))
+  local warm_until = since + a.warmup_ms
+  if now < warm_until and a.started_at + a.restart_uptime_ms < since then
+    redis.call('SET', KEYS[8], string.format('%d', warm_until), 'PX', string.format('%d', warm_until - now))
+  end
+end
+redis.call('SET', KEYS[1], a.record, 'PX', a.ttl_ms)
+redis.call('ZADD', KEYS[2], expiry, id)
+redis.call('ZADD', KEYS[5], expiry, id)
+
+-- Carry forward what the report cannot show yet: (carried + placed x cost) decayed over the time
+-- between this report and the previous one (reservation.ts afterReport, the same arithmetic).
+local want = { 'at' }
+for i, m in ipairs(METRICS) do want[1 + i] = 'carried:' .. m; want[1 + M + i] = 'cost:' .. m end
+local prev = redis.call('HMGET', KEYS[6], unpack(want))
+local placed = tonumber(redis.call('GET', KEYS[3]) or '0')
+local carried, fields = {}, { 'at', updated }
+for i, m in ipairs(METRICS) do
+  local c = 0
+  if prev[1] then
+    local outstanding = (tonumber(prev[1 + i]) or 0) + placed * (tonumber(prev[1 + M + i]) or 0)
+    c = outstanding * decay_factor(updated - tonumber(prev[1]), a.reflect_tau_ms[m])
+  end
+  carried[i] = string.format('%.17g', c) -- round-trips exactly
+  fields[#fields + 1] = 'carried:' .. m; fields[#fields + 1] = carried[i]
+  fields[#fields + 1] = 'cost:' .. m; fields[#fields + 1] = a.cost[m]
+end
+redis.call('HSET', KEYS[6], unpack(fields))
+redis.call('PEXPIRE', KEYS[6], a.ttl_ms)
+redis.call('DEL', KEYS[3])
+
+if a.state ~= 'SERVING' then
+  -- leaves the selection index at once: a draining node takes no new rooms
+  for i = SEL, #KEYS do redis.call('ZREM', KEYS[i], id) end
+  return existed
+end
+redis.call('SADD', KEYS[4], a.region)
+redis.call('ZADD', KEYS[SEL], expiry, id)
+redis.call('ZADD', KEYS[SEL + 1], updated, id)
+for i, m in ipairs(METRICS) do
+  -- settled + carried, summed by Redis in the same order as effectiveMetric
+  local key = KEYS[SEL + 1 + i]
+  redis.call('ZADD', key, a.settled[m], id)
+  if tonumber(carried[i]) ~= 0 then redis.call('ZINCRBY', key, carried[i], id) end
+end
+return existed

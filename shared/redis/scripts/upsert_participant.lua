@@ -1,0 +1,22 @@
+--[[
+  upsert_participant: writes a participant's record. Only the room's owner writes its
+  participants: a node that lost the room (failover while it was cut off from Redis) must not add
+  entries among the new host's participants. An unmapped room (Redis came back empty, before the
+  re-sync's claim) takes the write.
+
+  Input:
+    KEYS[1] room hash                keys.room(room)
+    KEYS[2] the room's participants  keys.roomParticipants(room)
+
+    ARGV[1] JSON object:
+      identity  the participant's identity (hash field)
+      record    the participant record, as JSON text (stored as is)
+      node_id   the writing node
+
+  Output: 1 written, 0 another node owns the room (nothing written)
+]]
+local a = cjson.decode(ARGV[1])
+local owner = redis.call('HGET', KEYS[1], 'node')
+if owner and owner ~= a.node_id then return 0 end
+redis.call('HSET', KEYS[2], a.identity, a.record)
+return 1
