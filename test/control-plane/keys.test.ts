@@ -5,8 +5,7 @@
 import type { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
 import { LUA_KEY_FUNCTIONS, keys } from "../../shared/keys.ts";
-import type { ScriptRunner } from "../../shared/redis-runner.ts";
-import { defineScript } from "../../shared/redis-runner.ts";
+import type { RedisScript, ScriptRunner } from "../../shared/redis-runner.ts";
 import { claimRoom, closeRoom, removeNode, reportNode, sweepDeadNodes, upsertParticipant, type ParticipantRecord } from "../../shared/registry.ts";
 import { listRooms } from "../../control-plane/src/store.ts";
 import { nodeRecord } from "../support/nodes.ts";
@@ -35,14 +34,14 @@ const NAMES = [
 
 describe("Lua and TypeScript build the same keys", () => {
   it("for every ASCII byte and multi-byte UTF-8", async () => {
-    const script = defineScript(
-      "key_functions_probe",
-      `${LUA_KEY_FUNCTIONS}
-local a = ARGV[1]
+    const script: RedisScript = {
+      name: "key_functions_probe",
+      lua: `${LUA_KEY_FUNCTIONS}
+local a = cjson.decode(ARGV[1]).name
 return { k_node(a), k_node_rooms(a), k_node_reserved(a), k_node_reservation(a), k_node_bus(a), k_room(a), k_room_participants(a), k_sel(a, a) }`,
-    );
+    };
     for (const name of NAMES) {
-      const lua = await run.run(script, [], [name]);
+      const lua = await run.run(script, [], { name });
       const ts = [keys.node, keys.nodeRooms, keys.nodeReserved, keys.nodeReservation, keys.nodeBus, keys.room, keys.roomParticipants].map((f) => f(name));
       expect(lua, JSON.stringify(name)).toEqual([...ts, keys.sel(name, name)]);
     }
