@@ -6,8 +6,8 @@
 //   node bench/join-latency.ts [--smoke] [--iterations 300] [--nodes 30]
 import { randomBytes } from "node:crypto";
 import { Miniflare } from "miniflare";
-import { startBridge } from "../infra/upstash-bridge/server.ts";
-import { ioredisRunner } from "../shared/redis-ioredis.ts";
+import { startBridge } from "../infra/upstash-rest/server.ts";
+import { ioredisRunner } from "../shared/redis/ioredis.ts";
 import { reportNode } from "../shared/registry.ts";
 import { mintToken } from "../shared/token.ts";
 import { COMPATIBILITY_DATE, bundleWorker, bundleWorkerEntry } from "../test/support/worker.ts";

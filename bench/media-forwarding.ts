@@ -18,7 +18,7 @@ import * as mediasoup from "mediasoup";
 import type { types } from "mediasoup";
 import { setTimeout as sleep } from "node:timers/promises";
 import { resolveConfig } from "../media-node/src/config.ts";
-import { MEDIA_CODECS } from "../media-node/src/media-codecs.ts";
+import { MEDIA_CODECS } from "../media-node/src/rooms/media-codecs.ts";
 import { MediaNode } from "../media-node/src/media-node.ts";
 import { SignalClient } from "../media-node/client/signal-client.ts";
 import { mintToken } from "../shared/token.ts";

@@ -1,7 +1,7 @@
 // @bench-smoke
 // Benchmark 2 — selector scale. Cost of ONE room placement (shared/placement.ts, Meridian's default
 // selector config) versus the number of registered nodes, on a real redis-server reached the way
-// the Worker reaches it: @upstash/redis → the Upstash REST bridge (infra/upstash-bridge) → Redis.
+// the Worker reaches it: @upstash/redis → the Upstash REST bridge (infra/upstash-rest) → Redis.
 // Reports round trips per placement (bridge HTTP requests), client-side p50/p99, and server-side
 // script time from SLOWLOG (slowlog-log-slower-than 0), next to a bare GET through the same client.
 //
@@ -10,12 +10,12 @@ import { randomBytes } from "node:crypto";
 import { Redis as UpstashRedis } from "@upstash/redis/cloudflare";
 import type { Redis as IoRedis } from "ioredis";
 import { upstashRunner } from "../control-plane/src/redis.ts";
-import { startBridge } from "../infra/upstash-bridge/server.ts";
+import { startBridge } from "../infra/upstash-rest/server.ts";
 import { NodeSelectorConfig } from "../shared/config.ts";
 import { keys } from "../shared/keys.ts";
 import { REPORT_INTERVAL_MS } from "../shared/node.ts";
 import { placeRoom } from "../shared/placement.ts";
-import { ioredisRunner } from "../shared/redis-ioredis.ts";
+import { ioredisRunner } from "../shared/redis/ioredis.ts";
 import { reportNode } from "../shared/registry.ts";
 import { regionPreference } from "../shared/selector/index.ts";
 import { TestRedis } from "../test/support/redis.ts";

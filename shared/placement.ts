@@ -12,7 +12,7 @@
 import type { NodeSelectorConfig } from "./config.ts";
 import { keys } from "./keys.ts";
 import { NODE_TTL_MS, NodeRecord, STATS_FRESHNESS_MS } from "./node.ts";
-import type { ScriptArgs, ScriptRunner } from "./redis-runner.ts";
+import type { ScriptArgs, ScriptRunner } from "./redis/runner.ts";
 import { SCRIPTS } from "./redis/scripts.ts";
 import { DEFAULT_ROOM_COST } from "./selector/reservation.ts";
 

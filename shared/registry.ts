@@ -2,7 +2,7 @@
 // (one round trip, atomic; shared/redis/scripts/*.lua). Layout: see keys.ts.
 import { SEL_FIELDS, keys } from "./keys.ts";
 import { NODE_TTL_MS, REGISTRY_RESTART_UPTIME_MS, REGISTRY_WARMUP_MS, type NodeRecord } from "./node.ts";
-import type { ScriptRunner } from "./redis-runner.ts";
+import type { ScriptRunner } from "./redis/runner.ts";
 import { SCRIPTS } from "./redis/scripts.ts";
 import { METRICS, type Metric } from "./selector/metrics.ts";
 import { REFLECT_TAU_MS, roomCost, settledMetric } from "./selector/reservation.ts";

@@ -3,7 +3,7 @@
 // Lua scripts on a real redis-server — with the simulated clock passed as `now`.
 import { NodeSelectorConfig } from "../../shared/config.ts";
 import { placeRoom } from "../../shared/placement.ts";
-import type { ScriptRunner } from "../../shared/redis-runner.ts";
+import type { ScriptRunner } from "../../shared/redis/runner.ts";
 import { reportNode } from "../../shared/registry.ts";
 import { regionPreference } from "../../shared/selector/index.ts";
 import type { Rng } from "../lib/prng.ts";

@@ -16,7 +16,7 @@ export interface Env {
   AUTO_CREATE?: string;
   /** Secret: "key:secret,key2:secret2". */
   API_KEYS?: string;
-  /** Secret: Upstash REST endpoint (locally: infra/upstash-bridge). */
+  /** Secret: Upstash REST endpoint (locally: infra/upstash-rest). */
   UPSTASH_REDIS_REST_URL?: string;
   /** Secret: Upstash REST token. */
   UPSTASH_REDIS_REST_TOKEN?: string;

@@ -3,7 +3,7 @@
 import type { NodeBusMessage } from "../../shared/bus.ts";
 import { keys } from "../../shared/keys.ts";
 import { NodeRecord } from "../../shared/node.ts";
-import type { ScriptRunner } from "../../shared/redis-runner.ts";
+import type { ScriptRunner } from "../../shared/redis/runner.ts";
 import { SCRIPTS } from "../../shared/redis/scripts.ts";
 
 export interface RoomView {

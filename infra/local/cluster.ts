@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import type { Miniflare, RequestInit as MfRequestInit } from "miniflare";
 import type { GeoPoint, NodeSelectorConfig, Region } from "../../shared/config.ts";
 import { mintToken, type VideoGrant } from "../../shared/token.ts";
-import { startBridge, type Bridge } from "../upstash-bridge/server.ts";
+import { startBridge, type Bridge } from "../upstash-rest/server.ts";
 import { MediaNodeChild } from "./media-node.ts";
 import { RedisServer } from "./redis-server.ts";
 import { waitFor } from "./wait.ts";

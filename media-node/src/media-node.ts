@@ -7,14 +7,14 @@ import { parseBusMessage } from "../../shared/bus.ts";
 import type { NodeState } from "../../shared/node.ts";
 import { BridgeEndpoint } from "./bridge/index.ts";
 import type { MediaNodeConfig } from "./config.ts";
-import { createHttpServer } from "./http.ts";
+import { createHttpServer } from "./http/http-server.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { NodeMetrics } from "./metrics.ts";
-import { NodeRegistry } from "./registry.ts";
-import type { RoomObserver } from "./room.ts";
-import { RoomManager } from "./room-manager.ts";
-import { SignalingServer } from "./signaling.ts";
-import { WorkerPool } from "./worker-pool.ts";
+import { NodeRegistry } from "./cluster/node-registry.ts";
+import type { RoomObserver } from "./rooms/room.ts";
+import { RoomManager } from "./rooms/room-manager.ts";
+import { SignalingServer } from "./signaling/signaling-server.ts";
+import { WorkerPool } from "./rooms/worker-pool.ts";
 
 const STANDALONE: RoomObserver = {
   roomOpened() {},

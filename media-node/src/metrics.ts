@@ -2,7 +2,7 @@
 // tests). Gauges are sampled from the room manager at scrape time.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import type { BridgeMetrics } from "./bridge/index.ts";
-import type { NodeCounts } from "./room-manager.ts";
+import type { NodeCounts } from "./rooms/room-manager.ts";
 
 export class NodeMetrics {
   readonly registry = new Registry();

@@ -6,7 +6,7 @@
 //   <other>       scripts/includes/<other>.lua
 import { LUA_KEY_FUNCTIONS, SEL_FIELDS } from "../keys.ts";
 import { METRICS } from "../selector/metrics.ts";
-import type { RedisScript } from "../redis-runner.ts";
+import type { RedisScript } from "./runner.ts";
 import { LUA_SOURCES } from "./sources.generated.ts";
 
 const luaList = (xs: readonly string[]) => `{ ${xs.map((x) => `'${x}'`).join(", ")} }`;

@@ -12,7 +12,7 @@ import { NodeSelectorConfig } from "../../shared/config.ts";
 import { keys } from "../../shared/keys.ts";
 import { REGISTRY_RESTART_UPTIME_MS, REGISTRY_WARMUP_MS, REPORT_INTERVAL_MS, type NodeRecord } from "../../shared/node.ts";
 import { MIN_OPEN_WAIT_MS, placeRoom, type PlaceRequest, type PlaceResult } from "../../shared/placement.ts";
-import type { ScriptRunner } from "../../shared/redis-runner.ts";
+import type { ScriptRunner } from "../../shared/redis/runner.ts";
 import {
   claimRoom,
   closeRoom,

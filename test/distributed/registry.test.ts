@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import type { Redis } from "ioredis";
 import { keys } from "../../shared/keys.ts";
-import type { ScriptRunner } from "../../shared/redis-runner.ts";
+import type { ScriptRunner } from "../../shared/redis/runner.ts";
 import { claimRoom, reportNode, sweepDeadNodes, upsertParticipant, type ParticipantRecord } from "../../shared/registry.ts";
 import { CloseCode } from "../../shared/protocol.ts";
 import { BridgeCloseCode } from "../../media-node/src/bridge/index.ts";

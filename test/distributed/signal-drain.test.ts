@@ -1,4 +1,4 @@
-// SIGTERM on a signal node (media-node.ts drain, signaling.ts handOffRelayed): clients relayed
+// SIGTERM on a signal node (media-node.ts drain, signaling-server.ts handOffRelayed): clients relayed
 // through it hold their media on the hosting node, so the node tells them to reconnect at once —
 // the same `reconnect` notification a hosting node sends at its drain deadline — and closes their
 // sockets with the drain close code. A browser client rejoins through the control plane by itself,

@@ -5,10 +5,10 @@ import { ErrorCode } from "../../shared/errors.ts";
 import { type ProtocolError, defaultSource, sourceFitsKind } from "../../shared/protocol.ts";
 import type { TokenClaims } from "../../shared/token.ts";
 import { ConfigError, resolveConfig } from "../../media-node/src/config.ts";
-import { byteRate, cpuLoad, sysload } from "../../media-node/src/node-stats.ts";
-import { TokenBucket } from "../../media-node/src/rate-limit.ts";
-import { canPublishSource } from "../../media-node/src/participant.ts";
-import { joinParamsFromClaims } from "../../media-node/src/signaling.ts";
+import { byteRate, cpuLoad, sysload } from "../../media-node/src/cluster/node-stats.ts";
+import { TokenBucket } from "../../media-node/src/signaling/rate-limit.ts";
+import { canPublishSource } from "../../media-node/src/rooms/participant.ts";
+import { joinParamsFromClaims } from "../../media-node/src/signaling/signaling-server.ts";
 
 describe("resolveConfig", () => {
   it("merges YAML and env (env wins), applies defaults, derives signal_url", () => {

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { GENERATED_MODULE, renderSourcesModule } from "../../shared/redis/generate.ts";
 import { SCRIPTS } from "../../shared/redis/scripts.ts";
 import { LUA_SOURCES } from "../../shared/redis/sources.generated.ts";
-import type { ScriptRunner } from "../../shared/redis-runner.ts";
+import type { ScriptRunner } from "../../shared/redis/runner.ts";
 import type { Redis } from "ioredis";
 import { keys } from "../../shared/keys.ts";
 import { upsertParticipant } from "../../shared/registry.ts";

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NodeSelectorConfig } from "../../shared/config.ts";
 import { STATS_FRESHNESS_MS } from "../../shared/node.ts";
 import { placeRoom } from "../../shared/placement.ts";
-import { ioredisRunner } from "../../shared/redis-ioredis.ts";
+import { ioredisRunner } from "../../shared/redis/ioredis.ts";
 import { reportNode } from "../../shared/registry.ts";
 import { keys } from "../../shared/keys.ts";
 import {

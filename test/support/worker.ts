@@ -5,9 +5,9 @@ import type { Redis } from "ioredis";
 import type { Miniflare, RequestInit as MfRequestInit } from "miniflare";
 import type { Env } from "../../control-plane/src/env.ts";
 import { readResponse, startLocalWorker } from "../../infra/local/worker.ts";
-import { startBridge, type Bridge } from "../../infra/upstash-bridge/server.ts";
-import { ioredisRunner } from "../../shared/redis-ioredis.ts";
-import type { ScriptRunner } from "../../shared/redis-runner.ts";
+import { startBridge, type Bridge } from "../../infra/upstash-rest/server.ts";
+import { ioredisRunner } from "../../shared/redis/ioredis.ts";
+import type { ScriptRunner } from "../../shared/redis/runner.ts";
 import { mintToken, type VideoGrant } from "../../shared/token.ts";
 import { TestRedis } from "./redis.ts";
 

@@ -3,7 +3,7 @@
 import { build } from "esbuild";
 import { fileURLToPath } from "node:url";
 
-const ENTRY = fileURLToPath(new URL("../client/demo.ts", import.meta.url));
+const ENTRY = fileURLToPath(new URL("../../client/demo.ts", import.meta.url));
 let bundle: Promise<string> | undefined;
 
 export function clientBundle(): Promise<string> {

@@ -6,12 +6,12 @@
 // Cluster mode adds the signaling bridge. A token naming another hosting node makes this node the
 // client's signal node: after authenticating it relays the client's frames verbatim over a
 // BridgeSession (relay.ts) and the host's frames back. On the hosting node a bridged session is a
-// Connection like any other (signal-transport.ts). A host that does not own the room refuses
+// Connection like any other (transport.ts). A host that does not own the room refuses
 // (WrongNode); the signal node then re-reads the room's mapping once and retries there.
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type RawData, type WebSocket } from "ws";
-import { ErrorCode } from "../../shared/errors.ts";
+import { ErrorCode } from "../../../shared/errors.ts";
 import {
   CloseCode,
   MAX_FRAME_BYTES,
@@ -24,16 +24,16 @@ import {
   type ErrorInfo,
   type Request,
   type RequestData,
-} from "../../shared/protocol.ts";
-import { TokenError, verifyToken, type ApiKeys, type TokenClaims, type VideoGrant } from "../../shared/token.ts";
-import { BridgeCloseCode, type BridgeEndpoint, type BridgeSession } from "./bridge/index.ts";
-import type { Logger } from "./log.ts";
-import type { NodeMetrics } from "./metrics.ts";
-import type { ParticipantSink, Permissions } from "./participant.ts";
+} from "../../../shared/protocol.ts";
+import { TokenError, verifyToken, type ApiKeys, type TokenClaims, type VideoGrant } from "../../../shared/token.ts";
+import { BridgeCloseCode, type BridgeEndpoint, type BridgeSession } from "../bridge/index.ts";
+import type { Logger } from "../log.ts";
+import type { NodeMetrics } from "../metrics.ts";
+import type { ParticipantSink, Permissions } from "../rooms/participant.ts";
 import { TokenBucket } from "./rate-limit.ts";
 import { RelayRefused, openRelay } from "./relay.ts";
-import type { JoinParams, RoomSession, RoomSessionFactory } from "./session.ts";
-import { bridgeTransport, wsTransport, type SignalTransport } from "./signal-transport.ts";
+import type { JoinParams, RoomSession, RoomSessionFactory } from "../rooms/room-session.ts";
+import { bridgeTransport, wsTransport, type SignalTransport } from "./transport.ts";
 
 export const SIGNAL_PATH = "/rtc";
 const HEARTBEAT_MS = 20_000;

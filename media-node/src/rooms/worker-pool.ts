@@ -4,7 +4,7 @@
 // manager (listening to onWorkerDied) — the clients reconnect.
 import * as mediasoup from "mediasoup";
 import type { types } from "mediasoup";
-import type { Logger } from "./log.ts";
+import type { Logger } from "../log.ts";
 
 const SIGNALS = ["SIGTERM", "SIGINT"] as const;
 

@@ -3,14 +3,14 @@
 // with the bundled client (/demo, /client.js).
 import { createServer, type Server, type ServerResponse } from "node:http";
 import { readFile } from "node:fs/promises";
-import { ErrorCode, type ErrorBody } from "../../shared/errors.ts";
-import type { NodeState } from "../../shared/node.ts";
+import { ErrorCode, type ErrorBody } from "../../../shared/errors.ts";
+import type { NodeState } from "../../../shared/node.ts";
 import { clientBundle } from "./client-bundle.ts";
-import type { Logger } from "./log.ts";
-import type { NodeMetrics } from "./metrics.ts";
-import type { SignalingServer } from "./signaling.ts";
+import type { Logger } from "../log.ts";
+import type { NodeMetrics } from "../metrics.ts";
+import type { SignalingServer } from "../signaling/signaling-server.ts";
 
-const DEMO_HTML = new URL("../public/demo.html", import.meta.url);
+const DEMO_HTML = new URL("../../public/demo.html", import.meta.url);
 
 export interface HttpOptions {
   signaling: SignalingServer;

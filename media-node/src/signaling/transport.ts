@@ -1,8 +1,8 @@
 // What a signaling connection runs over: the client's WebSocket on this node, or a session
-// bridged over Redis from the client's signal node. The signaling code (signaling.ts) sees only
+// bridged over Redis from the client's signal node. The signaling code (signaling/signaling-server.ts) sees only
 // this interface, so a bridged participant goes through exactly the same code as a local one.
 import { WebSocket } from "ws";
-import { BridgeCloseCode, clampReason, type BridgeSession } from "./bridge/index.ts";
+import { BridgeCloseCode, clampReason, type BridgeSession } from "../bridge/index.ts";
 
 export interface SignalTransport {
   /** Where the connection's client really is: this node's id, or the id of the node bridging it. */

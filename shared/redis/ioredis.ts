@@ -2,7 +2,7 @@
 // adapter over @upstash/redis.
 import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
-import { scriptArgv, type RedisScript, type ScriptRunner } from "./redis-runner.ts";
+import { scriptArgv, type RedisScript, type ScriptRunner } from "./runner.ts";
 
 const shaCache = new WeakMap<RedisScript, string>();
 

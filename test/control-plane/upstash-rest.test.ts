@@ -1,7 +1,7 @@
 // The Upstash REST bridge against a real redis-server, driven by the real @upstash/redis client.
 import { Redis as Upstash } from "@upstash/redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startBridge, type Bridge } from "../../infra/upstash-bridge/server.ts";
+import { startBridge, type Bridge } from "../../infra/upstash-rest/server.ts";
 import { TestRedis } from "../support/redis.ts";
 
 const TOKEN = "bridge-test-token";
