@@ -1,17 +1,25 @@
 // The Upstash REST protocol as @upstash/redis speaks it, minus the transport: request shapes and
 // result encoding. Pure, so the server stays a thin adapter.
+import { createHash } from "node:crypto";
 
 export type Command = (string | number)[];
 
-/** Commands a shared bridge connection must never run: they block it or change its state for
- * every other caller (the real Upstash serves them from dedicated paths or not at all). */
-const REFUSED = new Set([
-  "BLPOP", "BRPOP", "BRPOPLPUSH", "BLMOVE", "BLMPOP", "BZPOPMIN", "BZPOPMAX", "BZMPOP", "WAIT", "WAITAOF",
-  "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE", "MONITOR",
-  "SELECT", "QUIT", "RESET", "MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH", "CLIENT", "SHUTDOWN",
-]);
+/** What the bridge runs: exactly the commands the control plane sends, nothing else. Every Redis
+ * access of the Worker is a script (control-plane/src/redis.ts: EVALSHA, EVAL on NOSCRIPT);
+ * bench/join-latency's baseline probe is one GET; PING is the health check. Anything else is
+ * refused with 400: commands that change the shared connection for every caller (HELLO 3 made
+ * half the other requests fail, SELECT, CLIENT, RESET), that block it (BLPOP, WAIT, SUBSCRIBE,
+ * MONITOR, SYNC, PSYNC), or that wreck the data (FLUSHALL, SWAPDB, CONFIG, SAVE, KEYS, SCRIPT
+ * FLUSH, DEBUG). */
+export const ALLOWED_COMMANDS: ReadonlySet<string> = new Set(["EVALSHA", "EVAL", "GET", "PING"]);
+
+/** Most commands in one /pipeline or /multi-exec request (the Worker sends single commands). */
+export const MAX_COMMANDS = 100;
 
 export class BadRequest extends Error {}
+
+/** SHA1 (lower-case hex) of a script's source, as Redis names it for EVALSHA. */
+export const scriptSha = (source: string) => createHash("sha1").update(source).digest("hex");
 
 function isCommand(v: unknown): v is Command {
   return (
@@ -22,17 +30,22 @@ function isCommand(v: unknown): v is Command {
   );
 }
 
-export function parseCommand(body: unknown): Command {
+export function parseCommand(body: unknown, scripts: ReadonlySet<string>): Command {
   if (!isCommand(body)) throw new BadRequest("ERR request body must be a non-empty JSON array of strings/numbers");
   const name = String(body[0]).toUpperCase();
-  if (REFUSED.has(name) || (name === "XREAD" || name === "XREADGROUP") && body.some((a) => String(a).toUpperCase() === "BLOCK"))
-    throw new BadRequest(`ERR command '${body[0]}' is not allowed through the REST bridge`);
+  if (!ALLOWED_COMMANDS.has(name)) throw new BadRequest(`ERR command '${String(body[0]).slice(0, 32)}' is not allowed through the REST bridge`);
+  if (name === "EVAL" || name === "EVALSHA") {
+    const script = String(body[1] ?? "");
+    const sha = name === "EVAL" ? scriptSha(script) : script.toLowerCase();
+    if (!scripts.has(sha)) throw new BadRequest(`ERR only the control plane's scripts run through the REST bridge`);
+  }
   return [name, ...body.slice(1)];
 }
 
-export function parseCommands(body: unknown): Command[] {
+export function parseCommands(body: unknown, scripts: ReadonlySet<string>): Command[] {
   if (!Array.isArray(body) || body.length === 0) throw new BadRequest("ERR request body must be a non-empty JSON array of commands");
-  return body.map(parseCommand);
+  if (body.length > MAX_COMMANDS) throw new BadRequest(`ERR at most ${MAX_COMMANDS} commands per request`);
+  return body.map((c) => parseCommand(c, scripts));
 }
 
 /** Redis reply (ioredis buffer mode) → JSON value; with base64 every string, nested ones too. */

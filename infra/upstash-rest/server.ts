@@ -1,19 +1,23 @@
 // A local stand-in for Upstash's REST API in front of a real redis-server, so miniflare, wrangler
 // dev and the tests exercise @upstash/redis exactly as in production. Endpoints: POST / (one
-// command), /pipeline, /multi-exec; Bearer auth; `Upstash-Encoding: base64`. Errors: 401 bad
-// auth, 400 bad request or Redis error reply, 503 when Redis itself is unreachable (so callers
-// can tell "Redis said no" from "no Redis").
+// command), /pipeline, /multi-exec; Bearer auth; `Upstash-Encoding: base64`. It runs only what
+// the control plane sends (protocol.ts ALLOWED_COMMANDS, and of scripts only the project's own).
+// Errors: 401 bad auth, 400 bad request, refused command or Redis error reply, 503 when Redis
+// itself is unreachable (so callers can tell "Redis said no" from "no Redis").
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { Redis, ReplyError } from "ioredis";
-import { BadRequest, encodeReply, parseCommand, parseCommands, type Command } from "./protocol.ts";
+import { SCRIPTS } from "../../shared/redis/scripts.ts";
+import { BadRequest, encodeReply, parseCommand, parseCommands, scriptSha, type Command } from "./protocol.ts";
 
 export interface BridgeOptions {
   redisUrl: string;
   token: string;
   port?: number;
   host?: string;
+  /** Lua sources EVAL / EVALSHA may run (default: the project's scripts, shared/redis). */
+  scripts?: Iterable<string>;
 }
 
 export interface BridgeStats {
@@ -29,7 +33,8 @@ export interface Bridge {
   close(): Promise<void>;
 }
 
-const MAX_BODY = 8 * 1024 * 1024;
+/** The Worker's largest request is a placement script call with the room's metadata: far below. */
+const MAX_BODY = 1024 * 1024;
 const digest = (s: string) => createHash("sha256").update(s).digest();
 
 function readBody(req: IncomingMessage): Promise<string> {
@@ -67,6 +72,7 @@ export async function startBridge(o: BridgeOptions): Promise<Bridge> {
   });
   await redis.connect().catch(() => undefined);
   const expected = digest(o.token);
+  const scripts = new Set([...(o.scripts ?? Object.values(SCRIPTS).map((s) => s.lua))].map(scriptSha));
   const stats: BridgeStats = { requests: 0, commands: 0 };
 
   const argv = (c: Command): [string, ...string[]] => [String(c[0]), ...c.slice(1).map(String)];
@@ -87,12 +93,12 @@ export async function startBridge(o: BridgeOptions): Promise<Bridge> {
     }
     stats.requests++;
     if (path === "/") {
-      const cmd = parseCommand(body);
+      const cmd = parseCommand(body, scripts);
       stats.commands++;
       return send(res, 200, { result: encodeReply(await run(cmd), base64) });
     }
     if (path === "/pipeline") {
-      const cmds = parseCommands(body);
+      const cmds = parseCommands(body, scripts);
       stats.commands += cmds.length;
       const settled = await Promise.allSettled(cmds.map(run));
       if (settled.some((s) => s.status === "rejected" && !(s.reason instanceof ReplyError)))
@@ -106,7 +112,7 @@ export async function startBridge(o: BridgeOptions): Promise<Bridge> {
       );
     }
     if (path === "/multi-exec") {
-      const cmds = parseCommands(body);
+      const cmds = parseCommands(body, scripts);
       stats.commands += cmds.length;
       const tx = redis.multi();
       for (const c of cmds) tx.callBuffer(...argv(c));
