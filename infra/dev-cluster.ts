@@ -1,40 +1,40 @@
 // `npm run dev`: a local multi-region Meridian cluster on loopback — redis-server (unless
-// REDIS_URL is set), the Upstash REST bridge, the control-plane Worker under Miniflare, three media
-// nodes (us-east ×2, us-west-2 ×1, the seed's example coordinates) — plus the dev app page and the
-// dashboard. Ctrl-C (SIGINT) or SIGTERM stops everything and exits 0.
+// REDIS_URL is set), the Upstash REST bridge, the control-plane Worker under Miniflare, media nodes
+// in the deploy config's regions (MERIDIAN_CONFIG, default infra/meridian.example.yaml: the seed's
+// us-west-2 and us-east; one node per region plus a second in the default region) — plus the dev
+// app page and the dashboard. Ctrl-C (SIGINT) or SIGTERM stops everything and exits 0.
 //
-// Env: REDIS_URL (use this Redis), DEV_APP_PORT (default 8080), DEV_WORKER_PORT (default 8787),
-// DEV_VERBOSE=1 (media node info logs). Flags: --free-ports (any free ports; for tests),
-// --machine (also print one `MERIDIAN_DEV_READY {json}` line with URLs and pids).
-// The API secret is random per run; it is printed only inside the dev-only dashboard URL.
+// Env: MERIDIAN_CONFIG (deploy config), MERIDIAN_API_KEY + MERIDIAN_API_SECRET or API_KEYS
+// (otherwise a pair is generated and printed once), REDIS_URL (use this Redis), DEV_APP_PORT
+// (default 8080), DEV_WORKER_PORT (default 8787), DEV_VERBOSE=1 (media node info logs).
+// Flags: --free-ports (any free ports; for tests), --machine (also print one
+// `MERIDIAN_DEV_READY {json}` line with URLs, pids and the API key pair).
 import { parseArgs } from "node:util";
-import type { Region } from "../shared/config.ts";
-import { startCluster, type ClusterNodeSpec } from "./local/cluster.ts";
+import { EXAMPLE_DEPLOY_FILE, loadDeployFile } from "../shared/deploy-config.ts";
+import { parseApiKeys } from "../shared/token.ts";
+import { startCluster } from "./local/cluster.ts";
 import { startDevApp } from "./local/dev-app/server.ts";
-
-export const DEV_REGIONS: Region[] = [
-  { name: "us-west-2", lat: 44.19434095976287, lon: -123.0674908379146 },
-  { name: "us-east", lat: 38.91315674936989, lon: -77.00426673190422 },
-];
-
-export const DEV_NODES: ClusterNodeSpec[] = [
-  { nodeId: "us-east-a", region: "us-east" },
-  { nodeId: "us-east-b", region: "us-east" },
-  { nodeId: "us-west-2-a", region: "us-west-2" },
-];
+import { devApiKeys, devLayout } from "./local/dev-settings.ts";
 
 const { values: flags } = parseArgs({ options: { "free-ports": { type: "boolean" }, machine: { type: "boolean" } } });
 const port = (name: string, fallback: number) => (flags["free-ports"] ? 0 : Number(process.env[name] ?? fallback));
 const verbose = process.env.DEV_VERBOSE === "1";
+const configPath = process.env.MERIDIAN_CONFIG || EXAMPLE_DEPLOY_FILE;
+const deploy = loadDeployFile(configPath);
+const layout = devLayout(deploy);
+const { regions: _, ...selector } = deploy.node_selector;
+const { apiKeys, generated } = devApiKeys(process.env);
+const [apiKey, apiSecret] = [...parseApiKeys(apiKeys)][0]!;
 
-console.log("[dev] starting the local cluster…");
+console.log(`[dev] starting the local cluster (${configPath})…`);
 const t0 = performance.now();
 const cluster = await startCluster({
-  regions: DEV_REGIONS,
-  nodes: DEV_NODES.map((n) => ({ ...n, env: { LOG_LEVEL: verbose ? "info" : "warn" } })),
-  defaultRegion: "us-east",
+  ...layout,
+  nodes: layout.nodes.map((n) => ({ ...n, env: { LOG_LEVEL: verbose ? "info" : "warn" } })),
   // Loopback nodes share one machine's load: the limit must not hide a region's only node.
-  selector: { sysload_limit: 100 },
+  selector: { ...selector, sysload_limit: 100 },
+  apiKeys,
+  deployConfigPath: configPath,
   ...(process.env.REDIS_URL ? { redisUrl: process.env.REDIS_URL } : {}),
   workerPort: port("DEV_WORKER_PORT", 8787),
   detached: true,
@@ -63,6 +63,10 @@ console.log(`  control plane    ${cluster.workerUrl}  (Worker under Miniflare)`)
 for (const n of cluster.nodes) console.log(`  media node       ${n.nodeId.padEnd(12)} ${n.region.padEnd(10)} ${n.httpUrl}`);
 console.log(`\n  Demo:       ${app.url}/`);
 console.log(`  Dashboard:  ${dashboardUrl}`);
+console.log(`\n  API key:    ${apiKey}`);
+console.log(`  API secret: ${generated ? apiSecret : "(from your environment)"}`);
+console.log(`  An app server of yours mints tokens with this pair and calls ${cluster.workerUrl}/v1/join;`);
+console.log("  it states its user's location with  X-Meridian-Client-Location: <lat>,<lon>  (dev only).");
 console.log("\n  Ctrl-C stops everything.");
 if (flags.machine) {
   const ready = {
@@ -71,6 +75,8 @@ if (flags.machine) {
     dashboard: dashboardUrl,
     redisUrl: cluster.redisUrl,
     bridge: cluster.bridge.url,
+    apiKey,
+    apiSecret,
     nodes: cluster.nodes.map((n) => ({ id: n.nodeId, region: n.region, http: n.httpUrl, pid: n.pid })),
     pids: cluster.pids(),
   };

@@ -14,6 +14,9 @@ export interface Env {
   JOIN_TOKEN_TTL?: string;
   /** "false" → joins to unknown rooms get 404 instead of creating them (default true). */
   AUTO_CREATE?: string;
+  /** "true" (dev environments only, never production): honour X-Meridian-Client-Location from
+   * any HTTP client as the client's location, instead of Cloudflare's request.cf. */
+  TRUST_CLIENT_LOCATION?: string;
   /** Secret: "key:secret,key2:secret2". */
   API_KEYS?: string;
   /** Secret: Upstash REST endpoint (locally: infra/upstash-rest). */
@@ -28,6 +31,7 @@ export interface Settings {
   defaultRegion: string | undefined;
   joinTokenTtl: number;
   autoCreate: boolean;
+  trustClientLocation: boolean;
   redisUrl: string;
   redisToken: string;
 }
@@ -65,9 +69,16 @@ function parse(env: Env): Settings {
     defaultRegion,
     joinTokenTtl: ttl.data,
     autoCreate: env.AUTO_CREATE !== "false",
+    trustClientLocation: trustClientLocation(env.TRUST_CLIENT_LOCATION),
     redisUrl: env.UPSTASH_REDIS_REST_URL,
     redisToken: env.UPSTASH_REDIS_REST_TOKEN,
   };
+}
+
+function trustClientLocation(v: string | undefined): boolean {
+  if (v === undefined || v === "" || v === "false") return false;
+  if (v === "true") return true;
+  throw misconfigured('TRUST_CLIENT_LOCATION must be "true" or "false"');
 }
 
 export function settings(env: Env): Settings {

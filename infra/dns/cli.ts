@@ -1,4 +1,4 @@
-// `npm run dns:sync -- --config <file> [--dry-run] [--print-selector]`
+// `npm run dns:sync -- --config <file> [--dry-run]`
 // Credentials come only from the standard AWS chain (env, shared config/SSO profile, instance or
 // container role): this tool never reads or takes keys itself.
 import { parseArgs } from "node:util";
@@ -8,17 +8,16 @@ import { PlanError } from "./plan.ts";
 import { DnsSyncError, Route53Io } from "./route53.ts";
 import { dryRunReport, isNoop, syncDns } from "./sync.ts";
 
-const USAGE = `usage: npm run dns:sync -- --config <file.yaml> [--dry-run] [--print-selector]
-  --config          deploy config (see infra/meridian.example.yaml)
-  --dry-run         read Route 53, print the exact ChangeBatch and health-check calls, change nothing
-  --print-selector  print node_selector as the JSON the Worker's NODE_SELECTOR var takes, and exit`;
+const USAGE = `usage: npm run dns:sync -- --config <file.yaml> [--dry-run]
+  --config   deploy config (see infra/meridian.example.yaml)
+  --dry-run  read Route 53, print the exact ChangeBatch and health-check calls, change nothing`;
 
 async function main(argv: string[]): Promise<number> {
   let args;
   try {
     args = parseArgs({
       args: argv,
-      options: { config: { type: "string" }, "dry-run": { type: "boolean" }, "print-selector": { type: "boolean" }, help: { type: "boolean" } },
+      options: { config: { type: "string" }, "dry-run": { type: "boolean" }, help: { type: "boolean" } },
       strict: true,
     }).values;
   } catch (err) {
@@ -34,10 +33,6 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const config = await loadDeployConfig(args.config);
-  if (args["print-selector"]) {
-    console.log(JSON.stringify(config.node_selector));
-    return 0;
-  }
   // Route 53 is a global service signed in us-east-1; the client's own retries are off because
   // Route53Io retries throttling itself.
   const io = new Route53Io(new Route53Client({ region: "us-east-1", maxAttempts: 1 }));

@@ -1,11 +1,9 @@
-// Deploy config for the Route 53 tool: the selector's own config (LiveKit's `node_selector` key and
-// shape, the same JSON the Worker gets as NODE_SELECTOR) plus per-region DNS data. Regions are named
-// once, in node_selector; the dns section only adds what Route 53 needs for each of them.
-import { readFile } from "node:fs/promises";
+// The Route 53 tool's view of the deploy config (shared/deploy-config.ts): its `dns` section,
+// checked against node_selector. Regions are named once, in node_selector; the dns section only
+// adds what Route 53 needs for each of them.
 import { isIP } from "node:net";
-import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { NodeSelectorConfig } from "../../shared/config.ts";
+import { DEPLOY_FILE_SECTIONS, checkDeployFile, loadDeployFile, parseDeployFile } from "../../shared/deploy-config.ts";
 import { ResourceRecordSetRegion } from "@aws-sdk/client-route-53";
 
 const awsRegions = Object.values(ResourceRecordSetRegion) as [string, ...string[]];
@@ -48,7 +46,9 @@ export const DnsConfig = z.object({
 });
 
 export const DeployConfig = z
-  .object({ node_selector: NodeSelectorConfig, dns: DnsConfig })
+  .object({ ...DEPLOY_FILE_SECTIONS, dns: DnsConfig })
+  .strict()
+  .superRefine(checkDeployFile)
   .superRefine((cfg, ctx) => {
     const { dns } = cfg;
     if (!dns.hosted_zone_id && !dns.hosted_zone) {
@@ -109,33 +109,12 @@ function isWithinZone(name: string, zone: string): boolean {
   return n === z || n.endsWith(`.${z}`);
 }
 
-export class ConfigError extends Error {
-  override name = "ConfigError";
-}
-
-/** Formats zod issues one per line with their path, so a user can find each bad field. */
-export function formatIssues(error: z.ZodError): string {
-  return error.issues.map((i) => `  - ${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`).join("\n");
-}
+export { DeployFileError as ConfigError } from "../../shared/deploy-config.ts";
 
 export function parseDeployConfig(raw: unknown, source = "config"): DeployConfig {
-  const result = DeployConfig.safeParse(raw);
-  if (!result.success) throw new ConfigError(`invalid ${source}:\n${formatIssues(result.error)}`);
-  return result.data;
+  return parseDeployFile(raw, source, DeployConfig);
 }
 
 export async function loadDeployConfig(path: string): Promise<DeployConfig> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (err) {
-    throw new ConfigError(`cannot read ${path}: ${(err as Error).message}`);
-  }
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (err) {
-    throw new ConfigError(`${path} is not valid YAML: ${(err as Error).message}`);
-  }
-  return parseDeployConfig(raw, path);
+  return loadDeployFile(path, DeployConfig);
 }

@@ -4,7 +4,8 @@
 import { randomBytes } from "node:crypto";
 import type { Miniflare, RequestInit as MfRequestInit } from "miniflare";
 import type { GeoPoint, NodeSelectorConfig, Region } from "../../shared/config.ts";
-import { mintToken, type VideoGrant } from "../../shared/token.ts";
+import { mintToken, parseApiKeys, type VideoGrant } from "../../shared/token.ts";
+import { CLIENT_LOCATION_HEADER } from "../../control-plane/src/routes/cf.ts";
 import { startBridge, type Bridge } from "../upstash-rest/server.ts";
 import { MediaNodeChild } from "./media-node.ts";
 import { RedisServer } from "./redis-server.ts";
@@ -35,12 +36,17 @@ export interface ClusterOptions {
   detached?: boolean;
   /** Bound on the whole start-up (all nodes registered), ms. */
   startTimeoutMs?: number;
+  /** "key:secret[,key:secret]" for the Worker and the nodes; the first pair mints tokens.
+   * Default: one pair minted for this cluster. */
+  apiKeys?: string;
+  /** MERIDIAN_CONFIG for the media nodes (a deploy config naming their regions). */
+  deployConfigPath?: string;
 }
 
 export interface JoinRequest {
   room: string;
   identity: string;
-  /** The client's location, handed to the Worker as request.cf latitude/longitude. */
+  /** The client's location, handed to the Worker in X-Meridian-Client-Location. */
   location?: GeoPoint;
 }
 
@@ -80,7 +86,7 @@ export interface LocalCluster {
   readonly apiKey: string;
   /** Dev secret: minted per cluster, never logged. */
   readonly apiSecret: string;
-  /** A request to the Worker, optionally from a client location (request.cf). */
+  /** A request to the Worker, optionally from a client location (X-Meridian-Client-Location). */
   workerFetch(path: string, init?: MfRequestInit, location?: GeoPoint): Promise<{ status: number; body: unknown }>;
   /** What an app server does: mint an app token for (room, identity), POST /v1/join from `location`. */
   join(req: JoinRequest): Promise<JoinResult>;
@@ -97,8 +103,8 @@ const ORIGIN = "http://control-plane.local";
 export async function startCluster(o: ClusterOptions): Promise<LocalCluster> {
   const defaultRegion = o.defaultRegion ?? o.regions[0]?.name;
   if (!defaultRegion) throw new Error("a cluster needs at least one region");
-  const apiKey = "dev";
-  const apiSecret = randomBytes(32).toString("base64url");
+  const apiKeys = o.apiKeys ?? `dev:${randomBytes(32).toString("base64url")}`;
+  const [apiKey, apiSecret] = [...parseApiKeys(apiKeys)][0]!;
   const restToken = randomBytes(16).toString("hex");
   const stops: (() => Promise<unknown>)[] = [];
   const stopAll = async () => {
@@ -116,9 +122,12 @@ export async function startCluster(o: ClusterOptions): Promise<LocalCluster> {
       bindings: {
         NODE_SELECTOR: JSON.stringify(selector),
         DEFAULT_REGION: defaultRegion,
-        API_KEYS: `${apiKey}:${apiSecret}`,
+        API_KEYS: apiKeys,
         UPSTASH_REDIS_REST_URL: bridge.url,
         UPSTASH_REDIS_REST_TOKEN: restToken,
+        // Local clients (the dev app, curl, an app server of yours) state their location with
+        // X-Meridian-Client-Location; never set in production.
+        TRUST_CLIENT_LOCATION: "true",
       },
       ...(o.workerPort !== undefined ? { port: o.workerPort } : {}),
     });
@@ -135,7 +144,7 @@ export async function startCluster(o: ClusterOptions): Promise<LocalCluster> {
           region: spec.region,
           redisUrl,
           detached: o.detached ?? false,
-          ...(spec.env ? { env: spec.env } : {}),
+          env: { API_KEYS: apiKeys, ...(o.deployConfigPath ? { MERIDIAN_CONFIG: o.deployConfigPath } : {}), ...spec.env },
           ...(o.onLog ? { onLog: (line: string) => o.onLog!(spec.nodeId, line) } : {}),
         }),
       );
@@ -144,9 +153,11 @@ export async function startCluster(o: ClusterOptions): Promise<LocalCluster> {
     const adminToken = (ttlSeconds = 3600, video: VideoGrant = { roomList: true, roomAdmin: true }) =>
       mintToken({ apiKey, apiSecret, identity: "dev-admin", video, ttlSeconds });
 
+    // A client location travels as any HTTP client would send it: the dev-only header.
     const workerFetch: LocalCluster["workerFetch"] = async (path, init = {}, location) => {
-      const cf = location ? { cf: { latitude: String(location.lat), longitude: String(location.lon) } } : {};
-      return readResponse(await mf.dispatchFetch(ORIGIN + path, { ...init, ...cf } as MfRequestInit));
+      const headers = { ...(init.headers as Record<string, string> | undefined) };
+      if (location) headers[CLIENT_LOCATION_HEADER] = `${location.lat},${location.lon}`;
+      return readResponse(await mf.dispatchFetch(ORIGIN + path, { ...init, headers }));
     };
 
     const cluster: LocalCluster = {

@@ -34,6 +34,9 @@ export const COMPATIBILITY_DATE = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(
   readFileSync(new URL("../../wrangler.toml", import.meta.url), "utf8"),
 )![1]!;
 
+/** request.cf of every loopback request; a request's own cf (dispatchFetch) replaces it. */
+export const LOCAL_CF = { colo: "LOCAL", country: "XX" } as const;
+
 export interface LocalWorkerOptions {
   /** Worker bindings (vars + secrets). */
   bindings: Env;
@@ -41,14 +44,18 @@ export interface LocalWorkerOptions {
   port?: number;
 }
 
-/** Starts the Worker; `url` is its loopback HTTP address (requests there get Miniflare's
- * placeholder request.cf; use dispatchFetch with `cf` to place a client). */
+/** Starts the Worker; `url` is its loopback HTTP address (requests there get LOCAL_CF, no
+ * location; use dispatchFetch with `cf`, or the X-Meridian-Client-Location header where
+ * TRUST_CLIENT_LOCATION is set, to place a client). */
 export async function startLocalWorker(o: LocalWorkerOptions): Promise<{ mf: Miniflare; url: URL }> {
   const mf = new Miniflare({
     modules: true,
     script: await bundleWorker(),
     compatibilityDate: COMPATIBILITY_DATE,
     bindings: o.bindings as Record<string, string>,
+    // A fixed request.cf (no location: the Worker falls back to DEFAULT_REGION, or the dev-only
+    // location header), so Miniflare never fetches Cloudflare's cf.json at start.
+    cf: LOCAL_CF,
     host: "127.0.0.1",
     ...(o.port !== undefined ? { port: o.port } : {}),
   });

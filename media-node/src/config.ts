@@ -1,11 +1,10 @@
-// Media node configuration: a YAML file (path in MERIDIAN_CONFIG, snake_case keys) overlaid by
-// environment variables (the same keys in UPPER_CASE), validated once at start-up. Secrets
-// (api_keys) belong in the environment, not in the file.
-import { readFileSync } from "node:fs";
+// Media node configuration: the deploy config's `media_node` section (file in MERIDIAN_CONFIG,
+// snake_case keys) overlaid by environment variables (the same keys in UPPER_CASE), validated once
+// at start-up. Secrets (api_keys) belong in the environment, not in the file.
 import { hostname, networkInterfaces, availableParallelism } from "node:os";
 import { randomBytes } from "node:crypto";
-import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { type DeployFile, loadDeployFile } from "../../shared/deploy-config.ts";
 import { parseApiKeys, type ApiKeys } from "../../shared/token.ts";
 
 const port = z.coerce.number().int().min(1).max(65535);
@@ -99,14 +98,20 @@ export function resolveConfig(file: Record<string, unknown>, env: Record<string,
   };
 }
 
-/** Reads MERIDIAN_CONFIG (if set) and the environment. */
+/** Reads MERIDIAN_CONFIG (the deploy config, shared/deploy-config.ts: its `media_node` section, and
+ * node_selector's regions, which must name this node's region) and the environment. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): MediaNodeConfig {
-  let file: Record<string, unknown> = {};
   const path = env.MERIDIAN_CONFIG;
-  if (path) {
-    const doc: unknown = parseYaml(readFileSync(path, "utf8"));
-    if (doc !== null && (typeof doc !== "object" || Array.isArray(doc))) throw new ConfigError(`${path}: expected a mapping`);
-    file = (doc ?? {}) as Record<string, unknown>;
+  if (!path) return resolveConfig({}, env);
+  let deploy: DeployFile;
+  try {
+    deploy = loadDeployFile(path);
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
   }
-  return resolveConfig(file, env);
+  const config = resolveConfig(deploy.media_node, env);
+  const regions = deploy.node_selector.regions.map((r) => r.name);
+  if (regions.length > 0 && !regions.includes(config.region))
+    throw new ConfigError(`invalid media node config: region ${config.region} is not a node_selector region in ${path} (${regions.join(", ")})`);
+  return config;
 }

@@ -190,6 +190,57 @@ describe("join", () => {
   });
 });
 
+describe("X-Meridian-Client-Location (dev only)", () => {
+  const header = (p: { lat: number; lon: number } | string) => ({
+    "x-meridian-client-location": typeof p === "string" ? p : `${p.lat},${p.lon}`,
+  });
+  const joinWith = (target: WorkerHarness, token: string, headers: Record<string, string>) =>
+    target.fetch("/v1/join", { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}`, ...headers }, body: "{}" });
+
+  it("is ignored unless TRUST_CLIENT_LOCATION=true: request.cf (here none → DEFAULT_REGION) decides", async () => {
+    await seed(...CLUSTER);
+    const r = await joinWith(h, await joinToken("no-trust", "gus"), header(PARIS));
+    expect(r.body).toMatchObject({ region: "us-east", node: "us-2" });
+    // Not even a malformed value is looked at.
+    expect((await joinWith(h, await joinToken("no-trust", "hal"), header("nowhere"))).status).toBe(200);
+  });
+
+  describe("with TRUST_CLIENT_LOCATION=true", () => {
+    let dev: WorkerHarness;
+    beforeAll(async () => {
+      dev = await startWorker({ NODE_SELECTOR: SELECTOR, DEFAULT_REGION: "us-east", TRUST_CLIENT_LOCATION: "true" });
+    });
+    afterAll(async () => {
+      await dev?.close();
+    });
+    const devToken = (room: string, identity: string) => dev.token({ roomJoin: true, room }, { identity });
+
+    it("places the client where the header says, and a room created by an admin too", async () => {
+      for (const s of CLUSTER) await reportNode(dev.runner, nodeRecord(s));
+      const paris = await joinWith(dev, await devToken("hdr-paris", "ida"), header(PARIS));
+      expect(paris.body).toMatchObject({ region: "eu-west", node: "eu-1", url: "wss://eu-1.example.test/signal" });
+      const sg = await joinWith(dev, await devToken("hdr-sg", "jon"), header(" 1.35 , 103.82 "));
+      expect(sg.body).toMatchObject({ region: "ap-south", node: "ap-1" });
+      const admin = await dev.token({ roomCreate: true });
+      const created = await dev.fetch("/v1/rooms", {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${admin}`, ...header(SINGAPORE) },
+        body: JSON.stringify({ name: "hdr-created" }),
+      });
+      expect(created).toMatchObject({ status: 201, body: { region: "ap-south" } });
+    });
+
+    it.each(["", "abc", "40.7", "40.7,-74,1", "91,0", "0,181", "1e3,2", "NaN,NaN", "40.7;-74.0"])(
+      "a malformed value %j is a 400 bad_request, never a 500",
+      async (value) => {
+        const r = await joinWith(dev, await devToken("hdr-bad", "kim"), header(value));
+        expect(r).toMatchObject({ status: 400, body: { error: { code: "bad_request" } } });
+        expect(r.body.error.message).toContain("x-meridian-client-location");
+      },
+    );
+  });
+});
+
 describe("room API", () => {
   const admin = (video: Record<string, unknown>) => h.token(video).then((t) => ({ authorization: `Bearer ${t}` }));
 

@@ -5,7 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser } from "playwright-core";
 import { Redis } from "ioredis";
 import { decodeJwt } from "jose";
+import { request } from "node:http";
 import { keys } from "../../shared/keys.ts";
+import { mintToken } from "../../shared/token.ts";
 import { inboundRtp, launchChromium, mediaFlows, openPage } from "../support/browser.ts";
 import { readNodeRecord, waitFor } from "../support/media-node.ts";
 import { alive, startLauncher, type Launcher } from "./launcher.ts";
@@ -14,8 +16,12 @@ let launcher: Launcher;
 let redis: Redis;
 let token: string;
 
+// What an app server outside the launcher is given: its own API key pair.
+const APP_KEY = "my-app";
+const APP_SECRET = "an-app-server-secret-of-32-bytes!!";
+
 beforeAll(async () => {
-  launcher = await startLauncher();
+  launcher = await startLauncher({ MERIDIAN_API_KEY: APP_KEY, MERIDIAN_API_SECRET: APP_SECRET });
   redis = new Redis(launcher.ready.redisUrl, { maxRetriesPerRequest: 1 });
   redis.on("error", () => undefined); // the launcher stops it at the end
   token = new URL(launcher.ready.dashboard).hash.replace(/^#token=/, "");
@@ -65,6 +71,45 @@ describe("npm run dev", () => {
     for (const j of [west, east]) expect(decodeJwt(j.body.token)).toMatchObject({ sub: j.body.identity, meridian: { node: west.body.node } });
   });
 
+  it("serves an app server of your own: its key pair, its user's location in X-Meridian-Client-Location", async () => {
+    expect(launcher.ready).toMatchObject({ apiKey: APP_KEY, apiSecret: APP_SECRET });
+    // The secret came from the environment: it is not printed.
+    expect(launcher.output.filter((l) => !l.startsWith("MERIDIAN_DEV_READY")).join("\n")).not.toContain(APP_SECRET);
+    const appJoin = async (identity: string, location: string) => {
+      const token = await mintToken({ apiKey: APP_KEY, apiSecret: APP_SECRET, identity, video: { roomJoin: true, room: "outside-room" }, ttlSeconds: 60 });
+      const res = await fetch(`${launcher.ready.worker}/v1/join`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}`, "x-meridian-client-location": location },
+        body: "{}",
+      });
+      return { status: res.status, body: (await res.json()) as any };
+    };
+    const nodeOfUrl = (url: string) => launcher.ready.nodes.find((n) => `${n.http.replace("http", "ws")}/rtc` === url);
+    const portland = await appJoin("pat", "45.5152,-122.6784");
+    expect(portland.status).toBe(200);
+    expect(nodeOfUrl(portland.body.url)?.region).toBe("us-west-2");
+    const newYork = await appJoin("quinn", "40.7128,-74.006");
+    expect(nodeOfUrl(newYork.body.url)?.region).toBe("us-east");
+    expect(newYork.body.node).toBe(portland.body.node);
+    const bad = await appJoin("rae", "somewhere");
+    expect(bad).toMatchObject({ status: 400, body: { error: { code: "bad_request" } } });
+  });
+
+  it("answers a client that asks for no encoding with an unencoded body", async () => {
+    const raw = await new Promise<{ encoding: string | undefined; body: string }>((resolve, reject) => {
+      const req = request(`${launcher.ready.worker}/openapi.json`, { headers: { "x-meridian-client-location": "40.7,-74" } }, (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (c) => (body += c));
+        res.on("end", () => resolve({ encoding: res.headers["content-encoding"], body }));
+      });
+      req.on("error", reject);
+      req.end(); // node:http sends no Accept-Encoding
+    });
+    expect(raw.encoding).toBeUndefined();
+    expect(JSON.parse(raw.body)).toHaveProperty("openapi");
+  });
+
   it("refuses a bad dev join with a clear error", async () => {
     const bad = await devJoin({ room: "dev-room", identity: "x", location: "mars" });
     expect(bad.status).toBe(400);
@@ -84,7 +129,14 @@ describe("npm run dev", () => {
 
     const regions = await api("/v1/regions");
     expect(regions.status).toBe(200);
-    expect(regions.body.regions.map((r: { name: string }) => r.name)).toEqual(["us-west-2", "us-east"]);
+    // The seed's regions, exactly (infra/meridian.example.yaml).
+    expect(regions.body).toEqual({
+      regions: [
+        { name: "us-west-2", lat: 37.64046607830567, lon: -120.88026233189062 },
+        { name: "us-east", lat: 40.68914362140307, lon: -74.04445748616385 },
+      ],
+      defaultRegion: "us-east",
+    });
     const nodes = await api("/v1/nodes");
     expect(nodes.status).toBe(200);
     expect(nodes.body.nodes).toHaveLength(3);

@@ -12,6 +12,8 @@ export interface Ready {
   dashboard: string;
   redisUrl: string;
   bridge: string;
+  apiKey: string;
+  apiSecret: string;
   nodes: { id: string; region: string; http: string; pid: number }[];
   pids: number[];
 }
@@ -23,9 +25,9 @@ export interface Launcher {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export async function startLauncher(timeoutMs = 90_000): Promise<Launcher> {
+export async function startLauncher(env: Record<string, string> = {}, timeoutMs = 90_000): Promise<Launcher> {
   const proc = spawn(process.execPath, [LAUNCHER, "--free-ports", "--machine"], {
-    env: { ...process.env, REDIS_URL: "" },
+    env: { ...process.env, REDIS_URL: "", MERIDIAN_API_KEY: "", MERIDIAN_API_SECRET: "", API_KEYS: "", MERIDIAN_CONFIG: "", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const output: string[] = [];

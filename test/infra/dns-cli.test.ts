@@ -7,7 +7,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { NodeSelectorConfig } from "../../shared/config.ts";
 
 const run = promisify(execFile);
 const EXAMPLE = "infra/meridian.example.yaml";
@@ -77,17 +76,6 @@ describe("dns:sync command", () => {
   const withFakeAws = (extra: Record<string, string> = {}) =>
     bareEnv({ AWS_ACCESS_KEY_ID: "AKIDEXAMPLE", AWS_SECRET_ACCESS_KEY: "not-a-secret", AWS_ENDPOINT_URL_ROUTE_53: endpoint, ...extra });
 
-  it("--print-selector prints the example's node_selector as NODE_SELECTOR JSON", async () => {
-    const { code, stdout } = await cli(["--config", EXAMPLE, "--print-selector"]);
-    expect(code).toBe(0);
-    const selector = NodeSelectorConfig.parse(JSON.parse(stdout));
-    expect(selector.regions.map((r) => [r.name, r.signal_url])).toEqual([
-      ["us-east", "wss://signal.example.com/rtc"],
-      ["eu-west", "wss://signal.example.com/rtc"],
-      ["ap-south", "wss://signal.example.com/rtc"],
-    ]);
-  });
-
   it("--dry-run prints the exact ChangeBatch and changes nothing", async () => {
     requests.length = 0;
     const { code, stdout, stderr } = await cli(["--config", await configWithZone("ZEXAMPLE"), "--dry-run"], withFakeAws());
@@ -97,11 +85,22 @@ describe("dns:sync command", () => {
     expect(report.HostedZoneId).toBe("ZEXAMPLE");
     expect(report.DeleteHealthChecks).toEqual([]);
     expect(report.CreateHealthChecks.map((h: any) => [h.Region, h.HealthCheckConfig.IPAddress, h.HealthCheckConfig.ResourcePath])).toEqual([
-      ["us-east", "203.0.113.10", "/healthz"],
-      ["eu-west", "198.51.100.20", "/healthz"],
-      ["ap-south", "192.0.2.30", "/healthz"],
+      ["us-west-2", "203.0.113.10", "/healthz"],
+      ["us-east", "198.51.100.20", "/healthz"],
     ]);
     expect(report.ChangeBatch.Changes).toStrictEqual([
+      {
+        Action: "CREATE",
+        ResourceRecordSet: {
+          Name: "signal.example.com.",
+          Type: "A",
+          SetIdentifier: "us-west-2",
+          Region: "us-west-2",
+          TTL: 60,
+          ResourceRecords: [{ Value: "203.0.113.10" }],
+          HealthCheckId: "{{new-health-check:us-west-2}}",
+        },
+      },
       {
         Action: "CREATE",
         ResourceRecordSet: {
@@ -110,32 +109,8 @@ describe("dns:sync command", () => {
           SetIdentifier: "us-east",
           Region: "us-east-1",
           TTL: 60,
-          ResourceRecords: [{ Value: "203.0.113.10" }],
-          HealthCheckId: "{{new-health-check:us-east}}",
-        },
-      },
-      {
-        Action: "CREATE",
-        ResourceRecordSet: {
-          Name: "signal.example.com.",
-          Type: "A",
-          SetIdentifier: "eu-west",
-          Region: "eu-west-1",
-          TTL: 60,
           ResourceRecords: [{ Value: "198.51.100.20" }],
-          HealthCheckId: "{{new-health-check:eu-west}}",
-        },
-      },
-      {
-        Action: "CREATE",
-        ResourceRecordSet: {
-          Name: "signal.example.com.",
-          Type: "A",
-          SetIdentifier: "ap-south",
-          Region: "ap-south-1",
-          TTL: 60,
-          ResourceRecords: [{ Value: "192.0.2.30" }],
-          HealthCheckId: "{{new-health-check:ap-south}}",
+          HealthCheckId: "{{new-health-check:us-east}}",
         },
       },
     ]);

@@ -38,7 +38,7 @@ join.openapi(route, async (c) => {
   if (body.identity !== undefined && body.identity !== identity) throw forbidden("identity does not match the token's sub");
   const grants = mediaGrants(v, v.room, body.grants);
 
-  const regionOrder = regionPreference(s.selector.regions, referencePoint(cfOf(c), s.selector.regions, s.defaultRegion));
+  const regionOrder = regionPreference(s.selector.regions, referencePoint(cfOf(c, s), s.selector.regions, s.defaultRegion));
   const nearest = s.selector.regions.find((r) => r.name === regionOrder[0]);
   const r = await placeRoom(redisFor(s), {
     room: v.room,

@@ -27,7 +27,7 @@ rooms.openapi(create, async (c) => {
   const s = settings(c.env);
   await admin(c, s.apiKeys, "roomCreate");
   const body = c.req.valid("json");
-  let point = referencePoint(cfOf(c), s.selector.regions, s.defaultRegion);
+  let point = referencePoint(cfOf(c, s), s.selector.regions, s.defaultRegion);
   if (body.region !== undefined) {
     const r = s.selector.regions.find((x) => x.name === body.region);
     if (!r) throw badRequest(`unknown region ${body.region}`);

@@ -1,5 +1,5 @@
-// Client locations the dev page offers; the launcher hands them to the Worker as request.cf, which
-// is how Cloudflare tells the Worker where a client is.
+// Client locations the dev page offers; the launcher hands them to the Worker in the dev-only
+// X-Meridian-Client-Location header (in production Cloudflare's request.cf says where a client is).
 import type { GeoPoint } from "../../../shared/config.ts";
 
 export const CLIENT_LOCATIONS = {
