@@ -17,7 +17,13 @@
 //                                   has not opened it yet. claimRoom removes it; sweepDeadNodes deletes
 //                                   the rooms whose deadline (placement + emptyTimeout) passed, as
 //                                   LiveKit closes a room nobody joined after empty_timeout
-//   room:<name>:participants HASH   identity -> JSON participant (written by the hosting node)
+//   room:<name>:participants HASH   identity -> JSON participant (written by the node serving it:
+//                                   the origin, or an edge of a room that spans nodes)
+//   room:<name>:nodes       HASH    cascade (issue 9): node id -> JSON {region, participants} of
+//                                   every node serving the room, origin included; written by
+//                                   cascade_room.lua only, deleted with the room, dead members
+//                                   pruned by cascade_room and sweep_dead_nodes (which promotes a
+//                                   live member when the origin died)
 //   registry:since          STRING  ms of the first report into this Redis (SET NX, no TTL, one key):
 //                                   missing = the registry is empty (new, or restarted without data)
 //   registry:warming        STRING  ms when the registry's warm-up ends, PX = the time left. Set by a
@@ -94,6 +100,7 @@ function layout(part: (s: string) => string) {
     registrySince: () => `${P}registry:since`,
     registryWarming: () => `${P}registry:warming`,
     roomParticipants: (name: string) => `${P}room:${part(name)}:participants`,
+    roomNodes: (name: string) => `${P}room:${part(name)}:nodes`,
     nodeBus: (id: string) => `${P}bus:node:${part(id)}`,
     sweepNodes: () => `${P}sweep:nodes`,
     selRegions: () => `${P}sel:regions`,
@@ -137,4 +144,5 @@ export const LUA_KEY_FUNCTIONS = [
   luaKeyFunction("k_rooms", luaKeys.rooms, 0),
   luaKeyFunction("k_unclaimed_rooms", luaKeys.unclaimedRooms, 0),
   luaKeyFunction("k_room_participants", luaKeys.roomParticipants, 1),
+  luaKeyFunction("k_room_nodes", luaKeys.roomNodes, 1),
 ].join("\n");

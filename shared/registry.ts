@@ -66,11 +66,11 @@ export interface ParticipantRecord {
 /** Returns false when another node owns the room (nothing written). */
 export async function upsertParticipant(redis: ScriptRunner, room: string, p: ParticipantRecord, nodeId: string): Promise<boolean> {
   const args = { identity: p.identity, record: JSON.stringify(p), node_id: nodeId };
-  return (await redis.run(SCRIPTS.upsert_participant, [keys.room(room), keys.roomParticipants(room)], args)) === 1;
+  return (await redis.run(SCRIPTS.upsert_participant, [keys.room(room), keys.roomParticipants(room), keys.roomNodes(room)], args)) === 1;
 }
 
 export async function removeParticipant(redis: ScriptRunner, room: string, identity: string, nodeId: string): Promise<void> {
-  await redis.run(SCRIPTS.remove_participant, [keys.room(room), keys.roomParticipants(room)], { identity, node_id: nodeId });
+  await redis.run(SCRIPTS.remove_participant, [keys.room(room), keys.roomParticipants(room), keys.roomNodes(room)], { identity, node_id: nodeId });
 }
 
 /** Called by the hosting node when a room ends (empty timeout, delete, drain). */

@@ -16,13 +16,14 @@
 
   Output: 1 closed, 0 another node owns the room
 ]]
+-- @include keys
 local a = cjson.decode(ARGV[1])
 local owner = redis.call('HGET', KEYS[1], 'node')
 if owner and owner ~= a.node_id then
   redis.call('SREM', KEYS[4], a.room)
   return 0
 end
-redis.call('DEL', KEYS[1], KEYS[3])
+redis.call('DEL', KEYS[1], KEYS[3], k_room_nodes(a.room))
 redis.call('ZREM', KEYS[2], a.room)
 redis.call('ZREM', KEYS[5], a.room)
 redis.call('SREM', KEYS[4], a.room)

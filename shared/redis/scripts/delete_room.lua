@@ -18,7 +18,11 @@
 local a = cjson.decode(ARGV[1])
 local node = redis.call('HGET', KEYS[1], 'node')
 if not node then return false end
-redis.call('DEL', KEYS[1], KEYS[3])
+-- A room spanning nodes (cascade): its edges close their share too.
+for _, edge in ipairs(redis.call('HKEYS', k_room_nodes(a.room))) do
+  if edge ~= node then redis.call('PUBLISH', k_node_bus(edge), a.message) end
+end
+redis.call('DEL', KEYS[1], KEYS[3], k_room_nodes(a.room))
 redis.call('ZREM', KEYS[2], a.room)
 redis.call('ZREM', KEYS[4], a.room)
 redis.call('SREM', k_node_rooms(node), a.room)

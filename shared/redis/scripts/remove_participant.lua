@@ -5,6 +5,7 @@
   Input:
     KEYS[1] room hash                keys.room(room)
     KEYS[2] the room's participants  keys.roomParticipants(room)
+    KEYS[3] the room's serving nodes keys.roomNodes(room) (cascade: its edges write their own)
 
     ARGV[1] JSON object:
       identity  the participant's identity
@@ -14,5 +15,5 @@
 ]]
 local a = cjson.decode(ARGV[1])
 local owner = redis.call('HGET', KEYS[1], 'node')
-if owner and owner ~= a.node_id then return 0 end
+if owner and owner ~= a.node_id and redis.call('HEXISTS', KEYS[3], a.node_id) == 0 then return 0 end
 return redis.call('HDEL', KEYS[2], a.identity)

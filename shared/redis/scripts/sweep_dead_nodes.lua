@@ -2,7 +2,10 @@
   sweep_dead_nodes: every node whose registration expired loses its index entries, its rooms (when
   still mapped to it), their participants and its own keys. Idempotent; a node that re-registered
   meanwhile (record present again) is left alone. (Rooms re-placed off a dead node lost its
-  participants in that same step: place_room and claim_room.) Then every room placed but never
+  participants in that same step: place_room and claim_room.) A room spanning nodes (cascade)
+  whose origin died is not dropped: a live serving node takes the origin role (cascade_promote)
+  and its participants list starts over (the serving nodes write theirs again when they see the
+  new origin). Then every room placed but never
   opened by its node within its deadline (keys.ts rooms:unclaimed) goes: nobody joined it, as
   LiveKit's empty_timeout closes it.
 
@@ -20,9 +23,10 @@
 ]]
 -- @include keys
 -- @include metrics
+-- @include cascade_promote
 local a = cjson.decode(ARGV[1])
 local function drop_room(room)
-  redis.call('DEL', k_room(room), k_room_participants(room))
+  redis.call('DEL', k_room(room), k_room_participants(room), k_room_nodes(room))
   redis.call('ZREM', k_rooms(), room)
   redis.call('ZREM', KEYS[4], room)
 end
@@ -35,7 +39,13 @@ for _, id in ipairs(dead) do
       for _, f in ipairs(SEL_FIELDS) do redis.call('ZREM', k_sel(region, f), id) end
     end
     for _, room in ipairs(redis.call('SMEMBERS', k_node_rooms(id))) do
-      if redis.call('HGET', k_room(room), 'node') == id then drop_room(room) end
+      if redis.call('HGET', k_room(room), 'node') == id then
+        if cascade_promote(room, id) then
+          redis.call('DEL', k_room_participants(room))
+        else
+          drop_room(room)
+        end
+      end
     end
     redis.call('DEL', k_node_rooms(id), k_node_reserved(id), k_node_reservation(id))
     swept[#swept + 1] = id

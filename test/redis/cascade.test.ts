@@ -1,0 +1,117 @@
+// cascade_room.lua with a real redis-server: who serves a room that spans nodes — origin, one edge
+// per region (more only over the participant budget), spill to a serving node of the region, the
+// node cap, origin takeover when the origin died (in the script and in the sweeper), no ghost keys.
+import type { Redis } from "ioredis";
+import { describe, expect, it } from "vitest";
+import { cascadeJoin, cascadeLeave, type CascadeConfig } from "../../shared/cascade.ts";
+import { keys } from "../../shared/keys.ts";
+import { closeRoom, sweepDeadNodes } from "../../shared/registry.ts";
+import type { ScriptRunner } from "../../shared/redis/runner.ts";
+import { scriptRedisPerFile } from "../support/redis.ts";
+
+let redis: Redis;
+let run: ScriptRunner;
+scriptRedisPerFile((c) => ({ redis, run } = c));
+
+const ROOM = "big-room";
+const CFG: Pick<CascadeConfig, "max_nodes_per_room" | "participants_per_node"> = { max_nodes_per_room: 8, participants_per_node: 10 };
+
+async function alive(...ids: string[]): Promise<void> {
+  for (const id of ids) await redis.set(keys.node(id), "{}", "PX", 60_000);
+}
+
+async function placed(origin: string, region: string): Promise<void> {
+  await redis.hset(keys.room(ROOM), { name: ROOM, node: origin, region });
+  await redis.sadd(keys.nodeRooms(origin), ROOM);
+}
+
+const join = (id: string, region: string, participants = 1, config = CFG) => cascadeJoin(run, { room: ROOM, node: { id, region }, participants, config });
+
+describe("cascade_room", () => {
+  it("origin, one edge per region, spill to the origin or edge of the caller's region", async () => {
+    await alive("east-1", "east-2", "west-1", "west-2");
+    expect(await join("east-1", "us-east")).toEqual({ role: "unmapped" });
+    await placed("east-1", "us-east");
+    expect(await join("east-1", "us-east")).toEqual({ role: "origin", node: "east-1" });
+    // Same region as the origin, origin under budget: the origin (no cascade).
+    expect(await join("east-2", "us-east")).toEqual({ role: "spill", node: "east-1" });
+    expect(await join("west-1", "us-west")).toEqual({ role: "edge", origin: "east-1" });
+    expect(await join("west-2", "us-west")).toEqual({ role: "spill", node: "west-1" });
+    expect(await join("west-1", "us-west", 5)).toEqual({ role: "edge", origin: "east-1" });
+    const nodes = await redis.hgetall(keys.roomNodes(ROOM));
+    expect(Object.keys(nodes).sort()).toEqual(["east-1", "west-1"]);
+    expect(JSON.parse(nodes["west-1"]!)).toEqual({ region: "us-west", participants: 5 });
+  });
+
+  it("a node over its budget takes no more: the region's next node becomes an edge; the node cap holds", async () => {
+    await alive("east-1", "west-1", "west-2", "west-3");
+    await placed("east-1", "us-east");
+    await join("east-1", "us-east");
+    expect(await join("west-1", "us-west", 10)).toEqual({ role: "edge", origin: "east-1" });
+    expect(await join("west-1", "us-west", 11)).toEqual({ role: "full", origin: "east-1" });
+    expect(await join("west-2", "us-west")).toEqual({ role: "edge", origin: "east-1" });
+    const capped = { ...CFG, max_nodes_per_room: 3 };
+    await join("west-2", "us-west", 10, capped);
+    expect(await join("west-3", "us-west", 1, capped)).toEqual({ role: "full", origin: "east-1" });
+  });
+
+  it("an edge that leaves is forgotten; the origin closing the room deletes the node list", async () => {
+    await alive("east-1", "west-1");
+    await placed("east-1", "us-east");
+    await join("east-1", "us-east");
+    await join("west-1", "us-west");
+    await cascadeLeave(run, { room: ROOM, node: { id: "west-1", region: "us-west" }, participants: 0 });
+    expect(await redis.hkeys(keys.roomNodes(ROOM))).toEqual(["east-1"]);
+    await closeRoom(run, ROOM, "east-1");
+    expect(await redis.exists(keys.room(ROOM), keys.roomNodes(ROOM))).toBe(0);
+  });
+
+  it("origin dead: the next join of a serving edge takes the origin role (most participants wins)", async () => {
+    await alive("east-1", "west-1", "eu-1");
+    await placed("east-1", "us-east");
+    await join("east-1", "us-east");
+    await join("west-1", "us-west", 3);
+    await join("eu-1", "eu-west", 7);
+    await redis.del(keys.node("east-1"));
+    expect(await join("west-1", "us-west", 3)).toEqual({ role: "edge", origin: "eu-1" });
+    expect(await redis.hget(keys.room(ROOM), "node")).toBe("eu-1");
+    expect(await join("eu-1", "eu-west", 7)).toEqual({ role: "origin", node: "eu-1" });
+    expect(await redis.smembers(keys.nodeRooms("eu-1"))).toEqual([ROOM]);
+    expect(await redis.sismember(keys.nodeRooms("east-1"), ROOM)).toBe(0);
+    expect(await redis.hkeys(keys.roomNodes(ROOM))).not.toContain("east-1");
+  });
+
+  it("the sweeper hands a dead origin's room to a live edge, and drops it when none is left", async () => {
+    await alive("east-1", "west-1");
+    await placed("east-1", "us-east");
+    await join("east-1", "us-east");
+    await join("west-1", "us-west", 2);
+    await redis.hset(keys.roomParticipants(ROOM), "ghost", "{}");
+    await redis.zadd(keys.sweepNodes(), 1, "east-1");
+    await redis.del(keys.node("east-1"));
+    expect(await sweepDeadNodes(run, Date.now())).toEqual(["east-1"]);
+    expect(await redis.hget(keys.room(ROOM), "node")).toBe("west-1");
+    expect(await redis.exists(keys.roomParticipants(ROOM))).toBe(0); // the serving nodes write theirs again
+    await redis.zadd(keys.sweepNodes(), 1, "west-1");
+    await redis.del(keys.node("west-1"));
+    expect(await sweepDeadNodes(run, Date.now())).toEqual(["west-1"]);
+    expect(await redis.exists(keys.room(ROOM), keys.roomNodes(ROOM), keys.nodeRooms("west-1"))).toBe(0);
+  });
+
+  it("50 concurrent joins from two regions: one origin, at most one edge per region", async () => {
+    const east = ["east-1", "east-2", "east-3", "east-4"];
+    const west = ["west-1", "west-2", "west-3", "west-4"];
+    await alive(...east, ...west);
+    await placed("east-1", "us-east");
+    await join("east-1", "us-east");
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? join(east[i % 4]!, "us-east") : join(west[i % 4]!, "us-west"))),
+    );
+    expect(await redis.hget(keys.room(ROOM), "node")).toBe("east-1");
+    const nodes = await redis.hgetall(keys.roomNodes(ROOM));
+    const regions = Object.values(nodes).map((v) => (JSON.parse(v) as { region: string }).region);
+    expect(regions.sort()).toEqual(["us-east", "us-west"]);
+    expect(Object.keys(nodes).filter((n) => n !== "east-1")).toHaveLength(1);
+    for (const r of results) expect(["origin", "edge", "spill"]).toContain(r.role);
+  });
+});
