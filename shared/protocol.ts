@@ -169,7 +169,11 @@ export type ParticipantInfo = z.infer<typeof ParticipantInfo>;
 export interface Responses {
   join: {
     protocol: number;
+    /** The node hosting the room (it answers the join, also a bridged one). */
     node: { id: string; region: string };
+    /** The node the client's signaling connection is on: `node.id`, or the signal node a bridged
+     * join came through. */
+    signalNode: string;
     room: string;
     participant: ParticipantInfo;
     participants: ParticipantInfo[];

@@ -43,6 +43,9 @@ export const Room = z
     maxParticipants: z.number(),
     metadata: z.string(),
     numParticipants: z.number(),
+    signalNodes: z
+      .array(z.object({ node: z.string(), participants: z.number() }))
+      .openapi({ description: "participants by the node their signaling connection is on (the hosting node, or a bridged join's signal node)" }),
   })
   .openapi("Room");
 

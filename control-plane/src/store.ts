@@ -15,6 +15,9 @@ export interface RoomView {
   maxParticipants: number;
   metadata: string;
   numParticipants: number;
+  /** Participants by the node their signaling connection is on (the hosting node itself, or the
+   * signal node a bridged join came through), ordered by node id. */
+  signalNodes: { node: string; participants: number }[];
 }
 
 export interface NodeView extends NodeRecord {
@@ -30,7 +33,15 @@ function hash(flat: unknown): Record<string, string> {
   return out;
 }
 
-function roomView(flat: unknown, numParticipants: unknown): RoomView | undefined {
+/** get_room/list_rooms' flat {node, count, …} list (signal_nodes.lua) → entries by node id. */
+function signalNodes(flat: unknown): RoomView["signalNodes"] {
+  const out: RoomView["signalNodes"] = [];
+  if (!Array.isArray(flat)) return out;
+  for (let i = 0; i + 1 < flat.length; i += 2) out.push({ node: String(flat[i]), participants: Number(flat[i + 1]) || 0 });
+  return out.sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+}
+
+function roomView(flat: unknown, numParticipants: unknown, bySignalNode: unknown): RoomView | undefined {
   const h = hash(flat);
   if (!h.name || !h.node) return undefined;
   return {
@@ -42,17 +53,18 @@ function roomView(flat: unknown, numParticipants: unknown): RoomView | undefined
     maxParticipants: Number(h.maxParticipants ?? 0),
     metadata: h.metadata ?? "",
     numParticipants: Number(numParticipants ?? 0),
+    signalNodes: signalNodes(bySignalNode),
   };
 }
 
 export async function getRoom(redis: ScriptRunner, name: string): Promise<RoomView | undefined> {
-  const [flat, n] = (await redis.run(SCRIPTS.get_room, [keys.room(name), keys.roomParticipants(name)])) as unknown[];
-  return roomView(flat, n);
+  const [flat, n, by] = (await redis.run(SCRIPTS.get_room, [keys.room(name), keys.roomParticipants(name)])) as unknown[];
+  return roomView(flat, n, by);
 }
 
 export async function listRooms(redis: ScriptRunner, limit: number): Promise<RoomView[]> {
   const rows = (await redis.run(SCRIPTS.list_rooms, [keys.rooms()], { limit })) as unknown[][];
-  return rows.map(([flat, n]) => roomView(flat, n)).filter((r): r is RoomView => r !== undefined);
+  return rows.map(([flat, n, by]) => roomView(flat, n, by)).filter((r): r is RoomView => r !== undefined);
 }
 
 /** undefined = no such room. Participant records are written by the hosting node. */

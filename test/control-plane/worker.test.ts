@@ -256,13 +256,24 @@ describe("room API", () => {
     expect(got).toMatchObject({ status: 200, body: { name: "board", node: "eu-1", numParticipants: 0 } });
     await upsertParticipant(h.runner, "board", { identity: "p1", sid: "PA_1", joinedAt: 1, signalNode: "eu-1", tracks: [] }, "eu-1");
     expect((await h.fetch("/v1/rooms/board", { headers: list })).body.numParticipants).toBe(1);
+    // Two more: one bridged in through us-1, and a record the node could not have written (skipped).
+    await upsertParticipant(h.runner, "board", { identity: "p2", sid: "PA_2", joinedAt: 1, signalNode: "us-1", tracks: [] }, "eu-1");
+    await h.ioredis.hset(keys.roomParticipants("board"), "p3", "{not json");
+    expect((await h.fetch("/v1/rooms/board", { headers: list })).body).toMatchObject({
+      numParticipants: 3,
+      signalNodes: [
+        { node: "eu-1", participants: 1 },
+        { node: "us-1", participants: 1 },
+      ],
+    });
     await h.post("/v1/join", {}, await joinToken("second", "x"), at(NEW_YORK));
     const all = await h.fetch("/v1/rooms", { headers: list });
     expect(all.body.rooms.map((r: { name: string }) => r.name)).toEqual(["board", "second"]);
+    expect(all.body.rooms.map((r: { signalNodes: unknown[] }) => r.signalNodes.length)).toEqual([2, 0]);
     expect((await h.fetch("/v1/rooms?limit=1", { headers: list })).body.rooms).toHaveLength(1);
 
     const parts = await h.fetch("/v1/rooms/board/participants", { headers: await admin({ roomAdmin: true, room: "board" }) });
-    expect(parts).toMatchObject({ status: 200, body: { room: "board", participants: [{ identity: "p1", signalNode: "eu-1" }] } });
+    expect(parts).toMatchObject({ status: 200, body: { room: "board", participants: expect.arrayContaining([{ identity: "p1", sid: "PA_1", joinedAt: 1, signalNode: "eu-1", tracks: [] }]) } });
     expect((await h.fetch("/v1/rooms/board/participants", { headers: await admin({ roomAdmin: true, room: "other" }) })).status).toBe(403);
 
     const nodes = await h.fetch("/v1/nodes", { headers: list });

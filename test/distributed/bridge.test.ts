@@ -41,6 +41,7 @@ describe("signaling bridge", () => {
     const alice = await connect(a.url, a.token);
     const joined = await alice.client.request("join", {});
     expect(joined.node).toEqual({ id: b.node, region: "us-east" }); // answered by the host, through w
+    expect(joined.signalNode).toBe(WEST);
     expect(joined.participants.map((p) => p.identity)).toEqual(["bob"]);
     expect((await alice.client.request("ping", {})).now).toBeGreaterThan(0);
     await waitFor(async () => bob.notes.map((n) => n.name), (n) => n.includes("participantJoined"), "bob hears alice join");

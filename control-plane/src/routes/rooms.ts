@@ -51,7 +51,7 @@ rooms.openapi(create, async (c) => {
   if (r.status === "exists") throw conflict(`room ${body.name} already exists (on node ${r.nodeId})`);
   if (r.status === "warming") throw registryWarming(r.retryAfterMs);
   if (r.status !== "ok") throw noNodes();
-  return c.json({ name: body.name, node: r.node.id, region: r.node.region, createdAt: now, ...roomSettings, numParticipants: 0 }, 201);
+  return c.json({ name: body.name, node: r.node.id, region: r.node.region, createdAt: now, ...roomSettings, numParticipants: 0, signalNodes: [] }, 201);
 });
 
 const list = createRoute({

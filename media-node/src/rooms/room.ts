@@ -104,6 +104,7 @@ export class Room {
     return {
       protocol: 1,
       node,
+      signalNode: p.signalNode,
       room: this.name,
       participant: p.info(),
       participants: [...this.participants.values()].filter((o) => o !== p && !o.permissions.hidden).map((o) => o.info()),
