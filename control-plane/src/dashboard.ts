@@ -1,11 +1,14 @@
-// GET /dashboard: a static live view of the cluster (regions, nodes with load and state, rooms
-// with their hosting node). The page holds no data and no secret: its script reads an admin token
-// (roomList) from the URL fragment `#token=…` (never sent to any server), keeps it in
-// sessionStorage, and polls the API every 2 s. All data goes into the DOM as text nodes.
+// GET /dashboard: a static live view of the cluster — a map (regions on a world outline, node
+// cards with load bars, rooms as lines from signal nodes to their hosting node) and tables of
+// regions, nodes and rooms. The page holds no data and no secret: its script (/dashboard.js,
+// built from control-plane/dashboard/ into dashboard-assets.generated.ts) reads an admin token
+// (roomList) from the URL fragment and polls the API. All data goes into the DOM as text.
 import { Hono } from "hono";
+import { FAVICON_DATA_URL } from "../../shared/favicon.ts";
+import { DASHBOARD_SCRIPT, WORLD_OUTLINE } from "./dashboard-assets.generated.ts";
 import type { Env } from "./env.ts";
 
-export const DASHBOARD_POLL_MS = 2000;
+const th = (text: string, title?: string) => (title ? `<th title="${title}">${text}</th>` : `<th>${text}</th>`);
 
 const HTML = `<!doctype html>
 <html lang="en">
@@ -13,13 +16,29 @@ const HTML = `<!doctype html>
 <meta charset="utf-8">
 <title>Meridian cluster</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="${FAVICON_DATA_URL}">
 <style>
-  body { font: 14px system-ui, sans-serif; margin: 1rem 2rem; background: #111; color: #eee; }
-  table { border-collapse: collapse; margin-bottom: 1.5rem; min-width: 40rem; }
-  th, td { text-align: left; padding: .25rem .75rem; border-bottom: 1px solid #333; }
-  th { color: #aaa; font-weight: 600; }
+  body { font: 13px system-ui, sans-serif; margin: 1rem 1.5rem; background: #111; color: #eee; }
+  h1 { font-size: 1.4rem; margin: 0 0 .25rem; } h2 { font-size: 1.1rem; margin: 1.25rem 0 .4rem; }
+  table { border-collapse: collapse; width: 100%; }
+  th, td { text-align: left; padding: .2rem .5rem; border-bottom: 1px solid #333; white-space: nowrap; }
+  th { color: #aaa; font-weight: 600; } th[title] { text-decoration: underline dotted #666; cursor: help; }
+  td:nth-child(n+2) { font-variant-numeric: tabular-nums; }
   .SERVING { color: #6c6; } .DRAINING { color: #fc6; } .err { color: #f66; }
-  #status { color: #aaa; }
+  #status, .note { color: #aaa; } .note { margin: .3rem 0; }
+  #map-box { background: #0b1420; border: 1px solid #243447; border-radius: 6px; overflow: hidden; }
+  #map { display: block; }
+  #map .land { fill: #1d2b3a; stroke: #2f4258; stroke-width: 1; vector-effect: non-scaling-stroke; }
+  #map .region circle { fill: #4aa3ff; stroke: #0b1420; stroke-width: 2; }
+  #map .region text { fill: #9cc9ff; font-size: 12px; font-weight: 600; paint-order: stroke; stroke: #0b1420; stroke-width: 3px; }
+  #map .node .card { fill: #161d27; stroke: #3a4a5c; }
+  #map .node.SERVING .state { fill: #5c5; } #map .node.DRAINING .state { fill: #fc6; } #map .node.DRAINING .card { stroke: #fc6; }
+  #map .node text { fill: #ddd; font-size: 11px; } #map .node .id { font-weight: 600; }
+  #map .node .hosted, #map .node .label, #map .node .value { fill: #9aa; font-size: 10px; }
+  #map .bar-bg { fill: #26303c; } #map .bar.sysload { fill: #e0a040; } #map .bar.clients { fill: #4aa3ff; }
+  #map .room path { fill: none; stroke: #d77bff; stroke-width: 2; }
+  #map .room text { fill: #e9b8ff; font-size: 11px; paint-order: stroke; stroke: #0b1420; stroke-width: 3px; }
+  #arrow path { fill: #d77bff; }
 </style>
 </head>
 <body>
@@ -29,104 +48,38 @@ const HTML = `<!doctype html>
   <label>Admin token (roomList) <input id="token" type="password" size="60" autocomplete="off"></label>
   <button>Use</button>
 </form>
+<div id="map-box">
+<svg id="map" xmlns="http://www.w3.org/2000/svg" role="img" aria-label="Map of the cluster: regions, media nodes and rooms" width="1000" height="500">
+  <defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0 0L10 5L0 10z"/></marker></defs>
+  <path id="land" class="land" d="${WORLD_OUTLINE}"/>
+  <g id="map-regions"></g><g id="map-rooms"></g><g id="map-nodes"></g>
+</svg>
+</div>
+<p class="note">Dots: configured regions. Cards: live media nodes — load is sysload (1-min load average per CPU, full bar = 1),
+clients the participants whose media the node hosts (full bar = the busiest node). Lines: rooms, from the node a
+participant's signaling goes through to the room's hosting node (participants on the line).</p>
 <h2>Regions</h2>
-<table id="regions"><thead><tr><th>region</th><th>lat</th><th>lon</th><th>nodes</th><th>rooms</th></tr></thead><tbody></tbody></table>
+<table id="regions"><thead><tr>${th("region")}${th("lat")}${th("lon")}${th("nodes")}
+${th("rooms hosted", "rooms placed on this region&#39;s nodes (room records): the sum of their nodes&#39; rooms hosted")}
+${th("clients", "participants whose media this region&#39;s nodes host (their reports)")}</tr></thead><tbody></tbody></table>
 <h2>Nodes</h2>
-<table id="nodes"><thead><tr><th>node</th><th>region</th><th>state</th><th>sysload</th><th>cpu</th><th>clients</th><th>rooms</th><th>tracks in/out</th><th>reserved</th><th>up</th><th>last report</th><th>signal URL</th></tr></thead><tbody></tbody></table>
+<table id="nodes"><thead><tr>${th("node", "hover a node for its signal URL")}${th("region")}${th("state")}${th("sysload")}${th("cpu")}
+${th("rooms hosted", "rooms placed on this node (room records), as in the regions table")}
+${th("rooms open", "rooms with media on this node, from its last report: a room opens at its first join and closes when empty")}
+${th("clients", "participants whose media this node hosts, from its last report")}
+${th("signaling", "participants whose signaling connection is on this node (from the rooms), bridged to their host when it is another node")}
+${th("tracks in/out")}${th("reserved", "placements onto this node since its last report")}${th("up")}${th("report")}</tr></thead><tbody></tbody></table>
 <h2>Rooms</h2>
-<table id="rooms"><thead><tr><th>room</th><th>hosting node</th><th>region</th><th>participants</th><th>age</th></tr></thead><tbody></tbody></table>
+<table id="rooms"><thead><tr>${th("room")}${th("hosting node")}${th("region")}${th("participants")}
+${th("signal nodes", "participants by the node their signaling connection is on")}${th("age")}</tr></thead><tbody></tbody></table>
 <script src="/dashboard.js"></script>
 </body>
 </html>
 `;
 
-// Plain JS (served as-is, not bundled): keep it small and free of untrusted-HTML sinks.
-const SCRIPT = `"use strict";
-(() => {
-  const KEY = "meridian.dashboard.token";
-  const POLL_MS = ${DASHBOARD_POLL_MS};
-  const m = /(?:^|[#&])token=([^&]+)/.exec(location.hash);
-  if (m) {
-    sessionStorage.setItem(KEY, decodeURIComponent(m[1]));
-    history.replaceState(null, "", location.pathname + location.search); // keep the token out of the address bar
-  }
-  const $ = (id) => document.getElementById(id);
-  const state = { polls: 0, errors: 0, lastError: undefined, nodes: [], rooms: [], regions: [] };
-  window.meridianDashboard = state;
-
-  const age = (ms) => {
-    const s = Math.max(0, Math.round(ms / 1000));
-    return s < 120 ? s + " s" : s < 7200 ? Math.round(s / 60) + " min" : Math.round(s / 3600) + " h";
-  };
-  const fixed = (x, d) => (typeof x === "number" ? x.toFixed(d) : "");
-  function fill(tableId, rows) {
-    const body = $(tableId).tBodies[0];
-    body.replaceChildren(...rows.map((cells) => {
-      const tr = document.createElement("tr");
-      for (const c of cells) {
-        const td = document.createElement("td");
-        if (c && typeof c === "object") { td.textContent = String(c.text); td.className = String(c.cls); }
-        else td.textContent = String(c);
-        tr.append(td);
-      }
-      return tr;
-    }));
-  }
-  async function api(path, token) {
-    const res = await fetch(path, { headers: { authorization: "Bearer " + token }, cache: "no-store" });
-    const body = await res.json().catch(() => ({}));
-    if (!res.ok) {
-      const e = new Error((body.error && body.error.message) || res.statusText);
-      e.status = res.status;
-      throw e;
-    }
-    return body;
-  }
-  function render(regions, nodes, rooms, now) {
-    fill("regions", regions.map((r) => [r.name, fixed(r.lat, 4), fixed(r.lon, 4),
-      nodes.filter((n) => n.region === r.name).length, rooms.filter((x) => x.region === r.name).length]));
-    fill("nodes", nodes.map((n) => [n.id, n.region, { text: n.state, cls: n.state }, fixed(n.stats.sysload, 2),
-      fixed(n.stats.cpuLoad, 2), n.stats.clients, n.stats.rooms, n.stats.tracksIn + " / " + n.stats.tracksOut,
-      n.reserved, age(now - n.startedAt), age(now - n.updatedAt) + " ago", n.signalUrl]));
-    fill("rooms", rooms.map((r) => [r.name, r.node, r.region, r.numParticipants, age(now - r.createdAt)]));
-  }
-  async function poll() {
-    const token = sessionStorage.getItem(KEY);
-    if (!token) {
-      $("login").hidden = false;
-      $("status").textContent = "no token: open the URL the launcher printed (…/dashboard#token=…) or paste one";
-      return;
-    }
-    try {
-      const [g, n, r] = await Promise.all([api("/v1/regions", token), api("/v1/nodes", token), api("/v1/rooms", token)]);
-      state.polls++;
-      state.regions = g.regions; state.nodes = n.nodes; state.rooms = r.rooms;
-      render(g.regions, n.nodes.sort((a, b) => (a.region + a.id).localeCompare(b.region + b.id)), r.rooms, Date.now());
-      $("status").className = "";
-      $("status").textContent = n.nodes.length + " nodes, " + r.rooms.length + " rooms · updated " + new Date().toLocaleTimeString();
-    } catch (e) {
-      state.errors++;
-      state.lastError = String(e.message);
-      $("status").className = "err";
-      $("status").textContent = "error: " + e.message;
-      if (e.status === 401 || e.status === 403) $("login").hidden = false;
-    }
-  }
-  $("login").addEventListener("submit", (ev) => {
-    ev.preventDefault();
-    sessionStorage.setItem(KEY, $("token").value.trim());
-    $("token").value = "";
-    $("login").hidden = true;
-    void poll();
-  });
-  void poll();
-  setInterval(poll, POLL_MS);
-})();
-`;
-
 const SECURITY_HEADERS = {
   "content-security-policy":
-    "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
   "referrer-policy": "no-referrer",
   "x-content-type-options": "nosniff",
   "cache-control": "no-store",
@@ -135,4 +88,4 @@ const SECURITY_HEADERS = {
 export const dashboard = new Hono<{ Bindings: Env }>();
 
 dashboard.get("/dashboard", (c) => c.body(HTML, 200, { ...SECURITY_HEADERS, "content-type": "text/html; charset=utf-8" }));
-dashboard.get("/dashboard.js", (c) => c.body(SCRIPT, 200, { ...SECURITY_HEADERS, "content-type": "text/javascript; charset=utf-8" }));
+dashboard.get("/dashboard.js", (c) => c.body(DASHBOARD_SCRIPT, 200, { ...SECURITY_HEADERS, "content-type": "text/javascript; charset=utf-8" }));
