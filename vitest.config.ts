@@ -8,6 +8,7 @@ import { defineConfig } from "vitest/config";
 const UNIT = [
   "test/docs/**/*.test.ts",
   "test/**/units.test.ts",
+  "test/control-plane/dashboard.test.ts",
   "test/media-node/protocol.test.ts",
   "test/selector/selector.test.ts",
   "test/selector/reservation.test.ts",

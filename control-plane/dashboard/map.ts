@@ -118,7 +118,7 @@ export function layoutCards(regions: readonly { name: string; at: Point; nodes: 
       if (c === 0) break;
     }
     taken.push(best);
-    r.nodes.forEach((id, i) => out.set(id, { x: best.x, y: best.y + i * (CARD.h + CARD.gap), w: CARD.w, h: CARD.h }));
+    for (const [i, id] of r.nodes.entries()) out.set(id, { x: best.x, y: best.y + i * (CARD.h + CARD.gap), w: CARD.w, h: CARD.h });
   }
   return out;
 }

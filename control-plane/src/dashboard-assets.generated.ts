@@ -202,7 +202,7 @@ export const DASHBOARD_SCRIPT = `"use strict";
         if (c === 0) break;
       }
       taken.push(best);
-      r.nodes.forEach((id, i) => out.set(id, { x: best.x, y: best.y + i * (CARD.h + CARD.gap), w: CARD.w, h: CARD.h }));
+      for (const [i, id] of r.nodes.entries()) out.set(id, { x: best.x, y: best.y + i * (CARD.h + CARD.gap), w: CARD.w, h: CARD.h });
     }
     return out;
   }
