@@ -85,6 +85,17 @@ describe("docs", () => {
     }
   });
 
+  it(".ci/run runs exactly the README's commands: install, check, test", () => {
+    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+    const shown = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((m) => m[1]!.split("\n").map((l) => l.replace(/\s+#.*$/, "").trim()));
+    const ci = readFileSync(join(ROOT, ".ci/run"), "utf8")
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith("#") && !l.startsWith("set ") && !l.startsWith("cd "));
+    expect(ci).toEqual(["infra/install", "npm run check", "npm test"]);
+    for (const c of ci) expect(shown, `README shows ${c}`).toContain(c);
+  });
+
   it("the README stays short", () => {
     expect(readFileSync(join(ROOT, "README.md"), "utf8").split("\n").length).toBeLessThanOrEqual(200);
   });
