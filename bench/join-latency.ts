@@ -1,12 +1,12 @@
 // @bench-smoke
 // Join latency through the real path — Miniflare (workerd) → control-plane Worker → @upstash/redis
-// → Upstash REST bridge → redis-server — against a bare GET through the same client and path in
-// the same run. Also counts Redis round trips (bridge HTTP requests) and commands per request.
+// → Upstash REST stand-in → redis-server — against a bare GET through the same client and path in
+// the same run. Also counts Redis round trips (REST HTTP requests) and commands per request.
 //
 //   node bench/join-latency.ts [--smoke] [--iterations 300] [--nodes 30]
 import { randomBytes } from "node:crypto";
 import { Miniflare } from "miniflare";
-import { startBridge } from "../infra/upstash-rest/server.ts";
+import { startUpstashRest } from "../infra/upstash-rest/server.ts";
 import { ioredisRunner } from "../shared/redis/ioredis.ts";
 import { reportNode } from "../shared/registry.ts";
 import { mintToken } from "../shared/token.ts";
@@ -30,11 +30,11 @@ const CITIES = [
 
 const redis = await TestRedis.start();
 const restToken = randomBytes(16).toString("hex");
-const bridge = await startBridge({ redisUrl: redis.url, token: restToken });
+const upstashRest = await startUpstashRest({ redisUrl: redis.url, token: restToken });
 const io = redis.client();
 const runner = ioredisRunner(io);
 const apiSecret = randomBytes(24).toString("hex");
-const redisVars = { UPSTASH_REDIS_REST_URL: bridge.url, UPSTASH_REDIS_REST_TOKEN: restToken };
+const redisVars = { UPSTASH_REDIS_REST_URL: upstashRest.url, UPSTASH_REDIS_REST_TOKEN: restToken };
 
 async function reportFleet(): Promise<void> {
   for (let i = 0; i < NODES; i++) {
@@ -75,14 +75,14 @@ try {
   interface Sample { ms: number; requests: number; commands: number }
   const samples: Record<"get" | "joinNew" | "joinExisting", Sample[]> = { get: [], joinNew: [], joinExisting: [] };
   async function measure(kind: keyof typeof samples, fn: () => Promise<{ status: number; arrayBuffer(): Promise<ArrayBuffer> }>, record: boolean): Promise<void> {
-    const r0 = bridge.stats.requests;
-    const c0 = bridge.stats.commands;
+    const r0 = upstashRest.stats.requests;
+    const c0 = upstashRest.stats.commands;
     const t0 = performance.now();
     const res = await fn();
     await res.arrayBuffer();
     const ms = performance.now() - t0;
     if (res.status !== 200) throw new Error(`${kind} answered ${res.status}`);
-    if (record) samples[kind].push({ ms, requests: bridge.stats.requests - r0, commands: bridge.stats.commands - c0 });
+    if (record) samples[kind].push({ ms, requests: upstashRest.stats.requests - r0, commands: upstashRest.stats.commands - c0 });
   }
 
   const started = Date.now();
@@ -127,6 +127,6 @@ try {
 } finally {
   await mf.dispose();
   io.disconnect();
-  await bridge.close();
+  await upstashRest.close();
   await redis.stop();
 }

@@ -1,8 +1,8 @@
 // @bench-smoke
 // Benchmark 2 — selector scale. Cost of ONE room placement (shared/placement.ts, Meridian's default
 // selector config) versus the number of registered nodes, on a real redis-server reached the way
-// the Worker reaches it: @upstash/redis → the Upstash REST bridge (infra/upstash-rest) → Redis.
-// Reports round trips per placement (bridge HTTP requests), client-side p50/p99, and server-side
+// the Worker reaches it: @upstash/redis → the Upstash REST stand-in (infra/upstash-rest) → Redis.
+// Reports round trips per placement (REST HTTP requests), client-side p50/p99, and server-side
 // script time from SLOWLOG (slowlog-log-slower-than 0), next to a bare GET through the same client.
 //
 //   node bench/selector-scale.ts [--smoke] [--seed N] [--sizes 100,1000,10000] [--placements 400]
@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import { Redis as UpstashRedis } from "@upstash/redis/cloudflare";
 import type { Redis as IoRedis } from "ioredis";
 import { upstashRunner } from "../control-plane/src/redis.ts";
-import { startBridge } from "../infra/upstash-rest/server.ts";
+import { startUpstashRest } from "../infra/upstash-rest/server.ts";
 import { NodeSelectorConfig } from "../shared/config.ts";
 import { keys } from "../shared/keys.ts";
 import { REPORT_INTERVAL_MS } from "../shared/node.ts";
@@ -89,10 +89,10 @@ async function main(): Promise<void> {
   const server = await TestRedis.start();
   const admin = server.client();
   const token = randomBytes(24).toString("hex");
-  const bridge = await startBridge({ redisUrl: server.url, token });
+  const upstashRest = await startUpstashRest({ redisUrl: server.url, token });
   // Configured like the Worker's client (control-plane/src/redis.ts redisFor).
   const upstash = new UpstashRedis({
-    url: bridge.url,
+    url: upstashRest.url,
     token,
     automaticDeserialization: false,
     enableTelemetry: false,
@@ -125,7 +125,7 @@ async function main(): Promise<void> {
           lat.length = 0;
           getLat.length = 0;
           await admin.call("SLOWLOG", "RESET");
-          requestsBefore = bridge.stats.requests;
+          requestsBefore = upstashRest.stats.requests;
         }
         let t = performance.now();
         const r = await placeRoom(worker, {
@@ -150,8 +150,8 @@ async function main(): Promise<void> {
       results.push({
         nodes: size,
         placements: placed,
-        // Each placement is followed by one GET; both go through the bridge as HTTP requests.
-        roundTrips: (bridge.stats.requests - requestsBefore - getLat.length) / placed,
+        // Each placement is followed by one GET; both go through the REST stand-in as HTTP requests.
+        roundTrips: (upstashRest.stats.requests - requestsBefore - getLat.length) / placed,
         p50: percentile(lat, 50),
         p99: percentile(lat, 99),
         serverP50: percentile(server, 50),
@@ -162,14 +162,14 @@ async function main(): Promise<void> {
       });
     }
   } finally {
-    await bridge.close();
+    await upstashRest.close();
     await admin.quit();
     await server.stop();
   }
 
   console.log(
     `selector scale: one placement (default selector: ${config.kind}/${config.sort_by}/${config.algorithm}) through ` +
-      `@upstash/redis → REST bridge → redis-server; times in ms\n`,
+      `@upstash/redis → REST stand-in → redis-server; times in ms\n`,
   );
   printTable(
     ["nodes", "placements", "round trips", "client p50", "client p99", "script p50", "script p99", "script max", "GET p50", "GET p99"],

@@ -1,5 +1,5 @@
 // `npm run dev`: a local multi-region Meridian cluster on loopback — redis-server (unless
-// REDIS_URL is set), the Upstash REST bridge, the control-plane Worker under Miniflare, media nodes
+// REDIS_URL is set), the Upstash REST stand-in, the control-plane Worker under Miniflare, media nodes
 // in the deploy config's regions (MERIDIAN_CONFIG, default infra/meridian.example.yaml: the seed's
 // us-west-2 and us-east; one node per region plus a second in the default region) — plus the dev
 // app page and the dashboard. Ctrl-C (SIGINT) or SIGTERM stops everything and exits 0.
@@ -58,7 +58,7 @@ const dashboardUrl = `${cluster.workerUrl}/dashboard#token=${dashboardToken}`;
 
 console.log(`[dev] ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 console.log(`  redis            ${cluster.redisUrl}${cluster.redis ? "" : " (external)"}`);
-console.log(`  upstash bridge   ${cluster.bridge.url}`);
+console.log(`  upstash rest     ${cluster.upstashRest.url}`);
 console.log(`  control plane    ${cluster.workerUrl}  (Worker under Miniflare)`);
 for (const n of cluster.nodes) console.log(`  media node       ${n.nodeId.padEnd(12)} ${n.region.padEnd(10)} ${n.httpUrl}`);
 console.log(`\n  Demo:       ${app.url}/`);
@@ -74,7 +74,7 @@ if (flags.machine) {
     worker: cluster.workerUrl,
     dashboard: dashboardUrl,
     redisUrl: cluster.redisUrl,
-    bridge: cluster.bridge.url,
+    upstashRest: cluster.upstashRest.url,
     apiKey,
     apiSecret,
     nodes: cluster.nodes.map((n) => ({ id: n.nodeId, region: n.region, http: n.httpUrl, pid: n.pid })),

@@ -1,5 +1,5 @@
 // The reliability suite: join storm, churn, Redis restart, fuzz and token attacks against a real
-// local cluster (redis-server, Upstash REST bridge, the Worker in Miniflare, media nodes as child
+// local cluster (redis-server, Upstash REST stand-in, the Worker in Miniflare, media nodes as child
 // processes), loopback only, every loop bounded in count and time.
 //
 //   npm run reliability [-- --smoke] [--only storm,churn,redis,fuzz,tokens] [--seed N]

@@ -1,4 +1,4 @@
-// Join storm through the real path (Miniflare Worker → Upstash REST bridge → redis-server) onto
+// Join storm through the real path (Miniflare Worker → Upstash REST stand-in → redis-server) onto
 // real media nodes, optionally with node churn (SIGKILL + a fresh node every N s) or a Redis
 // crash and restart mid-storm. Every loop is bounded in count and time.
 //

@@ -1,12 +1,12 @@
 // A whole local Meridian cluster in one call: redis-server (unless a Redis URL is given), the
-// Upstash REST bridge, the real control-plane Worker under Miniflare, and N media nodes as child
+// Upstash REST stand-in, the real control-plane Worker under Miniflare, and N media nodes as child
 // processes, all on 127.0.0.1. Used by `npm run dev` (infra/dev-cluster.ts) and by tests.
 import { randomBytes } from "node:crypto";
 import type { Miniflare, RequestInit as MfRequestInit } from "miniflare";
 import type { GeoPoint, NodeSelectorConfig, Region } from "../../shared/config.ts";
 import { mintToken, parseApiKeys, type VideoGrant } from "../../shared/token.ts";
 import { CLIENT_LOCATION_HEADER } from "../../control-plane/src/routes/cf.ts";
-import { startBridge, type Bridge } from "../upstash-rest/server.ts";
+import { startUpstashRest, type UpstashRest } from "../upstash-rest/server.ts";
 import { MediaNodeChild } from "./media-node.ts";
 import { RedisServer } from "./redis-server.ts";
 import { waitFor } from "./wait.ts";
@@ -74,7 +74,7 @@ export interface LocalCluster {
   readonly redisUrl: string;
   /** The redis-server this cluster started (undefined with an external Redis). */
   readonly redis: RedisServer | undefined;
-  readonly bridge: Bridge;
+  readonly upstashRest: UpstashRest;
   readonly mf: Miniflare;
   /** The Worker's loopback origin (dashboard, API). */
   readonly workerUrl: string;
@@ -94,7 +94,7 @@ export interface LocalCluster {
   adminToken(ttlSeconds?: number, video?: VideoGrant): Promise<string>;
   /** pids of every child process still running. */
   pids(): number[];
-  /** Stops nodes, Worker, bridge and redis-server, in that order; resolves when all are gone. */
+  /** Stops nodes, Worker, Upstash REST stand-in and redis-server, in that order; resolves when all are gone. */
   stop(): Promise<void>;
 }
 
@@ -115,15 +115,15 @@ export async function startCluster(o: ClusterOptions): Promise<LocalCluster> {
     const redis = o.redisUrl ? undefined : await RedisServer.start({ detached: o.detached ?? false });
     if (redis) stops.push(() => redis.stop());
     const redisUrl = o.redisUrl ?? redis!.url;
-    const bridge = await startBridge({ redisUrl, token: restToken });
-    stops.push(() => bridge.close());
+    const upstashRest = await startUpstashRest({ redisUrl, token: restToken });
+    stops.push(() => upstashRest.close());
     const selector = { kind: "regionaware", sort_by: "sysload", algorithm: "lowest", ...o.selector, regions: o.regions };
     const { mf, url } = await startLocalWorker({
       bindings: {
         NODE_SELECTOR: JSON.stringify(selector),
         DEFAULT_REGION: defaultRegion,
         API_KEYS: apiKeys,
-        UPSTASH_REDIS_REST_URL: bridge.url,
+        UPSTASH_REDIS_REST_URL: upstashRest.url,
         UPSTASH_REDIS_REST_TOKEN: restToken,
         // Local clients (the dev app, curl, an app server of yours) state their location with
         // X-Meridian-Client-Location; never set in production.
@@ -163,7 +163,7 @@ export async function startCluster(o: ClusterOptions): Promise<LocalCluster> {
     const cluster: LocalCluster = {
       redisUrl,
       redis,
-      bridge,
+      upstashRest,
       mf,
       workerUrl: url.origin,
       nodes,

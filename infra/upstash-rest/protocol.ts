@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 
 export type Command = (string | number)[];
 
-/** What the bridge runs: exactly the commands the control plane sends, nothing else. Every Redis
+/** What the REST stand-in runs: exactly the commands the control plane sends, nothing else. Every Redis
  * access of the Worker is a script (control-plane/src/redis.ts: EVALSHA, EVAL on NOSCRIPT);
  * bench/join-latency's baseline probe is one GET; PING is the health check. Anything else is
  * refused with 400: commands that change the shared connection for every caller (HELLO 3 made
@@ -33,11 +33,11 @@ function isCommand(v: unknown): v is Command {
 export function parseCommand(body: unknown, scripts: ReadonlySet<string>): Command {
   if (!isCommand(body)) throw new BadRequest("ERR request body must be a non-empty JSON array of strings/numbers");
   const name = String(body[0]).toUpperCase();
-  if (!ALLOWED_COMMANDS.has(name)) throw new BadRequest(`ERR command '${String(body[0]).slice(0, 32)}' is not allowed through the REST bridge`);
+  if (!ALLOWED_COMMANDS.has(name)) throw new BadRequest(`ERR command '${String(body[0]).slice(0, 32)}' is not allowed through the REST stand-in`);
   if (name === "EVAL" || name === "EVALSHA") {
     const script = String(body[1] ?? "");
     const sha = name === "EVAL" ? scriptSha(script) : script.toLowerCase();
-    if (!scripts.has(sha)) throw new BadRequest(`ERR only the control plane's scripts run through the REST bridge`);
+    if (!scripts.has(sha)) throw new BadRequest(`ERR only the control plane's scripts run through the REST stand-in`);
   }
   return [name, ...body.slice(1)];
 }

@@ -11,7 +11,7 @@ import { Redis, ReplyError } from "ioredis";
 import { SCRIPTS } from "../../shared/redis/scripts.ts";
 import { BadRequest, encodeReply, parseCommand, parseCommands, scriptSha, type Command } from "./protocol.ts";
 
-export interface BridgeOptions {
+export interface UpstashRestOptions {
   redisUrl: string;
   token: string;
   port?: number;
@@ -20,16 +20,16 @@ export interface BridgeOptions {
   scripts?: Iterable<string>;
 }
 
-export interface BridgeStats {
+export interface UpstashRestStats {
   /** HTTP requests answered (each one Redis round trip: pipelines are written back to back). */
   requests: number;
   /** Redis commands executed. */
   commands: number;
 }
 
-export interface Bridge {
+export interface UpstashRest {
   readonly url: string;
-  readonly stats: BridgeStats;
+  readonly stats: UpstashRestStats;
   close(): Promise<void>;
 }
 
@@ -57,8 +57,8 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-export async function startBridge(o: BridgeOptions): Promise<Bridge> {
-  if (!o.token) throw new Error("the bridge needs a token (UPSTASH_REDIS_REST_TOKEN)");
+export async function startUpstashRest(o: UpstashRestOptions): Promise<UpstashRest> {
+  if (!o.token) throw new Error("the Upstash REST stand-in needs a token (UPSTASH_REDIS_REST_TOKEN)");
   // Fail fast while Redis is down (no offline queue, no per-command retries) and keep
   // reconnecting in the background, like a managed Redis endpoint would.
   const redis = new Redis(o.redisUrl, {
@@ -73,7 +73,7 @@ export async function startBridge(o: BridgeOptions): Promise<Bridge> {
   await redis.connect().catch(() => undefined);
   const expected = digest(o.token);
   const scripts = new Set([...(o.scripts ?? Object.values(SCRIPTS).map((s) => s.lua))].map(scriptSha));
-  const stats: BridgeStats = { requests: 0, commands: 0 };
+  const stats: UpstashRestStats = { requests: 0, commands: 0 };
 
   const argv = (c: Command): [string, ...string[]] => [String(c[0]), ...c.slice(1).map(String)];
   const run = (c: Command) => redis.callBuffer(...argv(c));

@@ -2,34 +2,34 @@
 import { Redis as Upstash } from "@upstash/redis";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startBridge, type Bridge } from "../../infra/upstash-rest/server.ts";
+import { startUpstashRest, type UpstashRest } from "../../infra/upstash-rest/server.ts";
 import { SCRIPTS } from "../../shared/redis/scripts.ts";
 import { TestRedis } from "../support/redis.ts";
 
-const TOKEN = "bridge-test-token";
+const TOKEN = "upstash-rest-test-token";
 /** A script of the test's own, allowed next to the project's (createScript's EVALSHA → EVAL). */
 const ECHO = "return ARGV[1] .. KEYS[1]";
 /** Nested replies, through an allowed script. */
 const HGETALL = "return { redis.call('HGETALL', KEYS[1]), redis.call('HLEN', KEYS[1]) }";
 let redis: TestRedis;
 let io: Redis;
-let bridge: Bridge;
+let upstashRest: UpstashRest;
 
 beforeAll(async () => {
   redis = await TestRedis.start();
   io = redis.client();
   io.on("error", () => undefined); // the outage test stops Redis
-  bridge = await startBridge({ redisUrl: redis.url, token: TOKEN, scripts: [...Object.values(SCRIPTS).map((s) => s.lua), ECHO, HGETALL] });
+  upstashRest = await startUpstashRest({ redisUrl: redis.url, token: TOKEN, scripts: [...Object.values(SCRIPTS).map((s) => s.lua), ECHO, HGETALL] });
 });
 afterAll(async () => {
   io?.disconnect();
-  await bridge?.close();
+  await upstashRest?.close();
   await redis?.stop();
 });
 
 const client = (o: { token?: string; base64?: boolean; autoPipeline?: boolean } = {}) =>
   new Upstash({
-    url: bridge.url,
+    url: upstashRest.url,
     token: o.token ?? TOKEN,
     retry: false,
     automaticDeserialization: false,
@@ -38,7 +38,7 @@ const client = (o: { token?: string; base64?: boolean; autoPipeline?: boolean } 
   });
 
 async function raw(path: string, body: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(bridge.url + path, {
+  const res = await fetch(upstashRest.url + path, {
     method: "POST",
     headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json", ...headers },
     body: JSON.stringify(body),
@@ -46,7 +46,7 @@ async function raw(path: string, body: unknown, headers: Record<string, string> 
   return { status: res.status, body: (await res.json()) as unknown };
 }
 
-describe("upstash bridge", () => {
+describe("upstash rest", () => {
   it("round-trips unicode and binary-ish strings with and without base64", async () => {
     for (const base64 of [true, false]) {
       const v = `héllo ✓ "quoted" ${base64}`;
@@ -68,7 +68,7 @@ describe("upstash bridge", () => {
     await io.set("p:b", "2");
     const c = client({ autoPipeline: true });
     expect(await Promise.all([c.get("p:a"), c.get("p:b"), c.ping()])).toEqual(["1", "2", "PONG"]);
-    expect(bridge.stats.requests).toBeGreaterThan(0);
+    expect(upstashRest.stats.requests).toBeGreaterThan(0);
     const r = await raw("/pipeline", [["GET", "p:a"], ["GET", "h"], ["GET", "p:b"]]);
     expect(r.status).toBe(200);
     expect(r.body).toEqual([{ result: "1" }, { error: expect.stringMatching(/^WRONGTYPE/) }, { result: "2" }]);
@@ -93,13 +93,13 @@ describe("upstash bridge", () => {
 
   it("answers 401 for a missing or wrong token, 400 for bad requests and Redis errors", async () => {
     await expect(client({ token: "wrong" }).get("x")).rejects.toThrow(/Unauthorized/);
-    const noAuth = await fetch(`${bridge.url}/`, { method: "POST", body: '["GET","x"]' });
+    const noAuth = await fetch(`${upstashRest.url}/`, { method: "POST", body: '["GET","x"]' });
     expect(noAuth.status).toBe(401);
     expect((await raw("/", { not: "a command" })).status).toBe(400);
     expect((await raw("/", [])).status).toBe(400);
     expect((await raw("/pipeline", [["GET", "x"], "oops"])).status).toBe(400);
     expect(await raw("/", ["GET", "h"])).toMatchObject({ status: 400, body: { error: expect.stringMatching(/^WRONGTYPE/) } });
-    const notJson = await fetch(`${bridge.url}/`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` }, body: "{" });
+    const notJson = await fetch(`${upstashRest.url}/`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` }, body: "{" });
     expect(notJson.status).toBe(400);
   });
 
@@ -120,7 +120,7 @@ describe("upstash bridge", () => {
     expect(await io.get("survivor")).toBe("still here");
     expect(await io.dbsize()).toBeGreaterThan(0);
     expect((await raw("/pipeline", Array.from({ length: 101 }, () => ["PING"]))).status).toBe(400);
-    const huge = await fetch(`${bridge.url}/`, {
+    const huge = await fetch(`${upstashRest.url}/`, {
       method: "POST",
       headers: { authorization: `Bearer ${TOKEN}` },
       body: JSON.stringify(["GET", "x".repeat(2 * 1024 * 1024)]),

@@ -1,4 +1,4 @@
-// `npm run dev` end to end: the launcher starts redis-server, the bridge, the Worker and three
+// `npm run dev` end to end: the launcher starts redis-server, the Upstash REST stand-in, the Worker and three
 // media nodes in two regions; region-aware joins through its app server; the dashboard and the API
 // calls it makes; SIGINT leaves no process behind and exits 0.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -194,11 +194,11 @@ describe("npm run dev", () => {
 
   it("stops every child process on SIGINT and exits 0", async () => {
     const { pids, nodes } = launcher.ready;
-    expect(pids).toHaveLength(4); // redis-server + three media nodes (bridge and Worker are in-process)
+    expect(pids).toHaveLength(4); // redis-server + three media nodes (REST stand-in and Worker are in-process)
     launcher.proc.kill("SIGINT");
     expect(await launcher.exited).toEqual({ code: 0, signal: null });
     await waitFor(async () => pids.filter(alive), (left) => left.length === 0, "children gone", 10_000);
-    for (const url of [launcher.ready.worker, launcher.ready.app, launcher.ready.bridge, ...nodes.map((n) => n.http)])
+    for (const url of [launcher.ready.worker, launcher.ready.app, launcher.ready.upstashRest, ...nodes.map((n) => n.http)])
       await expect(fetch(`${url}/healthz`)).rejects.toThrow();
     expect(launcher.output.join("\n")).toContain("[dev] stopped");
   });

@@ -11,7 +11,7 @@ export interface Ready {
   worker: string;
   dashboard: string;
   redisUrl: string;
-  bridge: string;
+  upstashRest: string;
   apiKey: string;
   apiSecret: string;
   nodes: { id: string; region: string; http: string; pid: number }[];

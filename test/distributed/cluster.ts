@@ -1,5 +1,5 @@
 // The distributed system of the issue in one test run: infra/local's cluster (the real
-// control-plane Worker under Miniflare behind the Upstash REST bridge, a real redis-server, real
+// control-plane Worker under Miniflare behind the Upstash REST stand-in, a real redis-server, real
 // media-node processes) laid out as the tests need it: three nodes in two regions on loopback, one
 // in us-west-2 and two in us-east, with ids the tests can name. Clients join the way a browser app
 // does (POST /v1/join from a location) and get a media token plus the wss URL of their signal node.

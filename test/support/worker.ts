@@ -1,11 +1,11 @@
 // The real control-plane Worker under the Miniflare API (infra/local/worker.ts), against a real
-// redis-server through the Upstash REST bridge. One per test file.
+// redis-server through the Upstash REST stand-in. One per test file.
 import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { Miniflare, RequestInit as MfRequestInit } from "miniflare";
 import type { Env } from "../../control-plane/src/env.ts";
 import { readResponse, startLocalWorker } from "../../infra/local/worker.ts";
-import { startBridge, type Bridge } from "../../infra/upstash-rest/server.ts";
+import { startUpstashRest, type UpstashRest } from "../../infra/upstash-rest/server.ts";
 import { ioredisRunner } from "../../shared/redis/ioredis.ts";
 import type { ScriptRunner } from "../../shared/redis/runner.ts";
 import { mintToken, type VideoGrant } from "../../shared/token.ts";
@@ -21,7 +21,7 @@ export interface CfInit extends Omit<MfRequestInit, "body"> {
 export interface WorkerHarness {
   mf: Miniflare;
   redis: TestRedis;
-  bridge: Bridge;
+  upstashRest: UpstashRest;
   ioredis: Redis;
   runner: ScriptRunner;
   apiKey: string;
@@ -38,12 +38,12 @@ export const ORIGIN = "http://control-plane.test";
 export async function startWorker(vars: Partial<Env> = {}): Promise<WorkerHarness> {
   const redis = await TestRedis.start();
   const restToken = randomBytes(16).toString("hex");
-  const bridge = await startBridge({ redisUrl: redis.url, token: restToken });
+  const upstashRest = await startUpstashRest({ redisUrl: redis.url, token: restToken });
   const apiKey = "testkey";
   const apiSecret = randomBytes(24).toString("hex");
   const bindings: Env = {
     API_KEYS: `${apiKey}:${apiSecret}`,
-    UPSTASH_REDIS_REST_URL: bridge.url,
+    UPSTASH_REDIS_REST_URL: upstashRest.url,
     UPSTASH_REDIS_REST_TOKEN: restToken,
     ...vars,
   };
@@ -54,7 +54,7 @@ export async function startWorker(vars: Partial<Env> = {}): Promise<WorkerHarnes
   const h: WorkerHarness = {
     mf,
     redis,
-    bridge,
+    upstashRest,
     ioredis,
     runner: ioredisRunner(ioredis),
     apiKey,
@@ -83,7 +83,7 @@ export async function startWorker(vars: Partial<Env> = {}): Promise<WorkerHarnes
     async close() {
       await mf.dispose();
       ioredis.disconnect();
-      await bridge.close();
+      await upstashRest.close();
       await redis.stop();
     },
   };
