@@ -7,9 +7,9 @@
 import { randomBytes } from "node:crypto";
 import { Miniflare } from "miniflare";
 import { startUpstashRest } from "../infra/upstash-rest/server.ts";
-import { ioredisRunner } from "../shared/redis/ioredis.ts";
-import { reportNode } from "../shared/registry.ts";
-import { mintToken } from "../shared/token.ts";
+import { ioredisRunner } from "#shared/redis/ioredis.ts";
+import { reportNode } from "#shared/registry.ts";
+import { mintToken } from "#shared/token.ts";
 import { COMPATIBILITY_DATE, bundleWorker, bundleWorkerEntry } from "../test/support/worker.ts";
 import { nodeRecord, REGIONS } from "../test/support/nodes.ts";
 import { TestRedis } from "../test/support/redis.ts";

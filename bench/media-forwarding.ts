@@ -21,7 +21,7 @@ import { resolveConfig } from "../media-node/src/config.ts";
 import { MEDIA_CODECS } from "../media-node/src/rooms/media-codecs.ts";
 import { MediaNode } from "../media-node/src/media-node.ts";
 import { SignalClient } from "../media-node/client/signal-client.ts";
-import { mintToken } from "../shared/token.ts";
+import { mintToken } from "#shared/token.ts";
 import { freePort, TestRedis } from "../test/support/redis.ts";
 import { PlainForwarder, workerCpuMs } from "./media/forwarder.ts";
 import { CAMERA_720P, packetsPerSecond, RtpSink, VideoSource } from "./media/rtp.ts";

@@ -17,7 +17,7 @@ import { generateWorkload, type RoomSpec } from "./placement/workload.ts";
 import { makeNodes, type NodeSpec } from "./placement/world.ts";
 import { benchArgs, mean, percentile, printRatio, printTable } from "./lib/report.ts";
 import { seededRng } from "./lib/prng.ts";
-import { ioredisRunner } from "../shared/redis/ioredis.ts";
+import { ioredisRunner } from "#shared/redis/ioredis.ts";
 import { TestRedis } from "../test/support/redis.ts";
 
 const args = benchArgs({

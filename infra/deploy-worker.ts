@@ -5,7 +5,7 @@
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { DeployFileError, loadDeployFile } from "../shared/deploy-config.ts";
+import { DeployFileError, loadDeployFile } from "#shared/deploy-config.ts";
 import { workerVars, wranglerDeployArgs } from "./worker-vars.ts";
 
 const USAGE = `usage: npm run deploy:worker -- --config <file.yaml> [--env production] [--print] [--dry-run --outdir <dir>]

@@ -10,8 +10,8 @@
 // Flags: --free-ports (any free ports; for tests), --machine (also print one
 // `MERIDIAN_DEV_READY {json}` line with URLs, pids and the API key pair).
 import { parseArgs } from "node:util";
-import { EXAMPLE_DEPLOY_FILE, loadDeployFile } from "../shared/deploy-config.ts";
-import { parseApiKeys } from "../shared/token.ts";
+import { EXAMPLE_DEPLOY_FILE, loadDeployFile } from "#shared/deploy-config.ts";
+import { parseApiKeys } from "#shared/token.ts";
 import { startCluster } from "./local/cluster.ts";
 import { startDevApp } from "./local/dev-app/server.ts";
 import { devApiKeys, devLayout } from "./local/dev-settings.ts";

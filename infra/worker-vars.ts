@@ -1,7 +1,7 @@
 // The deploy config → the Worker's vars (the Worker cannot read files): what `npm run
 // deploy:worker` passes to `wrangler deploy` as --var flags, so a deployment states its regions once.
 import type { Env } from "../control-plane/src/env.ts";
-import type { DeployFile } from "../shared/deploy-config.ts";
+import type { DeployFile } from "#shared/deploy-config.ts";
 
 /** The Worker vars (names from control-plane/src/env.ts) a deploy config sets, as strings. */
 export type WorkerVars = { NODE_SELECTOR: string } & Partial<Record<keyof Env & ("DEFAULT_REGION" | "JOIN_TOKEN_TTL" | "AUTO_CREATE"), string>>;

@@ -1,9 +1,9 @@
 // Seeded randomness so every benchmark run replays the same workload: results differ only when
 // the code under test does. The generator itself is the selector's (one mulberry32 in the repo).
 
-import type { Rng } from "../../shared/selector/random.ts";
+import type { Rng } from "#shared/selector/random.ts";
 
-export { seededRng, type Rng } from "../../shared/selector/random.ts";
+export { seededRng, type Rng } from "#shared/selector/random.ts";
 
 /** Integer in [lo, hi). */
 export function randomInt(rng: Rng, lo: number, hi: number): number {

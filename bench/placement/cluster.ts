@@ -3,7 +3,7 @@
 // only. sysload is a Linux-style 1-minute load average (5 s ticks), so it lags the real load the
 // way it does on a real host. CPU demand is modelled proportional to hosted participants
 // (subscriptions capped by simulcast/pagination), so "load" below = participants hosted.
-import { REPORT_INTERVAL_MS } from "../../shared/node.ts";
+import { REPORT_INTERVAL_MS } from "#shared/node.ts";
 import { MinHeap } from "../lib/heap.ts";
 import type { Rng } from "../lib/prng.ts";
 import type { RoomSpec } from "./workload.ts";

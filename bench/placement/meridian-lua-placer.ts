@@ -1,11 +1,11 @@
 // Meridian's production placement path in the simulation: every stats report goes through
 // shared/registry.ts reportNode and every room through shared/placement.ts placeRoom — the real
 // Lua scripts on a real redis-server — with the simulated clock passed as `now`.
-import { NodeSelectorConfig } from "../../shared/config.ts";
-import { placeRoom } from "../../shared/placement.ts";
-import type { ScriptRunner } from "../../shared/redis/runner.ts";
-import { reportNode } from "../../shared/registry.ts";
-import { regionPreference } from "../../shared/selector/index.ts";
+import { NodeSelectorConfig } from "#shared/config.ts";
+import { placeRoom } from "#shared/placement.ts";
+import type { ScriptRunner } from "#shared/redis/runner.ts";
+import { reportNode } from "#shared/registry.ts";
+import { regionPreference } from "#shared/selector/index.ts";
 import type { Rng } from "../lib/prng.ts";
 import { epochMs } from "./clock.ts";
 import type { NodeView, Placer } from "./cluster.ts";

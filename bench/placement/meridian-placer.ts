@@ -3,9 +3,9 @@
 // placement adds the node's per-room cost; each report carries the outstanding part forward,
 // decayed — shared/selector/reservation.ts afterReport, what shared/registry.ts reportNode does
 // in Lua). The reference point is the CLIENT's location (request.cf).
-import { NodeSelectorConfig } from "../../shared/config.ts";
-import type { NodeRecord } from "../../shared/node.ts";
-import { afterReport, regionPreference, selectNode, type Candidate } from "../../shared/selector/index.ts";
+import { NodeSelectorConfig } from "#shared/config.ts";
+import type { NodeRecord } from "#shared/node.ts";
+import { afterReport, regionPreference, selectNode, type Candidate } from "#shared/selector/index.ts";
 import type { Rng } from "../lib/prng.ts";
 import { epochMs } from "./clock.ts";
 import type { NodeView, Placer, Snapshot } from "./cluster.ts";

@@ -1,7 +1,7 @@
 // The burst: room creations as a Poisson process, each from a client in a weighted city, with a
 // heavy-tailed size, participants trickling in, and a log-normal lifetime. Generated once per run
 // from the seed and replayed identically against every algorithm.
-import type { GeoPoint } from "../../shared/config.ts";
+import type { GeoPoint } from "#shared/config.ts";
 import { exponential, logNormal, pickWeighted, seededRng } from "../lib/prng.ts";
 import { CITIES, closestRegion } from "./world.ts";
 

@@ -1,8 +1,8 @@
 // The simulated deployment: three real AWS-region coordinates, nodes provisioned in proportion to
 // demand, and client cities weighted by population share of each region's catchment.
-import type { Region } from "../../shared/config.ts";
-import { regionPreference } from "../../shared/selector/index.ts";
-import type { GeoPoint } from "../../shared/config.ts";
+import type { Region } from "#shared/config.ts";
+import { regionPreference } from "#shared/selector/index.ts";
+import type { GeoPoint } from "#shared/config.ts";
 
 export const REGIONS: Region[] = [
   { name: "us-east", lat: 39.04, lon: -77.49 }, // Ashburn (us-east-1)

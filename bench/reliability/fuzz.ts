@@ -3,9 +3,9 @@
 // error body (HTTP) or an error reply with a non-internal code (signaling); no 5xx, no crash; and
 // afterwards both still serve a valid join.
 import fc from "fast-check";
-import { ErrorCode } from "../../shared/errors.ts";
-import { METHODS, PROTOCOL_VERSION } from "../../shared/protocol.ts";
-import { mintToken } from "../../shared/token.ts";
+import { ErrorCode } from "#shared/errors.ts";
+import { METHODS, PROTOCOL_VERSION } from "#shared/protocol.ts";
+import { mintToken } from "#shared/token.ts";
 import { SignalClient } from "../../media-node/client/signal-client.ts";
 import { startCluster } from "../../infra/local/cluster.ts";
 import { pool, checker, type ScenarioResult } from "./report.ts";

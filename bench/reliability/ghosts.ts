@@ -1,7 +1,7 @@
 // Ghost detection: every Redis key or sorted-set member that names a node which is not running.
 // The layout is shared/keys.ts; anything it adds later that names nodes should be added here.
 import type { Redis } from "ioredis";
-import { KEY_PREFIX, decodeKeyPart, keys } from "../../shared/keys.ts";
+import { KEY_PREFIX, decodeKeyPart, keys } from "#shared/keys.ts";
 
 // Key parts are encoded (keys.ts encodeKeyPart): they never contain ":".
 const NODE_KEY = new RegExp(`^${KEY_PREFIX}node:([^:]+)(?::(rooms|reserved|reservation))?$`);

@@ -11,9 +11,9 @@
 // TTL and the sweeper have had their time.
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
-import { ErrorCode } from "../../shared/errors.ts";
-import { keys } from "../../shared/keys.ts";
-import { NODE_TTL_MS, REGISTRY_WARMUP_MS, REPORT_INTERVAL_MS } from "../../shared/node.ts";
+import { ErrorCode } from "#shared/errors.ts";
+import { keys } from "#shared/keys.ts";
+import { NODE_TTL_MS, REGISTRY_WARMUP_MS, REPORT_INTERVAL_MS } from "#shared/node.ts";
 import { SignalClient } from "../../media-node/client/signal-client.ts";
 import { ClusterError, startCluster, type LocalCluster } from "../../infra/local/cluster.ts";
 import { MediaNodeChild } from "../../infra/local/media-node.ts";

@@ -1,9 +1,9 @@
 // Token attacks against the Worker's /v1/join and admin API and against a media node's signaling:
 // each must be refused with the documented status/code (HTTP) or close code (signaling).
 import { SignJWT, decodeJwt } from "jose";
-import { ErrorCode } from "../../shared/errors.ts";
-import { CloseCode } from "../../shared/protocol.ts";
-import { mintToken, type VideoGrant } from "../../shared/token.ts";
+import { ErrorCode } from "#shared/errors.ts";
+import { CloseCode } from "#shared/protocol.ts";
+import { mintToken, type VideoGrant } from "#shared/token.ts";
 import { SignalClient } from "../../media-node/client/signal-client.ts";
 import { startCluster } from "../../infra/local/cluster.ts";
 import { checker, type ScenarioResult } from "./report.ts";

@@ -2,7 +2,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { ErrorCode } from "../../shared/errors.ts";
+import { ErrorCode } from "#shared/errors.ts";
 import type { Env } from "./env.ts";
 import { dashboard } from "./dashboard.ts";
 import { ApiError, badRequest } from "./errors.ts";

@@ -3,7 +3,7 @@
 // string: URLs end up in proxies' and CDNs' logs. Only app tokens: a media token is refused
 // (shared/token.ts TokenKind).
 import type { Context } from "hono";
-import { TokenError, verifyToken, type ApiKeys, type TokenClaims } from "../../shared/token.ts";
+import { TokenError, verifyToken, type ApiKeys, type TokenClaims } from "#shared/token.ts";
 import { forbidden, unauthorized } from "./errors.ts";
 
 export function bearerToken(c: Context): string | undefined {

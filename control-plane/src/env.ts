@@ -1,7 +1,7 @@
 // Worker bindings and the settings parsed from them (once per isolate and env object).
 import { z } from "zod";
-import { NodeSelectorConfig } from "../../shared/config.ts";
-import { parseApiKeys, type ApiKeys } from "../../shared/token.ts";
+import { NodeSelectorConfig } from "#shared/config.ts";
+import { parseApiKeys, type ApiKeys } from "#shared/token.ts";
 import { misconfigured } from "./errors.ts";
 
 /** wrangler.toml [vars] + secrets (see wrangler.toml and docs/configuration.md). */

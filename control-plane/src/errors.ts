@@ -1,6 +1,6 @@
 // API errors: `{error:{code,message}}` with the stable codes of shared/errors.ts.
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { ErrorCode, type ErrorBody } from "../../shared/errors.ts";
+import { ErrorCode, type ErrorBody } from "#shared/errors.ts";
 
 export class ApiError extends Error {
   readonly status: ContentfulStatusCode;

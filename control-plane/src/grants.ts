@@ -1,6 +1,6 @@
 // The media token's grants: the app token's join grants, optionally narrowed by the join request.
 // A request can drop a permission but never add one.
-import type { VideoGrant } from "../../shared/token.ts";
+import type { VideoGrant } from "#shared/token.ts";
 import { forbidden } from "./errors.ts";
 
 export interface RequestedGrants {

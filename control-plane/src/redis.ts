@@ -2,7 +2,7 @@
 // access of the Worker is a script through this runner, so "Redis is down" is detected in one
 // place and becomes a 503.
 import { Redis, errors } from "@upstash/redis/cloudflare";
-import { scriptArgv, type RedisScript, type ScriptRunner } from "../../shared/redis/runner.ts";
+import { scriptArgv, type RedisScript, type ScriptRunner } from "#shared/redis/runner.ts";
 import { redisUnavailable } from "./errors.ts";
 import type { Settings } from "./env.ts";
 

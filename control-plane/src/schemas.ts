@@ -1,9 +1,9 @@
 // Request/response schemas of the HTTP API (zod, rendered into /openapi.json).
 import { z } from "@hono/zod-openapi";
-import { ErrorCode } from "../../shared/errors.ts";
-import { Region } from "../../shared/config.ts";
-import { AccessToken, Identity, PublishSources, ROOM_METADATA_MAX, RoomName as SharedRoomName } from "../../shared/limits.ts";
-import { NodeRecord } from "../../shared/node.ts";
+import { ErrorCode } from "#shared/errors.ts";
+import { Region } from "#shared/config.ts";
+import { AccessToken, Identity, PublishSources, ROOM_METADATA_MAX, RoomName as SharedRoomName } from "#shared/limits.ts";
+import { NodeRecord } from "#shared/node.ts";
 
 /** The one room-name rule (shared/limits.ts), on every entry path. */
 export const RoomName = SharedRoomName.openapi({ example: "standup" });

@@ -1,10 +1,10 @@
 // Redis reads and the room deletion of the API, each one script (one round trip). Placement
 // itself lives in shared/placement.ts.
-import type { NodeBusMessage } from "../../shared/bus.ts";
-import { keys } from "../../shared/keys.ts";
-import { NodeRecord } from "../../shared/node.ts";
-import type { ScriptRunner } from "../../shared/redis/runner.ts";
-import { SCRIPTS } from "../../shared/redis/scripts.ts";
+import type { NodeBusMessage } from "#shared/bus.ts";
+import { keys } from "#shared/keys.ts";
+import { NodeRecord } from "#shared/node.ts";
+import type { ScriptRunner } from "#shared/redis/runner.ts";
+import { SCRIPTS } from "#shared/redis/scripts.ts";
 
 export interface RoomView {
   name: string;

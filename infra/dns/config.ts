@@ -3,7 +3,7 @@
 // adds what Route 53 needs for each of them.
 import { isIP } from "node:net";
 import { z } from "zod";
-import { DEPLOY_FILE_SECTIONS, checkDeployFile, loadDeployFile, parseDeployFile } from "../../shared/deploy-config.ts";
+import { DEPLOY_FILE_SECTIONS, checkDeployFile, loadDeployFile, parseDeployFile } from "#shared/deploy-config.ts";
 import { ResourceRecordSetRegion } from "@aws-sdk/client-route-53";
 
 const awsRegions = Object.values(ResourceRecordSetRegion) as [string, ...string[]];
@@ -109,7 +109,7 @@ function isWithinZone(name: string, zone: string): boolean {
   return n === z || n.endsWith(`.${z}`);
 }
 
-export { DeployFileError as ConfigError } from "../../shared/deploy-config.ts";
+export { DeployFileError as ConfigError } from "#shared/deploy-config.ts";
 
 export function parseDeployConfig(raw: unknown, source = "config"): DeployConfig {
   return parseDeployFile(raw, source, DeployConfig);

@@ -3,8 +3,8 @@
 // processes, all on 127.0.0.1. Used by `npm run dev` (infra/dev-cluster.ts) and by tests.
 import { randomBytes } from "node:crypto";
 import type { Miniflare, RequestInit as MfRequestInit } from "miniflare";
-import type { GeoPoint, NodeSelectorConfig, Region } from "../../shared/config.ts";
-import { mintToken, parseApiKeys, type VideoGrant } from "../../shared/token.ts";
+import type { GeoPoint, NodeSelectorConfig, Region } from "#shared/config.ts";
+import { mintToken, parseApiKeys, type VideoGrant } from "#shared/token.ts";
 import { CLIENT_LOCATION_HEADER } from "../../control-plane/src/routes/cf.ts";
 import { startUpstashRest, type UpstashRest } from "../upstash-rest/server.ts";
 import { MediaNodeChild } from "./media-node.ts";

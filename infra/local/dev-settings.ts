@@ -1,8 +1,8 @@
 // What `npm run dev` derives from its inputs (pure): the cluster's layout from a deploy config and
 // the API key pair from the environment.
 import { randomBytes } from "node:crypto";
-import type { Region } from "../../shared/config.ts";
-import type { DeployFile } from "../../shared/deploy-config.ts";
+import type { Region } from "#shared/config.ts";
+import type { DeployFile } from "#shared/deploy-config.ts";
 import type { ClusterNodeSpec } from "./cluster.ts";
 
 /** The dev cluster's shape from a deploy config: its regions on loopback (signal_url is a

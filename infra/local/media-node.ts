@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import { mintToken, type VideoGrant } from "../../shared/token.ts";
+import { mintToken, type VideoGrant } from "#shared/token.ts";
 import { freePort } from "./ports.ts";
 
 const MAIN = fileURLToPath(new URL("../../media-node/src/main.ts", import.meta.url));

@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { Redis, ReplyError } from "ioredis";
-import { SCRIPTS } from "../../shared/redis/scripts.ts";
+import { SCRIPTS } from "#shared/redis/scripts.ts";
 import { BadRequest, encodeReply, parseCommand, parseCommands, scriptSha, type Command } from "./protocol.ts";
 
 export interface UpstashRestOptions {

@@ -9,7 +9,7 @@ import {
   type NotificationName,
   type RequestData,
   type Responses,
-} from "../../shared/protocol.ts";
+} from "#shared/protocol.ts";
 
 export class SignalError extends Error {
   readonly code: ErrorInfo["code"];

@@ -4,8 +4,8 @@
 import { hostname, networkInterfaces, availableParallelism } from "node:os";
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
-import { type DeployFile, loadDeployFile } from "../../shared/deploy-config.ts";
-import { parseApiKeys, type ApiKeys } from "../../shared/token.ts";
+import { type DeployFile, loadDeployFile } from "#shared/deploy-config.ts";
+import { parseApiKeys, type ApiKeys } from "#shared/token.ts";
 
 const port = z.coerce.number().int().min(1).max(65535);
 const ms = z.coerce.number().int().nonnegative();

@@ -3,8 +3,8 @@
 // the node's state (SERVING / DRAINING) and the drain sequence.
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
-import { parseBusMessage } from "../../shared/bus.ts";
-import type { NodeState } from "../../shared/node.ts";
+import { parseBusMessage } from "#shared/bus.ts";
+import type { NodeState } from "#shared/node.ts";
 import { BridgeEndpoint } from "./bridge/index.ts";
 import type { MediaNodeConfig } from "./config.ts";
 import { createHttpServer } from "./http/http-server.ts";

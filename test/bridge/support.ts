@@ -6,7 +6,7 @@ import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Redis } from "ioredis";
-import { keys } from "../../shared/keys.ts";
+import { keys } from "#shared/keys.ts";
 import { BridgeEndpoint, type BridgeEndpointConfig, type BridgeCloseEvent, type BridgeSession } from "../../media-node/src/bridge/index.ts";
 import { encode, type Outgoing } from "../../media-node/src/bridge/envelope.ts";
 import type { TestRedis } from "../support/redis.ts";

@@ -4,9 +4,9 @@
 // "n:rooms") writes and deletes only its own keys.
 import type { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
-import { LUA_KEY_FUNCTIONS, keys } from "../../shared/keys.ts";
-import type { RedisScript, ScriptRunner } from "../../shared/redis/runner.ts";
-import { claimRoom, closeRoom, removeNode, reportNode, sweepDeadNodes, upsertParticipant, type ParticipantRecord } from "../../shared/registry.ts";
+import { LUA_KEY_FUNCTIONS, keys } from "#shared/keys.ts";
+import type { RedisScript, ScriptRunner } from "#shared/redis/runner.ts";
+import { claimRoom, closeRoom, removeNode, reportNode, sweepDeadNodes, upsertParticipant, type ParticipantRecord } from "#shared/registry.ts";
 import { listRooms } from "../../control-plane/src/store.ts";
 import { nodeRecord } from "../support/nodes.ts";
 import { scriptRedisPerFile } from "../support/redis.ts";

@@ -8,11 +8,11 @@
 import type { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
 import { findGhosts } from "../../bench/reliability/ghosts.ts";
-import { NodeSelectorConfig } from "../../shared/config.ts";
-import { keys } from "../../shared/keys.ts";
-import { REGISTRY_RESTART_UPTIME_MS, REGISTRY_WARMUP_MS, REPORT_INTERVAL_MS, type NodeRecord } from "../../shared/node.ts";
-import { MIN_OPEN_WAIT_MS, placeRoom, type PlaceRequest, type PlaceResult } from "../../shared/placement.ts";
-import type { ScriptRunner } from "../../shared/redis/runner.ts";
+import { NodeSelectorConfig } from "#shared/config.ts";
+import { keys } from "#shared/keys.ts";
+import { REGISTRY_RESTART_UPTIME_MS, REGISTRY_WARMUP_MS, REPORT_INTERVAL_MS, type NodeRecord } from "#shared/node.ts";
+import { MIN_OPEN_WAIT_MS, placeRoom, type PlaceRequest, type PlaceResult } from "#shared/placement.ts";
+import type { ScriptRunner } from "#shared/redis/runner.ts";
 import {
   claimRoom,
   closeRoom,
@@ -21,7 +21,7 @@ import {
   removeParticipant,
   upsertParticipant,
   type ParticipantRecord,
-} from "../../shared/registry.ts";
+} from "#shared/registry.ts";
 import { REGIONS, nodeRecord } from "../support/nodes.ts";
 import { scriptRedisPerFile } from "../support/redis.ts";
 

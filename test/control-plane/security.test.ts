@@ -1,11 +1,11 @@
 // Issue 12 regressions on the real Worker (Miniflare) → Upstash bridge → redis-server: token kinds,
 // the shared limits and name rules, CORS, and a join that never 500s.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { keys } from "../../shared/keys.ts";
-import { PUBLISH_SOURCES_MAX, ROOM_NAME_MAX, SOURCE_NAME_MAX, TOKEN_MAX_CHARS, TOKEN_METADATA_MAX_BYTES } from "../../shared/limits.ts";
-import { Requests } from "../../shared/protocol.ts";
-import { reportNode } from "../../shared/registry.ts";
-import { mintToken, parseApiKeys, verifyToken } from "../../shared/token.ts";
+import { keys } from "#shared/keys.ts";
+import { PUBLISH_SOURCES_MAX, ROOM_NAME_MAX, SOURCE_NAME_MAX, TOKEN_MAX_CHARS, TOKEN_METADATA_MAX_BYTES } from "#shared/limits.ts";
+import { Requests } from "#shared/protocol.ts";
+import { reportNode } from "#shared/registry.ts";
+import { mintToken, parseApiKeys, verifyToken } from "#shared/token.ts";
 import { REGIONS, nodeRecord } from "../support/nodes.ts";
 import { startWorker, type WorkerHarness } from "../support/worker.ts";
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { settings, type Env } from "../../control-plane/src/env.ts";
 import { ApiError } from "../../control-plane/src/errors.ts";
 import { mediaGrants } from "../../control-plane/src/grants.ts";
-import { LUA_KEY_FUNCTIONS, decodeKeyPart, encodeKeyPart, keys } from "../../shared/keys.ts";
+import { LUA_KEY_FUNCTIONS, decodeKeyPart, encodeKeyPart, keys } from "#shared/keys.ts";
 
 describe("mediaGrants", () => {
   it.each([

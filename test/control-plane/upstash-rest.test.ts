@@ -3,7 +3,7 @@ import { Redis as Upstash } from "@upstash/redis";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startUpstashRest, type UpstashRest } from "../../infra/upstash-rest/server.ts";
-import { SCRIPTS } from "../../shared/redis/scripts.ts";
+import { SCRIPTS } from "#shared/redis/scripts.ts";
 import { TestRedis } from "../support/redis.ts";
 
 const TOKEN = "upstash-rest-test-token";

@@ -1,10 +1,10 @@
 // The real Worker (Miniflare) → Upstash bridge → real redis-server.
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { keys } from "../../shared/keys.ts";
-import { NODE_TTL_MS, REGISTRY_WARMUP_MS, STATS_FRESHNESS_MS } from "../../shared/node.ts";
-import { claimRoom, removeNode, reportNode, upsertParticipant } from "../../shared/registry.ts";
-import { parseApiKeys, verifyToken } from "../../shared/token.ts";
+import { keys } from "#shared/keys.ts";
+import { NODE_TTL_MS, REGISTRY_WARMUP_MS, STATS_FRESHNESS_MS } from "#shared/node.ts";
+import { claimRoom, removeNode, reportNode, upsertParticipant } from "#shared/registry.ts";
+import { parseApiKeys, verifyToken } from "#shared/token.ts";
 import { NEW_YORK, PARIS, REGIONS, SINGAPORE, nodeRecord, type NodeSpec } from "../support/nodes.ts";
 import { ORIGIN, startWorker, type WorkerHarness } from "../support/worker.ts";
 
@@ -347,7 +347,7 @@ describe("bad input and bad tokens → documented 4xx", () => {
       ["forged", { authorization: `Bearer ${await h.token({ roomJoin: true, room: "r" }, { identity: "a", secret: "not-the-secret" })}` }],
       ["expired", { authorization: `Bearer ${await h.token({ roomJoin: true, room: "r" }, { identity: "a", now: now - 7200, ttlSeconds: 600 })}` }],
     ];
-    const { mintToken } = await import("../../shared/token.ts");
+    const { mintToken } = await import("#shared/token.ts");
     cases.push(["unknown key", { authorization: `Bearer ${await mintToken({ apiKey: "who", apiSecret: "x", video: { roomJoin: true, room: "r" }, identity: "a", ttlSeconds: 60 })}` }]);
     for (const [name, headers] of cases) {
       for (const path of ["/v1/join", "/v1/rooms"]) {

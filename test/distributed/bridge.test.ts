@@ -4,9 +4,9 @@
 // bridge envelopes and client messages never crash a node.
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ErrorCode } from "../../shared/errors.ts";
-import { keys } from "../../shared/keys.ts";
-import { CloseCode, type NotificationName } from "../../shared/protocol.ts";
+import { ErrorCode } from "#shared/errors.ts";
+import { keys } from "#shared/keys.ts";
+import { CloseCode, type NotificationName } from "#shared/protocol.ts";
 import { SignalClient, SignalError } from "../../media-node/client/signal-client.ts";
 import { waitFor } from "../support/media-node.ts";
 import { EAST_A, EAST_B, PORTLAND, WASHINGTON, WEST, expectHealthy, metric, participantsOf, startDistributedCluster, type Cluster } from "./cluster.ts";

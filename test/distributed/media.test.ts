@@ -7,9 +7,9 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ErrorCode } from "../../shared/errors.ts";
-import { keys } from "../../shared/keys.ts";
-import { REPORT_INTERVAL_MS } from "../../shared/node.ts";
+import { ErrorCode } from "#shared/errors.ts";
+import { keys } from "#shared/keys.ts";
+import { REPORT_INTERVAL_MS } from "#shared/node.ts";
 import { ClusterError } from "../../infra/local/cluster.ts";
 import { waitFor } from "../support/media-node.ts";
 import { PORTLAND, WASHINGTON, WEST, EAST_A, EAST_B, dumpRedisWith, metric, participantsOf, type Cluster, type Where } from "./cluster.ts";

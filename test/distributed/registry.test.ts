@@ -4,10 +4,10 @@
 // reclaims its rooms unless another live node took them. Plus the client's rejoin rule.
 import { describe, expect, it } from "vitest";
 import type { Redis } from "ioredis";
-import { keys } from "../../shared/keys.ts";
-import type { ScriptRunner } from "../../shared/redis/runner.ts";
-import { claimRoom, reportNode, sweepDeadNodes, upsertParticipant, type ParticipantRecord } from "../../shared/registry.ts";
-import { CloseCode } from "../../shared/protocol.ts";
+import { keys } from "#shared/keys.ts";
+import type { ScriptRunner } from "#shared/redis/runner.ts";
+import { claimRoom, reportNode, sweepDeadNodes, upsertParticipant, type ParticipantRecord } from "#shared/registry.ts";
+import { CloseCode } from "#shared/protocol.ts";
 import { BridgeCloseCode } from "../../media-node/src/bridge/index.ts";
 import { REJOIN_ATTEMPTS, rejoinBackoffMs, shouldRejoin } from "../../media-node/client/meridian-client.ts";
 import { nodeRecord } from "../support/nodes.ts";

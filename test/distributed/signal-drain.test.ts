@@ -6,7 +6,7 @@
 // own), new relayed joins are refused with the same code; it exits 0 and leaves nothing in Redis.
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CloseCode, type NotificationName } from "../../shared/protocol.ts";
+import { CloseCode, type NotificationName } from "#shared/protocol.ts";
 import { SignalClient } from "../../media-node/client/signal-client.ts";
 import { waitFor } from "../support/media-node.ts";
 import { callStatus, joinCall, startCall, stopCall, type Participant } from "./call.ts";

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
 import type { Redis } from "ioredis";
-import { keys } from "../../shared/keys.ts";
+import { keys } from "#shared/keys.ts";
 import type { DemoState } from "../../media-node/client/demo.ts";
 import { busiest, demoState, inboundRtp, launchChromium, mediaFlows, openPage } from "../support/browser.ts";
 import { MediaNodeProcess, readNodeRecord, waitFor } from "../support/media-node.ts";

@@ -11,7 +11,7 @@ import { parseDeployConfig } from "../../infra/dns/config.ts";
 import { devApiKeys, devLayout } from "../../infra/local/dev-settings.ts";
 import { workerVars, wranglerDeployArgs } from "../../infra/worker-vars.ts";
 import { ConfigError, loadConfig } from "../../media-node/src/config.ts";
-import { EXAMPLE_DEPLOY_FILE, DeployFileError, loadDeployFile, parseDeployFile } from "../../shared/deploy-config.ts";
+import { EXAMPLE_DEPLOY_FILE, DeployFileError, loadDeployFile, parseDeployFile } from "#shared/deploy-config.ts";
 
 const SEED_REGIONS = [
   { name: "us-west-2", lat: 37.64046607830567, lon: -120.88026233189062 },

@@ -13,8 +13,8 @@ import { validate } from "dockerfile-utils";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigSchema } from "../../media-node/src/config.ts";
-import { keys } from "../../shared/keys.ts";
-import { NodeRecord } from "../../shared/node.ts";
+import { keys } from "#shared/keys.ts";
+import { NodeRecord } from "#shared/node.ts";
 import { freePort, TestRedis } from "../support/redis.ts";
 import { aptPackages, parseStages, type Stage } from "./dockerfile.ts";
 

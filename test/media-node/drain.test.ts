@@ -3,9 +3,9 @@
 // end — or, when they do not, at the drain deadline after telling clients to reconnect.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Redis } from "ioredis";
-import { keys } from "../../shared/keys.ts";
-import { CloseCode, type NotificationName } from "../../shared/protocol.ts";
-import { isEligible } from "../../shared/selector/filters.ts";
+import { keys } from "#shared/keys.ts";
+import { CloseCode, type NotificationName } from "#shared/protocol.ts";
+import { isEligible } from "#shared/selector/filters.ts";
 import { SignalClient } from "../../media-node/client/signal-client.ts";
 import { TestRedis } from "../support/redis.ts";
 import { MediaNodeProcess, readNodeRecord, waitFor } from "../support/media-node.ts";

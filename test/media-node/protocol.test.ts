@@ -2,8 +2,8 @@
 // id when it is readable); valid frames become typed requests.
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { ErrorCode } from "../../shared/errors.ts";
-import { MAX_MESSAGE_BYTES, METHODS, PROTOCOL_VERSION, encodeRequest, parseRequest } from "../../shared/protocol.ts";
+import { ErrorCode } from "#shared/errors.ts";
+import { MAX_MESSAGE_BYTES, METHODS, PROTOCOL_VERSION, encodeRequest, parseRequest } from "#shared/protocol.ts";
 
 const frame = (o: unknown) => JSON.stringify(o);
 

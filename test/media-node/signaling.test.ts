@@ -4,9 +4,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Redis } from "ioredis";
 import { connect } from "node:net";
-import { ErrorCode } from "../../shared/errors.ts";
-import { keys } from "../../shared/keys.ts";
-import { CloseCode, MAX_MESSAGE_BYTES, type NotificationName } from "../../shared/protocol.ts";
+import { ErrorCode } from "#shared/errors.ts";
+import { keys } from "#shared/keys.ts";
+import { CloseCode, MAX_MESSAGE_BYTES, type NotificationName } from "#shared/protocol.ts";
 import { SignalClient, SignalError } from "../../media-node/client/signal-client.ts";
 import { TestRedis } from "../support/redis.ts";
 import { MediaNodeProcess, readNodeRecord, waitFor } from "../support/media-node.ts";

@@ -1,9 +1,9 @@
 // Pure parts of the media node: config resolution, token → join parameters, rate limiting,
 // load figures.
 import { describe, expect, it } from "vitest";
-import { ErrorCode } from "../../shared/errors.ts";
-import { type ProtocolError, defaultSource, sourceFitsKind } from "../../shared/protocol.ts";
-import type { TokenClaims } from "../../shared/token.ts";
+import { ErrorCode } from "#shared/errors.ts";
+import { type ProtocolError, defaultSource, sourceFitsKind } from "#shared/protocol.ts";
+import type { TokenClaims } from "#shared/token.ts";
 import { ConfigError, resolveConfig } from "../../media-node/src/config.ts";
 import { byteRate, cpuLoad, sysload } from "../../media-node/src/cluster/node-stats.ts";
 import { TokenBucket } from "../../media-node/src/signaling/rate-limit.ts";

@@ -2,13 +2,13 @@
 // every named argument a script reads must be documented in its header.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { GENERATED_MODULE, renderSourcesModule } from "../../shared/redis/generate.ts";
-import { SCRIPTS } from "../../shared/redis/scripts.ts";
-import { LUA_SOURCES } from "../../shared/redis/sources.generated.ts";
-import type { ScriptRunner } from "../../shared/redis/runner.ts";
+import { GENERATED_MODULE, renderSourcesModule } from "#shared/redis/generate.ts";
+import { SCRIPTS } from "#shared/redis/scripts.ts";
+import { LUA_SOURCES } from "#shared/redis/sources.generated.ts";
+import type { ScriptRunner } from "#shared/redis/runner.ts";
 import type { Redis } from "ioredis";
-import { keys } from "../../shared/keys.ts";
-import { upsertParticipant } from "../../shared/registry.ts";
+import { keys } from "#shared/keys.ts";
+import { upsertParticipant } from "#shared/registry.ts";
 import { scriptRedisPerFile } from "../support/redis.ts";
 
 let redis: Redis;

@@ -6,12 +6,12 @@
 import fc from "fast-check";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { NodeSelectorConfig } from "../../shared/config.ts";
-import { STATS_FRESHNESS_MS } from "../../shared/node.ts";
-import { placeRoom } from "../../shared/placement.ts";
-import { ioredisRunner } from "../../shared/redis/ioredis.ts";
-import { reportNode } from "../../shared/registry.ts";
-import { keys } from "../../shared/keys.ts";
+import { NodeSelectorConfig } from "#shared/config.ts";
+import { STATS_FRESHNESS_MS } from "#shared/node.ts";
+import { placeRoom } from "#shared/placement.ts";
+import { ioredisRunner } from "#shared/redis/ioredis.ts";
+import { reportNode } from "#shared/registry.ts";
+import { keys } from "#shared/keys.ts";
 import {
   METRICS,
   afterReport,
@@ -21,7 +21,7 @@ import {
   seededRng,
   selectNode,
   type Candidate,
-} from "../../shared/selector/index.ts";
+} from "#shared/selector/index.ts";
 import { NEW_YORK, PARIS, REGIONS, SINGAPORE, nodeRecord } from "../support/nodes.ts";
 import { TestRedis } from "../support/redis.ts";
 

@@ -2,8 +2,8 @@
 // reservation outlives reports, and what the selector ranks on. The Lua side is held to the same
 // numbers by differential.test.ts.
 import { describe, expect, it } from "vitest";
-import { NodeSelectorConfig } from "../../shared/config.ts";
-import { REPORT_INTERVAL_MS } from "../../shared/node.ts";
+import { NodeSelectorConfig } from "#shared/config.ts";
+import { REPORT_INTERVAL_MS } from "#shared/node.ts";
 import {
   DEFAULT_ROOM_COST,
   REFLECT_TAU_MS,
@@ -16,7 +16,7 @@ import {
   selectNode,
   settledMetric,
   type Candidate,
-} from "../../shared/selector/index.ts";
+} from "#shared/selector/index.ts";
 import { NEW_YORK, REGIONS, nodeRecord, type NodeSpec } from "../support/nodes.ts";
 
 const T0 = 1_800_000_000_000;

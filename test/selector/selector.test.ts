@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { NodeSelectorConfig, type GeoPoint } from "../../shared/config.ts";
-import { STATS_FRESHNESS_MS } from "../../shared/node.ts";
+import { NodeSelectorConfig, type GeoPoint } from "#shared/config.ts";
+import { STATS_FRESHNESS_MS } from "#shared/node.ts";
 import {
   haversineMeters,
   referencePoint,
@@ -8,7 +8,7 @@ import {
   seededRng,
   selectNode,
   type Candidate,
-} from "../../shared/selector/index.ts";
+} from "#shared/selector/index.ts";
 import { NEW_YORK, PARIS, REGIONS, SINGAPORE, nodeRecord, type NodeSpec } from "../support/nodes.ts";
 
 const NOW = 1_800_000_000_000;

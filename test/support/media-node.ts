@@ -1,9 +1,9 @@
 // A real media node as a child process (infra/local/media-node.ts) with the test API key, and
 // token minting with that key.
 import type { Redis } from "ioredis";
-import { keys } from "../../shared/keys.ts";
-import { NodeRecord } from "../../shared/node.ts";
-import type { VideoGrant } from "../../shared/token.ts";
+import { keys } from "#shared/keys.ts";
+import { NodeRecord } from "#shared/node.ts";
+import type { VideoGrant } from "#shared/token.ts";
 import { MediaNodeChild, mintMediaToken, type MediaNodeChildOptions, type TokenOptions } from "../../infra/local/media-node.ts";
 
 export { mediasoupWorkerAvailable, type Exit, type TokenOptions } from "../../infra/local/media-node.ts";

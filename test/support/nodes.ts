@@ -1,5 +1,5 @@
 // Node record factory for selector, placement and Worker tests.
-import type { NodeRecord, NodeStats } from "../../shared/node.ts";
+import type { NodeRecord, NodeStats } from "#shared/node.ts";
 
 export interface NodeSpec extends Partial<NodeStats> {
   id: string;

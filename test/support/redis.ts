@@ -6,8 +6,8 @@ export { RedisServer as TestRedis } from "../../infra/local/redis-server.ts";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach } from "vitest";
 import { RedisServer } from "../../infra/local/redis-server.ts";
-import { ioredisRunner } from "../../shared/redis/ioredis.ts";
-import type { ScriptRunner } from "../../shared/redis/runner.ts";
+import { ioredisRunner } from "#shared/redis/ioredis.ts";
+import type { ScriptRunner } from "#shared/redis/runner.ts";
 
 /** Per test file: a fresh redis-server, a client and a script runner over it, flushed before each
  * test. `ready` receives them once the server is up. */

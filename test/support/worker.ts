@@ -6,9 +6,9 @@ import type { Miniflare, RequestInit as MfRequestInit } from "miniflare";
 import type { Env } from "../../control-plane/src/env.ts";
 import { readResponse, startLocalWorker } from "../../infra/local/worker.ts";
 import { startUpstashRest, type UpstashRest } from "../../infra/upstash-rest/server.ts";
-import { ioredisRunner } from "../../shared/redis/ioredis.ts";
-import type { ScriptRunner } from "../../shared/redis/runner.ts";
-import { mintToken, type VideoGrant } from "../../shared/token.ts";
+import { ioredisRunner } from "#shared/redis/ioredis.ts";
+import type { ScriptRunner } from "#shared/redis/runner.ts";
+import { mintToken, type VideoGrant } from "#shared/token.ts";
 import { TestRedis } from "./redis.ts";
 
 export { COMPATIBILITY_DATE, bundleWorker, bundleWorkerEntry } from "../../infra/local/worker.ts";

@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import type { CfLocation } from "../../../shared/selector/reference.ts";
+import type { CfLocation } from "#shared/selector/reference.ts";
 import type { Settings } from "../env.ts";
 import { badRequest } from "../errors.ts";
 

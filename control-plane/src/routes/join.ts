@@ -1,8 +1,8 @@
 // POST /v1/join: app token in → media token + signal URL out, placing the room if it is new.
 import { OpenAPIHono, createRoute } from "@hono/zod-openapi";
-import { placeRoom } from "../../../shared/placement.ts";
-import { referencePoint, regionPreference } from "../../../shared/selector/index.ts";
-import { mintToken } from "../../../shared/token.ts";
+import { placeRoom } from "#shared/placement.ts";
+import { referencePoint, regionPreference } from "#shared/selector/index.ts";
+import { mintToken } from "#shared/token.ts";
 import { authenticate, bearerToken } from "../auth.ts";
 import { settings, type Env } from "../env.ts";
 import { forbidden, noNodes, notFound, registryWarming } from "../errors.ts";

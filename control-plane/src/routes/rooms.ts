@@ -1,8 +1,8 @@
 // Room API: create, list, get, delete, participants (LiveKit RoomService equivalents).
 import { OpenAPIHono, createRoute, type z } from "@hono/zod-openapi";
-import type { ScriptRunner } from "../../../shared/redis/runner.ts";
-import { DEFAULT_ROOM_SETTINGS, placeRoom } from "../../../shared/placement.ts";
-import { referencePoint, regionPreference } from "../../../shared/selector/index.ts";
+import type { ScriptRunner } from "#shared/redis/runner.ts";
+import { DEFAULT_ROOM_SETTINGS, placeRoom } from "#shared/placement.ts";
+import { referencePoint, regionPreference } from "#shared/selector/index.ts";
 import { admin, type AdminGrant } from "../auth.ts";
 import { settings, type Env } from "../env.ts";
 import { badRequest, conflict, noNodes, notFound, registryWarming } from "../errors.ts";

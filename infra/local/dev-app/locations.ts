@@ -1,6 +1,6 @@
 // Client locations the dev page offers; the launcher hands them to the Worker in the dev-only
 // X-Meridian-Client-Location header (in production Cloudflare's request.cf says where a client is).
-import type { GeoPoint } from "../../../shared/config.ts";
+import type { GeoPoint } from "#shared/config.ts";
 
 export const CLIENT_LOCATIONS = {
   "us-west": { label: "US West (Portland)", lat: 45.5152, lon: -122.6784 },

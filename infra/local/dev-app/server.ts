@@ -6,8 +6,8 @@ import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { z } from "zod";
-import { ErrorCode, type ErrorBody } from "../../../shared/errors.ts";
-import { Identity, RoomName } from "../../../shared/limits.ts";
+import { ErrorCode, type ErrorBody } from "#shared/errors.ts";
+import { Identity, RoomName } from "#shared/limits.ts";
 import { ClusterError, type LocalCluster } from "../cluster.ts";
 import { CLIENT_LOCATIONS, CLIENT_LOCATION_NAMES } from "./locations.ts";
 

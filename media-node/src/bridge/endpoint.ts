@@ -7,7 +7,7 @@
 import { randomUUID } from "node:crypto";
 import { Redis, type RedisOptions } from "ioredis";
 import { pino } from "pino";
-import { keys } from "../../../shared/keys.ts";
+import { keys } from "#shared/keys.ts";
 import { BridgeCloseCode, bridgeCloseReason } from "./codes.ts";
 import { BridgeInit, parseInbound, encode, type Envelope, type Outgoing, type Role, type SessionEnvelope } from "./envelope.ts";
 import { defaultBridgeOptions, maxEnvelopeBytes, type BridgeOptions } from "./options.ts";

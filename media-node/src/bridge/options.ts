@@ -1,6 +1,6 @@
 // Tunables of the signaling bridge. Defaults suit signaling traffic (small, bursty, latency-bound)
 // over a Redis a few ms away; tests shrink the timeouts.
-import { NODE_TTL_MS } from "../../../shared/node.ts";
+import { NODE_TTL_MS } from "#shared/node.ts";
 
 export interface BridgeOptions {
   /** Largest frame (UTF-8 bytes) a session carries; larger sends close it with MessageTooBig. */

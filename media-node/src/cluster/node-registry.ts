@@ -6,10 +6,10 @@
 // inbox is the bridge endpoint's (media-node.ts).
 import { cpus, loadavg } from "node:os";
 import { Redis } from "ioredis";
-import { keys } from "../../../shared/keys.ts";
-import { REPORT_INTERVAL_MS, type NodeRecord, type NodeState } from "../../../shared/node.ts";
-import { ioredisRunner } from "../../../shared/redis/ioredis.ts";
-import type { ScriptRunner } from "../../../shared/redis/runner.ts";
+import { keys } from "#shared/keys.ts";
+import { REPORT_INTERVAL_MS, type NodeRecord, type NodeState } from "#shared/node.ts";
+import { ioredisRunner } from "#shared/redis/ioredis.ts";
+import type { ScriptRunner } from "#shared/redis/runner.ts";
 import {
   claimRoom,
   closeRoom,
@@ -19,7 +19,7 @@ import {
   sweepDeadNodes,
   upsertParticipant,
   type ParticipantRecord,
-} from "../../../shared/registry.ts";
+} from "#shared/registry.ts";
 import type { Logger } from "../log.ts";
 import type { NodeMetrics } from "../metrics.ts";
 import { byteRate, cpuLoad, cpuTimes, sysload, type CpuTimes } from "./node-stats.ts";

@@ -3,8 +3,8 @@
 // with the bundled client (/demo, /client.js).
 import { createServer, type Server, type ServerResponse } from "node:http";
 import { readFile } from "node:fs/promises";
-import { ErrorCode, type ErrorBody } from "../../../shared/errors.ts";
-import type { NodeState } from "../../../shared/node.ts";
+import { ErrorCode, type ErrorBody } from "#shared/errors.ts";
+import type { NodeState } from "#shared/node.ts";
 import { clientBundle } from "./client-bundle.ts";
 import type { Logger } from "../log.ts";
 import type { NodeMetrics } from "../metrics.ts";

@@ -3,8 +3,8 @@
 // and consumers on them, so `close()` leaves nothing behind in the worker.
 import { randomBytes } from "node:crypto";
 import type { types } from "mediasoup";
-import type { CloseCode, NotificationData, NotificationName, ParticipantInfo, Responses, TrackInfo, TrackSource } from "../../../shared/protocol.ts";
-import type { ParticipantRecord } from "../../../shared/registry.ts";
+import type { CloseCode, NotificationData, NotificationName, ParticipantInfo, Responses, TrackInfo, TrackSource } from "#shared/protocol.ts";
+import type { ParticipantRecord } from "#shared/registry.ts";
 
 export type Permissions = Responses["join"]["permissions"];
 

@@ -1,8 +1,8 @@
 // The rooms hosted on this node, and the local RoomSessionFactory: joins create the room on first
 // use (unless the node is draining), one router per room on the least-loaded worker.
 import type { types } from "mediasoup";
-import { ErrorCode } from "../../../shared/errors.ts";
-import { CloseCode, ProtocolError } from "../../../shared/protocol.ts";
+import { ErrorCode } from "#shared/errors.ts";
+import { CloseCode, ProtocolError } from "#shared/protocol.ts";
 import type { Logger } from "../log.ts";
 import { MEDIA_CODECS } from "./media-codecs.ts";
 import type { ParticipantSink } from "./participant.ts";

@@ -2,7 +2,7 @@
 // then opens a RoomSession and sends it every request; it never touches rooms directly. Rooms are
 // always local to the node that opens the session: a participant whose room is elsewhere is
 // relayed frame by frame to the hosting node (signaling/signaling-server.ts), which opens the session there.
-import type { Request, Responses } from "../../../shared/protocol.ts";
+import type { Request, Responses } from "#shared/protocol.ts";
 import type { ParticipantSink, Permissions } from "./participant.ts";
 
 export interface JoinParams {

@@ -3,7 +3,7 @@
 // empty-room timeout, and close(), which tears down every mediasoup object (closing the router
 // closes all transports, producers and consumers on it).
 import type { types } from "mediasoup";
-import { ErrorCode } from "../../../shared/errors.ts";
+import { ErrorCode } from "#shared/errors.ts";
 import {
   CloseCode,
   ProtocolError,
@@ -15,8 +15,8 @@ import {
   type Request,
   type Responses,
   type TrackInfo,
-} from "../../../shared/protocol.ts";
-import type { ParticipantRecord } from "../../../shared/registry.ts";
+} from "#shared/protocol.ts";
+import type { ParticipantRecord } from "#shared/registry.ts";
 import type { Logger } from "../log.ts";
 import { Participant, canPublishSource, type ParticipantSink, type Permissions, type PublishedTrack, type TransportDirection } from "./participant.ts";
 import type { WorkerSlot } from "./worker-pool.ts";

@@ -2,8 +2,8 @@
 // another node. Frames go both ways verbatim over a BridgeSession (the hosting node parses and
 // answers them exactly as for a local socket); this side only authenticates, rate-limits and
 // opens the session.
-import { ErrorCode } from "../../../shared/errors.ts";
-import { ProtocolError } from "../../../shared/protocol.ts";
+import { ErrorCode } from "#shared/errors.ts";
+import { ProtocolError } from "#shared/protocol.ts";
 import { BridgeCloseCode, type BridgeCloseEvent, type BridgeEndpoint, type BridgeSession } from "../bridge/index.ts";
 
 /** The hosting node refused or dropped a bridged session before it opened. */

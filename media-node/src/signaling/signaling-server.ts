@@ -11,7 +11,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type RawData, type WebSocket } from "ws";
-import { ErrorCode } from "../../../shared/errors.ts";
+import { ErrorCode } from "#shared/errors.ts";
 import {
   CloseCode,
   MAX_FRAME_BYTES,
@@ -24,8 +24,8 @@ import {
   type ErrorInfo,
   type Request,
   type RequestData,
-} from "../../../shared/protocol.ts";
-import { TokenError, verifyToken, type ApiKeys, type TokenClaims, type VideoGrant } from "../../../shared/token.ts";
+} from "#shared/protocol.ts";
+import { TokenError, verifyToken, type ApiKeys, type TokenClaims, type VideoGrant } from "#shared/token.ts";
 import { BridgeCloseCode, type BridgeEndpoint, type BridgeSession } from "../bridge/index.ts";
 import type { Logger } from "../log.ts";
 import type { NodeMetrics } from "../metrics.ts";
