@@ -4,7 +4,7 @@
 // built from control-plane/dashboard/ into dashboard-assets.generated.ts) reads an admin token
 // (roomList) from the URL fragment and polls the API. All data goes into the DOM as text.
 import { Hono } from "hono";
-import { FAVICON_DATA_URL } from "../../shared/favicon.ts";
+import { FAVICON_DATA_URL } from "#shared/favicon.ts";
 import { DASHBOARD_SCRIPT, WORLD_OUTLINE } from "./dashboard-assets.generated.ts";
 import type { Env } from "./env.ts";
 

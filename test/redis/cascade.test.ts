@@ -3,10 +3,10 @@
 // node cap, origin takeover when the origin died (in the script and in the sweeper), no ghost keys.
 import type { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
-import { cascadeJoin, cascadeLeave, type CascadeConfig } from "../../shared/cascade.ts";
-import { keys } from "../../shared/keys.ts";
-import { closeRoom, sweepDeadNodes } from "../../shared/registry.ts";
-import type { ScriptRunner } from "../../shared/redis/runner.ts";
+import { cascadeJoin, cascadeLeave, type CascadeConfig } from "#shared/cascade.ts";
+import { keys } from "#shared/keys.ts";
+import { closeRoom, sweepDeadNodes } from "#shared/registry.ts";
+import type { ScriptRunner } from "#shared/redis/runner.ts";
 import { scriptRedisPerFile } from "../support/redis.ts";
 
 let redis: Redis;
