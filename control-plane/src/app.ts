@@ -1,9 +1,10 @@
 // The control-plane Worker app: routes, OpenAPI document, one error format.
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ErrorCode } from "#shared/errors.ts";
-import type { Env } from "./env.ts";
+import { settings, type Env } from "./env.ts";
 import { dashboard } from "./dashboard.ts";
 import { ApiError, badRequest } from "./errors.ts";
 import { join } from "./routes/join.ts";
@@ -24,6 +25,18 @@ export function createApp(): OpenAPIHono<{ Bindings: Env }> {
   // Sub-apps inherit the hook through route(); set it on them too so validation errors are ours.
   for (const sub of [rooms, nodes, join, regions]) sub.defaultHook = app.defaultHook;
 
+  // CORS for browser apps on the origins in CORS_ORIGINS (default none). Preflights are always
+  // answered (204); a foreign origin just gets no Access-Control-Allow-Origin. Tokens travel in
+  // the Authorization header, never cookies: no credentials mode.
+  app.use(
+    "/v1/*",
+    cors({
+      origin: (origin, c) => (settings(c.env as Env).corsOrigins.has(origin) ? origin : null),
+      allowMethods: ["GET", "POST", "DELETE"],
+      allowHeaders: ["authorization", "content-type"],
+      maxAge: 600,
+    }),
+  );
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.route("/", rooms);
   app.route("/", nodes);

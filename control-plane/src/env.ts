@@ -17,6 +17,10 @@ export interface Env {
   /** "true" (dev environments only, never production): honour X-Meridian-Client-Location from
    * any HTTP client as the client's location, instead of Cloudflare's request.cf. */
   TRUST_CLIENT_LOCATION?: string;
+  /** Browser origins allowed to call the API (CORS), comma-separated, e.g.
+   * "https://app.example.com,https://staging.example.com". Default: none (no browser app may call
+   * the API cross-origin; server-side callers are unaffected). */
+  CORS_ORIGINS?: string;
   /** Secret: "key:secret,key2:secret2". */
   API_KEYS?: string;
   /** Secret: Upstash REST endpoint (locally: infra/upstash-rest). */
@@ -32,6 +36,7 @@ export interface Settings {
   joinTokenTtl: number;
   autoCreate: boolean;
   trustClientLocation: boolean;
+  corsOrigins: ReadonlySet<string>;
   redisUrl: string;
   redisToken: string;
 }
@@ -63,6 +68,13 @@ function parse(env: Env): Settings {
   const defaultRegion = env.DEFAULT_REGION || undefined;
   if (defaultRegion && !selector.data.regions.some((r) => r.name === defaultRegion))
     throw misconfigured(`DEFAULT_REGION ${defaultRegion} is not in NODE_SELECTOR.regions`);
+  const corsOrigins = new Set<string>();
+  for (const o of (env.CORS_ORIGINS ?? "").split(",").map((x) => x.trim()).filter(Boolean)) {
+    const u = URL.parse(o);
+    if (!u || (u.protocol !== "https:" && u.protocol !== "http:") || u.origin !== o)
+      throw misconfigured(`CORS_ORIGINS: ${o} is not an origin like https://app.example.com`);
+    corsOrigins.add(o);
+  }
   return {
     selector: selector.data,
     apiKeys,
@@ -70,6 +82,7 @@ function parse(env: Env): Settings {
     joinTokenTtl: ttl.data,
     autoCreate: env.AUTO_CREATE !== "false",
     trustClientLocation: trustClientLocation(env.TRUST_CLIENT_LOCATION),
+    corsOrigins,
     redisUrl: env.UPSTASH_REDIS_REST_URL,
     redisToken: env.UPSTASH_REDIS_REST_TOKEN,
   };

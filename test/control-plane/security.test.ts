@@ -13,7 +13,7 @@ const SELECTOR = JSON.stringify({ kind: "regionaware", sort_by: "sysload", algor
 
 let h: WorkerHarness;
 beforeAll(async () => {
-  h = await startWorker({ NODE_SELECTOR: SELECTOR, DEFAULT_REGION: "us-east" });
+  h = await startWorker({ NODE_SELECTOR: SELECTOR, DEFAULT_REGION: "us-east", CORS_ORIGINS: "https://app.example, http://localhost:5173" });
 });
 afterAll(async () => {
   await h?.close();
@@ -156,5 +156,29 @@ describe("finding 12: one room-name rule on every entry path", () => {
       expect({ name, status: del.status }).toEqual({ name, status: 200 });
     }
     expect(await h.ioredis.zcard(keys.rooms())).toBe(0);
+  });
+});
+
+describe("finding 15: CORS for browser apps, from CORS_ORIGINS only", () => {
+  const preflight = (origin: string, path = "/v1/join") =>
+    h.mf.dispatchFetch(`http://control-plane.test${path}`, {
+      method: "OPTIONS",
+      headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "authorization,content-type" },
+    });
+  it("answers preflights; allows only the configured origins", async () => {
+    const ok = await preflight("https://app.example");
+    expect(ok.status).toBe(204);
+    expect(ok.headers.get("access-control-allow-origin")).toBe("https://app.example");
+    expect(ok.headers.get("access-control-allow-headers")?.toLowerCase()).toContain("authorization");
+    expect(ok.headers.get("access-control-allow-methods")).toContain("POST");
+    const evil = await preflight("https://evil.example", "/v1/rooms");
+    expect(evil.status).toBe(204);
+    expect(evil.headers.get("access-control-allow-origin")).toBeNull();
+    const get = await h.mf.dispatchFetch("http://control-plane.test/v1/regions", {
+      headers: { origin: "http://localhost:5173", authorization: `Bearer ${await h.token({ roomList: true })}` },
+    });
+    expect(get.status).toBe(200);
+    expect(get.headers.get("access-control-allow-origin")).toBe("http://localhost:5173");
+    await get.arrayBuffer();
   });
 });

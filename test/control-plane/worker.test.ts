@@ -43,6 +43,11 @@ describe("basics", () => {
     );
     expect(Object.keys(doc.body.paths["/v1/rooms/{name}"])).toEqual(expect.arrayContaining(["get", "delete"]));
   });
+  it("CORS: a preflight is answered, but no origin is allowed by default (CORS_ORIGINS unset)", async () => {
+    const r = await h.mf.dispatchFetch(`${ORIGIN}/v1/rooms`, { method: "OPTIONS", headers: { origin: "https://app.example", "access-control-request-method": "GET" } });
+    expect(r.status).toBe(204);
+    expect(r.headers.get("access-control-allow-origin")).toBeNull();
+  });
   it("answers unknown routes with a JSON 404", async () => {
     expect(await h.fetch("/nope")).toMatchObject({ status: 404, body: { error: { code: "not_found" } } });
   });
