@@ -27,6 +27,8 @@ export const CloseCode = {
   AuthTimeout: 4408,
   DuplicateIdentity: 4409,
   RoomClosed: 4410,
+  /** The session reached the node's max_session_age_ms: rejoin through the control plane. */
+  SessionExpired: 4440,
   WrongNode: 4421,
   Draining: 4503,
 } as const;
@@ -240,8 +242,9 @@ export const Notifications = {
   /** A consumer (media or data) went away because its track or transport did. */
   consumerClosed: z.object({ consumerId: Id, trackId: Id }),
   error: ErrorInfo,
-  /** Reconnect through the control plane: the node is draining or the room moved. */
-  reconnect: z.object({ reason: z.enum(["draining", "room_moved"]), url: z.string().optional() }),
+  /** Reconnect through the control plane: the node is draining, the room moved, or the session
+   * reached the node's maximum session age (a fresh app token is needed). */
+  reconnect: z.object({ reason: z.enum(["draining", "room_moved", "session_expired"]), url: z.string().optional() }),
   roomClosed: z.object({ reason: z.enum(["deleted", "empty", "node_shutdown", "worker_died"]) }),
 } as const;
 export type NotificationName = keyof typeof Notifications;

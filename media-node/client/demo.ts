@@ -1,6 +1,7 @@
 // The demo page's script (bundled as /client.js): join a room with a media token, publish
 // camera + mic, show everyone else, rejoin when the node asks or the connection drops.
-// Query: ?token=…[&url=ws://…/rtc][&publish=0][&data=1].
+// URL: /demo[?url=ws://…/rtc][&publish=0][&data=1]#token=… — the token goes in the fragment,
+// which browsers never send to a server (a query would end up in proxies' logs).
 // State is on `window.meridian` so tests can drive and inspect the page.
 import { MeridianClient } from "./meridian-client.ts";
 import { showCall, type CallState } from "./call-view.ts";
@@ -29,6 +30,8 @@ const state: DemoState = {
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const params = new URLSearchParams(location.search);
+const fragment = new URLSearchParams(location.hash.slice(1));
+const urlToken = fragment.get("token") ?? params.get("token");
 const defaultUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/rtc`;
 
 function status(text: string): void {
@@ -70,7 +73,7 @@ async function join(url: string, token: string): Promise<void> {
 
 function start(): void {
   $<HTMLInputElement>("url").value = params.get("url") ?? defaultUrl;
-  $<HTMLInputElement>("token").value = params.get("token") ?? "";
+  $<HTMLInputElement>("token").value = urlToken ?? "";
   const run = () =>
     join($<HTMLInputElement>("url").value, $<HTMLInputElement>("token").value).catch((e: unknown) => {
       state.errors.push(String(e));
@@ -78,7 +81,7 @@ function start(): void {
     });
   $("join").addEventListener("click", () => void run());
   $("send").addEventListener("click", () => state.sendData?.($<HTMLInputElement>("text").value));
-  if (params.get("token")) void run();
+  if (urlToken) void run();
 }
 
 start();

@@ -15,7 +15,7 @@ const REJOIN_BACKOFF_MS = { first: 250, max: 2_000 };
  * 1006: the socket dropped (node died); 1001/1012/1013: the server went away or is restarting;
  * the node's wrong-node/draining codes; the bridge's codes for a lost hosting node. */
 export function shouldRejoin(code: number): boolean {
-  return code === 1006 || code === 1001 || code === 1012 || code === 1013 || code === CloseCode.WrongNode || code === CloseCode.Draining || shouldReconnect(code);
+  return code === 1006 || code === 1001 || code === 1012 || code === 1013 || code === CloseCode.WrongNode || code === CloseCode.Draining || code === CloseCode.SessionExpired || shouldReconnect(code);
 }
 
 export function rejoinBackoffMs(attempt: number): number {

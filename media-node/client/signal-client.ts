@@ -36,6 +36,8 @@ export class SignalClient {
   private readonly pending = new Map<number, Pending>();
   private readonly listeners = new Set<NotificationListener>();
   private nextId = 1;
+  /** Media token the `join` request carries. */
+  private token: string | undefined;
   /** Resolves when the socket closes, with the close code the node chose. */
   readonly closed: Promise<CloseInfo>;
 
@@ -54,12 +56,12 @@ export class SignalClient {
     ws.addEventListener("message", (ev) => this.onMessage(String(ev.data)));
   }
 
-  /** Opens the socket; `token` goes in the URL (`access_token`), or later in `join`. */
+  /** Opens the socket. `token` is sent in the `join` request (unless that names its own), never
+   * in the URL: URLs end up in proxies' logs, and a browser WebSocket cannot set headers. */
   static open(url: string, token?: string): Promise<SignalClient> {
-    const u = new URL(url);
-    if (token) u.searchParams.set("access_token", token);
-    const ws = new WebSocket(u.toString());
+    const ws = new WebSocket(new URL(url).toString());
     const client = new SignalClient(ws);
+    client.token = token;
     return new Promise((resolve, reject) => {
       ws.addEventListener("open", () => resolve(client), { once: true });
       ws.addEventListener("error", () => reject(new Error(`cannot connect to ${url}`)), { once: true });
@@ -72,6 +74,8 @@ export class SignalClient {
   }
 
   request<M extends Method>(method: M, data: RequestData<M>, timeoutMs = 15_000): Promise<Responses[M]> {
+    if (method === "join" && this.token !== undefined && (data as RequestData<"join">).token === undefined)
+      data = { ...data, token: this.token } as RequestData<M>;
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -40,6 +40,11 @@ export const ConfigSchema = z.object({
   signal_burst: z.coerce.number().int().positive().default(200),
   /** Seconds a socket without `access_token` in its URL has to send `join` with a token. */
   auth_timeout_ms: ms.default(10_000),
+  /** A session lives at most this long after its join (0 = no limit); then the node sends
+   * `reconnect` {reason: "session_expired"} and closes with 4440, and the client rejoins through
+   * the control plane with a fresh app token. The media token only gates the join (as LiveKit's):
+   * this bounds how long a revoked user or a stale grant can stay in a call. Default 12 h. */
+  max_session_age_ms: ms.default(12 * 3_600_000),
   log_level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   mediasoup_log_level: z.enum(["debug", "warn", "error", "none"]).default("warn"),
   /** Serve the browser client bundle and demo page. */

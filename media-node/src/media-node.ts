@@ -78,6 +78,7 @@ export class MediaNode {
       ratePerSec: config.signal_rate_per_sec,
       burst: config.signal_burst,
       authTimeoutMs: config.auth_timeout_ms,
+      maxSessionAgeMs: config.max_session_age_ms,
       bridge: () => this.bridge,
       resolveHost: async (room) => this.registry?.roomOwner(room),
       hostRegistered: async (node) => this.registry?.nodeRegistered(node),

@@ -35,7 +35,7 @@ async function view(page: Page): Promise<{ client: number; frames: number; flows
 
 describe("demo page rejoin", () => {
   it("follows its node through a restart on the same URL and decodes the publisher again", async () => {
-    const demo = async (identity: string, query: string) => `${node.httpUrl}/demo?token=${encodeURIComponent(await node.token(identity, ROOM))}&${query}`;
+    const demo = async (identity: string, query: string) => `${node.httpUrl}/demo?${query}#token=${encodeURIComponent(await node.token(identity, ROOM))}`;
     const publisher = await openPage(browser, await demo("alice", "publish=1"));
     const subscriber = await openPage(browser, await demo("bob", "publish=0"));
     const context = () => [...publisher.console, ...subscriber.console, ...node.logs.slice(-20)].join("\n");

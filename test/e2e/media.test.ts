@@ -39,7 +39,7 @@ afterAll(async () => {
 
 describe("browser → media node → browser", () => {
   it("the subscriber decodes the publisher's video and receives its audio", async () => {
-    const demo = (token: string, query: string) => `${node.httpUrl}/demo?token=${encodeURIComponent(token)}&${query}`;
+    const demo = (token: string, query: string) => `${node.httpUrl}/demo?${query}#token=${encodeURIComponent(token)}`;
     publisher = await openPage(browser, demo(await node.token("alice", ROOM), "data=1"));
     const pub = await waitFor(() => demoState(publisher.page), (s) => s.publishedAt !== undefined || s.errors.length > 0, "publisher published", 30_000).catch((e) => {
       throw new Error(`${e}\n${context()}`);

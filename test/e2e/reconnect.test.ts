@@ -31,7 +31,7 @@ afterAll(async () => {
 
 describe("reconnect hook", () => {
   it("follows a draining node's reconnect to another node and republishes there", async () => {
-    const subscriber = await openPage(browser, `${n2.httpUrl}/demo?publish=0&token=${encodeURIComponent(await n2.token("watcher", ROOM))}`);
+    const subscriber = await openPage(browser, `${n2.httpUrl}/demo?publish=0#token=${encodeURIComponent(await n2.token("watcher", ROOM))}`);
     const publisher = await openPage(browser, `${n1.httpUrl}/demo`);
     const first = { url: n1.signalUrl, token: await n1.token("mover", ROOM) };
     const next = { url: n2.signalUrl, token: await n2.token("mover", ROOM) };

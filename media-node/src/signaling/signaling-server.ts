@@ -1,5 +1,5 @@
-// WebSocket signaling at /rtc. Each connection authenticates with the media token (URL
-// `?access_token=` or the `join` request), opens a RoomSession and forwards validated requests to
+// WebSocket signaling at /rtc. Each connection authenticates with the media token (`join`
+// request, `Authorization: Bearer` on the upgrade, or URL `?access_token=`), opens a RoomSession and forwards validated requests to
 // it. Bad input never closes the socket: it gets an error reply with a stable code. Only
 // authentication/authorization failures close it, with a CloseCode.
 //
@@ -47,6 +47,8 @@ export interface SignalingOptions {
   ratePerSec: number;
   burst: number;
   authTimeoutMs: number;
+  /** A joined session is told to reconnect and closed after this long (0 = never). */
+  maxSessionAgeMs: number;
   /** The node's bridge endpoint (cluster mode, once connected). */
   bridge: () => BridgeEndpoint | undefined;
   /** The room's current hosting node per Redis; undefined when unknown or Redis is unreachable. */
@@ -141,6 +143,7 @@ class Connection implements ParticipantSink {
   /** Joined through the bridge: this node only relays frames to and from the hosting node. */
   private relay: BridgeSession | undefined;
   private authTimer: NodeJS.Timeout | undefined;
+  private ageTimer: NodeJS.Timeout | undefined;
   private log: Logger;
 
   constructor(t: SignalTransport, urlToken: string | undefined, o: SignalingOptions, remoteAddress?: string) {
@@ -256,6 +259,12 @@ class Connection implements ParticipantSink {
     if (this.state !== "joining") return session.leave(); // socket closed while joining
     this.session = session;
     this.joined("ok");
+    // The hosting end enforces the age (a relayed client's signal node just follows the close).
+    if (this.o.maxSessionAgeMs > 0)
+      this.ageTimer = setTimeout(() => {
+        this.notify("reconnect", { reason: "session_expired" });
+        this.close(CloseCode.SessionExpired, "session reached the maximum age; rejoin");
+      }, this.o.maxSessionAgeMs);
     this.reply(id, session.joined);
   }
 
@@ -307,6 +316,7 @@ class Connection implements ParticipantSink {
     const wasJoined = this.state === "joined";
     this.state = "closed";
     clearTimeout(this.authTimer);
+    clearTimeout(this.ageTimer);
     this.session?.leave();
     this.session = undefined;
     this.relay?.close(BridgeCloseCode.Normal, "client left");
@@ -356,7 +366,11 @@ export class SignalingServer {
       socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n");
       return;
     }
-    const token = url.searchParams.get("access_token") ?? undefined;
+    // Non-browser clients send `Authorization: Bearer`; browsers (whose WebSocket cannot set
+    // headers) send the token in `join`. `?access_token=` stays for LiveKit-style clients, but
+    // URLs end up in proxy logs: prefer the other two.
+    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? "")?.[1];
+    const token = bearer ?? url.searchParams.get("access_token") ?? undefined;
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const c = new Connection(wsTransport(ws, this.o.nodeId), token, this.o, req.socket.remoteAddress);
       const entry = { conn: c, alive: true };
