@@ -3,6 +3,7 @@
 // calls it makes; SIGINT leaves no process behind and exits 0.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser } from "playwright-core";
+import { request } from "node:http";
 import { Redis } from "ioredis";
 import { decodeJwt } from "jose";
 import { request } from "node:http";
@@ -44,6 +45,19 @@ const devJoin = async (body: unknown) => {
   const res = await fetch(`${launcher.ready.app}/api/join`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
   return { status: res.status, body: (await res.json()) as any };
 };
+
+/** POST /api/join with exactly these headers (fetch would not let us set Host). */
+const rawJoin = (headers: Record<string, string>) =>
+  new Promise<number>((resolve, reject) => {
+    const u = new URL(`${launcher.ready.app}/api/join`);
+    const body = JSON.stringify({ room: "dev-room", identity: "mallory", location: "us-east" });
+    const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: "POST", headers: { ...headers, "content-length": Buffer.byteLength(body) } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
 
 describe("npm run dev", () => {
   it("registers three media nodes in two regions in Redis", async () => {
@@ -116,6 +130,16 @@ describe("npm run dev", () => {
     expect(bad.body.error).toMatchObject({ code: "bad_request" });
     const notJson = await fetch(`${launcher.ready.app}/api/join`, { method: "POST", body: "{" });
     expect(notJson.status).toBe(400);
+  });
+
+  it("/api/join answers only its own page: JSON, a loopback Host, no foreign Origin (cross-site posts, DNS rebinding)", async () => {
+    const host = new URL(launcher.ready.app).host;
+    const json = { "content-type": "application/json", host };
+    expect(await rawJoin({ ...json, "content-type": "text/plain" })).toBe(415); // a cross-site <form> post
+    expect(await rawJoin({ ...json, origin: "http://evil.example" })).toBe(403);
+    expect(await rawJoin({ ...json, host: `rebound.evil.example:${new URL(launcher.ready.app).port}` })).toBe(403);
+    expect(await rawJoin({ ...json, origin: `http://${host}` })).toBe(200);
+    expect(await rawJoin(json)).toBe(200); // curl and scripts send no Origin
   });
 
   it("serves the dashboard, and the API calls it makes succeed with the printed token", async () => {

@@ -78,7 +78,29 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   return JSON.parse(text);
 }
 
-async function join(cluster: LocalCluster, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** The names this server answers to: the loopback address it listens on, by number or name. */
+const loopbackHosts = (port: number) => new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]);
+
+/** /api/join mints a token for any identity, so only this server's own page may call it: the Host
+ * must be a loopback name (a DNS-rebinding page reaches us under its own domain), an Origin, when
+ * the browser sends one, must be ours (a cross-site form post or fetch), and the body JSON (a
+ * cross-site request cannot send application/json without a CORS preflight we never grant).
+ * Returns why a request is refused, or undefined. */
+export function untrustedJoin(req: IncomingMessage, port: number): { status: number; message: string } | undefined {
+  const hosts = loopbackHosts(port);
+  const host = req.headers.host ?? "";
+  if (!hosts.has(host)) return { status: 403, message: `Host ${JSON.stringify(host)} is not this dev app's loopback address` };
+  const origin = req.headers.origin;
+  if (origin !== undefined && !hosts.has(origin.replace(/^http:\/\//, "")))
+    return { status: 403, message: `Origin ${JSON.stringify(origin)} may not call /api/join` };
+  const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+  if (type !== "application/json") return { status: 415, message: "body must be application/json" };
+  return undefined;
+}
+
+async function join(cluster: LocalCluster, req: IncomingMessage, res: ServerResponse, port: number): Promise<void> {
+  const refused = untrustedJoin(req, port);
+  if (refused) return fail(res, refused.status, refused.status === 403 ? ErrorCode.Forbidden : ErrorCode.BadRequest, refused.message);
   let raw: unknown;
   try {
     raw = await readJson(req);
@@ -104,11 +126,12 @@ export interface DevApp {
 }
 
 export async function startDevApp(cluster: LocalCluster, o: { port?: number } = {}): Promise<DevApp> {
+  let port = 0;
   const server: Server = createServer((req, res) => {
     const path = URL.parse(req.url ?? "/", "http://localhost")?.pathname; // null for "//[" and the like
     if (path === undefined) return fail(res, 400, ErrorCode.BadRequest, "malformed request URL");
     const route = async () => {
-      if (req.method === "POST" && path === "/api/join") return join(cluster, req, res);
+      if (req.method === "POST" && path === "/api/join") return join(cluster, req, res, port);
       if (req.method !== "GET") return fail(res, 405, ErrorCode.BadRequest, "only GET, and POST /api/join");
       if (path === "/") {
         res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
@@ -130,7 +153,7 @@ export async function startDevApp(cluster: LocalCluster, o: { port?: number } = 
     server.once("error", reject);
     server.listen(o.port ?? 0, "127.0.0.1", resolve);
   });
-  const { port } = server.address() as AddressInfo;
+  ({ port } = server.address() as AddressInfo);
   return {
     url: `http://127.0.0.1:${port}`,
     close: () =>
