@@ -6,8 +6,8 @@
 // herding back onto nodes whose stats have not caught up.
 //
 // The Lua (shared/redis/scripts/place_room.lua) re-implements the pick step of shared/selector
-// (eligibility, soft limits, region order, sort_by, algorithm, tie → smallest id);
-// test/selector/differential.test.ts keeps them in step. The region preference order is computed
+// (eligibility, soft limits, region order, sort_by, algorithm; lowest: tie → smallest id, twochoice:
+// tie → first drawn); test/selector/differential.test.ts and twochoice.test.ts keep them in step. The region preference order is computed
 // in TS (regionPreference) and passed in.
 import type { NodeSelectorConfig } from "./config.ts";
 import { keys } from "./keys.ts";

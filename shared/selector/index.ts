@@ -37,9 +37,14 @@ const KINDS: Readonly<Record<z.infer<typeof SelectorKind>, NodeSelectorKind>> = 
   regionaware: regionawareSelector,
 };
 
+/** The candidates the sort_by/algorithm step chooses among: eligible, narrowed by the kind. */
+export function finalists(cands: readonly Candidate[], ctx: Omit<SelectionContext, "rng">): readonly Candidate[] {
+  const eligible = cands.filter((c) => isEligible(c, ctx.now));
+  return KINDS[ctx.config.kind].narrow(eligible, ctx);
+}
+
 /** The node a new room should go to, or undefined when no node is eligible. */
 export function selectNode(cands: readonly Candidate[], ctx: SelectionContext): Candidate | undefined {
-  const eligible = cands.filter((c) => isEligible(c, ctx.now));
-  const narrowed = KINDS[ctx.config.kind].narrow(eligible, ctx);
-  return pick(narrowed, ctx.config.sort_by, ctx.config.algorithm, ctx.rng);
+  return pick(finalists(cands, ctx), ctx.config.sort_by, ctx.config.algorithm, ctx.rng);
 }
+export { pick } from "./pick.ts";

@@ -15,5 +15,5 @@ export interface SelectionContext {
 
 /** One selector kind: narrows the eligible candidates; the shared sort/algorithm step picks. */
 export interface NodeSelectorKind {
-  narrow(eligible: readonly Candidate[], ctx: SelectionContext): readonly Candidate[];
+  narrow(eligible: readonly Candidate[], ctx: Omit<SelectionContext, "rng">): readonly Candidate[];
 }

@@ -3,7 +3,8 @@
   serialize here, so a room lands on exactly one node; each placement reserves the node's learnt
   per-room cost on it (node:<id>:reserved and the selection index scores) so a burst spreads.
   Re-implements the pick step of shared/selector (eligibility, soft limits, region order, sort_by,
-  algorithm, tie -> smallest id); test/selector/differential.test.ts keeps the two in step.
+  algorithm; lowest: tie -> smallest id, twochoice: tie -> first drawn); test/selector/
+  differential.test.ts and twochoice.test.ts keep the two in step.
 
   Input:
     KEYS[1] room hash                    keys.room(room)
@@ -159,11 +160,13 @@ local function pick(groups, sb, al)
   end
   local function better(i, j) return vals[i] < vals[j] or (vals[i] == vals[j] and ids[i] < ids[j]) end
   local best = 1
-  if al == 'twochoice' and n > 2 then
+  if al == 'twochoice' and n >= 2 then
+    -- the less loaded of two distinct random candidates; a tie goes to the first drawn (itself
+    -- uniformly random), as in shared/selector/pick.ts: by id, the highest id of equal nodes starved
     local i = math.random(n)
     local j = math.random(n - 1)
     if j >= i then j = j + 1 end
-    if better(i, j) then best = i else best = j end
+    if vals[j] < vals[i] then best = j else best = i end
   else
     for i = 2, n do if better(i, best) then best = i end end
   end
