@@ -7,8 +7,8 @@
 //
 // The Lua (shared/redis/scripts/place_room.lua) re-implements the pick step of shared/selector
 // (eligibility, soft limits, region order, sort_by, algorithm; lowest: tie → smallest id, twochoice:
-// tie → first drawn); test/selector/differential.test.ts and twochoice.test.ts keep them in step. The region preference order is computed
-// in TS (regionPreference) and passed in.
+// tie → first drawn); test/selector/differential.test.ts and twochoice.test.ts keep them in step.
+// The region preference order is computed in TS (regionPreference) and passed in.
 import type { NodeSelectorConfig } from "./config.ts";
 import { keys } from "./keys.ts";
 import { NODE_TTL_MS, NodeRecord, STATS_FRESHNESS_MS } from "./node.ts";
@@ -58,8 +58,15 @@ export type PlaceResult =
 
 const PLACEMENTS: readonly Placement[] = ["existing", "created", "replaced"];
 
-function parseNode(v: unknown): NodeRecord {
-  return NodeRecord.parse(JSON.parse(String(v)));
+/** undefined for a record that is not a NodeRecord (the script checks the fields it relies on; a
+ * record that passes it but not the full schema must still never turn a join into a 500). */
+function parseNode(v: unknown): NodeRecord | undefined {
+  try {
+    const r = NodeRecord.safeParse(JSON.parse(String(v)));
+    return r.success ? r.data : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function placeArgs(req: PlaceRequest): { keys: string[]; args: ScriptArgs } {
@@ -97,13 +104,11 @@ export async function placeRoom(redis: ScriptRunner, req: PlaceRequest): Promise
   const { keys: k, args } = placeArgs(req);
   const r = (await redis.run(SCRIPTS.place_room, k, args)) as unknown[];
   switch (r[0]) {
-    case "ok":
-      return {
-        status: "ok",
-        placement: PLACEMENTS[Number(r[1])] ?? "existing",
-        node: parseNode(r[2]),
-        signalNode: r[3] ? parseNode(r[3]) : undefined,
-      };
+    case "ok": {
+      const node = parseNode(r[2]);
+      if (!node) return { status: "no_nodes" };
+      return { status: "ok", placement: PLACEMENTS[Number(r[1])] ?? "existing", node, signalNode: r[3] ? parseNode(r[3]) : undefined };
+    }
     case "exists":
       return { status: "exists", nodeId: String(r[1]) };
     case "not_found":

@@ -1,7 +1,7 @@
 // Node registry and room bookkeeping written by media nodes. Every write is one Lua script call
 // (one round trip, atomic; shared/redis/scripts/*.lua). Layout: see keys.ts.
 import { SEL_FIELDS, keys } from "./keys.ts";
-import { NODE_TTL_MS, REGISTRY_RESTART_UPTIME_MS, REGISTRY_WARMUP_MS, type NodeRecord } from "./node.ts";
+import { NODE_TTL_MS, NodeRecord, REGISTRY_RESTART_UPTIME_MS, REGISTRY_WARMUP_MS } from "./node.ts";
 import type { ScriptRunner } from "./redis/runner.ts";
 import { SCRIPTS } from "./redis/scripts.ts";
 import { METRICS, type Metric } from "./selector/metrics.ts";
@@ -15,6 +15,9 @@ const selKeys = (region: string) => SEL_FIELDS.map((f) => keys.sel(region, f));
  * came back empty under it (keys.ts registry:*). Returns false when the report (re-)registered
  * the node (first report, expired record, Redis restarted). */
 export async function reportNode(redis: ScriptRunner, record: NodeRecord, now = Date.now()): Promise<boolean> {
+  // Validated before anything is written: a record the selector cannot read (region "") must not
+  // reach the selection index, where placement would choose it.
+  NodeRecord.parse(record);
   const perMetric = (f: (m: Metric) => number) => Object.fromEntries(METRICS.map((m) => [m, f(m)]));
   const existed = await redis.run(
     SCRIPTS.report_node,

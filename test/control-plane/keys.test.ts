@@ -66,7 +66,7 @@ describe("a name that spells another key touches only its own keys", () => {
   it("node 'n:rooms' neither overwrites nor sweeps node n's room set", async () => {
     await reportNode(run, nodeRecord({ id: "n" }));
     expect(await claimRoom(run, "room", { id: "n", region: "us-east" }, true)).toBe(true);
-    await reportNode(run, nodeRecord({ id: "n:rooms", region: "us-east:expiry" }));
+    await reportNode(run, nodeRecord({ id: "n:rooms", region: "us-east:expiry", signalUrl: "wss://n-rooms.example.test/signal" }));
     expect(await r.type(keys.nodeRooms("n"))).toBe("set");
     await removeNode(run, "n:rooms");
     await r.del(keys.node("n:rooms"));

@@ -182,3 +182,29 @@ describe("finding 15: CORS for browser apps, from CORS_ORIGINS only", () => {
     await get.arrayBuffer();
   });
 });
+
+describe("finding 16a: node records are validated before any write; a join never 500s", () => {
+  it("a node of region \"\" is refused by reportNode before Redis is touched, and joins answer 503, not 500", async () => {
+    await h.ioredis.flushall();
+    await expect(reportNode(h.runner, nodeRecord({ id: "nowhere", region: "" }))).rejects.toThrow();
+    expect(await h.ioredis.dbsize()).toBe(0);
+    const r = await h.post("/v1/join", {}, await joinToken("no-region"));
+    expect([r.status, r.body.error?.code]).toEqual([503, "no_available_nodes"]);
+    expect(await h.ioredis.exists(keys.room("no-region"))).toBe(0);
+  });
+
+  it("a record written around reportNode (region \"\", not JSON) is skipped before the room is mapped", async () => {
+    for (const bad of [JSON.stringify({ ...nodeRecord({ id: "us-1" }), region: "" }), "{not json"]) {
+      await h.ioredis.flushall();
+      await reportNode(h.runner, nodeRecord({ id: "us-1", region: "us-east", sysload: 0.1 }));
+      await h.ioredis.set(keys.node("us-1"), bad, "PX", 4000);
+      const r = await h.post("/v1/join", {}, await joinToken("corrupt"));
+      expect({ bad, status: r.status, code: r.body.error?.code }).toEqual({ bad, status: 503, code: "no_available_nodes" });
+      expect(await h.ioredis.exists(keys.room("corrupt"))).toBe(0);
+      // a valid node next to it takes the room
+      await reportNode(h.runner, nodeRecord({ id: "us-2", region: "us-east", sysload: 0.3 }));
+      const ok = await h.post("/v1/join", {}, await joinToken("corrupt"));
+      expect([ok.status, ok.body.node]).toEqual([200, "us-2"]);
+    }
+  });
+});

@@ -200,6 +200,16 @@ local function choose()
   return nil
 end
 
+-- Whether a node record is one a node could have written (shared/node.ts NodeRecord; reportNode
+-- validates before writing, so this only catches records written around it): checked BEFORE the
+-- room is mapped, so a bad record is skipped instead of mapping the room and failing the caller.
+local function usable(json, id, region)
+  local ok, n = pcall(cjson.decode, json)
+  return ok and type(n) == 'table' and n.id == id and type(n.region) == 'string' and n.region ~= ''
+    and (region == nil or n.region == region) and (n.state == 'SERVING' or n.state == 'DRAINING')
+    and type(n.signalUrl) == 'string' and n.signalUrl ~= '' and type(n.stats) == 'table'
+end
+
 -- Where the client should signal: the hosting node if it is SERVING in the client's nearest
 -- region, else the least loaded SERVING node of the nearest region that has one (it bridges to
 -- the hosting node); false = use the hosting node.
@@ -212,7 +222,7 @@ local function signal_node(host_json)
     if #ids > 0 then
       local id = pick({ { r = r, ids = ids } }, 'sysload', 'lowest')
       local json = redis.call('GET', k_node(id))
-      if json then return json end
+      if json and usable(json, id, r) then return json end
     end
   end
   return false
@@ -224,7 +234,7 @@ if current then
   -- Existing rooms stay where they are, even on a DRAINING node (LiveKit does the same); only a
   -- node that is gone (TTL expired / removed) forces a re-placement.
   local json = redis.call('GET', k_node(current))
-  if json then return { 'ok', 0, json, signal_node(json) } end
+  if json and usable(json, current, nil) then return { 'ok', 0, json, signal_node(json) } end
 else
   -- Redis came back empty under running nodes: the room may live on a node that has not
   -- re-claimed it yet, so placing it now could split it (keys.ts registry:warming).
@@ -237,7 +247,7 @@ for _ = 1, 3 do
   local id, r = choose()
   if not id then return { 'no_nodes' } end
   local json = redis.call('GET', k_node(id))
-  if json then
+  if json and usable(json, id, r) then
     if current then
       -- The gone host wrote these participants and nobody else would clear them (the sweeper
       -- only clears rooms still mapped to a dead node): they go in this same step.
@@ -262,6 +272,7 @@ for _ = 1, 3 do
     for i, m in ipairs(METRICS) do redis.call('ZINCRBY', sel(r, m), learnt[i] or cost[m], id) end
     return { 'ok', current and 2 or 1, json, signal_node(json) }
   end
-  zrem(r, { id }) -- index entry outlived its record (clock skew): drop it and choose again
+  -- index entry outlived its record (clock skew), or the record is unusable: drop it, choose again
+  zrem(r, { id })
 end
 return { 'no_nodes' }
