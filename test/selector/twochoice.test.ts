@@ -11,11 +11,11 @@
 // must agree — no choice outside the TS support, chi-square below the 0.1 % critical value.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { NodeSelectorConfig } from "../../shared/config.ts";
-import { placeRoom } from "../../shared/placement.ts";
-import type { ScriptRunner } from "../../shared/redis-runner.ts";
-import { reportNode } from "../../shared/registry.ts";
-import { finalists, pick, regionPreference, seededRng, selectNode, type Candidate } from "../../shared/selector/index.ts";
+import { NodeSelectorConfig } from "#shared/config.ts";
+import { placeRoom } from "#shared/placement.ts";
+import type { ScriptRunner } from "#shared/redis/runner.ts";
+import { reportNode } from "#shared/registry.ts";
+import { finalists, pick, regionPreference, seededRng, selectNode, type Candidate } from "#shared/selector/index.ts";
 import { NEW_YORK, PARIS, REGIONS, nodeRecord, type NodeSpec } from "../support/nodes.ts";
 import { scriptRedisPerFile } from "../support/redis.ts";
 import type { Redis } from "ioredis";
