@@ -3,7 +3,6 @@
 // calls it makes; SIGINT leaves no process behind and exits 0.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser } from "playwright-core";
-import { request } from "node:http";
 import { Redis } from "ioredis";
 import { decodeJwt } from "jose";
 import { request } from "node:http";
