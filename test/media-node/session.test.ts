@@ -2,7 +2,7 @@
 // maximum age, and tokens outside URLs (Authorization header on the upgrade, `join` body).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { CloseCode, encodeRequest, type NotificationName } from "../../shared/protocol.ts";
+import { CloseCode, encodeRequest, type NotificationName } from "#shared/protocol.ts";
 import { SignalClient } from "../../media-node/client/signal-client.ts";
 import { MediaNodeProcess, mediasoupWorkerAvailable } from "../support/media-node.ts";
 
