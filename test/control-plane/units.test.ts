@@ -12,6 +12,8 @@ describe("mediaGrants", () => {
     ["absent means allowed (LiveKit), so asking is fine", {}, { canPublish: true }, { canPublish: true }],
     ["sources narrow to a subset", { canPublishSources: ["camera", "microphone"] }, { canPublishSources: ["camera"] }, { canPublishSources: ["camera"] }],
     ["hidden may be dropped", { hidden: true }, { hidden: false }, { hidden: false }],
+    ["an empty source list on an unlimited token stays unlimited", {}, { canPublishSources: [] }, { canPublishSources: [] }],
+    ["an empty source list on the token allows any subset", { canPublishSources: [] }, { canPublishSources: ["camera"] }, { canPublishSources: ["camera"] }],
   ])("%s", (_n, token, req, expected) => {
     expect(mediaGrants(token, "r", req)).toEqual({ roomJoin: true, room: "r", ...expected });
   });
@@ -21,6 +23,8 @@ describe("mediaGrants", () => {
     ["canPublishData", { canPublishData: false }, { canPublishData: true }],
     ["canPublishData (absent follows canPublish)", { canPublish: false }, { canPublishData: true }],
     ["sources", { canPublishSources: ["camera"] }, { canPublishSources: ["camera", "screen_share"] }],
+    // An empty list is LiveKit's "every source": asking for it widens a limited token (issue 12 #4).
+    ["sources to every source (empty list)", { canPublishSources: ["microphone"] }, { canPublishSources: [] }],
     ["hidden", {}, { hidden: true }],
   ])("never widens %s (403)", (_n, token, req) => {
     expect(() => mediaGrants(token, "r", req)).toThrow(expect.objectContaining({ status: 403, code: "forbidden" }));

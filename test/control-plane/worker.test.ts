@@ -387,6 +387,8 @@ describe("bad input and bad tokens → documented 4xx", () => {
       ["other identity", await joinToken("r", "a"), { identity: "b" }],
       ["widening canPublish", await joinToken("r", "a", { canPublish: false }), { grants: { canPublish: true } }],
       ["widening sources", await joinToken("r", "a", { canPublishSources: ["camera"] }), { grants: { canPublishSources: ["screen_share"] } }],
+      // [] is LiveKit's "every source" (the node reads it so): not a subset of ["microphone"] (issue 12 #4)
+      ["widening sources to all ([])", await joinToken("r", "a", { canPublishSources: ["microphone"] }), { grants: { canPublishSources: [] } }],
       ["becoming hidden", await joinToken("r", "a"), { grants: { hidden: true } }],
     ];
     for (const [name, token, body] of joins) {

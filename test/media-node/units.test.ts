@@ -7,7 +7,7 @@ import type { TokenClaims } from "#shared/token.ts";
 import { ConfigError, resolveConfig } from "../../media-node/src/config.ts";
 import { byteRate, cpuLoad, sysload } from "../../media-node/src/cluster/node-stats.ts";
 import { TokenBucket } from "../../media-node/src/signaling/rate-limit.ts";
-import { canPublishSource } from "../../media-node/src/rooms/participant.ts";
+import { canPublishSource } from "#shared/grants.ts";
 import { joinParamsFromClaims } from "../../media-node/src/signaling/signaling-server.ts";
 
 describe("resolveConfig", () => {

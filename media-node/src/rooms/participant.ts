@@ -3,18 +3,9 @@
 // and consumers on them, so `close()` leaves nothing behind in the worker.
 import { randomBytes } from "node:crypto";
 import type { types } from "mediasoup";
-import type { CloseCode, NotificationData, NotificationName, ParticipantInfo, Responses, TrackInfo, TrackSource } from "#shared/protocol.ts";
+import type { CloseCode, NotificationData, NotificationName, ParticipantInfo, TrackInfo } from "#shared/protocol.ts";
+import type { Permissions } from "#shared/grants.ts";
 import type { ParticipantRecord } from "#shared/registry.ts";
-
-export type Permissions = Responses["join"]["permissions"];
-
-/** Pure: whether these permissions allow publishing a track from this source (LiveKit's
- * GetCanPublishSource: no list, or an empty one, allows every source). */
-export function canPublishSource(perms: Permissions, source: TrackSource): boolean {
-  if (!perms.canPublish) return false;
-  const allowed = perms.canPublishSources;
-  return allowed === undefined || allowed.length === 0 || allowed.includes(source);
-}
 
 /** Where a participant's notifications go: its signaling connection (a WebSocket here, or a bridged
  * session relayed by another node). */

@@ -3,7 +3,8 @@
 // always local to the node that opens the session: a participant whose room is elsewhere is
 // relayed frame by frame to the hosting node (signaling/signaling-server.ts), which opens the session there.
 import type { Request, Responses } from "#shared/protocol.ts";
-import type { ParticipantSink, Permissions } from "./participant.ts";
+import type { Permissions } from "#shared/grants.ts";
+import type { ParticipantSink } from "./participant.ts";
 
 export interface JoinParams {
   room: string;

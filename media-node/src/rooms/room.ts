@@ -18,7 +18,8 @@ import {
 } from "#shared/protocol.ts";
 import type { ParticipantRecord } from "#shared/registry.ts";
 import type { Logger } from "../log.ts";
-import { Participant, canPublishSource, type ParticipantSink, type Permissions, type PublishedTrack, type TransportDirection } from "./participant.ts";
+import { canPublishSource, type Permissions } from "#shared/grants.ts";
+import { Participant, type ParticipantSink, type PublishedTrack, type TransportDirection } from "./participant.ts";
 import type { WorkerSlot } from "./worker-pool.ts";
 
 /** Room-level events the node mirrors elsewhere (Redis registry, metrics). */

@@ -25,11 +25,12 @@ import {
   type Request,
   type RequestData,
 } from "#shared/protocol.ts";
-import { TokenError, verifyToken, type ApiKeys, type TokenClaims, type VideoGrant } from "#shared/token.ts";
+import { permissionsOf } from "#shared/grants.ts";
+import { TokenError, verifyToken, type ApiKeys, type TokenClaims } from "#shared/token.ts";
 import { BridgeCloseCode, type BridgeEndpoint, type BridgeSession } from "../bridge/index.ts";
 import type { Logger } from "../log.ts";
 import type { NodeMetrics } from "../metrics.ts";
-import type { ParticipantSink, Permissions } from "../rooms/participant.ts";
+import type { ParticipantSink } from "../rooms/participant.ts";
 import { TokenBucket } from "./rate-limit.ts";
 import { RelayRefused, openRelay } from "./relay.ts";
 import type { JoinParams, RoomSession, RoomSessionFactory } from "../rooms/room-session.ts";
@@ -94,21 +95,6 @@ async function verify(token: string | undefined, keys: ApiKeys, requireMediaClai
   }
 }
 
-/** Pure: LiveKit's reading of a grant. Absent publish/subscribe are granted; absent data publishing
- * follows canPublish (a listen-only token must not publish data by omission). */
-export function permissionsFromGrant(v: VideoGrant): Permissions {
-  const canPublish = v.canPublish ?? true;
-  const p: Permissions = {
-    canPublish,
-    canSubscribe: v.canSubscribe ?? true,
-    canPublishData: v.canPublishData ?? canPublish,
-    hidden: v.hidden ?? false,
-  };
-  // An empty list allows every source (LiveKit): kept out, so "absent" is the only "unlimited".
-  if (v.canPublishSources && v.canPublishSources.length > 0) p.canPublishSources = [...v.canPublishSources];
-  return p;
-}
-
 /** Pure: what a verified token allows, or why it is refused. */
 export function joinParamsFromClaims(
   claims: TokenClaims,
@@ -126,7 +112,7 @@ export function joinParamsFromClaims(
     room: v.room,
     identity: claims.sub,
     name: claims.name,
-    permissions: permissionsFromGrant(v),
+    permissions: permissionsOf(v),
     hostNode: claims.meridian?.node,
   };
 }
