@@ -3,8 +3,7 @@
 // through a hook that fetches a fresh url + token from the control plane — when the node asks it to
 // (`reconnect`) or its connection is lost in a way a rejoin can fix (node died, bridge timed out).
 import { Device, type types } from "mediasoup-client";
-import { CloseCode, defaultSource, type NotificationData, type NotificationName, type ParticipantInfo, type Responses, type TrackInfo, type TrackSource } from "#shared/protocol.ts";
-import { shouldReconnect } from "../src/bridge/codes.ts";
+import { CloseCode, defaultSource, shouldReconnect, type NotificationData, type NotificationName, type ParticipantInfo, type Responses, type TrackInfo, type TrackSource } from "#shared/protocol.ts";
 import { SignalClient, type CloseInfo } from "./signal-client.ts";
 
 /** Rejoin attempts after a lost connection, and the backoff between them (doubling, capped). */
