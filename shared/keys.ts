@@ -11,7 +11,14 @@
 //   node:<id>:reservation   HASH    at (updatedAt of the last report), carried:<metric> (reservation
 //                                   a report could not show yet, decayed), cost:<metric> (what one
 //                                   more room costs, learnt from that report); PX = NODE_TTL_MS
-//   room:<name>             HASH    room record: name, node, region, createdAt, emptyTimeout, maxParticipants, metadata
+//   node:<id>:writes        HASH    boot (the node's startedAt), seq (how many of its own writes Redis
+//                                   executed: every script a node runs for itself adds one);
+//                                   PX = NODE_TTL_MS. A seq below what the node counted acknowledged,
+//                                   or another boot, means Redis lost acknowledged writes (restored
+//                                   from an older snapshot, failover to a lagging replica): report_node
+//                                   starts a warm-up and the node re-syncs (registry.ts reportNode)
+//   room:<name>             HASH    room record: name, node, region, createdAt, emptyTimeout, maxParticipants,
+//                                   metadata, epoch (registry:epoch of its last placement or claim)
 //   rooms                   ZSET    room name -> createdAt (ms)
 //   rooms:unclaimed         ZSET    room name -> deadline (ms): placed (or re-placed) onto a node that
 //                                   has not opened it yet. claimRoom removes it; sweepDeadNodes deletes
@@ -28,10 +35,17 @@
 //                                   missing = the registry is empty (new, or restarted without data)
 //   registry:warming        STRING  ms when the registry's warm-up ends, PX = the time left. Set by a
 //                                   report when the registry started under a node that was already
-//                                   running (Redis came back empty under a live cluster): until then
-//                                   placement refuses rooms it has no mapping for (registry_warming),
-//                                   as their hosts may not have re-claimed them yet (node.ts
-//                                   REGISTRY_WARMUP_MS)
+//                                   running (Redis came back empty under a live cluster), or when a
+//                                   node finds Redis lost writes it had acknowledged (went back in
+//                                   time: node:<id>:writes): until then placement refuses rooms it has
+//                                   no mapping for, and rooms whose mapping predates the warm-up
+//                                   (registry_warming), as their hosts may not have re-claimed them
+//                                   yet (node.ts REGISTRY_WARMUP_MS)
+//   registry:epoch          STRING  counter (no TTL, one key), +1 when a warm-up starts; a room's
+//                                   record carries the epoch of its last placement or claim, so a
+//                                   mapping from before the warm-up (maybe restored from an old
+//                                   snapshot) is known unconfirmed: a node that hosts the room takes
+//                                   it over from a live owner that has not re-claimed it
 //   bus:node:<id>           CHANNEL pub/sub inbox of a node (signaling bridge, room.delete)
 //   sweep:nodes             ZSET    node id -> expiry (ms); the sweeper's own list of nodes to clean
 //                                   up after (placement prunes `nodes`, so it cannot serve); see
@@ -94,11 +108,13 @@ function layout(part: (s: string) => string) {
     nodeRooms: (id: string) => `${P}node:${part(id)}:rooms`,
     nodeReserved: (id: string) => `${P}node:${part(id)}:reserved`,
     nodeReservation: (id: string) => `${P}node:${part(id)}:reservation`,
+    nodeWrites: (id: string) => `${P}node:${part(id)}:writes`,
     room: (name: string) => `${P}room:${part(name)}`,
     rooms: () => `${P}rooms`,
     unclaimedRooms: () => `${P}rooms:unclaimed`,
     registrySince: () => `${P}registry:since`,
     registryWarming: () => `${P}registry:warming`,
+    registryEpoch: () => `${P}registry:epoch`,
     roomParticipants: (name: string) => `${P}room:${part(name)}:participants`,
     roomNodes: (name: string) => `${P}room:${part(name)}:nodes`,
     nodeBus: (id: string) => `${P}bus:node:${part(id)}`,
@@ -137,6 +153,8 @@ export const LUA_KEY_FUNCTIONS = [
   luaKeyFunction("k_node_rooms", luaKeys.nodeRooms, 1),
   luaKeyFunction("k_node_reserved", luaKeys.nodeReserved, 1),
   luaKeyFunction("k_node_reservation", luaKeys.nodeReservation, 1),
+  luaKeyFunction("k_node_writes", luaKeys.nodeWrites, 1),
+  luaKeyFunction("k_registry_epoch", luaKeys.registryEpoch, 0),
   luaKeyFunction("k_node_bus", luaKeys.nodeBus, 1),
   luaKeyFunction("k_sel_regions", luaKeys.selRegions, 0),
   luaKeyFunction("k_sel", luaKeys.sel, 2),

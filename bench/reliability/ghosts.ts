@@ -4,7 +4,7 @@ import type { Redis } from "ioredis";
 import { KEY_PREFIX, decodeKeyPart, keys } from "#shared/keys.ts";
 
 // Key parts are encoded (keys.ts encodeKeyPart): they never contain ":".
-const NODE_KEY = new RegExp(`^${KEY_PREFIX}node:([^:]+)(?::(rooms|reserved|reservation))?$`);
+const NODE_KEY = new RegExp(`^${KEY_PREFIX}node:([^:]+)(?::(rooms|reserved|reservation|writes))?$`);
 const ROOM_KEY = new RegExp(`^${KEY_PREFIX}room:([^:]+)(:participants)?$`);
 
 async function scanAll(redis: Redis): Promise<string[]> {

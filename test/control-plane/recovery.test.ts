@@ -183,7 +183,7 @@ describe("registry warm-up after Redis restarts empty", () => {
     // was lost but its own rooms (failover handled them), so nothing waits.
     await kill("a");
     const back: NodeRecord = { ...nodeRecord({ id: "a", region: "us-east" }, now + REGISTRY_WARMUP_MS), startedAt: now - 600_000 };
-    expect(await reportNode(run, back, now + REGISTRY_WARMUP_MS)).toBe(false);
+    expect((await reportNode(run, back, now + REGISTRY_WARMUP_MS)).registered).toBe(false);
     expect(await r.exists(keys.registryWarming())).toBe(0);
     expect(await place("other", { now: now + REGISTRY_WARMUP_MS + 1 })).toMatchObject({ status: "ok" });
   });

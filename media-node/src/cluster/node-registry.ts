@@ -2,8 +2,9 @@
 // TTL, room and participant bookkeeping, and the sweep of nodes that died. Redis is never on the
 // media path: every failure is logged and counted, the node keeps serving, the next report
 // retries and re-syncs the bookkeeping it may have missed (or all of it, when the report finds
-// the node had dropped out of Redis: its record expired or Redis restarted empty). The node's bus
-// inbox is the bridge endpoint's (media-node.ts).
+// the node had dropped out of Redis: its record expired, Redis restarted empty, or Redis went back
+// in time and lost writes it had acknowledged, which the node tells by counting them: shared/
+// registry.ts WriteHistory). The node's bus inbox is the bridge endpoint's (media-node.ts).
 import { cpus, loadavg } from "node:os";
 import { Redis } from "ioredis";
 import { keys } from "#shared/keys.ts";
@@ -11,20 +12,22 @@ import { REPORT_INTERVAL_MS, type NodeRecord, type NodeState } from "#shared/nod
 import { ioredisRunner } from "#shared/redis/ioredis.ts";
 import type { ScriptRunner } from "#shared/redis/runner.ts";
 import {
+  NodeWriteLog,
   claimRoom,
   closeRoom,
+  releaseRooms,
   removeNode,
   removeParticipant,
-  reportNode,
   sweepDeadNodes,
   upsertParticipant,
   type ParticipantRecord,
+  type StoredRoomSettings,
 } from "#shared/registry.ts";
 import type { Logger } from "../log.ts";
 import type { NodeMetrics } from "../metrics.ts";
 import { byteRate, cpuLoad, cpuTimes, sysload, type CpuTimes } from "./node-stats.ts";
 import type { RoomObserver } from "../rooms/room.ts";
-import type { RoomManager, RoomSettings } from "../rooms/room-manager.ts";
+import type { RoomManager } from "../rooms/room-manager.ts";
 
 export interface RegistryOptions {
   redisUrl: string;
@@ -36,11 +39,6 @@ export interface RegistryOptions {
   state: () => NodeState;
   metrics: NodeMetrics;
   log: Logger;
-}
-
-/** Snapshot of everything the node has in Redis besides its record, for re-sync after failures. */
-function participantsOf(rooms: RoomManager): [string, ParticipantRecord[]][] {
-  return [...rooms.rooms.values()].map((r) => [r.name, [...r.participants.values()].map((p) => p.record())]);
 }
 
 export class NodeRegistry implements RoomObserver {
@@ -58,6 +56,10 @@ export class NodeRegistry implements RoomObserver {
   private lastBytesIn = new Map<string, number>();
   private lastBytesOut = new Map<string, number>();
   private stopped = false;
+  /** Counts this process's writes Redis acknowledged, to tell when Redis lost some. */
+  private readonly writes: NodeWriteLog;
+  /** registry:epoch as of the last report: it changes when a warm-up starts (re-sync then). */
+  private epoch: number | undefined;
 
   constructor(o: RegistryOptions) {
     this.o = o;
@@ -65,7 +67,8 @@ export class NodeRegistry implements RoomObserver {
     const opts = { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000, lazyConnect: true } as const;
     this.redis = new Redis(o.redisUrl, opts);
     this.redis.on("error", (err) => o.log.debug({ err: err.message }, "redis connection error"));
-    this.runner = ioredisRunner(this.redis);
+    this.writes = new NodeWriteLog(ioredisRunner(this.redis));
+    this.runner = this.writes.runner;
   }
 
   /** Connects, reports once and starts the report loop. Never throws on Redis being down: the
@@ -132,17 +135,18 @@ export class NodeRegistry implements RoomObserver {
     }
   }
 
-  /** The room's settings as the control plane stored them (room:<name> hash: maxParticipants);
-   * {} when there is no record or Redis is unreachable. The record's `emptyTimeout` is LiveKit's
-   * "close if nobody joins" and is enforced by the sweeper (rooms:unclaimed); once people have
-   * been in the room, the node's departure timeout (empty_room_timeout_ms) applies instead, so a
-   * finished call frees its router in seconds, not after the 300 s default. */
-  async roomSettings(room: string): Promise<RoomSettings> {
+  /** The room's settings as the control plane stored them (room:<name> hash); {} when there is
+   * no record or Redis is unreachable. The node enforces maxParticipants and keeps the rest to
+   * write it back if Redis loses it (re-sync). The record's `emptyTimeout` is LiveKit's "close if
+   * nobody joins" and is enforced by the sweeper (rooms:unclaimed); once people have been in the
+   * room, the node's departure timeout (empty_room_timeout_ms) applies instead, so a finished
+   * call frees its router in seconds, not after the 300 s default. */
+  async roomSettings(room: string): Promise<StoredRoomSettings> {
     try {
-      const [maxParticipants] = await this.redis.hmget(keys.room(room), "maxParticipants");
-      const s: RoomSettings = {};
-      const mp = Number(maxParticipants);
-      if (maxParticipants !== null && Number.isInteger(mp) && mp >= 0) s.maxParticipants = mp;
+      const [maxParticipants, emptyTimeout, metadata, createdAt] = await this.redis.hmget(keys.room(room), "maxParticipants", "emptyTimeout", "metadata", "createdAt");
+      const count = (v: string | null | undefined) => (v !== null && Number.isSafeInteger(Number(v)) && Number(v) >= 0 ? Number(v) : undefined);
+      const fields = { maxParticipants: count(maxParticipants), emptyTimeout: count(emptyTimeout), createdAt: count(createdAt), metadata: metadata ?? undefined };
+      const s: StoredRoomSettings = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
       return s;
     } catch (err) {
       this.fail("room_settings", err);
@@ -162,11 +166,19 @@ export class NodeRegistry implements RoomObserver {
     if (this.stopped) return;
     try {
       const record = await this.sample();
-      if (!(await reportNode(this.runner, record))) {
+      const outcome = await this.writes.report(record);
+      if (outcome.lost) {
+        this.o.log.warn("Redis lost writes it had acknowledged (restored from an older snapshot?): warm-up started, re-syncing rooms and participants");
+        this.needsResync = true;
+      } else if (!outcome.registered) {
         // (Re-)registered: whatever this node had in Redis may be gone (expired, swept, Redis restarted).
         if (this.o.rooms().rooms.size > 0) this.o.log.warn("re-registered in Redis; re-syncing rooms and participants");
         this.needsResync = true;
+      } else if (this.epoch !== undefined && outcome.epoch !== this.epoch) {
+        // Another node found Redis had lost data: mappings from before are unconfirmed until re-claimed.
+        this.needsResync = true;
       }
+      this.epoch = outcome.epoch;
       if (this.needsResync) await this.resync();
       const swept = await sweepDeadNodes(this.runner);
       if (swept.length > 0) this.o.log.info({ nodes: swept }, "swept dead nodes from Redis");
@@ -175,16 +187,19 @@ export class NodeRegistry implements RoomObserver {
     }
   }
 
+  /** Makes Redis match what the node hosts: its room set, each room's mapping, participants and
+   * settings (claimRoom with what it holds). */
   private async resync(): Promise<void> {
     this.needsResync = false;
-    const snapshot = participantsOf(this.o.rooms());
     this.write("resync", async () => {
-      for (const [room, ps] of snapshot) {
-        if (!(await claimRoom(this.runner, room, this.node, false))) {
-          this.o.log.warn({ room }, "room moved to another live node while this node was out of Redis");
-          continue;
-        }
-        for (const p of ps) await upsertParticipant(this.runner, room, p, this.o.nodeId);
+      // Taken when the write runs, in order with the opens and closes queued before it.
+      const rooms = [...this.o.rooms().rooms.values()];
+      const released = await releaseRooms(this.runner, this.o.nodeId, rooms.map((r) => r.name));
+      if (released.length > 0) this.o.log.info({ rooms: released }, "Redis listed rooms this node does not host; released");
+      for (const room of rooms) {
+        const held = { participants: [...room.participants.values()].map((p) => p.record()), settings: room.settings };
+        if (!(await claimRoom(this.runner, room.name, this.node, false, Date.now(), held)))
+          this.o.log.warn({ room: room.name }, "room moved to another live node while this node was out of Redis");
       }
     });
     await this.queue;

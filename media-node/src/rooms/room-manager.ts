@@ -9,11 +9,8 @@ import type { ParticipantSink } from "./participant.ts";
 import { Room, type RoomCloseReason, type RoomObserver } from "./room.ts";
 import type { JoinParams, RoomSession, RoomSessionFactory } from "./room-session.ts";
 import type { WorkerPool } from "./worker-pool.ts";
+import type { StoredRoomSettings } from "#shared/registry.ts";
 
-/** Per-room settings the control plane stored with the room (absent: node defaults). */
-export interface RoomSettings {
-  maxParticipants?: number;
-}
 
 export interface RoomManagerOptions {
   nodeId: string;
@@ -24,7 +21,7 @@ export interface RoomManagerOptions {
   maxTracks: number;
   observer: RoomObserver;
   /** Looks up the room's stored settings; must not throw (Redis down → {}). */
-  settings: (room: string) => Promise<RoomSettings>;
+  settings: (room: string) => Promise<StoredRoomSettings>;
   /** The room's hosting node per Redis; undefined when unmapped or Redis is unreachable. Must not throw. */
   owner: (room: string) => Promise<string | undefined>;
   log: Logger;
@@ -96,6 +93,7 @@ export class RoomManager implements RoomSessionFactory {
       slot,
       emptyTimeoutMs: this.o.emptyTimeoutMs,
       maxParticipants: settings.maxParticipants ?? this.o.maxParticipantsPerRoom,
+      settings,
       canAddTrack: () => this.o.maxTracks === 0 || this.counts().tracksIn < this.o.maxTracks,
       observer: this.o.observer,
       log: this.o.log,

@@ -16,7 +16,7 @@ import {
   type Responses,
   type TrackInfo,
 } from "#shared/protocol.ts";
-import type { ParticipantRecord } from "#shared/registry.ts";
+import type { ParticipantRecord, StoredRoomSettings } from "#shared/registry.ts";
 import type { Logger } from "../log.ts";
 import { canPublishSource, type Permissions } from "#shared/grants.ts";
 import { Participant, type ParticipantSink, type PublishedTrack, type TransportDirection } from "./participant.ts";
@@ -38,6 +38,8 @@ export interface RoomOptions {
   slot: WorkerSlot;
   emptyTimeoutMs: number;
   maxParticipants: number;
+  /** The room's stored settings, as read when it opened (kept to restore them: registry re-sync). */
+  settings: StoredRoomSettings;
   /** Node-wide track limit check (0 = none), evaluated on publish. */
   canAddTrack: () => boolean;
   observer: RoomObserver;
@@ -68,6 +70,11 @@ export class Room {
   private readonly o: RoomOptions;
   private emptyTimer: NodeJS.Timeout | undefined;
   closed = false;
+
+  /** What the control plane stored with the room when it opened here (restored on re-sync). */
+  get settings(): StoredRoomSettings {
+    return this.o.settings;
+  }
 
   constructor(o: RoomOptions) {
     this.o = o;

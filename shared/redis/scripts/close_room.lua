@@ -11,13 +11,17 @@
     KEYS[5] unclaimed rooms zset     keys.unclaimedRooms()
 
     ARGV[1] JSON object:
-      room     room name
-      node_id  the closing node
+      room      room name
+      node_id   the closing node
+      ttl_ms    lifetime of the node's write log (includes/node_writes.lua)
+      write_no  this write's number in the node's log (NodeWriteLog; absent: not logged)
 
   Output: 1 closed, 0 another node owns the room
 ]]
 -- @include keys
+-- @include node_writes
 local a = cjson.decode(ARGV[1])
+log_node_write(a.node_id, a.write_no, a.ttl_ms)
 local owner = redis.call('HGET', KEYS[1], 'node')
 if owner and owner ~= a.node_id then
   redis.call('SREM', KEYS[4], a.room)

@@ -36,7 +36,10 @@
   Output:
     { 'ok', placement (0 existing | 1 created | 2 replaced), node json, signal node json | false }
     { 'exists', node id }        mode 'create' and the room is mapped
-    { 'warming', ms left }       the registry restarted empty moments ago and the room is unmapped
+    { 'warming', ms left }       the registry is warming up (Redis came back empty or went back in
+                                 time moments ago) and the room is unmapped, or mapped before the
+                                 warm-up and not re-claimed since: its host may not have re-claimed
+                                 it yet
     { 'not_found' }              mode 'join', unknown room, not auto_create
     { 'no_nodes' }
 ]]
@@ -228,17 +231,20 @@ local function signal_node(host_json)
   return false
 end
 
-local current = redis.call('HGET', KEYS[1], 'node')
+-- Warm-up (keys.ts registry:warming, registry:epoch): Redis came back empty or went back in time
+-- moments ago, so the room may live on a node that has not re-claimed it yet. Placing it now, or
+-- trusting a mapping from before the warm-up (a restored snapshot's), could split it.
+local warm_until = tonumber(redis.call('GET', KEYS[5]) or '0')
+local epoch = redis.call('GET', k_registry_epoch()) or '0'
+local current, current_epoch = unpack(redis.call('HMGET', KEYS[1], 'node', 'epoch'))
 if current then
   if mode == 'create' then return { 'exists', current } end
+  if now < warm_until and (current_epoch or '0') ~= epoch then return { 'warming', warm_until - now } end
   -- Existing rooms stay where they are, even on a DRAINING node (LiveKit does the same); only a
   -- node that is gone (TTL expired / removed) forces a re-placement.
   local json = redis.call('GET', k_node(current))
   if json and usable(json, current, nil) then return { 'ok', 0, json, signal_node(json) } end
 else
-  -- Redis came back empty under running nodes: the room may live on a node that has not
-  -- re-claimed it yet, so placing it now could split it (keys.ts registry:warming).
-  local warm_until = tonumber(redis.call('GET', KEYS[5]) or '0')
   if now < warm_until then return { 'warming', warm_until - now } end
   if mode == 'join' and not auto then return { 'not_found' } end
 end
@@ -253,11 +259,11 @@ for _ = 1, 3 do
       -- only clears rooms still mapped to a dead node): they go in this same step.
       redis.call('SREM', k_node_rooms(current), room)
       redis.call('DEL', KEYS[3])
-      redis.call('HSET', KEYS[1], 'node', id, 'region', r)
+      redis.call('HSET', KEYS[1], 'node', id, 'region', r, 'epoch', epoch)
       redis.call('ZADD', KEYS[4], open_deadline(redis.call('HGET', KEYS[1], 'emptyTimeout')), room)
     else
       redis.call('HSET', KEYS[1], 'name', room, 'node', id, 'region', r, 'createdAt', now,
-        'emptyTimeout', a.empty_timeout, 'maxParticipants', a.max_participants, 'metadata', a.metadata)
+        'emptyTimeout', a.empty_timeout, 'maxParticipants', a.max_participants, 'metadata', a.metadata, 'epoch', epoch)
       redis.call('ZADD', KEYS[2], now, room)
       redis.call('ZADD', KEYS[4], open_deadline(a.empty_timeout), room)
     end

@@ -21,7 +21,7 @@ if json then
   local region = cjson.decode(json).region
   for _, f in ipairs(SEL_FIELDS) do redis.call('ZREM', k_sel(region, f), a.id) end
 end
-redis.call('DEL', KEYS[1], KEYS[3], k_node_reservation(a.id), k_node_rooms(a.id))
+redis.call('DEL', KEYS[1], KEYS[3], k_node_reservation(a.id), k_node_rooms(a.id), k_node_writes(a.id))
 redis.call('ZREM', KEYS[2], a.id)
 redis.call('ZREM', KEYS[4], a.id)
 return 1

@@ -10,10 +10,15 @@
     ARGV[1] JSON object:
       identity  the participant's identity
       node_id   the writing node
+      ttl_ms    lifetime of the node's write log (includes/node_writes.lua)
+      write_no  this write's number in the node's log (NodeWriteLog; absent: not logged)
 
   Output: number of records deleted (0 or 1); 0 also when another node owns the room
 ]]
+-- @include keys
+-- @include node_writes
 local a = cjson.decode(ARGV[1])
+log_node_write(a.node_id, a.write_no, a.ttl_ms)
 local owner = redis.call('HGET', KEYS[1], 'node')
 if owner and owner ~= a.node_id and redis.call('HEXISTS', KEYS[3], a.node_id) == 0 then return 0 end
 return redis.call('HDEL', KEYS[2], a.identity)

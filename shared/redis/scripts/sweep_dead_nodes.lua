@@ -47,7 +47,7 @@ for _, id in ipairs(dead) do
         end
       end
     end
-    redis.call('DEL', k_node_rooms(id), k_node_reserved(id), k_node_reservation(id))
+    redis.call('DEL', k_node_rooms(id), k_node_reserved(id), k_node_reservation(id), k_node_writes(id))
     swept[#swept + 1] = id
     redis.call('ZREM', KEYS[1], id)
   else
