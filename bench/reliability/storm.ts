@@ -242,7 +242,7 @@ function splits(ok: readonly JoinRecord[], killedAt: ReadonlyMap<string, number>
 }
 
 /** Rooms listed by more than one live node, or whose record names another node. */
-async function redisSplitRooms(redis: Redis, alive: ReadonlySet<string>): Promise<string[]> {
+export async function redisSplitRooms(redis: Redis, alive: ReadonlySet<string>): Promise<string[]> {
   const owner = new Map<string, string>();
   const out: string[] = [];
   for (const id of alive) {

@@ -1,14 +1,30 @@
 // A real redis-server from PATH on a free loopback port (no persistence), with stop()/restart()
-// on the same port so fault tests can model an outage.
+// on the same port so fault tests can model an outage, and snapshot()/restart(snapshot) to model
+// Redis going back in time (an RDB restore, a failover to a lagging replica).
 import { spawn, type ChildProcess } from "node:child_process";
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { freePort } from "./ports.ts";
+
+// Working dirs (RDB files only) of this process's servers, deleted when it exits.
+const dirs = new Set<string>();
+function workDir(): string {
+  if (dirs.size === 0) process.once("exit", () => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  const d = mkdtempSync(join(tmpdir(), "meridian-redis-"));
+  dirs.add(d);
+  return d;
+}
 
 export class RedisServer {
   readonly port: number;
   private readonly detached: boolean;
   private proc: ChildProcess | undefined;
+  /** The server's working dir: SAVE writes dump.rdb here, a restart from a snapshot loads it. */
+  private readonly dir = workDir();
+  private snapshots = 0;
 
   private constructor(port: number, detached: boolean) {
     this.port = port;
@@ -31,12 +47,16 @@ export class RedisServer {
     return r;
   }
 
-  /** Starts (again) on the same port; resolves once it answers PING. */
-  async restart(): Promise<void> {
+  /** Starts (again) on the same port, empty or with the data of `snapshot` (keys whose TTL ran
+   * out since are dropped on load, as with any RDB); resolves once it answers PING. */
+  async restart(snapshot?: string): Promise<void> {
     if (this.proc) throw new Error("redis already running");
+    const rdb = join(this.dir, "dump.rdb");
+    rmSync(rdb, { force: true });
+    if (snapshot) copyFileSync(snapshot, rdb);
     this.proc = spawn(
       "redis-server",
-      ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no"],
+      ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no", "--dir", this.dir],
       { stdio: "ignore", detached: this.detached },
     );
     const deadline = Date.now() + 10_000;
@@ -66,6 +86,21 @@ export class RedisServer {
       p.once("exit", () => resolve());
       p.kill("SIGKILL");
     });
+  }
+
+
+
+  /** SAVE, and a copy of the RDB it wrote: pass it to restart() to go back to this moment. */
+  async snapshot(): Promise<string> {
+    const c = this.client();
+    try {
+      await c.save();
+    } finally {
+      c.disconnect();
+    }
+    const file = join(this.dir, `snapshot-${++this.snapshots}.rdb`);
+    copyFileSync(join(this.dir, "dump.rdb"), file);
+    return file;
   }
 
   client(): Redis {
