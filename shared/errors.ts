@@ -14,6 +14,8 @@ export const ErrorCode = {
   Draining: "node_draining",
   Timeout: "timeout",
   RateLimited: "rate_limited",
+  /** The API key holds as many rooms as ROOMS_PER_API_KEY allows (HTTP 429). */
+  QuotaExceeded: "quota_exceeded",
   Internal: "internal",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -18,7 +18,13 @@
 //                                   from an older snapshot, failover to a lagging replica): report_node
 //                                   starts a warm-up and the node re-syncs (registry.ts reportNode)
 //   room:<name>             HASH    room record: name, node, region, createdAt, emptyTimeout, maxParticipants,
-//                                   metadata, epoch (registry:epoch of its last placement or claim)
+//                                   metadata, epoch (registry:epoch of its last placement or claim),
+//                                   sid (this incarnation of the room: set when placed, carried by media
+//                                   tokens; a token for a deleted room names a sid no record has),
+//                                   key (API key that created it, for the room quota)
+//   apikey:<key>:rooms      SET     rooms created by the API key (quota, ROOMS_PER_API_KEY); members
+//                                   whose record is gone or belongs to another key are dropped
+//                                   lazily by placement when the set reaches the quota
 //   rooms                   ZSET    room name -> createdAt (ms)
 //   rooms:unclaimed         ZSET    room name -> deadline (ms): placed (or re-placed) onto a node that
 //                                   has not opened it yet. claimRoom removes it; sweepDeadNodes deletes
@@ -117,6 +123,7 @@ function layout(part: (s: string) => string) {
     registryEpoch: () => `${P}registry:epoch`,
     roomParticipants: (name: string) => `${P}room:${part(name)}:participants`,
     roomNodes: (name: string) => `${P}room:${part(name)}:nodes`,
+    apiKeyRooms: (apiKey: string) => `${P}apikey:${part(apiKey)}:rooms`,
     nodeBus: (id: string) => `${P}bus:node:${part(id)}`,
     sweepNodes: () => `${P}sweep:nodes`,
     selRegions: () => `${P}sel:regions`,

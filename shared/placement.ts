@@ -42,6 +42,12 @@ export interface PlaceRequest {
   /** Also return the signal node for a client in regionOrder[0] (join). */
   wantSignal?: boolean;
   now?: number;
+  /** API key creating the room (counted against roomQuota); absent: no quota. */
+  apiKey?: string;
+  /** Most rooms one API key may have (0 or absent = no limit). */
+  roomQuota?: number;
+  /** The new room's sid (default: a fresh one, newRoomSid()). */
+  sid?: string;
   /** Seed for random sort/twochoice (defaults to a fresh random seed). */
   seed?: number;
 }
@@ -49,7 +55,9 @@ export interface PlaceRequest {
 export type Placement = "existing" | "created" | "replaced";
 
 export type PlaceResult =
-  | { status: "ok"; placement: Placement; node: NodeRecord; signalNode: NodeRecord | undefined }
+  | { status: "ok"; placement: Placement; node: NodeRecord; signalNode: NodeRecord | undefined; roomSid: string }
+  /** The API key already has `limit` rooms. */
+  | { status: "quota"; limit: number }
   | { status: "exists"; nodeId: string }
   | { status: "not_found" }
   | { status: "no_nodes" }
@@ -69,11 +77,25 @@ function parseNode(v: unknown): NodeRecord | undefined {
   }
 }
 
+/** A room's sid (LiveKit's "RM_" prefix): identifies one incarnation of a room name, so a token
+ * minted for a room that was deleted is refused by the room re-created under the same name. */
+export function newRoomSid(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(9));
+  return `RM_${btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_")}`;
+}
+
 export function placeArgs(req: PlaceRequest): { keys: string[]; args: ScriptArgs } {
   const s = req.settings ?? DEFAULT_ROOM_SETTINGS;
   const c = req.config;
   return {
-    keys: [keys.room(req.room), keys.rooms(), keys.roomParticipants(req.room), keys.unclaimedRooms(), keys.registryWarming()],
+    keys: [
+      keys.room(req.room),
+      keys.rooms(),
+      keys.roomParticipants(req.room),
+      keys.unclaimedRooms(),
+      keys.registryWarming(),
+      keys.apiKeyRooms(req.apiKey ?? ""),
+    ],
     args: {
       now: req.now ?? Date.now(),
       freshness_ms: STATS_FRESHNESS_MS,
@@ -95,6 +117,9 @@ export function placeArgs(req: PlaceRequest): { keys: string[]; args: ScriptArgs
       default_cost: DEFAULT_ROOM_COST,
       want_signal: req.wantSignal ?? false,
       regions: req.regionOrder,
+      sid: req.sid ?? newRoomSid(),
+      api_key: req.apiKey ?? "",
+      room_quota: req.roomQuota ?? 0,
     },
   };
 }
@@ -107,8 +132,16 @@ export async function placeRoom(redis: ScriptRunner, req: PlaceRequest): Promise
     case "ok": {
       const node = parseNode(r[2]);
       if (!node) return { status: "no_nodes" };
-      return { status: "ok", placement: PLACEMENTS[Number(r[1])] ?? "existing", node, signalNode: r[3] ? parseNode(r[3]) : undefined };
+      return {
+        status: "ok",
+        placement: PLACEMENTS[Number(r[1])] ?? "existing",
+        node,
+        signalNode: r[3] ? parseNode(r[3]) : undefined,
+        roomSid: String(r[4]),
+      };
     }
+    case "quota":
+      return { status: "quota", limit: Number(r[1]) };
     case "exists":
       return { status: "exists", nodeId: String(r[1]) };
     case "not_found":

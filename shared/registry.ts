@@ -182,7 +182,8 @@ export interface HeldRoom {
 
 /** The hosting node records that it serves `room`: on open (fresh), and again on a re-sync with
  * what it holds (after re-registering, or when Redis lost data). False if another live node owns
- * it (confirmed since the last warm-up: keys.ts registry:epoch). */
+ * it (confirmed since the last warm-up: keys.ts registry:epoch), or, with `sid`, if the room has
+ * no record with that sid (deleted since the token was minted, or never placed). */
 export async function claimRoom(
   redis: ScriptRunner,
   room: string,
@@ -190,6 +191,9 @@ export async function claimRoom(
   fresh: boolean,
   now = Date.now(),
   held?: HeldRoom,
+  /** The room sid of the media token that opened the room (fresh claims): the record must have
+   * it, and none is created (a deleted room stays deleted; shared/keys.ts room:<name>). */
+  sid?: string,
 ): Promise<boolean> {
   const r = await redis.run(
     SCRIPTS.claim_room,
@@ -201,6 +205,7 @@ export async function claimRoom(
       now,
       fresh,
       ttl_ms: NODE_TTL_MS,
+      ...(sid === undefined ? {} : { sid }),
       ...(held ? { participants: held.participants.map((p) => ({ identity: p.identity, record: JSON.stringify(p) })), settings: held.settings } : {}),
     },
   );

@@ -25,6 +25,10 @@ export const MediaClaim = z.object({
   /** Node hosting the room when the token was minted. */
   node: z.string().min(1),
   region: z.string().min(1),
+  /** The room's sid when the token was minted (shared/keys.ts room:<name>): a node refuses the
+   * token once the room has another sid or none (deleted). Absent only in tokens minted outside
+   * the control plane by a holder of the API secret (tools, tests). */
+  roomSid: z.string().min(1).max(64).optional(),
 });
 export type MediaClaim = z.infer<typeof MediaClaim>;
 

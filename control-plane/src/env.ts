@@ -21,6 +21,9 @@ export interface Env {
    * "https://app.example.com,https://staging.example.com". Default: none (no browser app may call
    * the API cross-origin; server-side callers are unaffected). */
   CORS_ORIGINS?: string;
+  /** Most rooms one API key may have at a time (join auto-create and POST /v1/rooms); "0" = no
+   * limit. Default 1000. */
+  ROOMS_PER_API_KEY?: string;
   /** Secret: "key:secret,key2:secret2". */
   API_KEYS?: string;
   /** Secret: Upstash REST endpoint (locally: infra/upstash-rest). */
@@ -37,9 +40,13 @@ export interface Settings {
   autoCreate: boolean;
   trustClientLocation: boolean;
   corsOrigins: ReadonlySet<string>;
+  roomsPerApiKey: number;
   redisUrl: string;
   redisToken: string;
 }
+
+/** ROOMS_PER_API_KEY when unset. */
+export const DEFAULT_ROOMS_PER_API_KEY = 1000;
 
 const Ttl = z.coerce.number().int().min(30).max(86_400);
 const cache = new WeakMap<Env, Settings>();
@@ -68,6 +75,8 @@ function parse(env: Env): Settings {
   const defaultRegion = env.DEFAULT_REGION || undefined;
   if (defaultRegion && !selector.data.regions.some((r) => r.name === defaultRegion))
     throw misconfigured(`DEFAULT_REGION ${defaultRegion} is not in NODE_SELECTOR.regions`);
+  const quota = z.coerce.number().int().min(0).max(10_000_000).safeParse(env.ROOMS_PER_API_KEY ?? DEFAULT_ROOMS_PER_API_KEY);
+  if (!quota.success) throw misconfigured("ROOMS_PER_API_KEY must be a non-negative integer (0 = no limit)");
   const corsOrigins = new Set<string>();
   for (const o of (env.CORS_ORIGINS ?? "").split(",").map((x) => x.trim()).filter(Boolean)) {
     const u = URL.parse(o);
@@ -83,6 +92,7 @@ function parse(env: Env): Settings {
     autoCreate: env.AUTO_CREATE !== "false",
     trustClientLocation: trustClientLocation(env.TRUST_CLIENT_LOCATION),
     corsOrigins,
+    roomsPerApiKey: quota.data,
     redisUrl: env.UPSTASH_REDIS_REST_URL,
     redisToken: env.UPSTASH_REDIS_REST_TOKEN,
   };

@@ -26,6 +26,8 @@ export const unauthorized = (message: string) => new ApiError(401, ErrorCode.Una
 export const forbidden = (message: string) => new ApiError(403, ErrorCode.Forbidden, message);
 export const notFound = (message: string) => new ApiError(404, ErrorCode.NotFound, message);
 export const conflict = (message: string) => new ApiError(409, ErrorCode.Conflict, message);
+export const quotaExceeded = (limit: number) =>
+  new ApiError(429, ErrorCode.QuotaExceeded, `this API key already has ${limit} rooms (ROOMS_PER_API_KEY); delete some or raise the quota`, { limit });
 export const noNodes = () => new ApiError(503, ErrorCode.NoNodes, "no media node is available to host the room");
 export const redisUnavailable = (detail: string) =>
   new ApiError(503, ErrorCode.RedisUnavailable, `Redis is unreachable; try again shortly (${detail})`);

@@ -49,9 +49,17 @@ export const Room = z
   })
   .openapi("Room");
 
-export const RoomList = z.object({ rooms: z.array(Room) }).openapi("RoomList");
+export const RoomList = z
+  .object({
+    rooms: z.array(Room),
+    nextCursor: z.string().nullable().openapi({ description: "pass as ?cursor= for the next page; null on the last page" }),
+  })
+  .openapi("RoomList");
 export const RoomParam = z.object({ name: RoomName.openapi({ param: { name: "name", in: "path" } }) });
-export const ListQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).optional() });
+export const ListQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).optional().openapi({ description: "rooms per page (default 100); a page also stops at 1 MiB of room records" }),
+  cursor: z.string().max(1024).optional().openapi({ description: "nextCursor of the previous page" }),
+});
 
 export const Participants = z.object({ room: z.string(), participants: z.array(z.unknown()) }).openapi("Participants");
 export const Deleted = z.object({ room: z.string(), node: z.string() }).openapi("DeletedRoom");

@@ -62,9 +62,32 @@ export async function getRoom(redis: ScriptRunner, name: string): Promise<RoomVi
   return roomView(flat, n, by);
 }
 
-export async function listRooms(redis: ScriptRunner, limit: number): Promise<RoomView[]> {
-  const rows = (await redis.run(SCRIPTS.list_rooms, [keys.rooms()], { limit })) as unknown[][];
-  return rows.map(([flat, n, by]) => roomView(flat, n, by)).filter((r): r is RoomView => r !== undefined);
+/** Most bytes of room records one page of GET /v1/rooms holds (a page has at least one room). */
+export const LIST_PAGE_MAX_BYTES = 1024 * 1024;
+
+/** Where a page of rooms ends: the last room's createdAt and name (keys.ts `rooms` order). */
+export interface RoomCursor {
+  createdAt: number;
+  name: string;
+}
+
+/** One page of rooms, oldest first, after `after` (exclusive); `next` is the cursor of the
+ * following page, undefined on the last one. */
+export async function listRooms(
+  redis: ScriptRunner,
+  limit: number,
+  after?: RoomCursor,
+  maxBytes = LIST_PAGE_MAX_BYTES,
+): Promise<{ rooms: RoomView[]; next: RoomCursor | undefined }> {
+  const [rows, more] = (await redis.run(SCRIPTS.list_rooms, [keys.rooms()], {
+    limit,
+    max_bytes: maxBytes,
+    ...(after ? { after_score: after.createdAt, after_name: after.name } : {}),
+  })) as [unknown[][], number];
+  const rooms = rows.map(([flat, n, by]) => roomView(flat, n, by)).filter((r): r is RoomView => r !== undefined);
+  const last = rows[rows.length - 1];
+  // the zset's score and member (not the record's fields: a room may be listed without a record)
+  return { rooms, next: more === 1 && last ? { createdAt: Number(last[3]), name: String(last[4]) } : undefined };
 }
 
 /** undefined = no such room. Participant records are written by the hosting node. */

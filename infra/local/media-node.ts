@@ -41,8 +41,8 @@ export interface Exit {
 export interface TokenOptions {
   ttlSeconds?: number;
   now?: number;
-  /** null: no `meridian` claim (a standalone-mode token). */
-  meridian?: { node: string; region: string } | null;
+  /** null: no `meridian` claim (a standalone-mode token). roomSid: as the control plane mints it. */
+  meridian?: { node: string; region: string; roomSid?: string } | null;
 }
 
 export function mintMediaToken(

@@ -67,7 +67,7 @@ export class MediaNode {
       maxTracks: config.max_tracks,
       observer,
       settings: async (room) => (this.registry ? this.registry.roomSettings(room) : {}),
-      owner: async (room) => this.registry?.roomOwner(room),
+      record: async (room) => this.registry?.roomRecord(room), // standalone: no Redis, the token decides
       log,
     });
     this.signaling = new SignalingServer({

@@ -60,7 +60,7 @@ describe("a name that spells another key touches only its own keys", () => {
     expect(await r.hkeys(keys.roomParticipants("X"))).toEqual(["alice"]);
     expect(await r.hget(keys.room("X"), "node")).toBe("n");
     // The list API shows names as they were given, not as encoded in keys.
-    expect((await listRooms(run, 10)).map((v) => [v.name, v.numParticipants])).toEqual([["X", 1]]);
+    expect((await listRooms(run, 10)).rooms.map((v) => [v.name, v.numParticipants])).toEqual([["X", 1]]);
   });
 
   it("node 'n:rooms' neither overwrites nor sweeps node n's room set", async () => {

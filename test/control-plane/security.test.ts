@@ -5,15 +5,18 @@ import { keys } from "#shared/keys.ts";
 import { PUBLISH_SOURCES_MAX, ROOM_NAME_MAX, SOURCE_NAME_MAX, TOKEN_MAX_CHARS, TOKEN_METADATA_MAX_BYTES } from "#shared/limits.ts";
 import { Requests } from "#shared/protocol.ts";
 import { reportNode } from "#shared/registry.ts";
+import { NodeSelectorConfig } from "#shared/config.ts";
+import { placeRoom } from "#shared/placement.ts";
 import { mintToken, parseApiKeys, verifyToken } from "#shared/token.ts";
 import { REGIONS, nodeRecord } from "../support/nodes.ts";
 import { startWorker, type WorkerHarness } from "../support/worker.ts";
 
 const SELECTOR = JSON.stringify({ kind: "regionaware", sort_by: "sysload", algorithm: "lowest", sysload_limit: 0.7, regions: REGIONS });
 
+const QUOTA = 12;
 let h: WorkerHarness;
 beforeAll(async () => {
-  h = await startWorker({ NODE_SELECTOR: SELECTOR, DEFAULT_REGION: "us-east", CORS_ORIGINS: "https://app.example, http://localhost:5173" });
+  h = await startWorker({ NODE_SELECTOR: SELECTOR, DEFAULT_REGION: "us-east", CORS_ORIGINS: "https://app.example, http://localhost:5173", ROOMS_PER_API_KEY: String(QUOTA) });
 });
 afterAll(async () => {
   await h?.close();
@@ -206,5 +209,81 @@ describe("finding 16a: node records are validated before any write; a join never
       const ok = await h.post("/v1/join", {}, await joinToken("corrupt"));
       expect([ok.status, ok.body.node]).toEqual([200, "us-2"]);
     }
+  });
+});
+
+describe("finding 13: a per-key room quota, cursor pagination, bounded replies", () => {
+  it("an API key holds at most ROOMS_PER_API_KEY rooms (join and create); closed rooms stop counting; placement scores grow by at most quota x room cost", async () => {
+    const before = Number(await h.ioredis.zscore(keys.sel("us-east", "sysload"), "us-1"));
+    for (let i = 0; i < QUOTA; i++) {
+      const r = i % 2 ? await h.post("/v1/join", {}, await joinToken(`q-${i}`)) : await h.post("/v1/rooms", { name: `q-${i}` }, await h.token({ roomCreate: true }));
+      expect({ i, status: r.status }).toEqual({ i, status: i % 2 ? 200 : 201 });
+    }
+    const over = [await h.post("/v1/join", {}, await joinToken("q-over")), await h.post("/v1/rooms", { name: "q-over" }, await h.token({ roomCreate: true }))];
+    for (const r of over) expect([r.status, r.body.error?.code, r.body.error?.details]).toEqual([429, "quota_exceeded", { limit: QUOTA }]);
+    expect(await h.ioredis.exists(keys.room("q-over"))).toBe(0);
+    // The unopened rooms raised the node's score by exactly QUOTA x the default room cost, no more.
+    const after = Number(await h.ioredis.zscore(keys.sel("us-east", "sysload"), "us-1"));
+    expect(after - before).toBeCloseTo(QUOTA * 0.02, 9);
+    // Joining an existing room is not a new room: still fine at the quota.
+    expect((await h.post("/v1/join", {}, await joinToken("q-1", "bob"))).status).toBe(200);
+    const admin = bearer(await h.token({ roomCreate: true }));
+    expect((await h.fetch("/v1/rooms/q-0", { method: "DELETE", headers: admin })).status).toBe(200);
+    expect((await h.post("/v1/join", {}, await joinToken("q-over"))).status).toBe(200);
+  });
+
+  it("GET /v1/rooms pages with a stable cursor: every room exactly once, in creation order, also when rooms go away between pages", async () => {
+    const names = Array.from({ length: 10 }, (_, i) => `page-${String(i).padStart(2, "0")}`);
+    for (const name of names) await placeRoom(h.runner, { room: name, mode: "create", autoCreate: true, config: NodeSelectorConfig.parse({ regions: REGIONS }), regionOrder: ["us-east"], now: 1_000 + (name < "page-05" ? 0 : 1) });
+    const list = bearer(await h.token({ roomList: true, roomCreate: true }));
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const r = await h.fetch(`/v1/rooms?limit=3${cursor ? `&cursor=${cursor}` : ""}`, { headers: list });
+      expect(r.status).toBe(200);
+      expect(r.body.rooms.length).toBeLessThanOrEqual(3);
+      seen.push(...r.body.rooms.map((x: { name: string }) => x.name));
+      cursor = r.body.nextCursor;
+      if (pages++ === 0) expect((await h.fetch("/v1/rooms/page-01", { method: "DELETE", headers: list })).status).toBe(200); // listed already
+      if (pages === 2) expect((await h.fetch("/v1/rooms/page-09", { method: "DELETE", headers: list })).status).toBe(200); // not yet
+    } while (cursor && pages < 10);
+    expect(seen).toEqual(names.filter((n) => n !== "page-09"));
+    expect(pages).toBe(3);
+    for (const bad of ["nope", Buffer.from('[1,"a\\nb"]').toString("base64url"), "x".repeat(2000)]) {
+      const r = await h.fetch(`/v1/rooms?cursor=${bad}`, { headers: list });
+      expect({ bad: bad.slice(0, 20), status: r.status }).toEqual({ bad: bad.slice(0, 20), status: 400 });
+    }
+  });
+
+  it("a page stops at 1 MiB of room records (at least one room), whatever the limit", async () => {
+    const metadata = "m".repeat(16 * 1024);
+    const config = NodeSelectorConfig.parse({ regions: REGIONS });
+    for (let i = 0; i < 70; i++)
+      await placeRoom(h.runner, { room: `big-${i}`, mode: "create", autoCreate: true, config, regionOrder: ["us-east"], settings: { emptyTimeout: 300, maxParticipants: 0, metadata } });
+    const list = bearer(await h.token({ roomList: true }));
+    const first = await h.fetch("/v1/rooms?limit=1000", { headers: list });
+    expect(first.status).toBe(200);
+    expect(first.body.rooms.length).toBeGreaterThan(50);
+    expect(first.body.rooms.length).toBeLessThan(70);
+    expect(JSON.stringify(first.body).length).toBeLessThan(1.1 * 1024 * 1024);
+    const rest = await h.fetch(`/v1/rooms?limit=1000&cursor=${first.body.nextCursor}`, { headers: list });
+    expect(first.body.rooms.length + rest.body.rooms.length).toBe(70);
+    expect(rest.body.nextCursor).toBeNull();
+  });
+});
+
+describe("finding 7 (control plane): media tokens name the room's incarnation", () => {
+  it("each placement of a name gets a new sid, carried in the media token; joins of an existing room get its sid", async () => {
+    const sidOf = async (t: string) => (await verifyToken(t, parseApiKeys(`${h.apiKey}:${h.apiSecret}`), "media")).meridian?.roomSid;
+    const a = await h.post("/v1/join", {}, await joinToken("incarnation"));
+    const b = await h.post("/v1/join", {}, await joinToken("incarnation", "bob"));
+    const sid = await sidOf(a.body.token);
+    expect(sid).toMatch(/^RM_/);
+    expect(await sidOf(b.body.token)).toBe(sid);
+    expect(await h.ioredis.hget(keys.room("incarnation"), "sid")).toBe(sid);
+    await h.fetch("/v1/rooms/incarnation", { method: "DELETE", headers: bearer(await h.token({ roomCreate: true })) });
+    const c = await h.post("/v1/join", {}, await joinToken("incarnation"));
+    expect(await sidOf(c.body.token)).not.toBe(sid);
   });
 });

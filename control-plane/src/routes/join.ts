@@ -5,7 +5,7 @@ import { referencePoint, regionPreference } from "#shared/selector/index.ts";
 import { mintToken } from "#shared/token.ts";
 import { authenticate, bearerToken } from "../auth.ts";
 import { settings, type Env } from "../env.ts";
-import { forbidden, noNodes, notFound, registryWarming } from "../errors.ts";
+import { forbidden, noNodes, notFound, quotaExceeded, registryWarming } from "../errors.ts";
 import { mediaGrants } from "../grants.ts";
 import { errorResponses, json } from "../openapi.ts";
 import { redisFor } from "../redis.ts";
@@ -22,7 +22,7 @@ const route = createRoute({
     "The token comes from `Authorization: Bearer` or the body's `token`. The room is placed (atomically) if new and " +
     "AUTO_CREATE allows; the URL is the signal endpoint nearest the client (request.cf), which may differ from the hosting node.",
   request: { body: { required: false, content: { "application/json": { schema: JoinBody } } } },
-  responses: { 200: json(JoinResponse, "joined"), ...errorResponses(400, 401, 403, 404, 503) },
+  responses: { 200: json(JoinResponse, "joined"), ...errorResponses(400, 401, 403, 404, 429, 503) },
 });
 
 join.openapi(route, async (c) => {
@@ -47,9 +47,12 @@ join.openapi(route, async (c) => {
     config: s.selector,
     regionOrder,
     wantSignal: !nearest?.signal_url,
+    apiKey: claims.iss,
+    roomQuota: s.roomsPerApiKey,
   });
   if (r.status === "not_found") throw notFound(`no room ${v.room} (auto-create is off)`);
   if (r.status === "warming") throw registryWarming(r.retryAfterMs);
+  if (r.status === "quota") throw quotaExceeded(r.limit);
   if (r.status !== "ok") throw noNodes();
 
   const token = await mintToken({
@@ -59,7 +62,8 @@ join.openapi(route, async (c) => {
     ...(claims.name !== undefined ? { name: claims.name } : {}),
     ...(claims.metadata !== undefined ? { metadata: claims.metadata } : {}),
     video: grants,
-    meridian: { node: r.node.id, region: r.node.region },
+    // roomSid: this incarnation of the room; a node refuses the token once the room is deleted
+    meridian: { node: r.node.id, region: r.node.region, roomSid: r.roomSid },
     ttlSeconds: s.joinTokenTtl,
   });
   const url = nearest?.signal_url ?? (r.signalNode ?? r.node).signalUrl;

@@ -1,15 +1,15 @@
 // Room API: create, list, get, delete, participants (LiveKit RoomService equivalents).
-import { OpenAPIHono, createRoute, type z } from "@hono/zod-openapi";
+import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { ScriptRunner } from "#shared/redis/runner.ts";
 import { DEFAULT_ROOM_SETTINGS, placeRoom } from "#shared/placement.ts";
 import { referencePoint, regionPreference } from "#shared/selector/index.ts";
 import { admin, type AdminGrant } from "../auth.ts";
 import { settings, type Env } from "../env.ts";
-import { badRequest, conflict, noNodes, notFound, registryWarming } from "../errors.ts";
+import { badRequest, conflict, noNodes, notFound, quotaExceeded, registryWarming } from "../errors.ts";
 import { bearerSecurity, errorResponses, json } from "../openapi.ts";
 import { redisFor } from "../redis.ts";
-import { CreateRoomBody, Deleted, ListQuery, Participants, Room, RoomList, RoomParam } from "../schemas.ts";
-import { deleteRoom, getRoom, listParticipants, listRooms } from "../store.ts";
+import { CreateRoomBody, Deleted, ListQuery, Participants, Room, RoomList, RoomName, RoomParam } from "../schemas.ts";
+import { deleteRoom, getRoom, listParticipants, listRooms, type RoomCursor } from "../store.ts";
 import { cfOf } from "./cf.ts";
 
 export const rooms = new OpenAPIHono<{ Bindings: Env }>();
@@ -20,12 +20,12 @@ const create = createRoute({
   summary: "Create a room and place it on a media node (grant roomCreate)",
   security: bearerSecurity,
   request: { body: { required: true, content: { "application/json": { schema: CreateRoomBody } } } },
-  responses: { 201: json(Room, "room created and placed"), ...errorResponses(400, 401, 403, 409, 503) },
+  responses: { 201: json(Room, "room created and placed"), ...errorResponses(400, 401, 403, 409, 429, 503) },
 });
 
 rooms.openapi(create, async (c) => {
   const s = settings(c.env);
-  await admin(c, s.apiKeys, "roomCreate");
+  const claims = await admin(c, s.apiKeys, "roomCreate");
   const body = c.req.valid("json");
   let point = referencePoint(cfOf(c, s), s.selector.regions, s.defaultRegion);
   if (body.region !== undefined) {
@@ -47,17 +47,43 @@ rooms.openapi(create, async (c) => {
     regionOrder: regionPreference(s.selector.regions, point),
     settings: roomSettings,
     now,
+    apiKey: claims.iss,
+    roomQuota: s.roomsPerApiKey,
   });
   if (r.status === "exists") throw conflict(`room ${body.name} already exists (on node ${r.nodeId})`);
   if (r.status === "warming") throw registryWarming(r.retryAfterMs);
+  if (r.status === "quota") throw quotaExceeded(r.limit);
   if (r.status !== "ok") throw noNodes();
   return c.json({ name: body.name, node: r.node.id, region: r.node.region, createdAt: now, ...roomSettings, numParticipants: 0, signalNodes: [] }, 201);
 });
 
+/** Rooms per page of GET /v1/rooms when the query names no limit. */
+const DEFAULT_PAGE = 100;
+
+const Cursor = z.tuple([z.number().int().nonnegative(), RoomName]);
+
+/** Opaque to clients: base64url of [createdAt, name]. */
+function encodeCursor(c: RoomCursor): string {
+  return btoa(String.fromCharCode(...new TextEncoder().encode(JSON.stringify([c.createdAt, c.name]))))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "");
+}
+
+function decodeCursor(s: string): RoomCursor {
+  try {
+    const bytes = Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/")), (ch) => ch.charCodeAt(0));
+    const [createdAt, name] = Cursor.parse(JSON.parse(new TextDecoder().decode(bytes)));
+    return { createdAt, name };
+  } catch {
+    throw badRequest("cursor is not one this API returned");
+  }
+}
+
 const list = createRoute({
   method: "get",
   path: "/v1/rooms",
-  summary: "List rooms, oldest first (grant roomList)",
+  summary: "List rooms, oldest first, one page at a time (grant roomList): follow nextCursor",
   security: bearerSecurity,
   request: { query: ListQuery },
   responses: { 200: json(RoomList, "rooms"), ...errorResponses(400, 401, 403, 503) },
@@ -66,7 +92,9 @@ const list = createRoute({
 rooms.openapi(list, async (c) => {
   const s = settings(c.env);
   await admin(c, s.apiKeys, "roomList");
-  return c.json({ rooms: await listRooms(redisFor(s), c.req.valid("query").limit ?? 1000) }, 200);
+  const q = c.req.valid("query");
+  const page = await listRooms(redisFor(s), q.limit ?? DEFAULT_PAGE, q.cursor === undefined ? undefined : decodeCursor(q.cursor));
+  return c.json({ rooms: page.rooms, nextCursor: page.next ? encodeCursor(page.next) : null }, 200);
 });
 
 /** GET/DELETE on one named room: admin grant, then `run`; undefined from `run` = 404. */

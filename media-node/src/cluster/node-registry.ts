@@ -27,7 +27,7 @@ import type { Logger } from "../log.ts";
 import type { NodeMetrics } from "../metrics.ts";
 import { byteRate, cpuLoad, cpuTimes, sysload, type CpuTimes } from "./node-stats.ts";
 import type { RoomObserver } from "../rooms/room.ts";
-import type { RoomManager } from "../rooms/room-manager.ts";
+import type { RoomManager, RoomRecordView } from "../rooms/room-manager.ts";
 
 export interface RegistryOptions {
   redisUrl: string;
@@ -95,10 +95,15 @@ export class NodeRegistry implements RoomObserver {
     );
   }
 
-  roomOpened(room: string): void {
+  roomOpened(room: string, sid?: string): void {
     this.write("room_opened", async () => {
-      if (!(await claimRoom(this.runner, room, this.node, true)))
-        this.o.log.warn({ room }, "room opened here but Redis maps it to another live node");
+      if (await claimRoom(this.runner, room, this.node, true, Date.now(), undefined, sid)) return;
+      const rec = await this.roomRecord(room);
+      if (sid !== undefined && rec !== undefined && rec.sid !== sid) {
+        // Deleted (or deleted and re-created) between the join's check and this claim.
+        this.o.log.info({ room }, "room was deleted while it opened here; closing it");
+        this.o.rooms().closeRoom(room, "deleted");
+      } else this.o.log.warn({ room }, "room opened here but Redis maps it to another live node");
     });
   }
   roomClosed(room: string): void {
@@ -117,8 +122,14 @@ export class NodeRegistry implements RoomObserver {
 
   /** The room's hosting node per Redis (undefined: unmapped, or Redis unreachable). */
   async roomOwner(room: string): Promise<string | undefined> {
+    return (await this.roomRecord(room))?.owner;
+  }
+
+  /** The room's host and sid per Redis (fields undefined: no record); undefined: Redis unreachable. */
+  async roomRecord(room: string): Promise<RoomRecordView | undefined> {
     try {
-      return (await this.redis.hget(keys.room(room), "node")) ?? undefined;
+      const [owner, sid] = await this.redis.hmget(keys.room(room), "node", "sid");
+      return { owner: owner ?? undefined, sid: sid ?? undefined };
     } catch (err) {
       this.fail("room_owner", err);
       return undefined;

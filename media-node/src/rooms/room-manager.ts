@@ -12,6 +12,12 @@ import type { WorkerPool } from "./worker-pool.ts";
 import type { StoredRoomSettings } from "#shared/registry.ts";
 
 
+/** What a node reads of a room's record: its host and sid (either absent without a record). */
+export interface RoomRecordView {
+  owner: string | undefined;
+  sid: string | undefined;
+}
+
 export interface RoomManagerOptions {
   nodeId: string;
   region: string;
@@ -22,8 +28,9 @@ export interface RoomManagerOptions {
   observer: RoomObserver;
   /** Looks up the room's stored settings; must not throw (Redis down → {}). */
   settings: (room: string) => Promise<StoredRoomSettings>;
-  /** The room's hosting node per Redis; undefined when unmapped or Redis is unreachable. Must not throw. */
-  owner: (room: string) => Promise<string | undefined>;
+  /** The room's record in Redis ({} when there is none); undefined when Redis is unreachable.
+   * Must not throw. */
+  record: (room: string) => Promise<RoomRecordView | undefined>;
   log: Logger;
 }
 
@@ -52,11 +59,18 @@ export class RoomManager implements RoomSessionFactory {
 
   /** Whether this node may serve the room. The mapping in Redis decides (it moves on failover, and
    * tokens minted before that still name the old node); the token's claim only when Redis has
-   * none or cannot be reached. Standalone tokens (no claim) are always served here. */
+   * none or cannot be reached. A token naming a room sid is only good for that incarnation of the
+   * room: deleted (no record) or re-created (another sid) is NotFound, so a delete lasts for every
+   * token minted before it. Standalone tokens (no claim) are always served here. */
   async check(params: JoinParams): Promise<void> {
     if (params.hostNode === undefined) return;
-    const owner = await this.o.owner(params.room);
-    const host = owner ?? params.hostNode;
+    const rec = await this.o.record(params.room);
+    if (rec !== undefined && params.roomSid !== undefined && rec.sid !== params.roomSid)
+      throw new ProtocolError(
+        ErrorCode.NotFound,
+        rec.owner === undefined ? "room no longer exists (deleted)" : "room was deleted and created again since this token was minted: join through the control plane",
+      );
+    const host = rec?.owner ?? params.hostNode;
     if (host !== this.o.nodeId) throw new ProtocolError(ErrorCode.WrongNode, `room is hosted on node ${host}, not here`);
     if (this.draining && !this.rooms.has(params.room) && !this.opening.has(params.room))
       throw new ProtocolError(ErrorCode.Draining, "node is draining: no new rooms");
@@ -64,7 +78,7 @@ export class RoomManager implements RoomSessionFactory {
 
   async open(params: JoinParams, sink: ParticipantSink): Promise<RoomSession> {
     await this.check(params);
-    const room = await this.roomFor(params.room);
+    const room = await this.roomFor(params.room, params.roomSid);
     const p = room.join(params.identity, params.name, params.permissions, sink, params.signalNode);
     const node = { id: this.o.nodeId, region: this.o.region };
     return {
@@ -74,21 +88,22 @@ export class RoomManager implements RoomSessionFactory {
     };
   }
 
-  private async roomFor(name: string): Promise<Room> {
+  private async roomFor(name: string, sid: string | undefined): Promise<Room> {
     const existing = this.rooms.get(name);
     if (existing) return existing;
     const pending = this.opening.get(name);
     if (pending) return pending;
     if (this.draining) throw new ProtocolError(ErrorCode.Draining, "node is draining: no new rooms");
-    const opening = this.create(name).finally(() => this.opening.delete(name));
+    const opening = this.create(name, sid).finally(() => this.opening.delete(name));
     this.opening.set(name, opening);
     return opening;
   }
 
-  private async create(name: string): Promise<Room> {
+  private async create(name: string, sid: string | undefined): Promise<Room> {
     const [{ router, slot }, settings] = await Promise.all([this.o.pool.createRouter(MEDIA_CODECS), this.o.settings(name)]);
     const room = new Room({
       name,
+      sid,
       router,
       slot,
       emptyTimeoutMs: this.o.emptyTimeoutMs,

@@ -13,6 +13,8 @@ export interface JoinParams {
   permissions: Permissions;
   /** Node the token names as the room's host (absent in standalone mode). */
   hostNode: string | undefined;
+  /** Room sid the token names (meridian.roomSid): the room must still be that incarnation. */
+  roomSid: string | undefined;
   /** Node holding the client's signaling connection (this node, or the one bridging it). */
   signalNode: string;
 }

@@ -24,7 +24,8 @@ import type { WorkerSlot } from "./worker-pool.ts";
 
 /** Room-level events the node mirrors elsewhere (Redis registry, metrics). */
 export interface RoomObserver {
-  roomOpened(room: string): void;
+  /** `sid`: the room sid of the media token that opened it (cluster mode). */
+  roomOpened(room: string, sid?: string): void;
   roomClosed(room: string): void;
   participantUpdated(room: string, p: ParticipantRecord): void;
   participantLeft(room: string, identity: string): void;
@@ -34,6 +35,8 @@ export type RoomCloseReason = NotificationData<"roomClosed">["reason"];
 
 export interface RoomOptions {
   name: string;
+  /** Room sid of the media token that opened the room (absent: standalone, or a tool's token). */
+  sid?: string | undefined;
   router: types.Router;
   slot: WorkerSlot;
   emptyTimeoutMs: number;
@@ -82,7 +85,7 @@ export class Room {
     this.router = o.router;
     this.slot = o.slot;
     o.router.observer.once("close", () => this.close("worker_died"));
-    o.observer.roomOpened(o.name);
+    o.observer.roomOpened(o.name, o.sid);
   }
 
   get log(): Logger {

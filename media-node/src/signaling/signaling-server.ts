@@ -68,6 +68,8 @@ const JOIN_CLOSE: Partial<Record<ErrorCode, CloseCode>> = {
   [ErrorCode.Forbidden]: CloseCode.Forbidden,
   [ErrorCode.WrongNode]: CloseCode.WrongNode,
   [ErrorCode.Draining]: CloseCode.Draining,
+  // the room was deleted since the token was minted: nothing to rejoin
+  [ErrorCode.NotFound]: CloseCode.RoomClosed,
 };
 
 function toErrorInfo(e: unknown): ErrorInfo {
@@ -114,6 +116,7 @@ export function joinParamsFromClaims(
     name: claims.name,
     permissions: permissionsOf(v),
     hostNode: claims.meridian?.node,
+    roomSid: claims.meridian?.roomSid,
   };
 }
 

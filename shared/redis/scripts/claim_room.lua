@@ -27,13 +27,19 @@
                     maxParticipants, metadata } (any may be absent); written where Redis has none
       ttl_ms        lifetime of the node's write log (includes/node_writes.lua)
       write_no      this write's number in the node's log (NodeWriteLog; absent: not logged)
+      sid           (optional) the room sid the opening client's media token names: the room
+                    must have a record with that sid. Never creates a record then: a room
+                    deleted since the token was minted (or never placed: AUTO_CREATE=false) is
+                    not brought back by a node
 
-  Output: 1 claimed, 0 another live node owns the room (the caller must not serve it)
+  Output: 1 claimed, 0 another live node owns the room, or (sid given) the room has no record with
+  that sid (the caller must not serve it)
 ]]
 -- @include keys
 -- @include node_writes
 local a = cjson.decode(ARGV[1])
 log_node_write(a.node_id, a.write_no, a.ttl_ms)
+if a.sid and redis.call('HGET', KEYS[1], 'sid') ~= a.sid then return 0 end
 local epoch = redis.call('GET', KEYS[6]) or '0'
 local owner, owner_epoch = unpack(redis.call('HMGET', KEYS[1], 'node', 'epoch'))
 if owner and owner ~= a.node_id and redis.call('EXISTS', k_node(owner)) == 1 and (owner_epoch or '0') == epoch then

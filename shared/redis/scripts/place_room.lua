@@ -12,6 +12,7 @@
     KEYS[3] the room's participants      keys.roomParticipants(room)
     KEYS[4] unclaimed rooms zset         keys.unclaimedRooms()
     KEYS[5] registry warming             keys.registryWarming()
+    KEYS[6] rooms of the API key         keys.apiKeyRooms(api_key)
 
     ARGV[1] JSON object:
       now                    ms, the caller's clock
@@ -31,10 +32,15 @@
       default_cost           { <metric> = cost } of a room on a node with no learnt cost (used
                              only if the node's reservation hash is missing)
       want_signal            boolean: also choose the signal node for a client in regions[1]
+      sid                    the new room's sid (keys.ts room:<name>), also given to an existing
+                             room that has none (a record written by a node's claim)
+      api_key                API key creating the room ('' = none: no quota)
+      room_quota             most rooms one API key may have (0 = no limit)
       regions                configured region names, nearest to the client first
 
   Output:
-    { 'ok', placement (0 existing | 1 created | 2 replaced), node json, signal node json | false }
+    { 'ok', placement (0 existing | 1 created | 2 replaced), node json, signal node json | false, room sid }
+    { 'quota', limit }           the API key has room_quota rooms already (a new room only)
     { 'exists', node id }        mode 'create' and the room is mapped
     { 'warming', ms left }       the registry is warming up (Redis came back empty or went back in
                                  time moments ago) and the room is unmapped, or mapped before the
@@ -231,6 +237,25 @@ local function signal_node(host_json)
   return false
 end
 
+-- The API key already has room_quota rooms. Members whose room is gone (closed, deleted, swept)
+-- or was re-created by another key are dropped first, only when the set is full: O(quota) then.
+local function over_quota()
+  if a.room_quota <= 0 or a.api_key == '' then return false end
+  if redis.call('SCARD', KEYS[6]) < a.room_quota then return false end
+  for _, name in ipairs(redis.call('SMEMBERS', KEYS[6])) do
+    if redis.call('HGET', k_room(name), 'key') ~= a.api_key then redis.call('SREM', KEYS[6], name) end
+  end
+  return redis.call('SCARD', KEYS[6]) >= a.room_quota
+end
+
+-- The room's sid; a record written by a node's claim has none until its first placement.
+local function room_sid()
+  local sid = redis.call('HGET', KEYS[1], 'sid')
+  if sid then return sid end
+  redis.call('HSET', KEYS[1], 'sid', a.sid)
+  return a.sid
+end
+
 -- Warm-up (keys.ts registry:warming, registry:epoch): Redis came back empty or went back in time
 -- moments ago, so the room may live on a node that has not re-claimed it yet. Placing it now, or
 -- trusting a mapping from before the warm-up (a restored snapshot's), could split it.
@@ -243,10 +268,11 @@ if current then
   -- Existing rooms stay where they are, even on a DRAINING node (LiveKit does the same); only a
   -- node that is gone (TTL expired / removed) forces a re-placement.
   local json = redis.call('GET', k_node(current))
-  if json and usable(json, current, nil) then return { 'ok', 0, json, signal_node(json) } end
+  if json and usable(json, current, nil) then return { 'ok', 0, json, signal_node(json), room_sid() } end
 else
   if now < warm_until then return { 'warming', warm_until - now } end
   if mode == 'join' and not auto then return { 'not_found' } end
+  if over_quota() then return { 'quota', a.room_quota } end
 end
 
 for _ = 1, 3 do
@@ -263,8 +289,10 @@ for _ = 1, 3 do
       redis.call('ZADD', KEYS[4], open_deadline(redis.call('HGET', KEYS[1], 'emptyTimeout')), room)
     else
       redis.call('HSET', KEYS[1], 'name', room, 'node', id, 'region', r, 'createdAt', now,
-        'emptyTimeout', a.empty_timeout, 'maxParticipants', a.max_participants, 'metadata', a.metadata, 'epoch', epoch)
+        'emptyTimeout', a.empty_timeout, 'maxParticipants', a.max_participants, 'metadata', a.metadata, 'epoch', epoch,
+        'sid', a.sid, 'key', a.api_key)
       redis.call('ZADD', KEYS[2], now, room)
+      if a.api_key ~= '' then redis.call('SADD', KEYS[6], room) end
       redis.call('ZADD', KEYS[4], open_deadline(a.empty_timeout), room)
     end
     redis.call('SADD', k_node_rooms(id), room)
@@ -276,7 +304,7 @@ for _ = 1, 3 do
     for i, m in ipairs(METRICS) do want[i] = 'cost:' .. m end
     local learnt = redis.call('HMGET', k_node_reservation(id), unpack(want))
     for i, m in ipairs(METRICS) do redis.call('ZINCRBY', sel(r, m), learnt[i] or cost[m], id) end
-    return { 'ok', current and 2 or 1, json, signal_node(json) }
+    return { 'ok', current and 2 or 1, json, signal_node(json), room_sid() }
   end
   -- index entry outlived its record (clock skew), or the record is unusable: drop it, choose again
   zrem(r, { id })
