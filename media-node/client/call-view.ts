@@ -1,7 +1,9 @@
-// What a page shows of a call — remote tracks as tiles (a media element and a "who · kind" label)
-// and the connection's status through rejoins — for the node's demo page and the local cluster's
-// dev app page. Nothing happens on import; the DOM is touched only through what is handed in.
-import type { MeridianClient, RemoteTrack } from "./meridian-client.ts";
+// What a page shows of a call — the other participants as tiles (tiles.ts) and the connection's
+// status (signal node, hosting node) through rejoins — for the node's demo page and the local
+// cluster's dev app page. Nothing happens on import; the DOM is touched only through what is
+// handed in.
+import type { MeridianClient } from "./meridian-client.ts";
+import { Tiles } from "./tiles.ts";
 
 /** The part of a page's `window.meridian` state the call view keeps (tests read it). */
 export interface CallState {
@@ -14,7 +16,7 @@ export interface CallState {
 
 export interface CallView {
   state: CallState;
-  /** Where remote tiles go. */
+  /** Where the other participants' tiles go. */
   remote: HTMLElement;
   /** The page's status line. */
   status(text: string): void;
@@ -22,49 +24,40 @@ export interface CallView {
   rejoinWith: string;
 }
 
-const tileId = (trackId: string) => `tile-${trackId}`;
-
-/** A tile for one remote track. Video is muted (autoplay policy): audio plays from its own element. */
-export function remoteTile(doc: Document, r: RemoteTrack, onFirstVideoFrame?: () => void): HTMLElement {
-  const tile = doc.createElement("div");
-  tile.className = "tile";
-  tile.id = tileId(r.trackId);
-  const el = doc.createElement(r.kind);
-  el.autoplay = true;
-  el.srcObject = new MediaStream([r.track]);
-  if (el instanceof HTMLVideoElement) {
-    el.muted = true;
-    el.playsInline = true;
-    if (onFirstVideoFrame) el.requestVideoFrameCallback(() => onFirstVideoFrame());
-  }
-  const label = doc.createElement("span");
-  label.textContent = `${r.identity} · ${r.kind}`;
-  tile.append(el, label);
-  return tile;
+/** The status line's account of where a client is: the node its signaling goes through and the
+ * node hosting the room (the same node, or two when the join was bridged). */
+export function describeRoute(joined: Pick<MeridianClient["joined"], "node" | "signalNode">): string {
+  const host = `${joined.node.id} (${joined.node.region})`;
+  if (!joined.signalNode) return `host ${host}`; // a node from before the join answer named it
+  return joined.signalNode === joined.node.id ? `signal node and host ${host}` : `signal node ${joined.signalNode} → host ${host} (bridged)`;
 }
+
+/** The status line once joined. */
+export const joinedStatus = (c: MeridianClient, verb = "joined"): string =>
+  `${verb} ${c.joined.room} as ${c.joined.participant.identity} · ${describeRoute(c.joined)}`;
 
 /** Shows `client`'s call on the page and keeps it current across rejoins. Once per page, not per
  * client: a client hands its listeners to its replacement. */
 export function showCall(client: MeridianClient, view: CallView): void {
-  const { state, remote, status } = view;
-  const doc = remote.ownerDocument;
-  const tile = (r: RemoteTrack) => remoteTile(doc, r, () => (state.firstFrameAt ??= performance.now()));
-  // A replacement subscribes before it inherits the listeners: start from the tracks it holds.
+  const { state, status } = view;
+  const tiles = new Tiles(view.remote, () => (state.firstFrameAt ??= performance.now()));
+  // A replacement subscribes before it inherits the listeners: start from what it holds.
   const follow = (c: MeridianClient) => {
     state.client = c;
-    remote.replaceChildren(...c.remoteTracks.map(tile));
+    tiles.clear();
+    for (const p of c.joined.participants) tiles.participant(p.identity);
+    for (const r of c.remoteTracks) tiles.addTrack(r);
   };
   follow(client);
-  client.on("trackSubscribed", (r) => {
-    doc.getElementById(tileId(r.trackId))?.remove();
-    remote.append(tile(r));
-  });
-  client.on("trackUnsubscribed", ({ trackId }) => doc.getElementById(tileId(trackId))?.remove());
+  client.on("participantJoined", (p) => tiles.participant(p.identity));
+  client.on("participantLeft", ({ identity }) => tiles.removeParticipant(identity));
+  client.on("trackSubscribed", (r) => tiles.addTrack(r));
+  client.on("trackUnsubscribed", ({ trackId }) => tiles.removeTrack(trackId));
   client.on("disconnected", ({ code, reason }) => status(`disconnected (${code} ${reason})`));
   client.on("reconnect", () => status(`node asked to reconnect; rejoining ${view.rejoinWith}…`));
   client.on("reconnected", (next) => {
     follow(next);
-    status(`rejoined ${next.joined.room} on ${next.joined.node.id}`);
+    status(joinedStatus(next, "rejoined"));
   });
   client.on("reconnectFailed", ({ error }) => {
     state.errors.push(error);

@@ -4,7 +4,8 @@
 // which browsers never send to a server (a query would end up in proxies' logs).
 // State is on `window.meridian` so tests can drive and inspect the page.
 import { MeridianClient } from "./meridian-client.ts";
-import { showCall, type CallState } from "./call-view.ts";
+import { joinedStatus, showCall, type CallState } from "./call-view.ts";
+import { addTileStyles } from "./tiles.ts";
 
 export interface DemoState extends CallState {
   joinStartedAt: number | undefined;
@@ -59,7 +60,7 @@ async function join(url: string, token: string): Promise<void> {
   const client = await MeridianClient.connect({ url, token, onReconnect: async () => ({ url, token }) });
   state.joinedAt = performance.now();
   wire(client);
-  status(`joined ${client.joined.room} as ${client.joined.participant.identity} on ${client.joined.node.id}`);
+  status(joinedStatus(client));
   if (params.get("publish") !== "0" && client.joined.permissions.canPublish) {
     const local = await client.publishMedia();
     $<HTMLVideoElement>("local").srcObject = local;
@@ -72,6 +73,7 @@ async function join(url: string, token: string): Promise<void> {
 }
 
 function start(): void {
+  addTileStyles(document);
   $<HTMLInputElement>("url").value = params.get("url") ?? defaultUrl;
   $<HTMLInputElement>("token").value = urlToken ?? "";
   const run = () =>

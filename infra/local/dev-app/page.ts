@@ -3,7 +3,8 @@
 // (media-node/client/meridian-client.ts), and rejoins through the launcher when told to.
 // State is on `window.meridian` in the demo page's shape, so test/support/browser.ts works here.
 import { MeridianClient } from "../../../media-node/client/meridian-client.ts";
-import { showCall, type CallState } from "../../../media-node/client/call-view.ts";
+import { joinedStatus, showCall, type CallState } from "../../../media-node/client/call-view.ts";
+import { addTileStyles } from "../../../media-node/client/tiles.ts";
 
 interface JoinAnswer {
   url: string;
@@ -42,10 +43,11 @@ async function join(): Promise<void> {
     },
   });
   showCall(client, { state, remote: $("remote"), status, rejoinWith: "through the launcher" });
-  status(`joined ${client.joined.room} as ${client.joined.participant.identity} via ${client.joined.node.id}`);
+  status(joinedStatus(client));
   if (client.joined.permissions.canPublish) $<HTMLVideoElement>("local").srcObject = await client.publishMedia();
 }
 
+addTileStyles(document);
 $("identity").setAttribute("value", `guest-${Math.random().toString(36).slice(2, 6)}`);
 $("join").addEventListener("click", () => {
   $<HTMLButtonElement>("join").disabled = true;

@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { z } from "zod";
 import { ErrorCode, type ErrorBody } from "#shared/errors.ts";
+import { FAVICON_DATA_URL } from "#shared/favicon.ts";
 import { Identity, RoomName } from "#shared/limits.ts";
 import { ClusterError, type LocalCluster } from "../cluster.ts";
 import { CLIENT_LOCATIONS, CLIENT_LOCATION_NAMES } from "./locations.ts";
@@ -38,12 +39,9 @@ function page(): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Meridian local cluster</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="${FAVICON_DATA_URL}">
 <style>
   body { font: 14px system-ui, sans-serif; margin: 1rem; background: #111; color: #eee; }
-  #grid { display: flex; flex-wrap: wrap; gap: .5rem; margin-top: 1rem; }
-  .tile { display: flex; flex-direction: column; }
-  video { width: 320px; height: 180px; background: #000; }
-  audio { width: 320px; }
 </style></head>
 <body>
   <h1>Meridian local cluster</h1>
@@ -53,8 +51,8 @@ function page(): string {
   <button id="join">Join</button>
   <p id="status">not connected</p>
   <p id="route"></p>
-  <div id="grid">
-    <div class="tile"><video id="local" autoplay muted playsinline></video><span>you</span></div>
+  <div id="grid" class="tiles">
+    <div class="tile"><div class="media"><video id="local" autoplay muted playsinline></video></div><span class="name">you</span></div>
     <div id="remote" style="display: contents"></div>
   </div>
   <script src="/app.js"></script>

@@ -1,9 +1,10 @@
 // The node's HTTP surface: signaling upgrade (/rtc), health (/healthz: the process is up;
 // /readyz: it accepts new rooms — 503 while draining), Prometheus (/metrics), and the demo page
-// with the bundled client (/demo, /client.js).
+// with the bundled client (/demo, /client.js, /favicon.svg).
 import { createServer, type Server, type ServerResponse } from "node:http";
 import { readFile } from "node:fs/promises";
 import { ErrorCode, type ErrorBody } from "#shared/errors.ts";
+import { FAVICON_SVG } from "#shared/favicon.ts";
 import type { NodeState } from "#shared/node.ts";
 import { clientBundle } from "./client-bundle.ts";
 import type { Logger } from "../log.ts";
@@ -54,7 +55,12 @@ export function createHttpServer(o: HttpOptions): Server {
         }
         case "/demo":
         case "/client.js":
+        case "/favicon.svg":
           if (!o.serveDemo) break;
+          if (path === "/favicon.svg") {
+            res.writeHead(200, { "content-type": "image/svg+xml", "cache-control": "max-age=86400" });
+            return res.end(FAVICON_SVG);
+          }
           if (path === "/demo") {
             res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
             return res.end(await readFile(DEMO_HTML));

@@ -1,0 +1,148 @@
+// Participant tiles for the pages that show a call (the node's demo page, the dev app page): one
+// tile per participant, all the same size — the video when there is one, else a placeholder with
+// the participant's initial — with a name line saying what they send. Audio plays from hidden
+// elements inside the tile. Nothing happens on import; the DOM is touched only through the
+// Tiles instance a page creates. A tile is the place for per-participant controls and states
+// (`data-identity` finds it; a class such as `speaking` can be set on it).
+import type { RemoteTrack } from "./meridian-client.ts";
+
+/** Tile styles, added once to a page's <head> (both pages share them). */
+export const TILE_CSS = `
+.tiles { display: flex; flex-wrap: wrap; gap: .5rem; margin-top: 1rem; }
+.tile { display: flex; flex-direction: column; gap: .25rem; width: 320px; }
+.tile .media { width: 320px; height: 180px; background: #000; border-radius: 4px; overflow: hidden; display: flex; align-items: center; justify-content: center; }
+.tile video { width: 100%; height: 100%; object-fit: cover; }
+.tile .avatar { width: 72px; height: 72px; border-radius: 50%; background: #2b4660; color: #cfe6ff; display: flex; align-items: center; justify-content: center; font: 600 32px system-ui, sans-serif; }
+.tile .name { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+`;
+
+const STYLE_ID = "meridian-tile-css";
+
+export function addTileStyles(doc: Document): void {
+  if (doc.getElementById(STYLE_ID)) return;
+  const style = doc.createElement("style");
+  style.id = STYLE_ID;
+  style.textContent = TILE_CSS;
+  doc.head.append(style);
+}
+
+/** What the name line says about a participant's tracks. */
+export function describeKinds(kinds: readonly ("audio" | "video")[]): string {
+  const has = (k: "audio" | "video") => kinds.includes(k);
+  return has("audio") && has("video") ? "audio + video" : has("video") ? "video" : has("audio") ? "audio only" : "no media";
+}
+
+/** First letter (or symbol) of an identity, for the placeholder. */
+export const initial = (identity: string): string => (Array.from(identity.trim())[0] ?? "?").toUpperCase();
+
+interface Tile {
+  el: HTMLElement;
+  media: HTMLElement;
+  name: HTMLElement;
+  tracks: Map<string, RemoteTrack>;
+}
+
+/** The remote participants' tiles inside `container`. */
+export class Tiles {
+  private readonly doc: Document;
+  private readonly container: HTMLElement;
+  private readonly onFirstVideoFrame: (() => void) | undefined;
+  private readonly tiles = new Map<string, Tile>();
+  /** Which participant a track belongs to, for removals that name only the track. */
+  private readonly owner = new Map<string, string>();
+
+  constructor(container: HTMLElement, onFirstVideoFrame?: () => void) {
+    this.doc = container.ownerDocument;
+    this.container = container;
+    this.onFirstVideoFrame = onFirstVideoFrame;
+    addTileStyles(this.doc);
+  }
+
+  /** The tile of a participant, made if new (a participant who sends nothing yet gets one too). */
+  participant(identity: string): HTMLElement {
+    return this.tile(identity).el;
+  }
+
+  addTrack(r: RemoteTrack): void {
+    const t = this.tile(r.identity);
+    this.owner.set(r.trackId, r.identity);
+    t.tracks.set(r.trackId, r);
+    this.redraw(t, r.identity);
+  }
+
+  removeTrack(trackId: string): void {
+    const identity = this.owner.get(trackId);
+    const t = identity === undefined ? undefined : this.tiles.get(identity);
+    this.owner.delete(trackId);
+    if (!t || !t.tracks.delete(trackId)) return;
+    this.redraw(t, identity!);
+  }
+
+  removeParticipant(identity: string): void {
+    const t = this.tiles.get(identity);
+    if (!t) return;
+    for (const id of t.tracks.keys()) this.owner.delete(id);
+    t.el.remove();
+    this.tiles.delete(identity);
+  }
+
+  clear(): void {
+    this.tiles.clear();
+    this.owner.clear();
+    this.container.replaceChildren();
+  }
+
+  private tile(identity: string): Tile {
+    let t = this.tiles.get(identity);
+    if (t) return t;
+    const el = this.doc.createElement("div");
+    el.className = "tile";
+    el.dataset.identity = identity;
+    const media = this.doc.createElement("div");
+    media.className = "media";
+    const name = this.doc.createElement("span");
+    name.className = "name";
+    el.append(media, name);
+    t = { el, media, name, tracks: new Map() };
+    this.tiles.set(identity, t);
+    this.container.append(el);
+    this.redraw(t, identity);
+    return t;
+  }
+
+  /** Shows the participant's newest video (or the placeholder) and plays every audio track. */
+  private redraw(t: Tile, identity: string): void {
+    const tracks = [...t.tracks.values()];
+    const video = tracks.filter((r) => r.kind === "video").at(-1);
+    const shown = t.media.firstElementChild as HTMLVideoElement | null;
+    if (!video) {
+      if (!shown || shown.tagName !== "DIV") {
+        const avatar = this.doc.createElement("div");
+        avatar.className = "avatar";
+        avatar.textContent = initial(identity);
+        t.media.replaceChildren(avatar);
+      }
+    } else if (shown?.dataset.trackId !== video.trackId) {
+      const v = this.doc.createElement("video");
+      v.dataset.trackId = video.trackId;
+      v.autoplay = true;
+      v.muted = true; // autoplay policy: sound comes from the audio elements
+      v.playsInline = true;
+      v.srcObject = new MediaStream([video.track]);
+      if (this.onFirstVideoFrame) v.requestVideoFrameCallback(() => this.onFirstVideoFrame?.());
+      t.media.replaceChildren(v);
+    }
+    const audioIds = new Set(tracks.filter((r) => r.kind === "audio").map((r) => r.trackId));
+    for (const a of [...t.el.querySelectorAll("audio")]) if (!audioIds.has(a.dataset.trackId ?? "")) a.remove();
+    for (const r of tracks) {
+      if (r.kind !== "audio" || t.el.querySelector(`audio[data-track-id="${CSS.escape(r.trackId)}"]`)) continue;
+      const a = this.doc.createElement("audio");
+      a.dataset.trackId = r.trackId;
+      a.autoplay = true;
+      a.hidden = true;
+      a.srcObject = new MediaStream([r.track]);
+      t.el.append(a);
+    }
+    t.name.textContent = `${identity} · ${describeKinds(tracks.map((r) => r.kind))}`;
+  }
+}
