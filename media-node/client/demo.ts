@@ -1,7 +1,8 @@
 // The demo page's script (bundled as /client.js): join a room with a media token, publish
 // camera + mic, show everyone else, rejoin when the node asks or the connection drops.
-// URL: /demo[?url=ws://…/rtc][&publish=0][&data=1]#token=… — the token goes in the fragment,
-// which browsers never send to a server (a query would end up in proxies' logs).
+// URL: /demo[?url=ws://…/rtc][&publish=0|audio][&data=1]#token=… — the token goes in the fragment,
+// which browsers never send to a server (a query would end up in proxies' logs); publish=audio:
+// microphone only.
 // State is on `window.meridian` so tests can drive and inspect the page.
 import { MeridianClient } from "./meridian-client.ts";
 import { joinedStatus, showCall, type CallState } from "./call-view.ts";
@@ -61,8 +62,9 @@ async function join(url: string, token: string): Promise<void> {
   state.joinedAt = performance.now();
   wire(client);
   status(joinedStatus(client));
-  if (params.get("publish") !== "0" && client.joined.permissions.canPublish) {
-    const local = await client.publishMedia();
+  const publish = params.get("publish");
+  if (publish !== "0" && client.joined.permissions.canPublish) {
+    const local = await client.publishMedia({ audio: true, video: publish !== "audio" });
     $<HTMLVideoElement>("local").srcObject = local;
     state.publishedAt = performance.now();
   }
