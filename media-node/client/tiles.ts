@@ -74,7 +74,7 @@ export class Tiles {
     const identity = this.owner.get(trackId);
     const t = identity === undefined ? undefined : this.tiles.get(identity);
     this.owner.delete(trackId);
-    if (!t || !t.tracks.delete(trackId)) return;
+    if (!t?.tracks.delete(trackId)) return;
     this.redraw(t, identity!);
   }
 
@@ -116,7 +116,7 @@ export class Tiles {
     const video = tracks.filter((r) => r.kind === "video").at(-1);
     const shown = t.media.firstElementChild as HTMLVideoElement | null;
     if (!video) {
-      if (!shown || shown.tagName !== "DIV") {
+      if (shown?.tagName !== "DIV") {
         const avatar = this.doc.createElement("div");
         avatar.className = "avatar";
         avatar.textContent = initial(identity);
