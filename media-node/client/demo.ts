@@ -6,7 +6,7 @@
 // State is on `window.meridian` so tests can drive and inspect the page.
 import { MeridianClient } from "./meridian-client.ts";
 import { joinedStatus, showCall, type CallState } from "./call-view.ts";
-import { addTileStyles } from "./tiles.ts";
+import { addTileStyles, showLocal } from "./tiles.ts";
 
 export interface DemoState extends CallState {
   joinStartedAt: number | undefined;
@@ -65,7 +65,7 @@ async function join(url: string, token: string): Promise<void> {
   const publish = params.get("publish");
   if (publish !== "0" && client.joined.permissions.canPublish) {
     const local = await client.publishMedia({ audio: true, video: publish !== "audio" });
-    $<HTMLVideoElement>("local").srcObject = local;
+    showLocal($<HTMLVideoElement>("local"), local, client.joined.participant.identity);
     state.publishedAt = performance.now();
   }
   if (params.get("data") === "1") {

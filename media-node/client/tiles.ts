@@ -35,6 +35,26 @@ export function describeKinds(kinds: readonly ("audio" | "video")[]): string {
 /** First letter (or symbol) of an identity, for the placeholder. */
 export const initial = (identity: string): string => (Array.from(identity.trim())[0] ?? "?").toUpperCase();
 
+/** The round placeholder with the participant's initial, for a tile without video. */
+export function placeholder(doc: Document, identity: string): HTMLElement {
+  const avatar = doc.createElement("div");
+  avatar.className = "avatar";
+  avatar.textContent = initial(identity);
+  return avatar;
+}
+
+/** Fills the page's own tile (its `.media` box holds the #local video): the camera when the
+ * stream has video, else the placeholder, like everyone else's tile. */
+export function showLocal(video: HTMLVideoElement, stream: MediaStream, identity: string): void {
+  if (stream.getVideoTracks().length > 0) {
+    video.srcObject = stream;
+    return;
+  }
+  video.hidden = true;
+  video.parentElement?.querySelector(".avatar")?.remove();
+  video.parentElement?.append(placeholder(video.ownerDocument, identity));
+}
+
 interface Tile {
   el: HTMLElement;
   media: HTMLElement;
@@ -116,12 +136,7 @@ export class Tiles {
     const video = tracks.filter((r) => r.kind === "video").at(-1);
     const shown = t.media.firstElementChild as HTMLVideoElement | null;
     if (!video) {
-      if (shown?.tagName !== "DIV") {
-        const avatar = this.doc.createElement("div");
-        avatar.className = "avatar";
-        avatar.textContent = initial(identity);
-        t.media.replaceChildren(avatar);
-      }
+      if (shown?.tagName !== "DIV") t.media.replaceChildren(placeholder(this.doc, identity));
     } else if (shown?.dataset.trackId !== video.trackId) {
       const v = this.doc.createElement("video");
       v.dataset.trackId = video.trackId;

@@ -65,16 +65,25 @@ async function open(url: string, height = 800): Promise<Opened> {
   return { page, failures, console };
 }
 
-/** RGB of the screenshot's pixels at the given points (CSS px of the page), decoded in the page. */
-async function pixels(page: Page, points: Point[]): Promise<[number, number, number][]> {
-  const png = (await page.screenshot()).toString("base64");
-  return page.evaluate(
+let decoder: Page | undefined;
+
+/** RGB of a screenshot's pixels at the given points (CSS px of the page), decoded by Chromium in a
+ * blank page of its own (the dashboard's CSP would refuse the data: URL). The screenshot covers
+ * just the points' bounding box: cheap on a loaded machine. */
+async function pixels(page: Page, at: Point[]): Promise<[number, number, number][]> {
+  const x = Math.floor(Math.min(...at.map((p) => p.x)));
+  const y = Math.floor(Math.min(...at.map((p) => p.y)));
+  const clip = { x, y, width: Math.ceil(Math.max(...at.map((p) => p.x))) - x + 1, height: Math.ceil(Math.max(...at.map((p) => p.y))) - y + 1 };
+  const png = (await page.screenshot({ clip })).toString("base64");
+  const points = at.map((p) => ({ x: Math.floor(p.x) - x, y: Math.floor(p.y) - y }));
+  decoder ??= await browser.newPage();
+  return decoder.evaluate(
     async ({ png, points }) => {
       const img = await createImageBitmap(await (await fetch(`data:image/png;base64,${png}`)).blob());
       const canvas = new OffscreenCanvas(img.width, img.height);
       const ctx = canvas.getContext("2d")!;
       ctx.drawImage(img, 0, 0);
-      return points.map((p) => [...ctx.getImageData(Math.round(p.x), Math.round(p.y), 1, 1).data.slice(0, 3)] as [number, number, number]);
+      return points.map((p) => [...ctx.getImageData(p.x, p.y, 1, 1).data.slice(0, 3)] as [number, number, number]);
     },
     { png, points },
   );
@@ -89,6 +98,12 @@ async function demo(identity: string, from: { lat: number; lon: number }, query 
   const j = await cluster.join({ room: ROOM, identity, location: from });
   const signal = cluster.nodes.find((n) => n.signalUrl === j.url)!;
   return open(`${signal.httpUrl}/demo?url=${encodeURIComponent(j.url)}&token=${encodeURIComponent(j.token)}${query}`);
+}
+
+/** MERIDIAN_SCREENSHOTS=<dir> keeps a full-page screenshot of each page at the end, to look at. */
+async function keep(p: Opened, name: string): Promise<void> {
+  const dir = process.env.MERIDIAN_SCREENSHOTS;
+  if (dir) await p.page.screenshot({ path: `${dir}/${name}.png`, fullPage: true });
 }
 
 const statusOf = (p: Opened) => p.page.evaluate(() => document.getElementById("status")!.textContent!);
@@ -122,6 +137,8 @@ describe("the demo page", () => {
     expect(bobOnAlice).toMatchObject({ name: "bob · audio only", video: false, media: { w: 320, h: 180 }, local: { w: 320, h: 180 } });
     const aliceOnBob = await waitFor(() => tile(bob, "alice"), (t) => t?.video === true && t.audio === 1, "alice's video tile on bob's page", 30_000);
     expect(aliceOnBob).toMatchObject({ name: "alice · audio + video", media: { w: 320, h: 180 } });
+    // Bob's own tile: the placeholder too, not an empty video.
+    expect(await bob.page.evaluate(() => document.querySelector("#local")!.parentElement!.querySelector(".avatar")?.textContent)).toBe("B");
     // What is on screen: the tile's dark box with the round placeholder in its middle.
     const m = bobOnAlice!.media;
     const [corner, middle] = await pixels(alice.page, [
@@ -132,9 +149,19 @@ describe("the demo page", () => {
     expect(near(middle!, "#2b4660")).toBe(true);
   });
 
-  it("loaded without a failed request (no favicon 404)", async () => {
-    await alice.page.waitForTimeout(500); // a favicon is asked for after load
+  it("loaded without a failed request, and names an icon that exists (no favicon 404)", async () => {
+    // Chromium asks for /favicon.ico itself, outside the page's network events, unless the page
+    // names an icon: so the check is that it names one and that it loads.
+    const icon = (p: Opened) =>
+      p.page.evaluate(async () => {
+        const links = [...document.querySelectorAll<HTMLLinkElement>('link[rel="icon"]')];
+        const r = links[0] ? await fetch(links[0].href) : undefined;
+        return { count: links.length, status: r?.status, type: r?.headers.get("content-type") };
+      });
+    for (const p of [alice, bob]) expect(await icon(p)).toEqual({ count: 1, status: 200, type: "image/svg+xml" });
     expect([...alice.failures, ...bob.failures]).toEqual([]);
+    await keep(alice, "demo-alice");
+    await keep(bob, "demo-bob");
     expect(alice.console.filter((l) => l.startsWith("pageerror"))).toEqual([]);
   });
 });
@@ -237,9 +264,11 @@ describe("the dashboard at 1,100 px", () => {
     const t = await d.page.evaluate(() => {
       const rows = (id: string) => [...document.querySelectorAll(`#${id} tbody tr`)].map((tr) => [...tr.children].map((td) => td.textContent!));
       const head = (id: string) => [...document.querySelectorAll(`#${id} thead th`)].map((th) => th.textContent!);
-      return { scrollWidth: document.documentElement.scrollWidth, regions: rows("regions"), nodes: rows("nodes"), regionHead: head("regions"), nodeHead: head("nodes") };
+      const icon = document.querySelector<HTMLLinkElement>('link[rel="icon"]')?.href;
+      return { scrollWidth: document.documentElement.scrollWidth, icon, regions: rows("regions"), nodes: rows("nodes"), regionHead: head("regions"), nodeHead: head("nodes") };
     });
     expect(t.scrollWidth).toBeLessThanOrEqual(WIDTH);
+    expect(t.icon).toMatch(/^data:image\/svg\+xml,/); // drawn inline: no /favicon.ico request
     const col = (head: string[], name: string) => head.indexOf(name);
     const hostedByRegion = Object.fromEntries(t.regions.map((r) => [r[0], Number(r[col(t.regionHead, "rooms hosted")])]));
     const hostedByNode = Object.fromEntries(t.nodes.map((r) => [r[1], Number(r[col(t.nodeHead, "rooms hosted")])]));
@@ -249,5 +278,6 @@ describe("the dashboard at 1,100 px", () => {
     expect(await redis.hget(keys.room(ROOM), "node")).toBe(EAST);
     redis.disconnect();
     expect(d.failures).toEqual([]);
+    await keep(d, "dashboard");
   });
 });

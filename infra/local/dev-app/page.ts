@@ -4,7 +4,7 @@
 // State is on `window.meridian` in the demo page's shape, so test/support/browser.ts works here.
 import { MeridianClient } from "../../../media-node/client/meridian-client.ts";
 import { joinedStatus, showCall, type CallState } from "../../../media-node/client/call-view.ts";
-import { addTileStyles } from "../../../media-node/client/tiles.ts";
+import { addTileStyles, showLocal } from "../../../media-node/client/tiles.ts";
 
 interface JoinAnswer {
   url: string;
@@ -44,7 +44,7 @@ async function join(): Promise<void> {
   });
   showCall(client, { state, remote: $("remote"), status, rejoinWith: "through the launcher" });
   status(joinedStatus(client));
-  if (client.joined.permissions.canPublish) $<HTMLVideoElement>("local").srcObject = await client.publishMedia();
+  if (client.joined.permissions.canPublish) showLocal($<HTMLVideoElement>("local"), await client.publishMedia(), client.joined.participant.identity);
 }
 
 addTileStyles(document);
