@@ -9,7 +9,7 @@ import type { Browser, Page } from "playwright-core";
 import { fitViewport, project, sysloadBarWidth, clientsBarWidth, toPixels, type Point } from "../../control-plane/dashboard/map.ts";
 import type { DashboardState } from "../../control-plane/dashboard/client.ts";
 import { startCluster, type LocalCluster } from "../../infra/local/cluster.ts";
-import { keys } from "../../shared/keys.ts";
+import { keys } from "#shared/keys.ts";
 import { launchChromium } from "../support/browser.ts";
 import { waitFor } from "../support/media-node.ts";
 
@@ -97,7 +97,7 @@ const near = (rgb: [number, number, number], hex: string, tolerance = 24) => {
 async function demo(identity: string, from: { lat: number; lon: number }, query = ""): Promise<Opened> {
   const j = await cluster.join({ room: ROOM, identity, location: from });
   const signal = cluster.nodes.find((n) => n.signalUrl === j.url)!;
-  return open(`${signal.httpUrl}/demo?url=${encodeURIComponent(j.url)}&token=${encodeURIComponent(j.token)}${query}`);
+  return open(`${signal.httpUrl}/demo?url=${encodeURIComponent(j.url)}${query}#token=${encodeURIComponent(j.token)}`);
 }
 
 /** MERIDIAN_SCREENSHOTS=<dir> keeps a full-page screenshot of each page at the end, to look at. */
