@@ -153,21 +153,9 @@ function luaKeyFunction(name: string, fn: (...a: string[]) => string, arity: num
   return `local function ${name}(${params.join(", ")}) return ${body || '""'} end`;
 }
 
+/** k_<name in snake case>(params) for every key of the layout, after k_enc. */
+const snakeCase = (name: string) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 export const LUA_KEY_FUNCTIONS = [
   LUA_ENCODE,
-  luaKeyFunction("k_node", luaKeys.node, 1),
-  luaKeyFunction("k_nodes", luaKeys.nodes, 0),
-  luaKeyFunction("k_node_rooms", luaKeys.nodeRooms, 1),
-  luaKeyFunction("k_node_reserved", luaKeys.nodeReserved, 1),
-  luaKeyFunction("k_node_reservation", luaKeys.nodeReservation, 1),
-  luaKeyFunction("k_node_writes", luaKeys.nodeWrites, 1),
-  luaKeyFunction("k_registry_epoch", luaKeys.registryEpoch, 0),
-  luaKeyFunction("k_node_bus", luaKeys.nodeBus, 1),
-  luaKeyFunction("k_sel_regions", luaKeys.selRegions, 0),
-  luaKeyFunction("k_sel", luaKeys.sel, 2),
-  luaKeyFunction("k_room", luaKeys.room, 1),
-  luaKeyFunction("k_rooms", luaKeys.rooms, 0),
-  luaKeyFunction("k_unclaimed_rooms", luaKeys.unclaimedRooms, 0),
-  luaKeyFunction("k_room_participants", luaKeys.roomParticipants, 1),
-  luaKeyFunction("k_room_nodes", luaKeys.roomNodes, 1),
+  ...Object.entries(luaKeys).map(([name, fn]) => luaKeyFunction(`k_${snakeCase(name)}`, fn as (...a: string[]) => string, fn.length)),
 ].join("\n");

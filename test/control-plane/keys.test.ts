@@ -33,17 +33,18 @@ const NAMES = [
 ];
 
 describe("Lua and TypeScript build the same keys", () => {
-  it("for every ASCII byte and multi-byte UTF-8", async () => {
+  it("every key of the layout, for every ASCII byte and multi-byte UTF-8", async () => {
+    const layout = Object.entries(keys) as [string, (...a: string[]) => string][];
+    const snake = (n: string) => n.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
     const script: RedisScript = {
       name: "key_functions_probe",
       lua: `${LUA_KEY_FUNCTIONS}
 local a = cjson.decode(ARGV[1]).name
-return { k_node(a), k_node_rooms(a), k_node_reserved(a), k_node_reservation(a), k_node_bus(a), k_room(a), k_room_participants(a), k_sel(a, a) }`,
+return { ${layout.map(([n, f]) => `k_${snake(n)}(${Array(f.length).fill("a").join(", ")})`).join(", ")} }`,
     };
     for (const name of NAMES) {
       const lua = await run.run(script, [], { name });
-      const ts = [keys.node, keys.nodeRooms, keys.nodeReserved, keys.nodeReservation, keys.nodeBus, keys.room, keys.roomParticipants].map((f) => f(name));
-      expect(lua, JSON.stringify(name)).toEqual([...ts, keys.sel(name, name)]);
+      expect(lua, JSON.stringify(name)).toEqual(layout.map(([, f]) => f(...Array(f.length).fill(name))));
     }
   });
 });
