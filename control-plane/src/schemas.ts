@@ -61,11 +61,17 @@ export const ListQuery = z.object({
   cursor: z.string().max(1024).optional().openapi({ description: "nextCursor of the previous page" }),
 });
 
-export const Participants = z.object({ room: z.string(), participants: z.array(z.unknown()) }).openapi("Participants");
+/** A SCAN cursor (GET /v1/nodes, participants): the `nextCursor` of the previous page. */
+export const ScanQuery = z.object({
+  cursor: z.string().regex(/^\d{1,20}$/, "a nextCursor this API returned").optional().openapi({ description: "nextCursor of the previous page" }),
+});
+const nextCursor = z.string().nullable().openapi({ description: "pass as ?cursor= for the next page; null on the last page" });
+
+export const Participants = z.object({ room: z.string(), participants: z.array(z.unknown()), nextCursor }).openapi("Participants");
 export const Deleted = z.object({ room: z.string(), node: z.string() }).openapi("DeletedRoom");
 
 export const NodeView = NodeRecord.extend({ reserved: z.number() });
-export const NodeList = z.object({ nodes: z.array(NodeView) }).openapi("NodeList");
+export const NodeList = z.object({ nodes: z.array(NodeView), nextCursor }).openapi("NodeList");
 
 export const RegionList = z.object({ regions: z.array(Region), defaultRegion: z.string().nullable() }).openapi("RegionList");
 

@@ -90,22 +90,33 @@ export async function listRooms(
   return { rooms, next: more === 1 && last ? { createdAt: Number(last[3]), name: String(last[4]) } : undefined };
 }
 
+/** Participant records and nodes per page (a SCAN COUNT hint: a page holds about this many). */
+export const SCAN_PAGE = 200;
+
+/** A page of a SCAN-paged listing: `next` is the cursor of the following page, undefined on the last. */
+export interface ScanPage<T> {
+  items: T[];
+  next: string | undefined;
+}
+
 /** undefined = no such room. Participant records are written by the hosting node. */
-export async function listParticipants(redis: ScriptRunner, room: string): Promise<unknown[] | undefined> {
-  const r = await redis.run(SCRIPTS.list_participants, [keys.room(room), keys.roomParticipants(room)]);
+export async function listParticipants(redis: ScriptRunner, room: string, cursor = "0"): Promise<ScanPage<unknown> | undefined> {
+  const r = await redis.run(SCRIPTS.list_participants, [keys.room(room), keys.roomParticipants(room)], { cursor, count: SCAN_PAGE });
   if (!Array.isArray(r)) return undefined;
-  return r.flatMap((v) => {
+  const [next, values] = r as [unknown, unknown[]];
+  const items = values.flatMap((v) => {
     try {
       return [JSON.parse(String(v)) as unknown];
     } catch {
       return [];
     }
   });
+  return { items, next: String(next) === "0" ? undefined : String(next) };
 }
 
-export async function listNodes(redis: ScriptRunner, now = Date.now()): Promise<NodeView[]> {
-  const rows = (await redis.run(SCRIPTS.list_nodes, [], { now })) as unknown[][];
-  return rows.flatMap(([json, reserved]) => {
+export async function listNodes(redis: ScriptRunner, cursor = "0", now = Date.now()): Promise<ScanPage<NodeView>> {
+  const [next, rows] = (await redis.run(SCRIPTS.list_nodes, [], { now, cursor, count: SCAN_PAGE })) as [unknown, unknown[][]];
+  const items = rows.flatMap(([json, reserved]) => {
     try {
       const node = NodeRecord.parse(JSON.parse(String(json)));
       return [{ ...node, reserved: Number(reserved) || 0 }];
@@ -113,6 +124,7 @@ export async function listNodes(redis: ScriptRunner, now = Date.now()): Promise<
       return []; // a record we cannot read is not listed (and never selected either)
     }
   });
+  return { items, next: String(next) === "0" ? undefined : String(next) };
 }
 
 /** Removes the room's record and mapping and tells the hosting node (bus message room.delete)

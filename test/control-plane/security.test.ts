@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { keys } from "#shared/keys.ts";
 import { PUBLISH_SOURCES_MAX, ROOM_NAME_MAX, SOURCE_NAME_MAX, TOKEN_MAX_CHARS, TOKEN_METADATA_MAX_BYTES } from "#shared/limits.ts";
 import { Requests } from "#shared/protocol.ts";
-import { reportNode } from "#shared/registry.ts";
+import { reportNode, upsertParticipant } from "#shared/registry.ts";
 import { NodeSelectorConfig } from "#shared/config.ts";
 import { placeRoom } from "#shared/placement.ts";
 import { mintToken, parseApiKeys, verifyToken } from "#shared/token.ts";
@@ -270,6 +270,35 @@ describe("finding 13: a per-key room quota, cursor pagination, bounded replies",
     const rest = await h.fetch(`/v1/rooms?limit=1000&cursor=${first.body.nextCursor}`, { headers: list });
     expect(first.body.rooms.length + rest.body.rooms.length).toBe(70);
     expect(rest.body.nextCursor).toBeNull();
+  });
+  it("GET /v1/nodes and /v1/rooms/{name}/participants page too (SCAN cursors): every entry, in bounded pages", async () => {
+    const N = 300;
+    await Promise.all(Array.from({ length: N }, (_, i) => reportNode(h.runner, nodeRecord({ id: `n-${i}`, region: "us-east" }))));
+    await placeRoom(h.runner, { room: "crowd", mode: "create", autoCreate: true, config: NodeSelectorConfig.parse({ regions: REGIONS }), regionOrder: ["us-east"] });
+    const host = (await h.ioredis.hget(keys.room("crowd"), "node"))!;
+    await Promise.all(Array.from({ length: N }, (_, i) => upsertParticipant(h.runner, "crowd", { identity: `p-${i}`, sid: `PA_${i}`, joinedAt: 1, signalNode: host, tracks: [] }, host)));
+    const admin = bearer(await h.token({ roomList: true, roomAdmin: true }));
+    const all = async (path: string, field: string, key: string) => {
+      const seen = new Set<string>();
+      let cursor: string | null = null;
+      let pages = 0;
+      do {
+        const r = await h.fetch(`${path}${cursor ? `?cursor=${cursor}` : ""}`, { headers: admin });
+        expect(r.status).toBe(200);
+        expect(r.body[field].length).toBeLessThan(N);
+        for (const x of r.body[field]) seen.add(x[key]);
+        cursor = r.body.nextCursor;
+        pages++;
+      } while (cursor && pages < 50);
+      return { seen: seen.size, pages };
+    };
+    const nodes = await all("/v1/nodes", "nodes", "id");
+    expect(nodes.seen).toBe(N + 1); // + us-1
+    expect(nodes.pages).toBeGreaterThan(1);
+    const people = await all("/v1/rooms/crowd/participants", "participants", "identity");
+    expect(people.seen).toBe(N);
+    expect(people.pages).toBeGreaterThan(1);
+    expect((await h.fetch("/v1/nodes?cursor=abc", { headers: admin })).status).toBe(400);
   });
 });
 

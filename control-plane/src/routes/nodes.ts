@@ -4,7 +4,7 @@ import { admin } from "../auth.ts";
 import { settings, type Env } from "../env.ts";
 import { bearerSecurity, errorResponses, json } from "../openapi.ts";
 import { redisFor } from "../redis.ts";
-import { NodeList } from "../schemas.ts";
+import { NodeList, ScanQuery } from "../schemas.ts";
 import { listNodes } from "../store.ts";
 
 export const nodes = new OpenAPIHono<{ Bindings: Env }>();
@@ -14,11 +14,13 @@ const list = createRoute({
   path: "/v1/nodes",
   summary: "Live media nodes (TTL not expired, any state) with their last stats and reservations (grant roomList)",
   security: bearerSecurity,
-  responses: { 200: json(NodeList, "nodes"), ...errorResponses(401, 403, 503) },
+  request: { query: ScanQuery },
+  responses: { 200: json(NodeList, "nodes, one page at a time: follow nextCursor"), ...errorResponses(400, 401, 403, 503) },
 });
 
 nodes.openapi(list, async (c) => {
   const s = settings(c.env);
   await admin(c, s.apiKeys, "roomList");
-  return c.json({ nodes: await listNodes(redisFor(s)) }, 200);
+  const page = await listNodes(redisFor(s), c.req.valid("query").cursor);
+  return c.json({ nodes: page.items, nextCursor: page.next ?? null }, 200);
 });

@@ -8,7 +8,7 @@ import { settings, type Env } from "../env.ts";
 import { badRequest, conflict, noNodes, notFound, quotaExceeded, registryWarming } from "../errors.ts";
 import { bearerSecurity, errorResponses, json } from "../openapi.ts";
 import { redisFor } from "../redis.ts";
-import { CreateRoomBody, Deleted, ListQuery, Participants, Room, RoomList, RoomName, RoomParam } from "../schemas.ts";
+import { CreateRoomBody, Deleted, ListQuery, Participants, Room, RoomList, RoomName, RoomParam, ScanQuery } from "../schemas.ts";
 import { deleteRoom, getRoom, listParticipants, listRooms, type RoomCursor } from "../store.ts";
 import { cfOf } from "./cf.ts";
 
@@ -57,6 +57,8 @@ rooms.openapi(create, async (c) => {
   return c.json({ name: body.name, node: r.node.id, region: r.node.region, createdAt: now, ...roomSettings, numParticipants: 0, signalNodes: [] }, 201);
 });
 
+const NoQuery = z.object({});
+
 /** Rooms per page of GET /v1/rooms when the query names no limit. */
 const DEFAULT_PAGE = 100;
 
@@ -97,28 +99,31 @@ rooms.openapi(list, async (c) => {
   return c.json({ rooms: page.rooms, nextCursor: page.next ? encodeCursor(page.next) : null }, 200);
 });
 
-/** GET/DELETE on one named room: admin grant, then `run`; undefined from `run` = 404. */
+/** GET/DELETE on one named room: admin grant, then `run`; undefined from `run` = 404. `paged`:
+ * the route takes ?cursor= (ScanQuery) and hands it to `run`. */
 function roomRoute<S extends z.ZodType>(o: {
   method: "get" | "delete";
   path: string;
   summary: string;
   grant: AdminGrant;
   schema: S;
-  run: (redis: ScriptRunner, name: string) => Promise<z.infer<S> | undefined>;
+  paged?: boolean;
+  run: (redis: ScriptRunner, name: string, cursor: string | undefined) => Promise<z.infer<S> | undefined>;
 }): void {
   const route = createRoute({
     method: o.method,
     path: o.path,
     summary: o.summary,
     security: bearerSecurity,
-    request: { params: RoomParam },
+    request: { params: RoomParam, query: o.paged ? ScanQuery : NoQuery },
     responses: { 200: json(o.schema, "ok"), ...errorResponses(400, 401, 403, 404, 503) },
   });
   rooms.openapi(route, async (c) => {
     const s = settings(c.env);
     const { name } = c.req.valid("param");
     await admin(c, s.apiKeys, o.grant, name);
-    const out = await o.run(redisFor(s), name);
+    const q: { cursor?: string | undefined } = c.req.valid("query");
+    const out = await o.run(redisFor(s), name, q.cursor);
     if (out === undefined) throw notFound(`no room ${name}`);
     return c.json(out as object, 200);
   });
@@ -148,11 +153,12 @@ roomRoute({
 roomRoute({
   method: "get",
   path: "/v1/rooms/{name}/participants",
-  summary: "List a room's participants, as reported by its hosting node (grant roomAdmin)",
+  summary: "List a room's participants, as reported by its hosting node, one page at a time: follow nextCursor (grant roomAdmin)",
   grant: "roomAdmin",
   schema: Participants,
-  run: async (redis, name) => {
-    const participants = await listParticipants(redis, name);
-    return participants === undefined ? undefined : { room: name, participants };
+  paged: true,
+  run: async (redis, name, cursor) => {
+    const page = await listParticipants(redis, name, cursor);
+    return page === undefined ? undefined : { room: name, participants: page.items, nextCursor: page.next ?? null };
   },
 });
