@@ -4,8 +4,8 @@
 // `wrangler secret put`. --print shows the vars as JSON and deploys nothing.
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { DeployFileError, loadDeployFile } from "#shared/deploy-config.ts";
+import { parseConfigCli } from "./config-cli.ts";
 import { workerVars, wranglerDeployArgs } from "./worker-vars.ts";
 
 const USAGE = `usage: npm run deploy:worker -- --config <file.yaml> [--env production] [--print] [--dry-run --outdir <dir>]
@@ -17,32 +17,17 @@ const USAGE = `usage: npm run deploy:worker -- --config <file.yaml> [--env produ
 const WRANGLER = fileURLToPath(new URL("../node_modules/wrangler/bin/wrangler.js", import.meta.url));
 
 function main(argv: string[]): number {
-  let args;
-  try {
-    args = parseArgs({
-      args: argv,
-      options: {
-        config: { type: "string" },
-        env: { type: "string", default: "production" },
-        print: { type: "boolean" },
-        "dry-run": { type: "boolean" },
-        outdir: { type: "string" },
-        help: { type: "boolean" },
-      },
-      strict: true,
-    }).values;
-  } catch (e) {
-    console.error(`${(e as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (args.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  if (!args.config) {
-    console.error(`--config is required\n${USAGE}`);
-    return 2;
-  }
+  const args = parseConfigCli(
+    argv,
+    {
+      env: { type: "string", default: "production" },
+      print: { type: "boolean" },
+      "dry-run": { type: "boolean" },
+      outdir: { type: "string" },
+    },
+    USAGE,
+  );
+  if (typeof args === "number") return args;
   let file;
   try {
     file = loadDeployFile(args.config);

@@ -1,8 +1,8 @@
 // `npm run dns:sync -- --config <file> [--dry-run]`
 // Credentials come only from the standard AWS chain (env, shared config/SSO profile, instance or
 // container role): this tool never reads or takes keys itself.
-import { parseArgs } from "node:util";
 import { Route53Client } from "@aws-sdk/client-route-53";
+import { parseConfigCli } from "../config-cli.ts";
 import { ConfigError, loadDeployConfig } from "./config.ts";
 import { PlanError } from "./plan.ts";
 import { DnsSyncError, Route53Io } from "./route53.ts";
@@ -13,25 +13,8 @@ const USAGE = `usage: npm run dns:sync -- --config <file.yaml> [--dry-run]
   --dry-run  read Route 53, print the exact ChangeBatch and health-check calls, change nothing`;
 
 async function main(argv: string[]): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      args: argv,
-      options: { config: { type: "string" }, "dry-run": { type: "boolean" }, help: { type: "boolean" } },
-      strict: true,
-    }).values;
-  } catch (err) {
-    console.error(`${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (args.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  if (!args.config) {
-    console.error(`--config is required\n${USAGE}`);
-    return 2;
-  }
+  const args = parseConfigCli(argv, { "dry-run": { type: "boolean" } }, USAGE);
+  if (typeof args === "number") return args;
   const config = await loadDeployConfig(args.config);
   // Route 53 is a global service signed in us-east-1; the client's own retries are off because
   // Route53Io retries throttling itself.
