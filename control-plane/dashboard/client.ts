@@ -79,6 +79,23 @@ async function api<T>(path: string, token: string): Promise<T> {
   return body as T;
 }
 
+/** Rooms shown at most: pages of GET /v1/rooms followed (each up to 1000 rooms). */
+export const MAX_ROOM_PAGES = 5;
+
+/** Every room, page by page, up to MAX_ROOM_PAGES; `more` when rooms were left out. */
+async function listRooms(token: string): Promise<{ rooms: Room[]; more: boolean }> {
+  const rooms: Room[] = [];
+  let cursor: string | null = null;
+  for (let i = 0; i < MAX_ROOM_PAGES; i++) {
+    const q: string = cursor === null ? "" : `&cursor=${encodeURIComponent(cursor)}`;
+    const page: z.infer<typeof RoomList> = await api(`/v1/rooms?limit=1000${q}`, token);
+    rooms.push(...page.rooms);
+    cursor = page.nextCursor;
+    if (cursor === null) break;
+  }
+  return { rooms, more: cursor !== null };
+}
+
 // ---- counts the tables and the map share ---------------------------------------------------------
 
 /** Rooms placed on each node (room records), and participants signaling through each node. */
@@ -244,7 +261,7 @@ async function poll(): Promise<void> {
     const [g, n, r] = await Promise.all([
       api<z.infer<typeof RegionList>>("/v1/regions", token),
       api<z.infer<typeof NodeList>>("/v1/nodes", token),
-      api<z.infer<typeof RoomList>>("/v1/rooms", token),
+      listRooms(token),
     ]);
     state.polls++;
     state.regions = g.regions;
@@ -252,7 +269,8 @@ async function poll(): Promise<void> {
     state.rooms = r.rooms;
     render();
     $("status").className = "";
-    $("status").textContent = `${plural(n.nodes.length, "node")}, ${plural(r.rooms.length, "room")} · updated ${new Date().toLocaleTimeString()}`;
+    const roomCount = `${r.more ? "the first " : ""}${plural(r.rooms.length, "room")}`;
+    $("status").textContent = `${plural(n.nodes.length, "node")}, ${roomCount} · updated ${new Date().toLocaleTimeString()}`;
   } catch (e) {
     state.errors++;
     state.lastError = String((e as Error).message);

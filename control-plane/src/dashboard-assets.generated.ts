@@ -293,6 +293,19 @@ export const DASHBOARD_SCRIPT = `"use strict";
     if (!res.ok) throw new ApiFailure(body.error?.message ?? res.statusText, res.status);
     return body;
   }
+  var MAX_ROOM_PAGES = 5;
+  async function listRooms(token) {
+    const rooms = [];
+    let cursor = null;
+    for (let i = 0; i < MAX_ROOM_PAGES; i++) {
+      const q = cursor === null ? "" : \`&cursor=\${encodeURIComponent(cursor)}\`;
+      const page = await api(\`/v1/rooms?limit=1000\${q}\`, token);
+      rooms.push(...page.rooms);
+      cursor = page.nextCursor;
+      if (cursor === null) break;
+    }
+    return { rooms, more: cursor !== null };
+  }
   function countsByNode(rooms) {
     const hosted = /* @__PURE__ */ new Map();
     const signaling = /* @__PURE__ */ new Map();
@@ -438,7 +451,7 @@ export const DASHBOARD_SCRIPT = `"use strict";
       const [g, n, r] = await Promise.all([
         api("/v1/regions", token),
         api("/v1/nodes", token),
-        api("/v1/rooms", token)
+        listRooms(token)
       ]);
       state.polls++;
       state.regions = g.regions;
@@ -446,7 +459,8 @@ export const DASHBOARD_SCRIPT = `"use strict";
       state.rooms = r.rooms;
       render();
       $("status").className = "";
-      $("status").textContent = \`\${plural(n.nodes.length, "node")}, \${plural(r.rooms.length, "room")} · updated \${(/* @__PURE__ */ new Date()).toLocaleTimeString()}\`;
+      const roomCount = \`\${r.more ? "the first " : ""}\${plural(r.rooms.length, "room")}\`;
+      $("status").textContent = \`\${plural(n.nodes.length, "node")}, \${roomCount} · updated \${(/* @__PURE__ */ new Date()).toLocaleTimeString()}\`;
     } catch (e) {
       state.errors++;
       state.lastError = String(e.message);
