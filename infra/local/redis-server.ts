@@ -12,7 +12,10 @@ import { freePort } from "./ports.ts";
 // Working dirs (RDB files only) of this process's servers, deleted when it exits.
 const dirs = new Set<string>();
 function workDir(): string {
-  if (dirs.size === 0) process.once("exit", () => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  if (dirs.size === 0)
+    process.once("exit", () => {
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    });
   const d = mkdtempSync(join(tmpdir(), "meridian-redis-"));
   dirs.add(d);
   return d;

@@ -16,7 +16,12 @@ scriptRedisPerFile((c) => ({ redis, run } = c));
 
 describe("bench fleet registration", () => {
   it("3,000 nodes at 2 ms per report are all fresh when registration returns", async () => {
-    const slow: ScriptRunner = { run: async (...a) => (await sleep(2), run.run(...a)) };
+    const slow: ScriptRunner = {
+      run: async (...a) => {
+        await sleep(2);
+        return run.run(...a);
+      },
+    };
     const started = Date.now();
     const fleet = await registerFleet(slow, redis, 3000, seededRng(1));
     expect(fleet).toHaveLength(3000);

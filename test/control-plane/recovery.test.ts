@@ -255,7 +255,7 @@ async function snapshot(): Promise<() => Promise<void>> {
     await r.flushall();
     for (const { k, dump, at } of saved) {
       if (at > 0 && at <= Date.now()) continue;
-      await r.restore(k, at > 0 ? at : 0, dump, ...((at > 0 ? ["ABSTTL"] : []) as ["ABSTTL"]));
+      await r.restore(k, Math.max(at, 0), dump, ...((at > 0 ? ["ABSTTL"] : []) as ["ABSTTL"]));
     }
   };
 }
