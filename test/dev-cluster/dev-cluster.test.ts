@@ -104,6 +104,11 @@ describe("npm run dev", () => {
     const newYork = await appJoin("quinn", "40.7128,-74.006");
     expect(nodeOfUrl(newYork.body.url)?.region).toBe("us-east");
     expect(newYork.body.node).toBe(portland.body.node);
+    // Without the header: the Worker's fixed cf object has no location, so DEFAULT_REGION (us-east)
+    // decides — Miniflare's placeholder (Austin) would have been nearer us-west-2.
+    const token = await mintToken({ apiKey: APP_KEY, apiSecret: APP_SECRET, identity: "sam", video: { roomJoin: true, room: "nowhere-room" }, ttlSeconds: 60 });
+    const plain = await fetch(`${launcher.ready.worker}/v1/join`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: "{}" });
+    expect(nodeOfUrl(((await plain.json()) as { url: string }).url)?.region).toBe("us-east");
     const bad = await appJoin("rae", "somewhere");
     expect(bad).toMatchObject({ status: 400, body: { error: { code: "bad_request" } } });
   });
