@@ -30,6 +30,7 @@ import {
   removeParticipant,
   upsertParticipant,
   type ParticipantRecord,
+  type ReportOutcome,
   type StoredRoomSettings,
 } from "#shared/registry.ts";
 import { REGIONS, nodeRecord } from "../support/nodes.ts";
@@ -205,8 +206,8 @@ class Node {
   readonly log = new NodeWriteLog(run);
   readonly record: NodeRecord;
   readonly rooms = new Map<string, { participants: ParticipantRecord[]; settings: StoredRoomSettings }>();
-  constructor(id: string) {
-    this.record = nodeRecord({ id, region: "us-east" });
+  constructor(id: string, startedAt = Date.now()) {
+    this.record = { ...nodeRecord({ id, region: "us-east" }), startedAt };
   }
   get id(): string {
     return this.record.id;
@@ -223,8 +224,10 @@ class Node {
     this.rooms.delete(room);
   }
   /** One report; re-syncs as the node does. Returns whether Redis was found to have lost writes. */
+  outcome: ReportOutcome | undefined;
   async report(now = Date.now()): Promise<boolean> {
     const outcome = await this.log.report({ ...this.record, updatedAt: now }, now);
+    this.outcome = outcome;
     if (outcome.lost || !outcome.registered) {
       await releaseRooms(this.log.runner, this.id, [...this.rooms.keys()]);
       for (const [room, held] of this.rooms) await claimRoom(this.log.runner, room, { id: this.id, region: "us-east" }, false, Date.now(), held);
@@ -337,12 +340,22 @@ describe("Redis went back in time", () => {
     await a.report();
     const restore = await snapshot();
     await a.report();
-    await r.flushall(); // stands in for a snapshot whose node records had expired: registry:since stays
-    await r.set(keys.registrySince(), "1");
     await restore();
-    await r.del(keys.node("a"), keys.nodeWrites("a"));
+    await r.del(keys.node("a"), keys.nodeWrites("a")); // older than the TTL: they expired on load
     expect(await a.report()).toBe(true);
     expect(await place("elsewhere")).toMatchObject({ status: "warming" });
+  });
+
+  it("a node restarted under the same id does not inherit its predecessor's record or rooms", async () => {
+    const before = new Node("a", Date.now() - 60_000);
+    await before.report();
+    await before.open("room", ["alice"]);
+    // That process dies; a new one with the same id reports before the old record expires.
+    const after = new Node("a");
+    await after.report();
+    expect(after.outcome).toMatchObject({ registered: false, lost: false });
+    expect(await r.exists(keys.room("room"), keys.roomParticipants("room"))).toBe(0);
+    expect(await r.smembers(keys.nodeRooms("a"))).toEqual([]);
   });
 });
 
