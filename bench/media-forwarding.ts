@@ -81,7 +81,8 @@ async function joinRoom(identity: string, direction: "send" | "recv"): Promise<v
 await joinRoom("publisher", "send");
 const room = node.rooms.rooms.get(ROOM);
 if (!room) throw new Error("the node did not open the room on join");
-const nodeWorker = room.slot.worker;
+const nodeRouter = room.routers.first();
+const nodeWorker = nodeRouter.slot.worker;
 
 // ---- bare side: one worker, one router, nothing else ----
 const bareWorker = await mediasoup.createWorker({ logLevel: "warn" });
@@ -89,7 +90,7 @@ const bareRouter = await bareWorker.createRouter({ mediaCodecs: MEDIA_CODECS });
 
 const sinks = { node: new RtpSink(), bare: new RtpSink() };
 const sides = {
-  node: await PlainForwarder.attach(room.router, 0x1111, await sinks.node.start()),
+  node: await PlainForwarder.attach(nodeRouter.router, 0x1111, await sinks.node.start()),
   bare: await PlainForwarder.attach(bareRouter, 0x1111, await sinks.bare.start()),
 };
 const workers: Record<keyof typeof sides, types.Worker> = { node: nodeWorker, bare: bareWorker };

@@ -35,6 +35,9 @@ export const ConfigSchema = z.object({
   /** Limits checked when a participant joins (0 = none). */
   max_participants_per_room: z.coerce.number().int().nonnegative().default(0),
   max_tracks: z.coerce.number().int().nonnegative().default(0),
+  /** Consumers a mediasoup worker carries before a growing room takes another worker of this node
+   * (router-group.ts explains the default); 0 = one router per room. */
+  worker_consumer_budget: z.coerce.number().int().nonnegative().default(500),
   /** Signaling rate limit per connection: sustained messages/s and burst. */
   signal_rate_per_sec: z.coerce.number().positive().default(50),
   signal_burst: z.coerce.number().int().positive().default(200),

@@ -65,6 +65,7 @@ export class MediaNode {
       emptyTimeoutMs: config.empty_room_timeout_ms,
       maxParticipantsPerRoom: config.max_participants_per_room,
       maxTracks: config.max_tracks,
+      workerConsumerBudget: config.worker_consumer_budget,
       observer,
       settings: async (room) => (this.registry ? this.registry.roomSettings(room) : {}),
       record: async (room) => this.registry?.roomRecord(room), // standalone: no Redis, the token decides

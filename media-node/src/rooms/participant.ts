@@ -6,6 +6,7 @@ import type { types } from "mediasoup";
 import type { CloseCode, NotificationData, NotificationName, ParticipantInfo, TrackInfo } from "#shared/protocol.ts";
 import type { Permissions } from "#shared/grants.ts";
 import type { ParticipantRecord } from "#shared/registry.ts";
+import type { RoomRouter } from "./router-group.ts";
 
 /** Where a participant's notifications go: its signaling connection (a WebSocket here, or a bridged
  * session relayed by another node). */
@@ -39,9 +40,14 @@ export class Participant {
   readonly tracks = new Map<string, PublishedTrack>();
   readonly consumers = new Map<string, types.Consumer>();
   readonly dataConsumers = new Map<string, types.DataConsumer>();
+  /** Track ids a subscription is being made to (consume in flight). */
+  readonly subscribing = new Set<string>();
+  /** The room's router holding this participant's transports. */
+  readonly router: RoomRouter;
   closed = false;
 
-  constructor(identity: string, name: string | undefined, permissions: Permissions, sink: ParticipantSink, signalNode: string) {
+  constructor(identity: string, name: string | undefined, permissions: Permissions, sink: ParticipantSink, signalNode: string, router: RoomRouter) {
+    this.router = router;
     this.identity = identity;
     this.name = name;
     this.permissions = permissions;

@@ -1,12 +1,13 @@
 // The rooms hosted on this node, and the local RoomSessionFactory: joins create the room on first
-// use (unless the node is draining), one router per room on the least-loaded worker.
+// use (unless the node is draining), its first router on the least-loaded worker (a room takes
+// more workers as it grows: router-group.ts).
 import type { types } from "mediasoup";
 import { ErrorCode } from "#shared/errors.ts";
 import { CloseCode, ProtocolError } from "#shared/protocol.ts";
 import type { Logger } from "../log.ts";
-import { MEDIA_CODECS } from "./media-codecs.ts";
 import type { ParticipantSink } from "./participant.ts";
 import { Room, type RoomCloseReason, type RoomObserver } from "./room.ts";
+import { RouterGroup } from "./router-group.ts";
 import type { JoinParams, RoomSession, RoomSessionFactory } from "./room-session.ts";
 import type { WorkerPool } from "./worker-pool.ts";
 import type { StoredRoomSettings } from "#shared/registry.ts";
@@ -25,6 +26,8 @@ export interface RoomManagerOptions {
   emptyTimeoutMs: number;
   maxParticipantsPerRoom: number;
   maxTracks: number;
+  /** Consumers per worker before a room takes another worker (0 = one router per room). */
+  workerConsumerBudget: number;
   observer: RoomObserver;
   /** Looks up the room's stored settings; must not throw (Redis down → {}). */
   settings: (room: string) => Promise<StoredRoomSettings>;
@@ -52,9 +55,6 @@ export class RoomManager implements RoomSessionFactory {
 
   constructor(o: RoomManagerOptions) {
     this.o = o;
-    o.pool.onWorkerDied = (slot) => {
-      for (const r of this.rooms.values()) if (r.slot === slot) r.close("worker_died");
-    };
   }
 
   /** Whether this node may serve the room. The mapping in Redis decides (it moves on failover, and
@@ -79,7 +79,7 @@ export class RoomManager implements RoomSessionFactory {
   async open(params: JoinParams, sink: ParticipantSink): Promise<RoomSession> {
     await this.check(params);
     const room = await this.roomFor(params.room, params.roomSid);
-    const p = room.join(params.identity, params.name, params.permissions, sink, params.signalNode);
+    const p = await room.join(params.identity, params.name, params.permissions, sink, params.signalNode);
     const node = { id: this.o.nodeId, region: this.o.region };
     return {
       joined: room.joinResponse(p, node),
@@ -100,12 +100,14 @@ export class RoomManager implements RoomSessionFactory {
   }
 
   private async create(name: string, sid: string | undefined): Promise<Room> {
-    const [{ router, slot }, settings] = await Promise.all([this.o.pool.createRouter(MEDIA_CODECS), this.o.settings(name)]);
+    const [routers, settings] = await Promise.all([
+      RouterGroup.open({ pool: this.o.pool, consumerBudget: this.o.workerConsumerBudget, log: this.o.log }),
+      this.o.settings(name),
+    ]);
     const room = new Room({
       name,
       sid,
-      router,
-      slot,
+      routers,
       emptyTimeoutMs: this.o.emptyTimeoutMs,
       maxParticipants: settings.maxParticipants ?? this.o.maxParticipantsPerRoom,
       settings,
@@ -115,7 +117,7 @@ export class RoomManager implements RoomSessionFactory {
       onClosed: (r) => this.closed(r),
     });
     this.rooms.set(name, room);
-    this.o.log.info({ room: name, worker: slot.index }, "room opened");
+    this.o.log.info({ room: name, worker: routers.first().slot.index }, "room opened");
     return room;
   }
 

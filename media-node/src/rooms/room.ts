@@ -1,7 +1,8 @@
-// A room on this node: one mediasoup router, its participants and every transport, producer and
-// consumer in it. The room owns the whole lifecycle: join, the requests of its participants, the
-// empty-room timeout, and close(), which tears down every mediasoup object (closing the router
-// closes all transports, producers and consumers on it).
+// A room on this node: its mediasoup routers (one per worker it spans, router-group.ts), its
+// participants and every transport, producer and consumer in it. The room owns the whole
+// lifecycle: join, the requests of its participants, the empty-room timeout, and close(), which
+// tears down every mediasoup object (closing the routers closes all transports, producers,
+// consumers and pipes on them).
 import type { types } from "mediasoup";
 import { ErrorCode } from "#shared/errors.ts";
 import {
@@ -20,7 +21,7 @@ import type { ParticipantRecord, StoredRoomSettings } from "#shared/registry.ts"
 import type { Logger } from "../log.ts";
 import { canPublishSource, type Permissions } from "#shared/grants.ts";
 import { Participant, type ParticipantSink, type PublishedTrack, type TransportDirection } from "./participant.ts";
-import type { WorkerSlot } from "./worker-pool.ts";
+import type { RouterGroup, RoomRouter } from "./router-group.ts";
 
 /** Room-level events the node mirrors elsewhere (Redis registry, metrics). */
 export interface RoomObserver {
@@ -37,8 +38,8 @@ export interface RoomOptions {
   name: string;
   /** Room sid of the media token that opened the room (absent: standalone, or a tool's token). */
   sid?: string | undefined;
-  router: types.Router;
-  slot: WorkerSlot;
+  /** The room's routers, opened with its first one (RouterGroup.open). */
+  routers: RouterGroup;
   emptyTimeoutMs: number;
   maxParticipants: number;
   /** The room's stored settings, as read when it opened (kept to restore them: registry re-sync). */
@@ -65,8 +66,7 @@ function fail(code: ErrorCode, message: string): never {
 
 export class Room {
   readonly name: string;
-  readonly router: types.Router;
-  readonly slot: WorkerSlot;
+  readonly routers: RouterGroup;
   readonly participants = new Map<string, Participant>();
   /** Every published track of the room by id, for O(1) consume lookups. */
   private readonly tracks = new Map<string, { owner: Participant; track: PublishedTrack }>();
@@ -82,17 +82,50 @@ export class Room {
   constructor(o: RoomOptions) {
     this.o = o;
     this.name = o.name;
-    this.router = o.router;
-    this.slot = o.slot;
-    o.router.observer.once("close", () => this.close("worker_died"));
+    this.routers = o.routers;
+    o.routers.onRouterLost = (r) => this.routerLost(r);
     o.observer.roomOpened(o.name, o.sid);
+  }
+
+  /** A router's worker died: its participants lost their media (they reconnect); the room lives on
+   * while another router does. */
+  private routerLost(r: RoomRouter): void {
+    if (this.routers.all().length === 0) return this.close("worker_died");
+    for (const p of [...this.participants.values()]) {
+      if (p.router !== r) continue;
+      this.leave(p);
+      p.sink.notify("roomClosed", { reason: "worker_died" });
+      p.sink.close(CloseCode.RoomClosed, "room closed: worker_died");
+    }
   }
 
   get log(): Logger {
     return this.o.log;
   }
 
-  join(identity: string, name: string | undefined, permissions: Permissions, sink: ParticipantSink, signalNode: string): Participant {
+  async join(identity: string, name: string | undefined, permissions: Permissions, sink: ParticipantSink, signalNode: string): Promise<Participant> {
+    if (this.closed) fail(ErrorCode.NotFound, "room is closed");
+    const router = await this.routers.admit(permissions.canSubscribe ? this.expectedTracks() : 0).catch((e: unknown) => {
+      if (this.closed) fail(ErrorCode.NotFound, "room is closed");
+      throw e;
+    });
+    try {
+      return this.enter(identity, name, permissions, sink, signalNode, router);
+    } catch (e) {
+      this.routers.release(router);
+      throw e;
+    }
+  }
+
+  /** Tracks a new subscriber is expected to consume: what is published, and at least camera + mic
+   * of every participant allowed to publish (joins come before their publishes). */
+  private expectedTracks(): number {
+    let n = 0;
+    for (const p of this.participants.values()) n += p.permissions.canPublish ? Math.max(2, p.mediaTrackCount) : p.mediaTrackCount;
+    return n;
+  }
+
+  private enter(identity: string, name: string | undefined, permissions: Permissions, sink: ParticipantSink, signalNode: string, router: RoomRouter): Participant {
     if (this.closed) fail(ErrorCode.NotFound, "room is closed");
     const previous = this.participants.get(identity);
     if (previous) {
@@ -104,7 +137,7 @@ export class Room {
     if (max > 0 && this.participants.size >= max) fail(ErrorCode.Conflict, `room is full (${max} participants)`);
     clearTimeout(this.emptyTimer);
     this.emptyTimer = undefined;
-    const p = new Participant(identity, name, permissions, sink, signalNode);
+    const p = new Participant(identity, name, permissions, sink, signalNode, router);
     this.broadcast(p, "participantJoined", { participant: p.info() });
     this.participants.set(identity, p);
     this.o.observer.participantUpdated(this.name, p.record());
@@ -120,7 +153,7 @@ export class Room {
       participant: p.info(),
       participants: [...this.participants.values()].filter((o) => o !== p && !o.permissions.hidden).map((o) => o.info()),
       permissions: p.permissions,
-      routerRtpCapabilities: this.router.rtpCapabilities as Record<string, unknown>,
+      routerRtpCapabilities: p.router.router.rtpCapabilities as Record<string, unknown>,
     };
   }
 
@@ -129,6 +162,7 @@ export class Room {
     this.participants.delete(p.identity);
     for (const [trackId, t] of p.tracks) this.unpublish(p, trackId, t);
     p.close();
+    this.routers.release(p.router);
     this.broadcast(p, "participantLeft", { identity: p.identity, sid: p.sid });
     this.o.observer.participantLeft(this.name, p.identity);
     if (this.participants.size === 0 && !this.closed) {
@@ -151,7 +185,7 @@ export class Room {
       this.o.observer.participantLeft(this.name, p.identity);
     }
     this.tracks.clear();
-    this.router.close();
+    this.routers.close();
     this.o.observer.roomClosed(this.name);
     this.o.log.info({ room: this.name, reason }, "room closed");
     this.o.onClosed(this);
@@ -204,8 +238,8 @@ export class Room {
       fail(ErrorCode.Forbidden, "token does not allow publishing");
     if (direction === "recv" && !p.permissions.canSubscribe) fail(ErrorCode.Forbidden, "token does not allow subscribing");
     if (p.transports.size >= MAX_TRANSPORTS_PER_PARTICIPANT) fail(ErrorCode.Conflict, "too many transports");
-    const t = await this.router.createWebRtcTransport({
-      webRtcServer: this.slot.webRtcServer,
+    const t = await p.router.router.createWebRtcTransport({
+      webRtcServer: p.router.slot.webRtcServer,
       enableUdp: true,
       enableTcp: true,
       preferUdp: true,
@@ -330,11 +364,13 @@ export class Room {
     const rtpCapabilities = p.rtpCapabilities ?? fail(ErrorCode.BadRequest, "send setRtpCapabilities before consume");
     const transport = p.recvTransport() ?? fail(ErrorCode.BadRequest, "create a recv transport before consume");
     // One consumer per track and subscriber: repeated consumes would pile up worker objects.
-    for (const c of p.consumers.values()) if (c.producerId === producer.id) fail(ErrorCode.Conflict, "already subscribed to this track");
-    if (!this.router.canConsume({ producerId: producer.id, rtpCapabilities }))
-      fail(ErrorCode.BadRequest, "your RTP capabilities cannot receive this track");
-    const consumer = await transport.consume({ producerId: producer.id, rtpCapabilities, paused: true });
+    const consumer = await this.subscribing(p, trackId, async () => {
+      const producerId = await this.pipedTo(p, owner, "producer", producer.id);
+      if (!p.router.router.canConsume({ producerId, rtpCapabilities })) fail(ErrorCode.BadRequest, "your RTP capabilities cannot receive this track");
+      return transport.consume({ producerId, rtpCapabilities, paused: true, appData: { trackId } });
+    });
     p.consumers.set(consumer.id, consumer);
+    this.routers.countConsumer(p.router, consumer);
     consumer.observer.once("close", () => p.consumers.delete(consumer.id));
     consumer.on("producerclose", () => p.sink.notify("consumerClosed", { consumerId: consumer.id, trackId }));
     return {
@@ -352,8 +388,9 @@ export class Room {
     const dataProducer = track.dataProducer ?? fail(ErrorCode.BadRequest, "media track: use consume");
     const transport = p.recvTransport() ?? fail(ErrorCode.BadRequest, "create a recv transport before consumeData");
     if (!transport.sctpParameters) fail(ErrorCode.BadRequest, "recv transport was created without enableSctp");
-    for (const c of p.dataConsumers.values()) if (c.dataProducerId === dataProducer.id) fail(ErrorCode.Conflict, "already subscribed to this track");
-    const dc = await transport.consumeData({ dataProducerId: dataProducer.id });
+    const dc = await this.subscribing(p, trackId, async () =>
+      transport.consumeData({ dataProducerId: await this.pipedTo(p, owner, "dataProducer", dataProducer.id), appData: { trackId } }),
+    );
     p.dataConsumers.set(dc.id, dc);
     dc.observer.once("close", () => p.dataConsumers.delete(dc.id));
     dc.on("dataproducerclose", () => p.sink.notify("consumerClosed", { consumerId: dc.id, trackId }));
@@ -365,6 +402,36 @@ export class Room {
       label: dc.label,
       protocol: dc.protocol,
     };
+  }
+
+  /** Runs a subscription of `p` to a track, refusing a second one while the first exists or is
+   * being made (its awaits would otherwise let two through). */
+  private async subscribing<T extends { closed: boolean; close(): void }>(p: Participant, trackId: string, make: () => Promise<T>): Promise<T> {
+    const held = (c: { appData: Record<string, unknown> }) => c.appData.trackId === trackId;
+    if (p.subscribing.has(trackId) || [...p.consumers.values()].some(held) || [...p.dataConsumers.values()].some(held))
+      fail(ErrorCode.Conflict, "already subscribed to this track");
+    p.subscribing.add(trackId);
+    try {
+      const c = await make();
+      if (p.closed) {
+        c.close();
+        fail(ErrorCode.NotFound, "left the room");
+      }
+      return c;
+    } finally {
+      p.subscribing.delete(trackId);
+    }
+  }
+
+  /** The id of `owner`'s producer on `p`'s router, piping it there on first use. */
+  private async pipedTo(p: Participant, owner: Participant, kind: "producer" | "dataProducer", id: string): Promise<string> {
+    try {
+      return await this.routers.producerOn(kind, id, owner.router, p.router);
+    } catch (e) {
+      // The producer (or a router) closed while piping: the track is gone.
+      if (e instanceof Error && (e.name === "NotFoundError" || e.name === "InvalidStateError")) fail(ErrorCode.NotFound, "no such track");
+      throw e;
+    }
   }
 
   private changed(p: Participant): void {

@@ -1,7 +1,7 @@
 // mediasoup workers, one per core, each with a WebRtcServer on its own port (rtc_port + i), so a
 // node needs only N fixed UDP/TCP ports instead of a port per transport. Routers go to the worker
-// hosting the fewest routers. A worker that dies is replaced; its rooms are closed by the room
-// manager (listening to onWorkerDied) — the clients reconnect.
+// carrying the fewest consumers (then the fewest routers). A worker that dies is replaced; its
+// routers close with it, which their rooms handle (router-group.ts) — the clients reconnect.
 import * as mediasoup from "mediasoup";
 import type { types } from "mediasoup";
 import type { Logger } from "../log.ts";
@@ -13,6 +13,9 @@ export interface WorkerSlot {
   worker: types.Worker;
   webRtcServer: types.WebRtcServer;
   routers: number;
+  /** Consumers (subscribers' and pipe consumers) on this worker: its forwarding load, which
+   * router-group.ts keeps up to date and budgets. */
+  consumers: number;
 }
 
 export interface WorkerPoolOptions {
@@ -28,8 +31,6 @@ export class WorkerPool {
   private readonly slots: WorkerSlot[] = [];
   private readonly opts: WorkerPoolOptions;
   private closed = false;
-  /** Called with the slot index after a worker died (before its replacement starts). */
-  onWorkerDied: (slot: WorkerSlot) => void = () => {};
 
   private constructor(opts: WorkerPoolOptions) {
     this.opts = opts;
@@ -66,10 +67,9 @@ export class WorkerPool {
       worker.close();
       throw new Error(`cannot listen for WebRTC on ${listenIp}:${port}: ${(e as Error).message}`);
     }
-    const slot: WorkerSlot = { index, worker, webRtcServer, routers: 0 };
+    const slot: WorkerSlot = { index, worker, webRtcServer, routers: 0, consumers: 0 };
     worker.on("died", (err) => {
       log.error({ err, worker: index, pid: worker.pid }, "mediasoup worker died");
-      this.onWorkerDied(slot);
       if (!this.closed) void this.respawn(index);
     });
     log.info({ worker: index, pid: worker.pid, port }, "mediasoup worker ready");
@@ -84,19 +84,24 @@ export class WorkerPool {
     }
   }
 
-  /** Least-loaded live worker (fewest routers). */
-  pick(): WorkerSlot {
+  /** Least-loaded live worker (fewest consumers, then fewest routers) outside `exclude`; undefined
+   * when every live worker is excluded. */
+  pick(exclude: ReadonlySet<WorkerSlot> = new Set()): WorkerSlot | undefined {
     let best: WorkerSlot | undefined;
     for (const s of this.slots) {
-      if (s.worker.closed) continue;
-      if (!best || s.routers < best.routers) best = s;
+      if (s.worker.closed || exclude.has(s)) continue;
+      if (!best || s.consumers < best.consumers || (s.consumers === best.consumers && s.routers < best.routers)) best = s;
     }
-    if (!best) throw new Error("no live mediasoup worker");
     return best;
   }
 
-  async createRouter(mediaCodecs: types.RouterRtpCodecCapability[]): Promise<{ router: types.Router; slot: WorkerSlot }> {
-    const slot = this.pick();
+  /** A router on the least-loaded worker outside `exclude` (the workers already hosting the room). */
+  async createRouter(
+    mediaCodecs: types.RouterRtpCodecCapability[],
+    exclude?: ReadonlySet<WorkerSlot>,
+  ): Promise<{ router: types.Router; slot: WorkerSlot }> {
+    const slot = this.pick(exclude);
+    if (!slot) throw new Error("no live mediasoup worker");
     slot.routers++;
     try {
       const router = await slot.worker.createRouter({ mediaCodecs });
