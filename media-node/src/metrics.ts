@@ -24,6 +24,8 @@ export class NodeMetrics {
     gauge("meridian_clients", "Participants connected", (c) => c.clients);
     gauge("meridian_tracks_in", "Published media tracks (producers)", (c) => c.tracksIn);
     gauge("meridian_tracks_out", "Subscribed media tracks (consumers)", (c) => c.tracksOut);
+    gauge("meridian_room_routers", "mediasoup routers of the rooms (a room spanning workers has several)", (c) => c.routers);
+    gauge("meridian_worker_piped_producers", "Producers piped between workers of this node (once per producer and router)", (c) => c.pipedProducers);
     new Gauge({ name: "meridian_draining", help: "1 while the node drains", registers: [r], collect() { this.set(draining() ? 1 : 0); } });
     // The bridge keeps its own counters; exported as gauges sampled at scrape time (0 standalone).
     const bridgeGauge = (name: string, help: string, read: (m: BridgeMetrics) => number) =>

@@ -42,6 +42,10 @@ export interface NodeCounts {
   clients: number;
   tracksIn: number;
   tracksOut: number;
+  /** mediasoup routers of the rooms (more than one per room once a room spans workers). */
+  routers: number;
+  /** Producers piped between routers of one room (router-group.ts). */
+  pipedProducers: number;
 }
 
 export class RoomManager implements RoomSessionFactory {
@@ -157,12 +161,15 @@ export class RoomManager implements RoomSessionFactory {
   }
 
   counts(): NodeCounts {
-    const c: NodeCounts = { rooms: this.rooms.size, clients: 0, tracksIn: 0, tracksOut: 0 };
+    const c: NodeCounts = { rooms: this.rooms.size, clients: 0, tracksIn: 0, tracksOut: 0, routers: 0, pipedProducers: 0 };
     for (const r of this.rooms.values()) {
       const rc = r.counts();
       c.clients += rc.clients;
       c.tracksIn += rc.tracksIn;
       c.tracksOut += rc.tracksOut;
+      const g = r.routers.counts();
+      c.routers += g.routers;
+      c.pipedProducers += g.pipedProducers;
     }
     return c;
   }
