@@ -15,7 +15,7 @@ import { WorkerPool } from "../../media-node/src/rooms/worker-pool.ts";
 import { freePort } from "../support/redis.ts";
 import { waitFor } from "../support/media-node.ts";
 
-const log = createLogger("warn", "router-group-test");
+const log = createLogger("silent", "router-group-test");
 let pool: WorkerPool;
 let rooms: RoomManager;
 
@@ -125,9 +125,12 @@ describe("a room across two workers", () => {
     await consume(bob, audio);
     await consume(carol, video);
     // Both bob and carol sit on the second router: alice's two tracks crossed once each.
+    // Bob sits on the second router: alice's two tracks crossed once each. Carol's router is the
+    // one with the most headroom (both are over the tiny budget): either way no extra pipe.
+    const carolOnB = room.participants.get("carol")!.router === rb;
     expect(room.routers.counts().pipedProducers).toBe(2);
-    expect(ra!.consumers).toBe(2); // the two pipe consumers
-    expect(rb!.consumers).toBe(3);
+    expect(ra!.consumers).toBe(carolOnB ? 2 : 3); // the two pipe consumers (+ carol's)
+    expect(rb!.consumers).toBe(carolOnB ? 3 : 2);
     expect(ra!.slot.consumers + rb!.slot.consumers).toBe(5);
     expect(await code(consume(bob, video))).toBe(ErrorCode.Conflict);
 
@@ -157,7 +160,8 @@ describe("a room across two workers", () => {
     await waitFor(async () => room.routers.all().length, (n) => n === 1, "second router closed");
     expect(rb!.router.closed).toBe(true);
     await waitFor(async () => room.routers.counts().pipedProducers, (n) => n === 0, "pipes gone");
-    expect(ra!.consumers).toBe(0);
+    // alice's consumer of bob's track closes when the worker reports its producer gone
+    await waitFor(async () => ra!.consumers, (n) => n === 0, "alice's consumer of bob's track closed");
     expect(ra!.slot.consumers + rb!.slot.consumers).toBe(0);
     alice.s.leave();
     rooms.closeRoom("span", "deleted");
@@ -215,6 +219,7 @@ describe("a room across two workers", () => {
     const bob = await member("crash", "bob");
     const room = rooms.rooms.get("crash")!;
     const [, rb] = room.routers.all();
+    expect(room.participants.get("bob")!.router).toBe(rb);
     process.kill(rb!.slot.worker.pid!, "SIGKILL");
     await waitFor(async () => bob.inbox.closed, (r) => r !== undefined, "bob's connection closed");
     expect(bob.inbox.notes).toContainEqual({ name: "roomClosed", data: { reason: "worker_died" } });
