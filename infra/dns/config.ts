@@ -20,7 +20,7 @@ const HealthCheckSettings = z.object({
   /** Route 53 only offers 10 (fast, extra cost) and 30 seconds. */
   request_interval: z.union([z.literal(10), z.literal(30)]),
   failure_threshold: z.number().int().min(1).max(10),
-});
+}).strict();
 export type HealthCheckSettings = z.infer<typeof HealthCheckSettings>;
 
 const DnsRegion = z.object({
@@ -32,7 +32,7 @@ const DnsRegion = z.object({
    * hostname (CNAME record). */
   endpoint: z.string().refine((v) => isIP(v) !== 0 || hostnamePattern.test(v), "must be an IP address or a hostname"),
   health_check: HealthCheckSettings.partial().optional(),
-});
+}).strict();
 
 export const DnsConfig = z.object({
   hosted_zone_id: z.string().min(1).optional(),
@@ -43,7 +43,7 @@ export const DnsConfig = z.object({
   ttl: z.number().int().min(0).max(86_400).default(60),
   health_check: HealthCheckSettings.partial().default({}),
   regions: z.array(DnsRegion),
-});
+}).strict();
 
 export const DeployConfig = z
   .object({ ...DEPLOY_FILE_SECTIONS, dns: DnsConfig })

@@ -117,6 +117,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   } catch (e) {
     throw new ConfigError((e as Error).message);
   }
+  const unknown = Object.keys(deploy.media_node).filter((k) => !Object.hasOwn(ConfigSchema.shape, k));
+  if (unknown.length > 0) throw new ConfigError(`invalid media node config: ${path}: unknown media_node key(s) ${unknown.join(", ")}`);
   const config = resolveConfig(deploy.media_node, env);
   const regions = deploy.node_selector.regions.map((r) => r.name);
   if (regions.length > 0 && !regions.includes(config.region))

@@ -84,6 +84,7 @@ describe("the media node reads it (MERIDIAN_CONFIG)", () => {
   it("refuses a bad file with a ConfigError naming it", () => {
     expect(() => loadConfig({ ...env, MERIDIAN_CONFIG: join(dir, "missing.yaml") })).toThrow(/cannot read .*missing\.yaml/);
     expect(() => loadConfig({ ...env, MERIDIAN_CONFIG: file("bad.yaml", "node_selector: [") })).toThrow(/not valid YAML/);
+    expect(() => loadConfig({ ...env, MERIDIAN_CONFIG: file("typo.yaml", "media_node:\n  http_prot: 1\n") })).toThrow(/unknown media_node key\(s\) http_prot/);
   });
 });
 
@@ -103,6 +104,12 @@ describe("validation", () => {
     }
     expect(message).toContain("invalid deploy.yaml");
     for (const path of ["node_selector.kind", "node_selector.regions.0.lat", "control_plane.join_token_ttl", "(root)"]) expect(message).toContain(path);
+  });
+
+  it("names an unknown key in the sections it owns", () => {
+    expect(() => parseDeployFile({ control_plane: { defaultRegion: "a" } })).toThrow(/control_plane: Unrecognized key: "defaultRegion"/);
+    const dns = { record_name: "signal.example.com", hosted_zone: "example.com", regions: [{ name: "a", aws_region: "us-east-1", endpoint: "192.0.2.1", heath_check: {} }] };
+    expect(() => parseDeployConfig({ node_selector: { regions: [{ name: "a", lat: 0, lon: 0 }] }, dns })).toThrow(/dns\.regions\.0: Unrecognized key: "heath_check"/);
   });
 
   it("cross-checks regions: unique names, the default region among them", () => {
