@@ -37,11 +37,13 @@ try {
   };
 
   // Bridge: the hosting node echoes; the signal side measures send → message.
-  const sig = new BridgeEndpoint({ nodeId: "bench-sig", redisUrl: redis.url, log: quiet });
-  const host = new BridgeEndpoint({ nodeId: "bench-host", redisUrl: redis.url, log: quiet });
+  // Every envelope is sealed and checked (HMAC-SHA256, replay cache) as on real nodes.
+  const apiKeys = new Map([["bench", "bench-secret-long-enough-for-hmac-sha256"]]);
+  const sig = new BridgeEndpoint({ nodeId: "bench-sig", redisUrl: redis.url, apiKeys, log: quiet });
+  const host = new BridgeEndpoint({ nodeId: "bench-host", redisUrl: redis.url, apiKeys, log: quiet });
   await Promise.all([sig.start(), host.start()]);
   host.onSession((s) => void s.on("message", (f) => s.send(f)));
-  const session: BridgeSession = sig.open("bench-host", { token: "bench" });
+  const session: BridgeSession = sig.open("bench-host", { assertion: "bench" });
   await once(session, "open");
   const bridgeOnce = async () => {
     const reply = once(session, "message");

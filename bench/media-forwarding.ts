@@ -22,7 +22,8 @@ import { MEDIA_CODECS } from "../media-node/src/rooms/media-codecs.ts";
 import { MediaNode } from "../media-node/src/media-node.ts";
 import { SignalClient } from "../media-node/client/signal-client.ts";
 import { mintToken } from "#shared/token.ts";
-import { freePort, TestRedis } from "../test/support/redis.ts";
+import { loopbackNodeEnv } from "../infra/local/media-node.ts";
+import { TestRedis } from "../test/support/redis.ts";
 import { PlainForwarder, workerCpuMs } from "./media/forwarder.ts";
 import { CAMERA_720P, packetsPerSecond, RtpSink, VideoSource } from "./media/rtp.ts";
 import { benchArgs, fmt, percentile, printRatio, printTable } from "./lib/report.ts";
@@ -42,23 +43,7 @@ const API_SECRET = `bench-secret-${process.pid}-${Date.now()}`;
 
 // ---- node side: a real media node, room created through signaling ----
 const redis = await TestRedis.start();
-const config = resolveConfig(
-  {},
-  {
-    NODE_ID: "bench-node",
-    REGION: "local",
-    API_KEYS: `${API_KEY}:${API_SECRET}`,
-    HTTP_HOST: "127.0.0.1",
-    HTTP_PORT: String(await freePort()),
-    LISTEN_IP: "127.0.0.1",
-    ANNOUNCED_ADDRESS: "127.0.0.1",
-    RTC_PORT: String(await freePort()),
-    WORKERS: "1",
-    REDIS_URL: redis.url,
-    LOG_LEVEL: "warn",
-    SERVE_DEMO: "false",
-  },
-);
+const config = resolveConfig({}, await loopbackNodeEnv({ nodeId: "bench-node", apiKeys: `${API_KEY}:${API_SECRET}`, redisUrl: redis.url }));
 const node = await MediaNode.start(config);
 const signalUrl = `ws://127.0.0.1:${node.httpPort}/rtc`;
 const clients: SignalClient[] = [];

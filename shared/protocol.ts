@@ -30,6 +30,11 @@ export const CloseCode = {
   /** The session reached the node's max_session_age_ms: rejoin through the control plane. */
   SessionExpired: 4440,
   WrongNode: 4421,
+  /** Too many frames that were rate-limited or not valid requests (a flood): the node stopped
+   *  answering them and closed the socket. Not a reason to rejoin. */
+  TooManyMessages: 4429,
+  /** The node had more than its per-socket bound queued for a client that does not read. */
+  SendBufferFull: 4507,
   Draining: 4503,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
@@ -294,7 +299,8 @@ export const Notifications = {
   /** Reconnect through the control plane: the node is draining, the room moved, or the session
    * reached the node's maximum session age (a fresh app token is needed). */
   reconnect: z.object({ reason: z.enum(["draining", "room_moved", "session_expired"]), url: z.string().optional() }),
-  roomClosed: z.object({ reason: z.enum(["deleted", "empty", "node_shutdown", "worker_died"]) }),
+  /** `moved`: the room is hosted on another node now; a `reconnect` (room_moved) came first. */
+  roomClosed: z.object({ reason: z.enum(["deleted", "empty", "node_shutdown", "worker_died", "moved"]) }),
 } as const;
 export type NotificationName = keyof typeof Notifications;
 export type NotificationData<N extends NotificationName> = z.infer<(typeof Notifications)[N]>;

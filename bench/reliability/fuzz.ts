@@ -100,7 +100,8 @@ export async function runFuzz(o: { httpInputs: number; signalInputs: number; see
   );
   const frames = fc.sample(frame, { numRuns: o.signalInputs, seed: o.seed + 1 });
   const sig = { sent: 0, replies: 0, internal: [] as string[], closes: new Map<number, number>(), connections: 0 };
-  const PER_CONNECTION = 200;
+  // Below the socket's strike budget (signaling.ts SOCKET_BUDGET): every frame is parsed and answered.
+  const PER_CONNECTION = 40;
   for (let off = 0; off < frames.length && Date.now() < deadline; off += PER_CONNECTION) {
     const batch = frames.slice(off, off + PER_CONNECTION);
     // Every 10th connection fuzzes before joining (no token in the URL): the pre-auth state.

@@ -1,14 +1,15 @@
-// The reliability suite: join storm, churn, Redis restart, fuzz, token attacks and Redis going back
-// in time (timetravel.ts) against a real local cluster (redis-server, Upstash REST stand-in, the
-// Worker in Miniflare, media nodes as child processes), loopback only, every loop bounded in count
-// and time.
+// The reliability suite: join storm, churn, Redis restart, fuzz, token attacks, Redis going back
+// in time (timetravel.ts) and hostile clients (floods, slow readers, forged bus messages;
+// hostile.ts) against a real local cluster (redis-server, Upstash REST stand-in, the Worker in
+// Miniflare, media nodes as child processes), loopback only, every loop bounded in count and time.
 //
-//   npm run reliability [-- --smoke] [--only storm,churn,redis,fuzz,tokens,timetravel] [--seed N]
+//   npm run reliability [-- --smoke] [--only storm,churn,redis,fuzz,tokens,timetravel,hostile] [--seed N]
 //
 // Prints one table of checks, "N passed, M failed" and a RATIO line (share of checks passed);
 // exits 1 when any check fails.
 import { benchArgs, printRatio, printTable } from "../lib/report.ts";
 import { runFuzz } from "./fuzz.ts";
+import { runHostile } from "./hostile.ts";
 import type { Check, ScenarioResult } from "./report.ts";
 import { runStorm } from "./storm.ts";
 import { runTimeTravel } from "./timetravel.ts";
@@ -17,7 +18,7 @@ import { runTokenAttacks } from "./tokens.ts";
 const args = benchArgs({ only: { type: "string" } });
 const smoke = args.smoke;
 const seed = Number(args.seed);
-const only = new Set(((args.only as string | undefined) ?? "storm,churn,redis,fuzz,tokens,timetravel").split(","));
+const only = new Set(((args.only as string | undefined) ?? "storm,churn,redis,fuzz,tokens,timetravel,hostile").split(","));
 
 // Full sizes are the issue's; smoke sizes keep the whole suite near a minute.
 const storm = smoke ? { joins: 60, durationMs: 4_000, rooms: 10, wsEvery: 6 } : { joins: 2_000, durationMs: 60_000, rooms: 50, wsEvery: 20 };
@@ -36,6 +37,12 @@ const scenarios: Record<string, () => Promise<ScenarioResult>> = {
   fuzz: () => runFuzz({ httpInputs: smoke ? 300 : 10_000, signalInputs: smoke ? 300 : 10_000, seed, budgetMs: smoke ? 20_000 : 180_000 }),
   tokens: () => runTokenAttacks(),
   timetravel: () => runTimeTravel({ rooms: smoke ? 2 : 10, probes: smoke ? 2 : 5, maxNodeRssMiB: 512 }),
+  hostile: () =>
+    runHostile({
+      nodes: 3,
+      ...(smoke ? { rooms: 3, perNode: 2, durationMs: 4_000 } : { rooms: 10, perNode: 10, durationMs: 30_000 }),
+      rssBoundBytes: 128 * 1024 * 1024,
+    }),
 };
 
 const checks: Check[] = [];

@@ -5,6 +5,7 @@ import { keys } from "#shared/keys.ts";
 import { NodeRecord } from "#shared/node.ts";
 import type { ScriptRunner } from "#shared/redis/runner.ts";
 import { SCRIPTS } from "#shared/redis/scripts.ts";
+import { conflict } from "./errors.ts";
 
 export interface RoomView {
   name: string;
@@ -127,14 +128,21 @@ export async function listNodes(redis: ScriptRunner, cursor = "0", now = Date.no
   return { items, next: String(next) === "0" ? undefined : String(next) };
 }
 
-/** Removes the room's record and mapping and tells the hosting node (bus message room.delete)
- * to close it. Returns the hosting node, or undefined if there was no such room. */
-export async function deleteRoom(redis: ScriptRunner, room: string): Promise<string | undefined> {
-  const message: NodeBusMessage = { type: "room.delete", room };
-  const r = await redis.run(
-    SCRIPTS.delete_room,
-    [keys.room(room), keys.rooms(), keys.roomParticipants(room), keys.unclaimedRooms()],
-    { room, message: JSON.stringify(message) },
-  );
-  return typeof r === "string" ? r : undefined;
+/** Seals a bus message for a channel (shared/bus.ts busSigner). */
+export type BusSeal = (channel: string, payload: string) => Promise<string>;
+
+/** Removes the room's record and mapping and tells every node serving it (bus message room.delete,
+ * sealed for each node's channel) to close it. Returns the hosting node, or undefined if there was
+ * no such room. The first call learns the serving nodes; a room whose nodes keep changing
+ * meanwhile gives up (409). */
+export async function deleteRoom(redis: ScriptRunner, room: string, seal: BusSeal): Promise<string | undefined> {
+  const payload = JSON.stringify({ type: "room.delete", room } satisfies NodeBusMessage);
+  const messages: Record<string, string> = {};
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const r = await redis.run(SCRIPTS.delete_room, [keys.room(room), keys.rooms(), keys.roomParticipants(room), keys.unclaimedRooms()], { room, messages });
+    if (typeof r === "string") return r;
+    if (!Array.isArray(r)) return undefined;
+    for (const node of r) if (typeof node === "string" && !(node in messages)) messages[node] = await seal(keys.nodeBus(node), payload);
+  }
+  throw conflict(`room ${room} changed nodes while being deleted; try again`);
 }

@@ -15,6 +15,25 @@ const MAX_LOG_LINES = 2000;
 /** Whether the mediasoup worker binary is installed (infra/mediasoup/build-worker.sh). */
 export const mediasoupWorkerAvailable = (): boolean => existsSync(process.env.MEDIASOUP_WORKER_BIN ?? WORKER_BIN);
 
+/** Environment (config keys) of a media node on loopback with free ports and one worker, for a
+ * node run in the caller's own process (MediaNode.start(resolveConfig({}, env))). */
+export async function loopbackNodeEnv(o: { nodeId: string; apiKeys: string; redisUrl?: string; logLevel?: string }): Promise<Record<string, string>> {
+  return {
+    NODE_ID: o.nodeId,
+    REGION: "local",
+    API_KEYS: o.apiKeys,
+    HTTP_HOST: "127.0.0.1",
+    HTTP_PORT: String(await freePort()),
+    LISTEN_IP: "127.0.0.1",
+    ANNOUNCED_ADDRESS: "127.0.0.1",
+    RTC_PORT: String(await freePort()),
+    WORKERS: "1",
+    ...(o.redisUrl ? { REDIS_URL: o.redisUrl } : {}),
+    LOG_LEVEL: o.logLevel ?? "warn",
+    SERVE_DEMO: "false",
+  };
+}
+
 export interface MediaNodeChildOptions {
   apiKey: string;
   apiSecret: string;

@@ -48,6 +48,10 @@ export const ConfigSchema = z.object({
    * the control plane with a fresh app token. The media token only gates the join (as LiveKit's):
    * this bounds how long a revoked user or a stale grant can stay in a call. Default 12 h. */
   max_session_age_ms: ms.default(12 * 3_600_000),
+  /** Bytes the node queues for one signaling socket before closing it (SendBufferFull, 4507). */
+  signal_max_buffered_bytes: z.coerce.number().int().min(64 * 1024).default(1024 * 1024),
+  /** WebSockets that have not joined yet, node-wide; more upgrades get 503. */
+  max_pending_sockets: z.coerce.number().int().positive().default(1_000),
   log_level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   mediasoup_log_level: z.enum(["debug", "warn", "error", "none"]).default("warn"),
   /** Serve the browser client bundle and demo page. */

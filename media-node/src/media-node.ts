@@ -3,7 +3,7 @@
 // the node's state (SERVING / DRAINING) and the drain sequence.
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
-import { parseBusMessage } from "#shared/bus.ts";
+import { CONTROL_PLANE, parseBusMessage } from "#shared/bus.ts";
 import type { NodeState } from "#shared/node.ts";
 import { BridgeEndpoint } from "./bridge/index.ts";
 import type { MediaNodeConfig } from "./config.ts";
@@ -41,7 +41,12 @@ export class MediaNode {
     this.config = config;
     this.log = log;
     this.pool = pool;
-    const metrics = new NodeMetrics(() => this.rooms.counts(), () => this.state === "DRAINING", () => this.bridge?.metrics);
+    const metrics = new NodeMetrics(
+      () => this.rooms.counts(),
+      () => this.state === "DRAINING",
+      () => this.bridge?.metrics,
+      () => this.signaling.socketCounts,
+    );
     // The registry observes the rooms (observer) and reads their counts (getter): created first.
     let observer: RoomObserver = STANDALONE;
     if (config.redis_url) {
@@ -53,6 +58,7 @@ export class MediaNode {
         rtcAddress: config.announced_address,
         rooms: () => this.rooms,
         state: () => this.state,
+        roomLost: (room) => void this.rooms.moveRoom(room),
         metrics,
         log,
       });
@@ -80,6 +86,8 @@ export class MediaNode {
       burst: config.signal_burst,
       authTimeoutMs: config.auth_timeout_ms,
       maxSessionAgeMs: config.max_session_age_ms,
+      maxBufferedBytes: config.signal_max_buffered_bytes,
+      maxPendingSockets: config.max_pending_sockets,
       bridge: () => this.bridge,
       resolveHost: async (room) => this.registry?.roomOwner(room),
       hostRegistered: async (node) => this.registry?.nodeRegistered(node),
@@ -103,11 +111,14 @@ export class MediaNode {
   private async connectBridge(): Promise<void> {
     const c = this.config;
     if (!c.redis_url || this.stopping) return;
-    const ep = new BridgeEndpoint({ nodeId: c.node_id, redisUrl: c.redis_url, log: this.log.child({ component: "bridge" }) });
+    const ep = new BridgeEndpoint({ nodeId: c.node_id, redisUrl: c.redis_url, apiKeys: c.api_keys, log: this.log.child({ component: "bridge" }) });
     ep.onSession(this.signaling.hostBridged);
-    ep.onBusMessage((msg) => {
+    ep.onBusMessage((msg, from) => {
       const m = parseBusMessage(msg);
-      if (m?.type === "room.delete" && this.rooms.closeRoom(m.room, "deleted")) this.log.info({ room: m.room }, "room deleted by control plane");
+      if (m?.type !== "room.delete") return;
+      // Authenticated by the bus, but only the control plane deletes rooms.
+      if (from !== CONTROL_PLANE) return this.log.warn({ from, room: m.room }, "room.delete from a node ignored");
+      if (this.rooms.closeRoom(m.room, "deleted")) this.log.info({ room: m.room }, "room deleted by control plane");
     });
     try {
       await ep.start();

@@ -10,14 +10,37 @@ export class NodeMetrics {
   readonly signalErrors: Counter<"code">;
   readonly joins: Counter<"result">;
   readonly redisErrors: Counter<"op">;
+  readonly framesDropped: Counter<"reason">;
+  readonly signalCloses: Counter<"reason">;
+  readonly eventLoopStalls: Counter;
 
-  constructor(counts: () => NodeCounts, draining: () => boolean, bridge: () => BridgeMetrics | undefined) {
+  constructor(
+    counts: () => NodeCounts,
+    draining: () => boolean,
+    bridge: () => BridgeMetrics | undefined,
+    sockets: () => { pending: number; open: number } = () => ({ pending: 0, open: 0 }),
+  ) {
     const r = this.registry;
     collectDefaultMetrics({ register: r, prefix: "meridian_node_process_" });
     this.signalMessages = new Counter({ name: "meridian_signal_requests_total", help: "Signaling requests by method", labelNames: ["method"], registers: [r] });
     this.signalErrors = new Counter({ name: "meridian_signal_errors_total", help: "Signaling error replies by code", labelNames: ["code"], registers: [r] });
     this.joins = new Counter({ name: "meridian_joins_total", help: "Join attempts by result", labelNames: ["result"], registers: [r] });
     this.redisErrors = new Counter({ name: "meridian_redis_errors_total", help: "Failed Redis operations", labelNames: ["op"], registers: [r] });
+    this.framesDropped = new Counter({
+      name: "meridian_signal_frames_dropped_total",
+      help: "Signaling frames not acted on (rate_limited, invalid, binary, oversized, unauthenticated)",
+      labelNames: ["reason"],
+      registers: [r],
+    });
+    this.signalCloses = new Counter({
+      name: "meridian_signal_closes_total",
+      help: "Signaling sockets closed or refused by the node (flood, send_buffer_full, auth_timeout, too_many_pending)",
+      labelNames: ["reason"],
+      registers: [r],
+    });
+    this.eventLoopStalls = new Counter({ name: "meridian_event_loop_stalls_total", help: "Event loop stalls of 2 s or more (each triggers an immediate registry report)", registers: [r] });
+    new Gauge({ name: "meridian_signal_sockets", help: "Signaling WebSockets open", registers: [r], collect() { this.set(sockets().open); } });
+    new Gauge({ name: "meridian_signal_sockets_pending", help: "Signaling WebSockets not joined yet", registers: [r], collect() { this.set(sockets().pending); } });
     const gauge = (name: string, help: string, read: (c: NodeCounts) => number) =>
       new Gauge({ name, help, registers: [r], collect() { this.set(read(counts())); } });
     gauge("meridian_rooms", "Rooms hosted", (c) => c.rooms);
@@ -36,5 +59,15 @@ export class NodeMetrics {
     bridgeGauge("meridian_bridge_frames_received", "Signaling frames delivered by the bridge", (m) => m.framesReceived);
     bridgeGauge("meridian_bridge_frames_retransmitted", "Bridge frames sent again (lost or unacked)", (m) => m.framesRetransmitted);
     bridgeGauge("meridian_bridge_envelopes_dropped", "Malformed, oversized or unknown bridge envelopes dropped", (m) => m.envelopesDropped);
+    new Gauge({
+      name: "meridian_bus_messages_rejected",
+      help: "Inbox messages refused by the bus authentication since start (unsigned, bad_mac, stale, replayed, ...)",
+      labelNames: ["reason"],
+      registers: [r],
+      collect() {
+        const m = bridge();
+        if (m) for (const [reason, n] of Object.entries(m.busRejected)) this.set({ reason }, n);
+      },
+    });
   }
 }

@@ -38,7 +38,7 @@ function spawnNode(args: string[], readyLine: string): Promise<ChildProcess> {
 describe("bridge faults", () => {
   it("closes the signal side with PeerTimeout when the hosting node is SIGKILLed", async () => {
     const child = await spawnNode(["host-child", "host"], "ready");
-    const s = a.open("host-child", { token: "t" });
+    const s = a.open("host-child", { assertion: "t" });
     const got = collect(s);
     await opened(s);
     s.send("ping");
@@ -60,7 +60,7 @@ describe("bridge faults", () => {
   });
 
   it("carries a session across a Redis stop/restart and opens new sessions after", async () => {
-    const s = a.open("node-b", { token: "t" });
+    const s = a.open("node-b", { assertion: "t" });
     const got = collect(s);
     await opened(s);
     for (let i = 0; i < 10; i++) s.send(`before-${i}`);
@@ -78,7 +78,7 @@ describe("bridge faults", () => {
     expect(a.metrics.framesRetransmitted).toBeGreaterThan(0);
     expect(s.state).toBe("open");
 
-    const fresh = b.open("node-a", { token: "t2" });
+    const fresh = b.open("node-a", { assertion: "t2" });
     const freshGot = collect(fresh);
     await opened(fresh);
     fresh.send("after restart");
@@ -91,7 +91,7 @@ describe("bridge faults", () => {
   it("closes with RedisUnavailable when the outage outlasts the grace period", async () => {
     const brief = await startEndpoint(redis, "node-brief", { redisOutageGraceMs: 500 });
     try {
-      const s = brief.open("node-b", { token: "t" });
+      const s = brief.open("node-b", { assertion: "t" });
       await opened(s);
       const ev = closed(s);
       await redis.stop();
@@ -103,7 +103,7 @@ describe("bridge faults", () => {
     }
     // The other endpoints reconnect by themselves.
     await until(() => a.redisReachable && b.redisReachable, 10_000, "reconnect");
-    const s = a.open("node-b", { token: "t" });
+    const s = a.open("node-b", { assertion: "t" });
     const got = collect(s);
     await opened(s);
     s.send("x");
@@ -117,7 +117,7 @@ describe("bridge faults", () => {
     const flooder = await startEndpoint(redis, "node-flood", { maxQueuedBytes, maxQueuedFrames, peerTimeoutMs: 60_000 });
     const fake = await FakeNode.start(redis, "silent-host");
     try {
-      const s = flooder.open("silent-host", { token: "t" });
+      const s = flooder.open("silent-host", { assertion: "t" });
       const open = await fake.waitFor((e) => e.k === "open");
       await fake.send("node-flood", { k: "accept", s: open.s as string, r: "h" });
       await opened(s);

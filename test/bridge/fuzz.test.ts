@@ -25,7 +25,7 @@ beforeAll(async () => {
   redis = await TestRedis.start();
   sig = await startEndpoint(redis, "fz-sig", small);
   host = await startEndpoint(redis, "fz-host", small);
-  host.onSession((s, init) => (init.token === "good" ? echo(s) : s.close(BridgeCloseCode.Refused, "bad token")));
+  host.onSession((s, init) => (init.assertion === "good" ? echo(s) : s.close(BridgeCloseCode.Refused, "bad token")));
   for (const ep of [sig, host]) ep.onBusMessage((m) => busSeen.push(m));
   fuzzer = await FakeNode.start(redis, "fz-fuzzer");
 });
@@ -50,8 +50,8 @@ async function roundTrip(s: BridgeSession, frame: string): Promise<"echoed" | "c
 /** Waits until both endpoints have processed everything the fuzzer published before. */
 async function drained(): Promise<void> {
   const marker = { type: "fuzz.sync", n: Math.random() };
-  await fuzzer.raw("fz-sig", JSON.stringify(marker));
-  await fuzzer.raw("fz-host", JSON.stringify(marker));
+  await fuzzer.sealed("fz-sig", JSON.stringify(marker));
+  await fuzzer.sealed("fz-host", JSON.stringify(marker));
   await until(() => busSeen.filter((m) => m.n === marker.n).length === 2, 10_000, "fuzz sync marker");
 }
 
@@ -70,7 +70,7 @@ function shotArb(): fc.Arbitrary<Shot> {
   const body = fc.oneof(
     { weight: 6, arbitrary: fc.record({ k: fc.constant("data"), q: seq.map((n) => Math.max(1, n)), m: frames, a: ack }) },
     { weight: 2, arbitrary: fc.record({ k: fc.constantFrom("ping", "ack"), a: ack }) },
-    { weight: 1, arbitrary: fc.record({ k: fc.constantFrom("open", "accept"), init: fc.record({ token: fc.constantFrom("good", "bad") }) }) },
+    { weight: 1, arbitrary: fc.record({ k: fc.constantFrom("open", "accept"), init: fc.record({ assertion: fc.constantFrom("good", "bad") }) }) },
     { weight: 1, arbitrary: fc.record({ k: fc.constantFrom("refuse", "close"), c: fc.constantFrom(1000, 4100, 4105, 4999), w: fc.string({ maxLength: 40 }) }) },
   );
   const victimShot = fc.tuple(fc.nat(POOL - 1), fc.boolean(), body).map(
@@ -84,7 +84,7 @@ function shotArb(): fc.Arbitrary<Shot> {
     .map(([to, s, r, f, b]): Shot => ({ to, env: { t: "bridge", v: 1, s, f, r, ...b } }));
   const forgedOpen = fc
     .tuple(fc.uuid(), fc.constantFrom("good", "bad"))
-    .map(([s, token]): Shot => ({ to: "fz-host", env: { t: "bridge", v: 1, k: "open", s, f: "fz-fuzzer", r: "s", init: { token } } }));
+    .map(([s, token]): Shot => ({ to: "fz-host", env: { t: "bridge", v: 1, k: "open", s, f: "fz-fuzzer", r: "s", init: { assertion: token } } }));
   const wellFormed = fc.oneof({ weight: 6, arbitrary: victimShot }, { weight: 2, arbitrary: strangerShot }, { weight: 1, arbitrary: forgedOpen });
   const fields = ["t", "v", "k", "s", "f", "r", "q", "m", "a", "c", "w", "init"] as const;
   const broken = fc
@@ -102,14 +102,14 @@ function shotArb(): fc.Arbitrary<Shot> {
 
 describe("bridge fuzz", () => {
   it("survives random inbox traffic; live sessions work or close cleanly; no state leaks", async () => {
-    const bystander = sig.open("fz-host", { token: "good" });
+    const bystander = sig.open("fz-host", { assertion: "good" });
     await opened(bystander);
     const victims: BridgeSession[] = [];
     const victimCloses: number[] = [];
     const refill = async () => {
       for (let i = 0; i < POOL; i++) {
         if (victims[i]?.state === "open") continue;
-        const v = sig.open("fz-host", { token: "good" });
+        const v = sig.open("fz-host", { assertion: "good" });
         v.on("close", (e) => victimCloses.push(e.code));
         await opened(v);
         victims[i] = v;
@@ -121,7 +121,10 @@ describe("bridge fuzz", () => {
         await refill();
         for (const shot of shots) {
           const raw = "raw" in shot ? shot.raw : JSON.stringify(shot.env).replace(/victim:(\d)/g, (_, i: string) => victims[Number(i)]!.id);
-          await fuzzer.raw(shot.to, raw);
+          // An insider with the cluster's bus key, signing as the node the envelope names, so the
+          // fuzz reaches the sessions; the bus authentication itself is tested in delivery.test.ts.
+          const as = "env" in shot && typeof shot.env.f === "string" && shot.env.f.length > 0 && shot.env.f.length <= 128 ? shot.env.f : undefined;
+          await fuzzer.sealed(shot.to, raw, as);
         }
       }),
       { numRuns: 300 },
@@ -140,7 +143,7 @@ describe("bridge fuzz", () => {
     await until(() => victims.every((v) => v.state !== "closed") || victimCloses.length > 0, 5_000, "victim close events");
     expect(victimCloses.every(isValidCloseCode)).toBe(true);
 
-    const fresh = sig.open("fz-host", { token: "good" });
+    const fresh = sig.open("fz-host", { assertion: "good" });
     await opened(fresh);
     expect(await roundTrip(fresh, "new session after fuzz")).toBe("echoed");
 
@@ -150,7 +153,7 @@ describe("bridge fuzz", () => {
   });
 
   it("carries arbitrary frames (any unicode, lone surrogates, JSON-looking) unchanged and in order", async () => {
-    const s = sig.open("fz-host", { token: "good" });
+    const s = sig.open("fz-host", { assertion: "good" });
     const got = collect(s);
     await opened(s);
     let expected: string[] = [];

@@ -39,7 +39,7 @@ function spawnHost(nodeId: string): Promise<ChildProcess> {
 }
 
 async function openMany(ep: BridgeEndpoint, host: string, n: number): Promise<BridgeSession[]> {
-  const sessions = Array.from({ length: n }, (_, i) => ep.open(host, { token: `t${i}` }));
+  const sessions = Array.from({ length: n }, (_, i) => ep.open(host, { assertion: `t${i}` }));
   for (const s of sessions) await opened(s);
   return sessions;
 }
@@ -96,7 +96,7 @@ describe("bridge node-pair heartbeats", () => {
     const a = await endpoint("hb-digest", { peerTimeoutMs: 60_000 });
     const fake = await FakeNode.start(redis, "hb-fake");
     try {
-      const sessions = [0, 1, 2].map((i) => a.open("hb-fake", { token: `d${i}` }));
+      const sessions = [0, 1, 2].map((i) => a.open("hb-fake", { assertion: `d${i}` }));
       for (const s of sessions) {
         const open = await fake.waitFor((e) => e.k === "open" && e.s === s.id);
         await fake.send("hb-digest", { k: "accept", s: open.s as string, r: "h" });

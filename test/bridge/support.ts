@@ -9,9 +9,13 @@ import type { Redis } from "ioredis";
 import { keys } from "#shared/keys.ts";
 import { BridgeEndpoint, type BridgeEndpointConfig, type BridgeCloseEvent, type BridgeSession } from "../../media-node/src/bridge/index.ts";
 import { encode, type Outgoing } from "../../media-node/src/bridge/envelope.ts";
+import { BusAuth } from "../../media-node/src/cluster/bus-auth.ts";
 import type { TestRedis } from "../support/redis.ts";
 
 export const quietLog = { info: () => {}, warn: () => {} };
+
+/** The API keys every test endpoint derives its bus key from (shared/bus.ts). */
+export const busKeys: ReadonlyMap<string, string> = new Map([["bridge-test", "bridge-test-secret-long-enough-for-hmac"]]);
 
 /** Timeouts short enough for tests; outcomes are asserted, never durations. */
 export const fastTimers = {
@@ -23,7 +27,7 @@ export const fastTimers = {
 } satisfies Partial<BridgeEndpointConfig>;
 
 export async function startEndpoint(redis: TestRedis, nodeId: string, extra: Partial<BridgeEndpointConfig> = {}): Promise<BridgeEndpoint> {
-  const ep = new BridgeEndpoint({ nodeId, redisUrl: redis.url, log: quietLog, ...fastTimers, ...extra });
+  const ep = new BridgeEndpoint({ nodeId, redisUrl: redis.url, apiKeys: busKeys, log: quietLog, ...fastTimers, ...extra });
   await ep.start();
   return ep;
 }
@@ -83,22 +87,28 @@ export async function sigkill(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-/** A node that exists only as raw Redis connections: sees its inbox, publishes raw envelopes. */
+/** A node that exists only as raw Redis connections: sees its inbox, publishes raw envelopes
+ *  (sealed with the cluster's bus key, as a real node does; `raw` publishes anything). */
 export class FakeNode {
   readonly id: string;
   readonly inbox: Array<Record<string, unknown>> = [];
   #sub: Redis;
   #pub: Redis;
+  #auth: BusAuth;
 
   private constructor(id: string, sub: Redis, pub: Redis) {
     this.id = id;
     this.#sub = sub;
     this.#pub = pub;
+    this.#auth = new BusAuth(busKeys, id);
   }
 
   static async start(redis: TestRedis, id: string): Promise<FakeNode> {
     const node = new FakeNode(id, redis.client(), redis.client());
-    node.#sub.on("message", (_c: string, raw: string) => node.inbox.push(JSON.parse(raw) as Record<string, unknown>));
+    node.#sub.on("message", (channel: string, raw: string) => {
+      const opened = node.#auth.open(channel, raw);
+      if (typeof opened !== "string") node.inbox.push(JSON.parse(opened.payload) as Record<string, unknown>);
+    });
     await node.#sub.subscribe(keys.nodeBus(id));
     return node;
   }
@@ -110,7 +120,15 @@ export class FakeNode {
   }
 
   send(to: string, out: Outgoing): Promise<number> {
-    return this.#pub.publish(keys.nodeBus(to), encode(this.id, out));
+    return this.sealed(to, encode(this.id, out));
+  }
+
+  /** Publishes any payload, sealed with the cluster's bus key as from this node, or as from
+   *  `as` (an insider holding the key can claim to be any node). */
+  sealed(to: string, payload: string, as?: string): Promise<number> {
+    const channel = keys.nodeBus(to);
+    const auth = as === undefined || as === this.id ? this.#auth : new BusAuth(busKeys, as);
+    return this.#pub.publish(channel, auth.seal(channel, payload));
   }
 
   raw(to: string, message: string | Buffer): Promise<number> {

@@ -1,6 +1,8 @@
 // The real Worker (Miniflare) → Upstash bridge → real redis-server.
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { CONTROL_PLANE } from "#shared/bus.ts";
+import { BusAuth } from "../../media-node/src/cluster/bus-auth.ts";
 import { keys } from "#shared/keys.ts";
 import { NODE_TTL_MS, REGISTRY_WARMUP_MS, STATS_FRESHNESS_MS } from "#shared/node.ts";
 import { claimRoom, removeNode, reportNode, upsertParticipant } from "#shared/registry.ts";
@@ -290,7 +292,12 @@ describe("room API", () => {
     await sub.subscribe(keys.nodeBus("eu-1"));
     const del = await h.fetch("/v1/rooms/board", { method: "DELETE", headers: create });
     expect(del).toEqual({ status: 200, body: { room: "board", node: "eu-1" } });
-    expect(JSON.parse(await message)).toEqual({ type: "room.delete", room: "board" });
+    // Sealed by the Worker (WebCrypto) for eu-1's channel, opened by a node's verifier (node:crypto).
+    const opened = new BusAuth(new Map([[h.apiKey, h.apiSecret]]), "eu-1").open(keys.nodeBus("eu-1"), await message);
+    expect(typeof opened === "string" ? opened : { from: opened.from, msg: JSON.parse(opened.payload) }).toEqual({
+      from: CONTROL_PLANE,
+      msg: { type: "room.delete", room: "board" },
+    });
     sub.disconnect();
     expect((await h.fetch("/v1/rooms/board", { headers: list })).status).toBe(404);
     expect((await h.fetch("/v1/rooms/board", { method: "DELETE", headers: create })).status).toBe(404);

@@ -8,6 +8,7 @@ import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SignalClient, SignalError } from "../../media-node/client/signal-client.ts";
 import { deleteRoom } from "../../control-plane/src/store.ts";
+import { CONTROL_PLANE, busSigner } from "#shared/bus.ts";
 import { NodeSelectorConfig } from "#shared/config.ts";
 import { ErrorCode } from "#shared/errors.ts";
 import { keys } from "#shared/keys.ts";
@@ -15,7 +16,7 @@ import { placeRoom } from "#shared/placement.ts";
 import { CloseCode } from "#shared/protocol.ts";
 import { ioredisRunner } from "#shared/redis/ioredis.ts";
 import type { ScriptRunner } from "#shared/redis/runner.ts";
-import { MediaNodeProcess, mediasoupWorkerAvailable, readNodeRecord, waitFor } from "../support/media-node.ts";
+import { API_KEY, API_SECRET, MediaNodeProcess, mediasoupWorkerAvailable, readNodeRecord, waitFor } from "../support/media-node.ts";
 import { TestRedis } from "../support/redis.ts";
 
 let redis: TestRedis;
@@ -62,7 +63,7 @@ describe.runIf(mediasoupWorkerAvailable())("a deleted room stays deleted", () =>
     await a.request("join", {});
     await waitFor(() => r.sismember(keys.nodeRooms(node.nodeId), "doomed"), (m) => m === 1, "room claimed");
 
-    expect(await deleteRoom(run, "doomed")).toBe(node.nodeId);
+    expect(await deleteRoom(run, "doomed", await busSigner(new Map([[API_KEY, API_SECRET]]), CONTROL_PLANE))).toBe(node.nodeId);
     expect((await a.closed).code).toBe(CloseCode.RoomClosed);
 
     expect(await tryJoin(early)).toEqual({ error: ErrorCode.NotFound, close: CloseCode.RoomClosed });

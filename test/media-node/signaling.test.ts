@@ -9,7 +9,9 @@ import { keys } from "#shared/keys.ts";
 import { CloseCode, MAX_MESSAGE_BYTES, type NotificationName } from "#shared/protocol.ts";
 import { SignalClient, SignalError } from "../../media-node/client/signal-client.ts";
 import { TestRedis } from "../support/redis.ts";
-import { MediaNodeProcess, readNodeRecord, waitFor } from "../support/media-node.ts";
+import { API_KEY, API_SECRET, MediaNodeProcess, readNodeRecord, waitFor } from "../support/media-node.ts";
+import { CONTROL_PLANE } from "#shared/bus.ts";
+import { BusAuth } from "../../media-node/src/cluster/bus-auth.ts";
 
 let redis: TestRedis;
 let r: Redis;
@@ -269,7 +271,8 @@ describe("rooms and Redis", () => {
   it("room.delete on the node bus closes the room and tells its participants", async () => {
     const c = await joined("doomed", "room-del");
     const notes = inbox(c);
-    await r.publish(keys.nodeBus(node.nodeId), JSON.stringify({ type: "room.delete", room: "room-del" }));
+    const channel = keys.nodeBus(node.nodeId);
+    await r.publish(channel, new BusAuth(new Map([[API_KEY, API_SECRET]]), CONTROL_PLANE).seal(channel, JSON.stringify({ type: "room.delete", room: "room-del" })));
     expect((await c.closed).code).toBe(CloseCode.RoomClosed);
     expect(notes).toContainEqual({ name: "roomClosed", data: { reason: "deleted" } });
     await waitFor(() => r.sismember(keys.nodeRooms(node.nodeId), "room-del"), (m) => m === 0, "room gone from node rooms");

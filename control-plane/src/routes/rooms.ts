@@ -1,18 +1,27 @@
 // Room API: create, list, get, delete, participants (LiveKit RoomService equivalents).
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import { CONTROL_PLANE, busSigner } from "#shared/bus.ts";
 import type { ScriptRunner } from "#shared/redis/runner.ts";
 import { DEFAULT_ROOM_SETTINGS, placeRoom } from "#shared/placement.ts";
 import { referencePoint, regionPreference } from "#shared/selector/index.ts";
 import { admin, type AdminGrant } from "../auth.ts";
-import { settings, type Env } from "../env.ts";
+import { settings, type Env, type Settings } from "../env.ts";
 import { badRequest, conflict, noNodes, notFound, quotaExceeded, registryWarming } from "../errors.ts";
 import { bearerSecurity, errorResponses, json } from "../openapi.ts";
 import { redisFor } from "../redis.ts";
 import { CreateRoomBody, Deleted, ListQuery, Participants, Room, RoomList, RoomName, RoomParam, ScanQuery } from "../schemas.ts";
-import { deleteRoom, getRoom, listParticipants, listRooms, type RoomCursor } from "../store.ts";
+import { deleteRoom, getRoom, listParticipants, listRooms, type BusSeal, type RoomCursor } from "../store.ts";
 import { cfOf } from "./cf.ts";
 
 export const rooms = new OpenAPIHono<{ Bindings: Env }>();
+
+/** The control plane's bus signer, once per Settings (key derivation and import are async). */
+const sealers = new WeakMap<Settings, Promise<BusSeal>>();
+function busSealFor(s: Settings): Promise<BusSeal> {
+  let p = sealers.get(s);
+  if (!p) sealers.set(s, (p = busSigner(s.apiKeys, CONTROL_PLANE)));
+  return p;
+}
 
 const create = createRoute({
   method: "post",
@@ -108,7 +117,7 @@ function roomRoute<S extends z.ZodType>(o: {
   grant: AdminGrant;
   schema: S;
   paged?: boolean;
-  run: (redis: ScriptRunner, name: string, cursor: string | undefined) => Promise<z.infer<S> | undefined>;
+  run: (redis: ScriptRunner, name: string, cursor: string | undefined, s: Settings) => Promise<z.infer<S> | undefined>;
 }): void {
   const route = createRoute({
     method: o.method,
@@ -123,7 +132,7 @@ function roomRoute<S extends z.ZodType>(o: {
     const { name } = c.req.valid("param");
     await admin(c, s.apiKeys, o.grant, name);
     const q: { cursor?: string | undefined } = c.req.valid("query");
-    const out = await o.run(redisFor(s), name, q.cursor);
+    const out = await o.run(redisFor(s), name, q.cursor, s);
     if (out === undefined) throw notFound(`no room ${name}`);
     return c.json(out as object, 200);
   });
@@ -144,8 +153,8 @@ roomRoute({
   summary: "Delete a room; its hosting node gets {type:'room.delete'} on its bus and closes it (grant roomCreate)",
   grant: "roomCreate",
   schema: Deleted,
-  run: async (redis, name) => {
-    const node = await deleteRoom(redis, name);
+  run: async (redis, name, _cursor, s) => {
+    const node = await deleteRoom(redis, name, await busSealFor(s));
     return node === undefined ? undefined : { room: name, node };
   },
 });

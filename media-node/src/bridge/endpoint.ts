@@ -3,11 +3,17 @@
 // The signal side calls open(hostNodeId, init); the hosting side registers onSession(handler).
 // Whatever arrives on the inbox that is not a bridge envelope goes to onBusMessage (the control
 // plane's {type:"room.delete"} etc.); anything malformed is counted and dropped, never thrown.
+// Every inbox message must be authenticated (shared/bus.ts: HMAC over sender, time, nonce and
+// channel, replay cache); a bridge envelope's sender field must be its authenticated sender.
+// Everything this endpoint publishes is sealed the same way.
 // Liveness is per peer node, not per session: see peers.ts.
 import { randomUUID } from "node:crypto";
 import { Redis, type RedisOptions } from "ioredis";
 import { pino } from "pino";
+import type { BusRejection } from "#shared/bus.ts";
 import { keys } from "#shared/keys.ts";
+import type { ApiKeys } from "#shared/token.ts";
+import { BusAuth } from "../cluster/bus-auth.ts";
 import { BridgeCloseCode, bridgeCloseReason } from "./codes.ts";
 import { BridgeInit, parseInbound, encode, type Envelope, type Outgoing, type Role, type SessionEnvelope } from "./envelope.ts";
 import { defaultBridgeOptions, maxEnvelopeBytes, type BridgeOptions } from "./options.ts";
@@ -29,7 +35,14 @@ export interface BridgeEndpointConfig extends Partial<BridgeOptions> {
   /** Extra ioredis options (TLS, credentials); the bridge sets its own retry/queue behaviour. */
   redisOptions?: RedisOptions;
   log?: BridgeLogger;
+  /** The cluster's API keys: the bus key that seals what this endpoint publishes and opens what
+   *  arrives is derived from them (bus-auth.ts), never the secrets themselves. */
+  apiKeys: ApiKeys;
 }
+
+/** Why an inbox message was refused before it was read: the bus authentication's reasons, a
+ *  message too large to be checked, or a bridge envelope naming another sender than the signer. */
+export type InboxRejection = BusRejection | "too_large" | "sender_mismatch";
 
 export interface BridgeMetrics extends SessionCounters {
   envelopesSent: number;
@@ -38,6 +51,8 @@ export interface BridgeMetrics extends SessionCounters {
   envelopesDropped: number;
   /** Non-bridge inbox messages handed to onBusMessage. */
   busMessages: number;
+  /** Inbox messages refused by the bus authentication (forged, replayed, stale, unsigned...). */
+  busRejected: Record<InboxRejection, number>;
   publishErrors: number;
   listenerErrors: number;
   sessionsOpened: number;
@@ -59,6 +74,9 @@ interface Tombstone {
 
 type RunState = "idle" | "running" | "closed";
 
+/** At most one log line per rejection reason this often (a forger must not flood the logs). */
+const REJECT_LOG_MS = 10_000;
+
 export class BridgeEndpoint {
   readonly nodeId: string;
   readonly opts: BridgeOptions;
@@ -79,7 +97,10 @@ export class BridgeEndpoint {
   /** This endpoint's incarnation: peers see a restart as a new epoch in our heartbeats. */
   readonly #epoch = randomUUID();
   #handler: SessionHandler | undefined;
-  #busHandler: ((msg: Record<string, unknown>) => void) | undefined;
+  #busHandler: ((msg: Record<string, unknown>, from: string) => void) | undefined;
+  #auth: BusAuth;
+  /** Last rejection log line per reason: one line per reason per REJECT_LOG_MS, with a count. */
+  #rejectLog = new Map<InboxRejection, { at: number; since: number }>();
   /** Since when a Redis connection has been down (undefined while both are ready). */
   #redisDownSince: number | undefined;
   #m: Omit<BridgeMetrics, "sessionsOpen"> = {
@@ -92,6 +113,7 @@ export class BridgeEndpoint {
     envelopesReceived: 0,
     envelopesDropped: 0,
     busMessages: 0,
+    busRejected: { unsigned: 0, malformed: 0, unknown_key: 0, bad_mac: 0, stale: 0, replayed: 0, too_large: 0, sender_mismatch: 0 },
     publishErrors: 0,
     listenerErrors: 0,
     sessionsOpened: 0,
@@ -103,8 +125,9 @@ export class BridgeEndpoint {
   #link: SessionLink;
 
   constructor(config: BridgeEndpointConfig) {
-    const { nodeId, redisUrl, redisOptions, log, ...tunables } = config;
+    const { nodeId, redisUrl, redisOptions, log, apiKeys, ...tunables } = config;
     this.nodeId = nodeId;
+    this.#auth = new BusAuth(apiKeys, nodeId);
     this.opts = { ...defaultBridgeOptions, ...stripUndefined(tunables) };
     this.#log = log ?? pino({ name: "bridge", level: process.env.LOG_LEVEL ?? "info" });
     this.#inbox = keys.nodeBus(nodeId);
@@ -138,7 +161,7 @@ export class BridgeEndpoint {
   }
 
   get metrics(): BridgeMetrics {
-    return { ...this.#m, closes: { ...this.#m.closes }, sessionsOpen: this.#relayed.size + this.#hosted.size };
+    return { ...this.#m, closes: { ...this.#m.closes }, busRejected: { ...this.#m.busRejected }, sessionsOpen: this.#relayed.size + this.#hosted.size };
   }
 
   /** Session and tombstone counts, for health checks and leak assertions. */
@@ -173,8 +196,9 @@ export class BridgeEndpoint {
     this.#handler = handler;
   }
 
-  /** Receives inbox objects that are not bridge envelopes (JSON-parsed, not validated: use zod). */
-  onBusMessage(handler: (msg: Record<string, unknown>) => void): void {
+  /** Receives inbox objects that are not bridge envelopes (JSON-parsed, not validated: use zod),
+   *  with their authenticated sender. */
+  onBusMessage(handler: (msg: Record<string, unknown>, from: string) => void): void {
     this.#busHandler = handler;
   }
 
@@ -227,11 +251,16 @@ export class BridgeEndpoint {
 
   #onInbox(raw: string): void {
     this.#m.envelopesReceived++;
-    const msg = parseInbound(raw, this.#maxEnvelope);
+    // The MAC is computed over the whole message: bound it first.
+    if (raw.length > this.#maxEnvelope + 1_024) return this.#reject("too_large", undefined);
+    const opened = this.#auth.open(this.#inbox, raw);
+    if (typeof opened === "string") return this.#reject(opened, undefined);
+    const msg = parseInbound(opened.payload, this.#maxEnvelope);
     if (msg.kind === "invalid") {
       this.#m.envelopesDropped++;
       return;
     }
+    if (msg.kind === "bridge" && msg.env.f !== opened.from) return this.#reject("sender_mismatch", opened.from);
     if (msg.kind === "foreign") {
       if (!this.#busHandler) {
         this.#m.envelopesDropped++;
@@ -239,7 +268,7 @@ export class BridgeEndpoint {
       }
       this.#m.busMessages++;
       try {
-        this.#busHandler(msg.msg);
+        this.#busHandler(msg.msg, opened.from);
       } catch (err) {
         this.#m.listenerErrors++;
         this.#log.warn({ err }, "bus message handler threw");
@@ -247,6 +276,19 @@ export class BridgeEndpoint {
       return;
     }
     this.#dispatch(msg.env);
+  }
+
+  #reject(why: InboxRejection, from: string | undefined): void {
+    this.#m.busRejected[why]++;
+    this.#m.envelopesDropped++;
+    const now = Date.now();
+    const last = this.#rejectLog.get(why);
+    if (last && now - last.at < REJECT_LOG_MS) {
+      last.since++;
+      return;
+    }
+    this.#rejectLog.set(why, { at: now, since: 0 });
+    this.#log.warn({ node: this.nodeId, reason: why, from, alsoSince: last?.since ?? 0 }, "bus message rejected");
   }
 
   #dispatch(env: Envelope): void {
@@ -343,7 +385,8 @@ export class BridgeEndpoint {
 
   #publish(peer: string, out: Outgoing): Promise<boolean> {
     this.#m.envelopesSent++;
-    return this.#pub.publish(keys.nodeBus(peer), encode(this.nodeId, out)).then(
+    const channel = keys.nodeBus(peer);
+    return this.#pub.publish(channel, this.#auth.seal(channel, encode(this.nodeId, out))).then(
       () => true,
       () => {
         this.#m.publishErrors++;

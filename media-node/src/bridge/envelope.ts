@@ -23,8 +23,10 @@ const CloseCode = z.number().int().refine(isValidCloseCode, "invalid close code"
 const Reason = z.string().max(MAX_REASON_BYTES);
 
 export const BridgeInit = z.strictObject({
-  /** The client's media token; the hosting node verifies it itself, it never trusts the relay. */
-  token: z.string().min(1).max(16_384),
+  /** What the signal node vouches for (opaque here): the media node sends the claims of the
+   *  client's token, which it verified, never the token itself (media-node/src/join-assertion.ts).
+   *  The envelope carrying it is authenticated as from that node (shared/bus.ts). */
+  assertion: z.string().min(1).max(16_384),
   /** Query parameters of the client's WebSocket URL (e.g. reconnect hints). */
   query: z.record(z.string().max(256), z.string().max(4_096)).optional(),
   /** The client's address as the signal node saw it. */

@@ -4,7 +4,11 @@
 // retries and re-syncs the bookkeeping it may have missed (or all of it, when the report finds
 // the node had dropped out of Redis: its record expired, Redis restarted empty, or Redis went back
 // in time and lost writes it had acknowledged, which the node tells by counting them: shared/
-// registry.ts WriteHistory). The node's bus inbox is the bridge endpoint's (media-node.ts).
+// registry.ts WriteHistory). A room this node serves that another live node owns now (its claim
+// failed) is handed to roomLost, which moves its participants there. A stalled event loop (a
+// SIGSTOP, a long GC pause, a busy loop) is noticed when it comes back and reported at once, so
+// that hand-over happens before the node serves much more. The node's bus inbox is the bridge
+// endpoint's (media-node.ts).
 import { cpus, loadavg } from "node:os";
 import { Redis } from "ioredis";
 import { keys } from "#shared/keys.ts";
@@ -29,6 +33,10 @@ import { byteRate, cpuLoad, cpuTimes, sysload, type CpuTimes } from "./node-stat
 import type { RoomObserver } from "../rooms/room.ts";
 import type { RoomManager, RoomRecordView } from "../rooms/room-manager.ts";
 
+/** The stall watch ticks this often; a gap of STALL_MS between ticks is a stall worth a report. */
+const STALL_TICK_MS = 250;
+const STALL_MS = REPORT_INTERVAL_MS;
+
 export interface RegistryOptions {
   redisUrl: string;
   nodeId: string;
@@ -37,6 +45,9 @@ export interface RegistryOptions {
   rtcAddress: string;
   rooms: () => RoomManager;
   state: () => NodeState;
+  /** A room this node serves is mapped to another live node (its claim failed): the caller moves
+   *  the room's participants there (RoomManager.moveRoom). */
+  roomLost: (room: string) => void;
   metrics: NodeMetrics;
   log: Logger;
 }
@@ -47,6 +58,7 @@ export class NodeRegistry implements RoomObserver {
   private readonly o: RegistryOptions;
   private readonly startedAt = Date.now();
   private timer: NodeJS.Timeout | undefined;
+  private stallWatch: NodeJS.Timeout | undefined;
   /** Writes run one at a time, in order (a leave never overtakes its join). */
   private queue: Promise<void> = Promise.resolve();
   private needsResync = false;
@@ -77,6 +89,24 @@ export class NodeRegistry implements RoomObserver {
     await this.redis.connect().catch(() => undefined);
     await this.reportNow();
     this.timer = setInterval(() => void this.reportNow(), REPORT_INTERVAL_MS);
+    this.watchStalls();
+  }
+
+  /** The event loop did not run for a while: the record may have expired meanwhile and the node's
+   * rooms been placed elsewhere. Reports at once (re-register, re-claim, hand lost rooms over)
+   * instead of at the next interval. */
+  private watchStalls(): void {
+    let last = Date.now();
+    this.stallWatch = setInterval(() => {
+      const now = Date.now();
+      const gap = now - last;
+      last = now;
+      if (gap < STALL_MS) return;
+      this.o.metrics.eventLoopStalls.inc();
+      this.o.log.warn({ stalledMs: gap }, "event loop stalled; reporting to the registry at once");
+      void this.reportNow();
+    }, STALL_TICK_MS);
+    this.stallWatch.unref();
   }
 
   private fail(op: string, err: unknown): void {
@@ -103,7 +133,10 @@ export class NodeRegistry implements RoomObserver {
         // Deleted (or deleted and re-created) between the join's check and this claim.
         this.o.log.info({ room }, "room was deleted while it opened here; closing it");
         this.o.rooms().closeRoom(room, "deleted");
-      } else this.o.log.warn({ room }, "room opened here but Redis maps it to another live node");
+      } else {
+        this.o.log.warn({ room }, "room opened here but Redis maps it to another live node; moving its participants there");
+        this.o.roomLost(room);
+      }
     });
   }
   roomClosed(room: string): void {
@@ -190,7 +223,8 @@ export class NodeRegistry implements RoomObserver {
         this.needsResync = true;
       }
       this.epoch = outcome.epoch;
-      if (this.needsResync) await this.resync();
+      // Queued behind the client-driven writes; the next report must not wait for them.
+      if (this.needsResync) void this.resync();
       const swept = await sweepDeadNodes(this.runner);
       if (swept.length > 0) this.o.log.info({ nodes: swept }, "swept dead nodes from Redis");
     } catch (err) {
@@ -209,8 +243,10 @@ export class NodeRegistry implements RoomObserver {
       if (released.length > 0) this.o.log.info({ rooms: released }, "Redis listed rooms this node does not host; released");
       for (const room of rooms) {
         const held = { participants: [...room.participants.values()].map((p) => p.record()), settings: room.settings };
-        if (!(await claimRoom(this.runner, room.name, this.node, false, Date.now(), held)))
-          this.o.log.warn({ room: room.name }, "room moved to another live node while this node was out of Redis");
+        if (!(await claimRoom(this.runner, room.name, this.node, false, Date.now(), held))) {
+          this.o.log.warn({ room: room.name }, "room moved to another live node while this node was out of Redis; moving its participants there");
+          this.o.roomLost(room.name);
+        }
       }
     });
     await this.queue;
@@ -273,6 +309,7 @@ export class NodeRegistry implements RoomObserver {
   /** Stops reporting, flushes pending writes and deletes the node's record. */
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    clearInterval(this.stallWatch);
     await this.reporting?.catch(() => undefined);
     await this.queue;
     this.stopped = true;

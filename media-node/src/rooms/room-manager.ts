@@ -138,6 +138,22 @@ export class RoomManager implements RoomSessionFactory {
     return true;
   }
 
+  /**
+   * The room is hosted on another node now: this node's re-claim failed (it was cut off from Redis
+   * or stalled past its TTL and the room was re-placed meanwhile), or its first claim lost a race.
+   * Two live halves of one room must not stay: its participants are told to rejoin through the
+   * control plane (`reconnect` room_moved, and the WrongNode close code, which the client also
+   * rejoins on) and the local room closes. The close writes nothing of the new host's: close_room
+   * and remove_participant only touch a room's keys for its owner. Returns false if not here.
+   */
+  moveRoom(name: string): boolean {
+    const room = this.rooms.get(name);
+    if (!room) return false;
+    for (const p of room.participants.values()) p.sink.notify("reconnect", { reason: "room_moved" });
+    room.close("moved", CloseCode.WrongNode);
+    return true;
+  }
+
   /** Closes every room, telling clients to reconnect elsewhere first (drain deadline, shutdown). */
   closeAll(): void {
     for (const room of [...this.rooms.values()]) {

@@ -28,7 +28,8 @@ const REFUSAL_ERROR: Record<number, ErrorCode> = {
 
 export interface RelayTarget {
   host: string;
-  token: string;
+  /** The client's verified claims, for the host (join-assertion.ts); never the token. */
+  assertion: string;
   remoteAddress: string | undefined;
 }
 
@@ -46,7 +47,7 @@ export async function openRelay(
   onFrame: (frame: string) => void,
   hostRegistered: (host: string) => Promise<boolean | undefined>,
 ): Promise<BridgeSession> {
-  const session = bridge.open(t.host, { token: t.token, ...(t.remoteAddress ? { remoteAddress: t.remoteAddress.slice(0, 256) } : {}) });
+  const session = bridge.open(t.host, { assertion: t.assertion, ...(t.remoteAddress ? { remoteAddress: t.remoteAddress.slice(0, 256) } : {}) });
   session.on("message", onFrame);
   session.send(first);
   const opened = new Promise<BridgeSession>((resolve, reject) => {

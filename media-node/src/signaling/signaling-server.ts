@@ -1,19 +1,25 @@
 // WebSocket signaling at /rtc. Each connection authenticates with the media token (`join`
-// request, `Authorization: Bearer` on the upgrade, or URL `?access_token=`), opens a RoomSession and forwards validated requests to
-// it. Bad input never closes the socket: it gets an error reply with a stable code. Only
-// authentication/authorization failures close it, with a CloseCode.
+// request, `Authorization: Bearer` on the upgrade, or URL `?access_token=`), opens a RoomSession and
+// forwards validated requests to it. Bad input gets an error reply with a stable code, within a
+// budget: a socket that keeps sending frames that are rate-limited or not valid requests (a flood)
+// gets a bounded number of error replies, then is closed (TooManyMessages); before it has joined
+// the budget is small. What the node queues for a socket is bounded too (SendBufferFull): a client
+// that does not read cannot make the node hold its replies. Authentication/authorization failures
+// close with their CloseCode.
 //
 // Cluster mode adds the signaling bridge. A token naming another hosting node makes this node the
 // client's signal node: after authenticating it relays the client's frames verbatim over a
-// BridgeSession (relay.ts) and the host's frames back. On the hosting node a bridged session is a
-// Connection like any other (transport.ts). A host that does not own the room refuses
-// (WrongNode); the signal node then re-reads the room's mapping once and retries there.
+// BridgeSession (relay.ts) and the host's frames back. The token stays here: the host gets the
+// verified claims as an assertion from this node (join-assertion.ts) and the join frame without it.
+// On the hosting node a bridged session is a Connection like any other (transport.ts). A host that
+// does not own the room refuses (WrongNode); the signal node then re-reads the room's mapping once and retries there.
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type RawData, type WebSocket } from "ws";
 import { ErrorCode } from "#shared/errors.ts";
 import {
   CloseCode,
+  encodeRequest,
   MAX_FRAME_BYTES,
   MAX_MESSAGE_BYTES,
   ProtocolError,
@@ -34,10 +40,28 @@ import type { ParticipantSink } from "../rooms/participant.ts";
 import { TokenBucket } from "./rate-limit.ts";
 import { RelayRefused, openRelay } from "./relay.ts";
 import type { JoinParams, RoomSession, RoomSessionFactory } from "../rooms/room-session.ts";
+import { decodeAssertion, encodeAssertion } from "./join-assertion.ts";
 import { bridgeTransport, wsTransport, type SignalTransport } from "./transport.ts";
 
 export const SIGNAL_PATH = "/rtc";
 const HEARTBEAT_MS = 20_000;
+
+/** Per-socket budgets (README "Signaling limits"). A "strike" is a frame the node drops: rate-limited,
+ * not a valid request, binary, oversized, or sent before joining. Each strike is answered with an
+ * error while strikes remain; the one after that closes the socket (TooManyMessages). */
+export const SOCKET_BUDGET = {
+  /** Joined sockets: strikes, refilled at strikesPerSec. */
+  strikes: 50,
+  strikesPerSec: 1,
+  /** Sockets that have not joined yet: frames they may send (join, perhaps a retry) ... */
+  unauthFrames: 5,
+  unauthFramesPerSec: 1,
+  /** ... and strikes they get. */
+  unauthStrikes: 3,
+} as const;
+
+export type DropReason = "rate_limited" | "invalid" | "binary" | "oversized" | "unauthenticated";
+export type SignalCloseReason = "flood" | "send_buffer_full" | "auth_timeout" | "too_many_pending";
 
 export interface SignalingOptions {
   nodeId: string;
@@ -50,6 +74,11 @@ export interface SignalingOptions {
   authTimeoutMs: number;
   /** A joined session is told to reconnect and closed after this long (0 = never). */
   maxSessionAgeMs: number;
+  /** Bytes the node may have queued for one socket (ws bufferedAmount, or the bridge session's
+   *  unacked bytes); a send beyond it closes the socket with SendBufferFull. */
+  maxBufferedBytes: number;
+  /** Sockets that have not joined yet, node-wide; more upgrades are refused with 503. */
+  maxPendingSockets: number;
   /** The node's bridge endpoint (cluster mode, once connected). */
   bridge: () => BridgeEndpoint | undefined;
   /** The room's current hosting node per Redis; undefined when unknown or Redis is unreachable. */
@@ -123,9 +152,13 @@ export function joinParamsFromClaims(
 class Connection implements ParticipantSink {
   private readonly t: SignalTransport;
   private readonly o: SignalingOptions;
-  private readonly urlToken: string | undefined;
+  /** The token from the socket's URL, or the claims a signal node vouched for (bridged). */
+  private readonly credential: { token: string | undefined } | { claims: TokenClaims };
   private readonly remoteAddress: string | undefined;
   private readonly bucket: TokenBucket;
+  private readonly unauthBucket: TokenBucket;
+  private readonly strikes: TokenBucket;
+  private readonly unauthStrikes: TokenBucket;
   private state: "new" | "joining" | "joined" | "closed" = "new";
   /** Joined locally: the room is on this node (or this is the hosting end of a bridge). */
   private session: RoomSession | undefined;
@@ -134,23 +167,45 @@ class Connection implements ParticipantSink {
   private authTimer: NodeJS.Timeout | undefined;
   private ageTimer: NodeJS.Timeout | undefined;
   private log: Logger;
+  /** Called once, when the connection joined or ended (the server's count of pending sockets). */
+  onSettled: (() => void) | undefined;
 
-  constructor(t: SignalTransport, urlToken: string | undefined, o: SignalingOptions, remoteAddress?: string) {
+  constructor(t: SignalTransport, credential: Connection["credential"], o: SignalingOptions, remoteAddress?: string) {
     this.t = t;
     this.o = o;
-    this.urlToken = urlToken;
+    this.credential = credential;
     this.remoteAddress = remoteAddress;
     this.log = t.signalNode === o.nodeId ? o.log : o.log.child({ signalNode: t.signalNode });
-    this.bucket = new TokenBucket(o.ratePerSec, o.burst, Date.now());
-    this.authTimer = setTimeout(() => this.close(CloseCode.AuthTimeout, "no join"), o.authTimeoutMs);
+    const now = Date.now();
+    this.bucket = new TokenBucket(o.ratePerSec, o.burst, now);
+    this.unauthBucket = new TokenBucket(SOCKET_BUDGET.unauthFramesPerSec, SOCKET_BUDGET.unauthFrames, now);
+    this.strikes = new TokenBucket(SOCKET_BUDGET.strikesPerSec, SOCKET_BUDGET.strikes, now);
+    this.unauthStrikes = new TokenBucket(0, SOCKET_BUDGET.unauthStrikes, now);
+    this.authTimer = setTimeout(() => this.closeFor("auth_timeout", CloseCode.AuthTimeout, "no join"), o.authTimeoutMs);
+  }
+
+  /** Joined (or relayed): past the unauthenticated budget. */
+  get authenticated(): boolean {
+    return this.state === "joined";
   }
 
   notify: ParticipantSink["notify"] = (name, data) => {
-    if (this.t.isOpen) this.t.send(encodeNotification(name, data));
+    this.send(encodeNotification(name, data));
   };
 
   notifyEncoded(frame: string): void {
-    if (this.t.isOpen) this.t.send(frame);
+    this.send(frame);
+  }
+
+  /** Every frame to the client goes through here: past the socket's buffer bound the client is
+   * not reading, and the socket is closed instead of queueing more. */
+  private send(frame: string): void {
+    if (!this.t.isOpen || this.state === "closed") return;
+    if (this.t.bufferedAmount > this.o.maxBufferedBytes) {
+      this.log.warn({ buffered: this.t.bufferedAmount }, "client does not read; closing its socket");
+      return this.closeFor("send_buffer_full", CloseCode.SendBufferFull, "send buffer full: the client does not read");
+    }
+    this.t.send(frame);
   }
 
   close(code: number, reason: string): void {
@@ -159,38 +214,70 @@ class Connection implements ParticipantSink {
     this.ended();
   }
 
+  /** Closes for a counted reason; a hostile client's connection is cut (signal-transport.ts). */
+  private closeFor(why: SignalCloseReason, code: number, reason: string): void {
+    if (this.state === "closed") return;
+    this.o.metrics.signalCloses.inc({ reason: why });
+    if (why === "auth_timeout") return this.close(code, reason);
+    this.t.cut(code, reason);
+    this.ended();
+  }
+
   private reply(id: number, data: unknown): void {
-    if (this.t.isOpen) this.t.send(encodeResponse(id, data));
+    this.send(encodeResponse(id, data));
   }
 
   private replyError(id: number | null, error: ErrorInfo): void {
     this.o.metrics.signalErrors.inc({ code: error.code });
-    if (this.t.isOpen) this.t.send(encodeError(id, error));
+    this.send(encodeError(id, error));
+  }
+
+  /** A frame the node does not act on: counted; answered while the socket has strikes left,
+   * otherwise the socket is closed (a flood gets no more answers). */
+  private drop(reason: DropReason, now: number, answer: () => { id: number | null; error: ErrorInfo }): void {
+    this.o.metrics.framesDropped.inc({ reason });
+    if ((this.authenticated ? this.strikes : this.unauthStrikes).take(now)) {
+      const { id, error } = answer();
+      return this.replyError(id, error);
+    }
+    this.log.info({ reason }, "closing a flooding socket");
+    this.closeFor("flood", CloseCode.TooManyMessages, "too many rate-limited or invalid messages");
   }
 
   /** A frame from the transport. */
   receive(data: string | Buffer, isBinary: boolean): void {
     if (this.state === "closed") return;
-    // Every frame costs a token, even malformed ones; the reply still names the request when it can.
-    const allowed = this.bucket.take(Date.now());
-    if (isBinary) return this.replyError(null, { code: ErrorCode.BadRequest, message: "binary frames are not part of the protocol" });
+    const now = Date.now();
+    // Every frame costs a token, even malformed ones; a socket that has not joined draws from a
+    // small budget of its own.
+    const allowed = (this.authenticated ? this.bucket : this.unauthBucket).take(now);
     const size = typeof data === "string" ? Buffer.byteLength(data) : data.length;
+    if (isBinary) return this.drop("binary", now, () => ({ id: null, error: { code: ErrorCode.BadRequest, message: "binary frames are not part of the protocol" } }));
     if (size > MAX_MESSAGE_BYTES)
-      return this.replyError(null, { code: ErrorCode.BadRequest, message: `message larger than ${MAX_MESSAGE_BYTES} bytes` });
+      return this.drop("oversized", now, () => ({ id: null, error: { code: ErrorCode.BadRequest, message: `message larger than ${MAX_MESSAGE_BYTES} bytes` } }));
     const text = typeof data === "string" ? data : data.toString("utf8");
-    // Relayed: the hosting node parses and answers; parsing here too would only add latency.
-    if (this.relay && allowed) return void this.relay.send(text);
-    const parsed = parseRequest(text);
-    if (!allowed) {
-      const id = parsed.ok ? parsed.request.id : parsed.id;
-      return this.replyError(id, { code: ErrorCode.RateLimited, message: "too many messages; slow down" });
+    // Relayed: the hosting node parses and answers; parsing here too would only add latency. A
+    // frame that may carry a token (a second join) is answered here: tokens stay off the bus.
+    if (this.relay && allowed) {
+      if (!text.includes('"token"')) return void this.relay.send(text);
+      const p = parseRequest(text);
+      if (!p.ok || p.request.method !== "join") return void this.relay.send(text);
+      return this.replyError(p.request.id, { code: ErrorCode.Conflict, message: "already joined" });
     }
-    if (!parsed.ok) return this.replyError(parsed.id, parsed.error);
+    if (!allowed) {
+      return this.drop(this.authenticated ? "rate_limited" : "unauthenticated", now, () => {
+        // Parsed only to name the request in the reply, and only while there are replies to give.
+        const parsed = parseRequest(text);
+        return { id: parsed.ok ? parsed.request.id : parsed.id, error: { code: ErrorCode.RateLimited, message: "too many messages; slow down" } };
+      });
+    }
+    const parsed = parseRequest(text);
+    if (!parsed.ok) return this.drop("invalid", now, () => ({ id: parsed.id, error: parsed.error }));
     const req = parsed.request;
     this.o.metrics.signalMessages.inc({ method: req.method });
-    if (req.method === "join") return void this.join(req.id, req.data, text);
+    if (req.method === "join") return void this.join(req.id, req.data);
     if (this.state !== "joined" || !this.session)
-      return this.replyError(req.id, { code: ErrorCode.BadRequest, message: "send join first" });
+      return this.drop("unauthenticated", now, () => ({ id: req.id, error: { code: ErrorCode.BadRequest, message: "send join first" } }));
     if (req.method === "leave") {
       this.reply(req.id, {});
       return this.close(CloseCode.Normal, "left");
@@ -208,12 +295,12 @@ class Connection implements ParticipantSink {
     }
   }
 
-  private async join(id: number, data: RequestData<"join">, frame: string): Promise<void> {
+  private async join(id: number, data: RequestData<"join">): Promise<void> {
     if (this.state !== "new") return this.replyError(id, { code: ErrorCode.Conflict, message: "already joined" });
     this.state = "joining";
     try {
-      const token = this.urlToken ?? data.token;
-      const params = { ...joinParamsFromClaims(await verify(token, this.o.apiKeys, this.o.requireMediaClaim), data.room, this.o.requireMediaClaim), signalNode: this.t.signalNode };
+      const claims = "claims" in this.credential ? this.credential.claims : await verify(this.credential.token ?? data.token, this.o.apiKeys, this.o.requireMediaClaim);
+      const params = { ...joinParamsFromClaims(claims, data.room, this.o.requireMediaClaim), signalNode: this.t.signalNode };
       // Authenticated: finding the room's node is not the client's delay.
       clearTimeout(this.authTimer);
       this.log = this.log.child({ room: params.room, identity: params.identity });
@@ -221,7 +308,7 @@ class Connection implements ParticipantSink {
       for (let attempt = 0; ; attempt++) {
         try {
           if (host === this.o.nodeId) return await this.joinLocal(id, params);
-          return await this.joinRelayed(host, token!, frame);
+          return await this.joinRelayed(host, claims, encodeRequest(id, "join", { ...data, token: undefined }));
         } catch (e) {
           // Once: a second refusal means the mapping is in flux; the client rejoins via the control plane.
           if (attempt > 0 || !reResolvable(e)) throw e;
@@ -258,17 +345,15 @@ class Connection implements ParticipantSink {
   }
 
   /** The hosting node answers the join (and everything after it) itself. */
-  private async joinRelayed(host: string, token: string, joinFrame: string): Promise<void> {
+  private async joinRelayed(host: string, claims: TokenClaims, joinFrame: string): Promise<void> {
     const refuseIfDraining = () => {
       if (this.o.draining()) throw new ProtocolError(ErrorCode.Draining, "signal node is draining: rejoin through the control plane");
     };
     refuseIfDraining();
     const bridge = this.o.bridge();
     if (!bridge) throw new ProtocolError(ErrorCode.WrongNode, `room is hosted on node ${host}; this node has no bridge to it`);
-    const toClient = (f: string) => {
-      if (this.t.isOpen) this.t.send(f);
-    };
-    const relay = await openRelay(bridge, { host, token, remoteAddress: this.remoteAddress }, joinFrame, toClient, this.o.hostRegistered);
+    const toClient = (f: string) => this.send(f);
+    const relay = await openRelay(bridge, { host, assertion: encodeAssertion(claims), remoteAddress: this.remoteAddress }, joinFrame, toClient, this.o.hostRegistered);
     if (this.state !== "joining") return relay.close(); // socket closed while the host accepted
     try {
       refuseIfDraining(); // the drain began while the host accepted: handOffRelayed() did not see it
@@ -285,6 +370,7 @@ class Connection implements ParticipantSink {
   private joined(result: "ok" | "relayed"): void {
     clearTimeout(this.authTimer);
     this.state = "joined";
+    this.settle();
     this.o.metrics.joins.inc({ result });
     this.log.info(result === "ok" ? "participant joined" : "participant joined through the bridge");
   }
@@ -304,6 +390,7 @@ class Connection implements ParticipantSink {
     if (this.state === "closed") return;
     const wasJoined = this.state === "joined";
     this.state = "closed";
+    this.settle();
     clearTimeout(this.authTimer);
     clearTimeout(this.ageTimer);
     this.session?.leave();
@@ -316,6 +403,12 @@ class Connection implements ParticipantSink {
   terminate(): void {
     this.t.terminate();
     this.ended();
+  }
+
+  private settle(): void {
+    const f = this.onSettled;
+    this.onSettled = undefined;
+    f?.();
   }
 }
 
@@ -331,6 +424,8 @@ export class SignalingServer {
   private readonly sockets = new Map<WebSocket, { conn: Connection; alive: boolean }>();
   /** Sessions bridged from other nodes' clients (their liveness is the bridge's business). */
   private readonly bridged = new Set<Connection>();
+  /** WebSocket connections that have not joined yet (bounded: maxPendingSockets). */
+  private readonly pending = new Set<Connection>();
   private readonly heartbeat: NodeJS.Timeout;
   private readonly o: SignalingOptions;
 
@@ -355,13 +450,21 @@ export class SignalingServer {
       socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n");
       return;
     }
+    if (this.pending.size >= this.o.maxPendingSockets) {
+      // Each pending socket is cheap but not free, and it has not proven anything yet.
+      this.o.metrics.signalCloses.inc({ reason: "too_many_pending" });
+      socket.end("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n\r\n");
+      return;
+    }
     // Non-browser clients send `Authorization: Bearer`; browsers (whose WebSocket cannot set
     // headers) send the token in `join`. `?access_token=` stays for LiveKit-style clients, but
     // URLs end up in proxy logs: prefer the other two.
     const bearer = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? "")?.[1];
     const token = bearer ?? url.searchParams.get("access_token") ?? undefined;
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const c = new Connection(wsTransport(ws, this.o.nodeId), token, this.o, req.socket.remoteAddress);
+      const c = new Connection(wsTransport(ws, this.o.nodeId), { token }, this.o, req.socket.remoteAddress);
+      this.pending.add(c);
+      c.onSettled = () => this.pending.delete(c);
       const entry = { conn: c, alive: true };
       this.sockets.set(ws, entry);
       ws.on("message", (data, isBinary) => c.receive(frameBytes(data), isBinary));
@@ -375,13 +478,17 @@ export class SignalingServer {
   }
 
   /**
-   * Bridge session handler of the hosting node: verifies the token itself (it never trusts the
-   * relay), refuses rooms it does not own (WrongNode) or cannot open (Draining), and otherwise
-   * serves the session like a local socket.
+   * Bridge session handler of the hosting node: applies the token rules itself to the claims the
+   * signal node vouched for (authenticated by the bus as from that node; never a token), refuses
+   * rooms it does not own (WrongNode) or cannot open (Draining), and otherwise serves the session
+   * like a local socket.
    */
   hostBridged = async (session: BridgeSession): Promise<void> => {
+    let claims: TokenClaims;
     try {
-      const claims = await verify(session.init.token, this.o.apiKeys, this.o.requireMediaClaim);
+      const a = decodeAssertion(session.init.assertion);
+      if ("error" in a) throw new ProtocolError(ErrorCode.Unauthorized, a.error);
+      claims = a.claims;
       await this.o.sessions.check({ ...joinParamsFromClaims(claims, undefined, this.o.requireMediaClaim), signalNode: session.peerNodeId });
     } catch (e) {
       const info = toErrorInfo(e);
@@ -390,7 +497,7 @@ export class SignalingServer {
       this.o.log.info({ code: info.code, reason: info.message, from: session.peerNodeId }, "bridged session refused");
       return session.close(code, info.message);
     }
-    const c = new Connection(bridgeTransport(session), session.init.token, this.o);
+    const c = new Connection(bridgeTransport(session), { claims }, this.o);
     this.bridged.add(c);
     session.on("message", (f) => c.receive(f, false));
     session.once("close", () => {
@@ -401,6 +508,11 @@ export class SignalingServer {
 
   get size(): number {
     return this.sockets.size + this.bridged.size;
+  }
+
+  /** Sockets by whether they joined (gauges on /metrics). */
+  get socketCounts(): { pending: number; open: number } {
+    return { pending: this.pending.size, open: this.sockets.size };
   }
 
   /** Drain of a signal node: hands every relayed client off at once (their media is on other
