@@ -14,6 +14,7 @@ import {
   outlineTransform,
   project,
   roomLines,
+  short,
   sysloadBarWidth,
   toPixels,
   type Rect,
@@ -58,8 +59,6 @@ const age = (ms: number) => {
   return s < 120 ? `${s} s` : s < 7200 ? `${Math.round(s / 60)} min` : `${Math.round(s / 3600)} h`;
 };
 const fixed = (x: unknown, d: number) => (typeof x === "number" ? x.toFixed(d) : "");
-/** Long ids are cut for the map; the full one is in the card's tooltip. */
-const short = (s: string, max: number) => (s.length > max ? `${s.slice(0, max - 1)}…` : s);
 const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? "" : "s"}`;
 
 // ---- the API ------------------------------------------------------------------------------------
@@ -237,14 +236,18 @@ function renderMap(regions: Region[], nodes: Node[], rooms: Room[]): void {
       return at ? [nodeCard(n, at, busiest, hosted.get(n.id) ?? 0)] : []; // a node of an unconfigured region has no place
     }),
   );
+  const lines = roomLines(rooms.map(shapeOf), cards);
   $("map-rooms").replaceChildren(
-    ...roomLines(rooms.map(shapeOf), cards).map((l) => {
+    ...lines.map((l) => {
       const g = el("g", { class: "room", "data-room": l.room, "data-from": l.from, "data-to": l.to });
       g.append(el("title", {}, `room ${l.room}: ${plural(l.participants, "participant")} signaling on ${l.from}, hosted on ${l.to}`));
       g.append(el("path", { d: l.d, "marker-end": "url(#arrow)" }));
-      g.append(el("text", { x: r1(l.label.x), y: r1(l.label.y - 4), "text-anchor": "middle" }, `${short(l.room, 20)} · ${l.participants}`));
       return g;
     }),
+  );
+  // Labels above the cards: a line between stacked cards has no free spot for its label.
+  $("map-labels").replaceChildren(
+    ...lines.map((l) => el("text", { "data-room": l.room, x: r1(l.label.x), y: r1(l.label.y - 3), "text-anchor": "middle" }, l.text)),
   );
 }
 

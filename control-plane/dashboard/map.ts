@@ -141,15 +141,30 @@ export interface RoomLine {
   participants: number;
   /** SVG path (a quadratic curve) between the two cards' facing edges. */
   d: string;
-  /** Where the room's label goes (on the curve, a little nearer the signal node). */
+  /** The room's label ("name · participants") and where its baseline's middle goes: on the curve,
+   * nearer the signal node where that is free of other labels and the cards, else further along. */
+  text: string;
   label: Point;
 }
+
+/** Room labels are 11 px text: about this wide per character, and this tall. */
+const LABEL = { charWidth: 6.2, height: 13 };
+/** Where along a room's curve its label may go, in order of preference. */
+const LABEL_SPOTS = [0.4, 0.6, 0.25, 0.75, 0.5];
+
+/** Long ids are cut; the full one is in the tooltip. */
+export const short = (s: string, max: number): string => (s.length > max ? `${s.slice(0, max - 1)}…` : s);
 
 /** One line per (room, node ≠ host) whose two nodes both have a card. Lines between the same pair
  * of nodes bend by different amounts so they stay apart. */
 export function roomLines(rooms: readonly RoomShape[], cards: ReadonlyMap<string, Rect>): RoomLine[] {
   const perPair = new Map<string, number>();
   const out: RoomLine[] = [];
+  const taken: Rect[] = [...cards.values()];
+  const labelBox = (p: Point, text: string): Rect => {
+    const w = text.length * LABEL.charWidth;
+    return { x: p.x - w / 2, y: p.y - LABEL.height, w, h: LABEL.height };
+  };
   for (const room of rooms) {
     const to = cards.get(room.host);
     if (!to) continue;
@@ -169,13 +184,18 @@ export function roomLines(rooms: readonly RoomShape[], cards: ReadonlyMap<string
       const side = (k % 2 === 0 ? 1 : -1) * (n.node < room.host ? 1 : -1);
       const bend = (0.18 * len + 10 * k) * side;
       const c = { x: (a.x + b.x) / 2 - (dy / len) * bend, y: (a.y + b.y) / 2 + (dx / len) * bend };
-      const label = along(a, c, b, 0.4); // nearer the signal node: lines into one host fan out there
+      const text = `${short(room.name, 20)} · ${n.participants}`;
+      const spots = LABEL_SPOTS.map((t) => along(a, c, b, t));
+      const clash = (p: Point) => taken.reduce((sum, r) => sum + overlap(labelBox(p, text), r), 0);
+      const label = spots.reduce((best, p) => (clash(p) < clash(best) ? p : best)); // the first free spot, else the least covered
+      taken.push(labelBox(label, text));
       out.push({
         room: room.name,
         from: n.node,
         to: room.host,
         participants: n.participants,
         d: `M${r1(a.x)} ${r1(a.y)}Q${r1(c.x)} ${r1(c.y)} ${r1(b.x)} ${r1(b.y)}`,
+        text,
         label,
       });
     }

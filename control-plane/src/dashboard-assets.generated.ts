@@ -206,9 +206,17 @@ export const DASHBOARD_SCRIPT = `"use strict";
     }
     return out;
   }
+  var LABEL = { charWidth: 6.2, height: 13 };
+  var LABEL_SPOTS = [0.4, 0.6, 0.25, 0.75, 0.5];
+  var short = (s, max) => s.length > max ? \`\${s.slice(0, max - 1)}…\` : s;
   function roomLines(rooms, cards) {
     const perPair = /* @__PURE__ */ new Map();
     const out = [];
+    const taken = [...cards.values()];
+    const labelBox = (p, text) => {
+      const w = text.length * LABEL.charWidth;
+      return { x: p.x - w / 2, y: p.y - LABEL.height, w, h: LABEL.height };
+    };
     for (const room of rooms) {
       const to = cards.get(room.host);
       if (!to) continue;
@@ -226,13 +234,18 @@ export const DASHBOARD_SCRIPT = `"use strict";
         const side = (k % 2 === 0 ? 1 : -1) * (n.node < room.host ? 1 : -1);
         const bend = (0.18 * len + 10 * k) * side;
         const c = { x: (a.x + b.x) / 2 - dy / len * bend, y: (a.y + b.y) / 2 + dx / len * bend };
-        const label = along(a, c, b, 0.4);
+        const text = \`\${short(room.name, 20)} · \${n.participants}\`;
+        const spots = LABEL_SPOTS.map((t) => along(a, c, b, t));
+        const clash = (p) => taken.reduce((sum, r) => sum + overlap(labelBox(p, text), r), 0);
+        const label = spots.reduce((best, p) => clash(p) < clash(best) ? p : best);
+        taken.push(labelBox(label, text));
         out.push({
           room: room.name,
           from: n.node,
           to: room.host,
           participants: n.participants,
           d: \`M\${r1(a.x)} \${r1(a.y)}Q\${r1(c.x)} \${r1(c.y)} \${r1(b.x)} \${r1(b.y)}\`,
+          text,
           label
         });
       }
@@ -278,7 +291,6 @@ export const DASHBOARD_SCRIPT = `"use strict";
     return s < 120 ? \`\${s} s\` : s < 7200 ? \`\${Math.round(s / 60)} min\` : \`\${Math.round(s / 3600)} h\`;
   };
   var fixed = (x, d) => typeof x === "number" ? x.toFixed(d) : "";
-  var short = (s, max) => s.length > max ? \`\${s.slice(0, max - 1)}…\` : s;
   var plural = (n, one) => \`\${n} \${one}\${n === 1 ? "" : "s"}\`;
   var ApiFailure = class extends Error {
     status;
@@ -430,14 +442,17 @@ export const DASHBOARD_SCRIPT = `"use strict";
         return at ? [nodeCard(n, at, busiest, hosted.get(n.id) ?? 0)] : [];
       })
     );
+    const lines = roomLines(rooms.map(shapeOf), cards);
     $("map-rooms").replaceChildren(
-      ...roomLines(rooms.map(shapeOf), cards).map((l) => {
+      ...lines.map((l) => {
         const g = el("g", { class: "room", "data-room": l.room, "data-from": l.from, "data-to": l.to });
         g.append(el("title", {}, \`room \${l.room}: \${plural(l.participants, "participant")} signaling on \${l.from}, hosted on \${l.to}\`));
         g.append(el("path", { d: l.d, "marker-end": "url(#arrow)" }));
-        g.append(el("text", { x: r12(l.label.x), y: r12(l.label.y - 4), "text-anchor": "middle" }, \`\${short(l.room, 20)} · \${l.participants}\`));
         return g;
       })
+    );
+    $("map-labels").replaceChildren(
+      ...lines.map((l) => el("text", { "data-room": l.room, x: r12(l.label.x), y: r12(l.label.y - 3), "text-anchor": "middle" }, l.text))
     );
   }
   async function poll() {

@@ -37,7 +37,7 @@ const HTML = `<!doctype html>
   #map .node .hosted, #map .node .label, #map .node .value { fill: #9aa; font-size: 10px; }
   #map .bar-bg { fill: #26303c; } #map .bar.sysload { fill: #e0a040; } #map .bar.clients { fill: #4aa3ff; }
   #map .room path { fill: none; stroke: #d77bff; stroke-width: 2; }
-  #map .room text { fill: #e9b8ff; font-size: 11px; paint-order: stroke; stroke: #0b1420; stroke-width: 3px; }
+  #map-labels text { fill: #e9b8ff; font-size: 11px; paint-order: stroke; stroke: #0b1420; stroke-width: 3px; }
   #arrow path { fill: #d77bff; }
 </style>
 </head>
@@ -52,7 +52,7 @@ const HTML = `<!doctype html>
 <svg id="map" xmlns="http://www.w3.org/2000/svg" role="img" aria-label="Map of the cluster: regions, media nodes and rooms" width="1000" height="500">
   <defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0 0L10 5L0 10z"/></marker></defs>
   <path id="land" class="land" d="${WORLD_OUTLINE}"/>
-  <g id="map-regions"></g><g id="map-rooms"></g><g id="map-nodes"></g>
+  <g id="map-regions"></g><g id="map-rooms"></g><g id="map-nodes"></g><g id="map-labels"></g>
 </svg>
 </div>
 <p class="note">Dots: configured regions. Cards: live media nodes — load is sysload (1-min load average per CPU, full bar = 1),

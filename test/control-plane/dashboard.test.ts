@@ -117,6 +117,9 @@ describe("map geometry", () => {
     // Two rooms between n1 and n2 bend to different sides.
     const controlY = (d: string) => Number(/Q[\d.-]+ ([\d.-]+)/.exec(d)![1]);
     expect(Math.sign(controlY(lines[0]!.d) - 125)).toBe(-Math.sign(controlY(lines[1]!.d) - 125));
+    // Labels say room and participants, and two labels never share a spot.
+    expect(lines.map((l) => l.text)).toEqual(["bridged · 1", "spread · 1", "spread · 4"]);
+    for (const [i, a] of lines.entries()) for (const b of lines.slice(i + 1)) expect(Math.hypot(a.label.x - b.label.x, a.label.y - b.label.y)).toBeGreaterThan(12);
   });
 
   it("scales load bars: sysload 1 and the busiest node fill the bar", () => {

@@ -255,7 +255,7 @@ describe("the dashboard at 1,100 px", () => {
 
   it("draws the bridged room as one line from the signal node to the host", async () => {
     const lines = await d.page.evaluate(() =>
-      [...document.querySelectorAll("#map-rooms .room")].map((g) => ({ room: g.getAttribute("data-room"), from: g.getAttribute("data-from"), to: g.getAttribute("data-to"), label: g.querySelector("text")!.textContent })),
+      [...document.querySelectorAll("#map-rooms .room")].map((g) => ({ room: g.getAttribute("data-room"), from: g.getAttribute("data-from"), to: g.getAttribute("data-to"), label: document.querySelector(`#map-labels text[data-room="${g.getAttribute("data-room")}"]`)?.textContent })),
     );
     expect(lines).toEqual([{ room: ROOM, from: WEST, to: EAST, label: `${ROOM} · 1` }]);
   });
