@@ -13,12 +13,11 @@ import { upstashRunner } from "../control-plane/src/redis.ts";
 import { startUpstashRest } from "../infra/upstash-rest/server.ts";
 import { NodeSelectorConfig } from "#shared/config.ts";
 import { keys } from "#shared/keys.ts";
-import { REPORT_INTERVAL_MS } from "#shared/node.ts";
 import { placeRoom } from "#shared/placement.ts";
 import { ioredisRunner } from "#shared/redis/ioredis.ts";
 import { regionPreference } from "#shared/selector/index.ts";
 import { TestRedis } from "../test/support/redis.ts";
-import { freshNodes, registerFleet, touchFleet } from "./lib/fleet.ts";
+import { freshNodes, registerFleet } from "./lib/fleet.ts";
 import { CITIES, REGIONS } from "./placement/world.ts";
 import { benchArgs, fmt, percentile, printRatio, printTable } from "./lib/report.ts";
 import { seededRng } from "./lib/prng.ts";
@@ -31,8 +30,6 @@ const PLACEMENTS = Number(args.placements ?? (args.smoke ? 60 : 400));
 const WARMUP = 20;
 /** Wall-clock budget per size; the bench is bounded in count AND time. */
 const BUDGET_MS = args.smoke ? 2_000 : 30_000;
-/** Re-stamp every node this often so none goes stale mid-measurement (real clocks here). */
-const REFRESH_EVERY_MS = REPORT_INTERVAL_MS;
 const rng = seededRng(Number(args.seed));
 /** A small string value the bare-GET comparison reads. */
 const PROBE_KEY = "meridian:bench:probe";
@@ -82,21 +79,17 @@ async function main(): Promise<void> {
     await admin.config("SET", "slowlog-max-len", "100000");
     for (const size of SIZES) {
       await admin.flushdb();
+      // A pinned clock (bench/lib/fleet.ts): the fleet stays eligible however long this takes.
       const fleet = await registerFleet(nodeSide, admin, size, rng);
-      const fresh = await freshNodes(admin);
-      if (fresh !== size) throw new Error(`only ${fresh} of ${size} nodes fresh after registering`);
+      const fresh = await freshNodes(admin, fleet.now);
+      if (fresh !== size) throw new Error(`only ${fresh} of ${size} nodes eligible after registering`);
       await admin.set(PROBE_KEY, "x".repeat(64));
-      let refreshedAt = Date.now();
       const lat: number[] = [];
       const getLat: number[] = [];
       const started = Date.now();
       let requestsBefore = 0;
       await admin.call("SLOWLOG", "RESET");
       for (let i = 0; i < WARMUP + PLACEMENTS && Date.now() - started < BUDGET_MS; i++) {
-        if (Date.now() - refreshedAt > REFRESH_EVERY_MS) {
-          refreshedAt = Date.now();
-          await touchFleet(admin, fleet); // not timed: media nodes do this, not the Worker
-        }
         const city = CITIES[Math.floor(rng() * CITIES.length)]!;
         if (i === WARMUP) {
           lat.length = 0;
@@ -112,17 +105,10 @@ async function main(): Promise<void> {
           config,
           regionOrder: regionPreference(REGIONS, city),
           seed: Math.floor(rng() * 2 ** 31),
+          now: fleet.now,
         });
         lat.push(performance.now() - t);
-        if (r.status !== "ok") {
-          // A stall longer than the freshness window (a busy machine) is not what this measures:
-          // refresh, and count the placement only if it then succeeds.
-          lat.pop();
-          if ((await freshNodes(admin)) === size) throw new Error(`placement at ${size} nodes with all of them fresh: ${r.status}`);
-          refreshedAt = Date.now();
-          await touchFleet(admin, fleet);
-          continue;
-        }
+        if (r.status !== "ok") throw new Error(`placement at ${size} nodes: ${r.status}`);
         t = performance.now();
         await upstash.get(PROBE_KEY);
         getLat.push(performance.now() - t);
