@@ -53,7 +53,10 @@ export function parseApiKeys(spec: string): ApiKeys {
   for (const pair of spec.split(",").map((s) => s.trim()).filter(Boolean)) {
     const i = pair.indexOf(":");
     if (i <= 0 || i === pair.length - 1) throw new Error("API keys must look like key:secret[,key:secret]");
-    keys.set(pair.slice(0, i).trim(), pair.slice(i + 1).trim());
+    const key = pair.slice(0, i).trim();
+    // a longer key could sign tokens that verification then refuses (TokenClaims.iss)
+    if (key.length > API_KEY_MAX) throw new Error(`API keys are at most ${API_KEY_MAX} characters`);
+    keys.set(key, pair.slice(i + 1).trim());
   }
   if (keys.size === 0) throw new Error("no API keys configured");
   return keys;

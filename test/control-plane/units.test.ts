@@ -42,6 +42,8 @@ describe("settings", () => {
     expect(s.joinTokenTtl).toBe(600);
     expect(s.autoCreate).toBe(true);
     expect(s.apiKeys.get("k")).toBe("s");
+    expect(s.corsOrigins.size).toBe(0);
+    expect(s.roomsPerApiKey).toBe(1000);
   });
   it("accepts NODE_SELECTOR as JSON text or as a table", () => {
     const sel = { kind: "sysload", sort_by: "rooms", regions: [{ name: "a", lat: 1, lon: 2 }] };
@@ -55,6 +57,9 @@ describe("settings", () => {
     ["no API keys", { API_KEYS: "" }, /API_KEYS/],
     ["no Redis", { UPSTASH_REDIS_REST_URL: "" }, /UPSTASH_REDIS_REST_URL/],
     ["unknown default region", { DEFAULT_REGION: "mars" }, /DEFAULT_REGION/],
+    ["API key longer than tokens may name", { API_KEYS: `${"k".repeat(129)}:s` }, /API_KEYS: API keys are at most 128/],
+    ["CORS origin with a path", { CORS_ORIGINS: "https://app.example/x" }, /CORS_ORIGINS/],
+    ["negative room quota", { ROOMS_PER_API_KEY: "-1" }, /ROOMS_PER_API_KEY/],
   ])("%s → a clear 500 (operator error, never the caller's)", (_n, patch, message) => {
     let err: unknown;
     try {

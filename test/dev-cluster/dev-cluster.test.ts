@@ -132,8 +132,10 @@ describe("npm run dev", () => {
     const bad = await devJoin({ room: "dev-room", identity: "x", location: "mars" });
     expect(bad.status).toBe(400);
     expect(bad.body.error).toMatchObject({ code: "bad_request" });
-    const notJson = await fetch(`${launcher.ready.app}/api/join`, { method: "POST", body: "{" });
+    const notJson = await fetch(`${launcher.ready.app}/api/join`, { method: "POST", headers: { "content-type": "application/json" }, body: "{" });
     expect(notJson.status).toBe(400);
+    // without a JSON content type (fetch sends text/plain): 415, as a cross-site form post gets
+    expect((await fetch(`${launcher.ready.app}/api/join`, { method: "POST", body: "{" })).status).toBe(415);
   });
 
   it("/api/join answers only its own page: JSON, a loopback Host, no foreign Origin (cross-site posts, DNS rebinding)", async () => {
