@@ -40,7 +40,7 @@ const TRIMMED = String.raw`(?!\s)[\s\S]*(?<!\s)`;
 export const ROOM_NAME_RE = new RegExp(String.raw`^(?!\.{1,2}$)(?=${TRIMMED}$)[^${FORBIDDEN}/\\]+$`, "u");
 /** Identities: 1–256 characters; no control, format or separator characters, no leading or
  * trailing whitespace. */
-export const IDENTITY_RE = new RegExp(String.raw`^(?=${TRIMMED}$)[^${FORBIDDEN}]+$`, "u");
+export const IDENTITY_RE = new RegExp(`^(?=${TRIMMED}$)[^${FORBIDDEN}]+$`, "u");
 
 export const RoomName = z
   .string()
