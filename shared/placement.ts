@@ -11,7 +11,8 @@
 // The region preference order is computed in TS (regionPreference) and passed in.
 import type { NodeSelectorConfig } from "./config.ts";
 import { keys } from "./keys.ts";
-import { NODE_TTL_MS, NodeRecord, STATS_FRESHNESS_MS } from "./node.ts";
+import { NODE_TTL_MS, STATS_FRESHNESS_MS, type NodeRecord } from "./node.ts";
+import { readNodeRecord } from "./records.ts";
 import type { ScriptArgs, ScriptRunner } from "./redis/runner.ts";
 import { SCRIPTS } from "./redis/scripts.ts";
 import { DEFAULT_ROOM_COST } from "./selector/reservation.ts";
@@ -66,16 +67,6 @@ export type PlaceResult =
 
 const PLACEMENTS: readonly Placement[] = ["existing", "created", "replaced"];
 
-/** undefined for a record that is not a NodeRecord (the script checks the fields it relies on; a
- * record that passes it but not the full schema must still never turn a join into a 500). */
-function parseNode(v: unknown): NodeRecord | undefined {
-  try {
-    const r = NodeRecord.safeParse(JSON.parse(String(v)));
-    return r.success ? r.data : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** A room's sid (LiveKit's "RM_" prefix): identifies one incarnation of a room name, so a token
  * minted for a room that was deleted is refused by the room re-created under the same name. */
@@ -130,13 +121,13 @@ export async function placeRoom(redis: ScriptRunner, req: PlaceRequest): Promise
   const r = (await redis.run(SCRIPTS.place_room, k, args)) as unknown[];
   switch (r[0]) {
     case "ok": {
-      const node = parseNode(r[2]);
+      const node = readNodeRecord(r[2]);
       if (!node) return { status: "no_nodes" };
       return {
         status: "ok",
         placement: PLACEMENTS[Number(r[1])] ?? "existing",
         node,
-        signalNode: r[3] ? parseNode(r[3]) : undefined,
+        signalNode: r[3] ? readNodeRecord(r[3]) : undefined,
         roomSid: String(r[4]),
       };
     }

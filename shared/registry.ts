@@ -4,6 +4,7 @@ import { SEL_FIELDS, keys } from "./keys.ts";
 import { NODE_TTL_MS, NodeRecord, REGISTRY_RESTART_UPTIME_MS, REGISTRY_WARMUP_MS, REPORT_INTERVAL_MS } from "./node.ts";
 import type { ScriptRunner } from "./redis/runner.ts";
 import { SCRIPTS } from "./redis/scripts.ts";
+import type { ParticipantRecord, StoredRoomSettings } from "./records.ts";
 import { METRICS, type Metric } from "./selector/metrics.ts";
 import { REFLECT_TAU_MS, roomCost, settledMetric } from "./selector/reservation.ts";
 
@@ -131,16 +132,6 @@ export async function removeNode(redis: ScriptRunner, nodeId: string): Promise<v
   await redis.run(SCRIPTS.remove_node, [keys.node(nodeId), keys.nodes(), keys.nodeReserved(nodeId), keys.sweepNodes()], { id: nodeId });
 }
 
-export interface ParticipantRecord {
-  identity: string;
-  name?: string;
-  sid: string;
-  joinedAt: number;
-  /** Node the participant's signaling connection is on (may differ from the hosting node). */
-  signalNode: string;
-  tracks: { sid: string; kind: "audio" | "video" | "data"; source?: string; muted: boolean }[];
-}
-
 /** Returns false when another node owns the room (nothing written). */
 export async function upsertParticipant(redis: ScriptRunner, room: string, p: ParticipantRecord, nodeId: string): Promise<boolean> {
   const args = { identity: p.identity, record: JSON.stringify(p), node_id: nodeId, ttl_ms: NODE_TTL_MS };
@@ -161,20 +152,9 @@ export async function closeRoom(redis: ScriptRunner, room: string, nodeId: strin
   return r === 1;
 }
 
-/** A room's settings as the control plane stored them (room:<name> hash). The hosting node keeps
- * a copy and writes it back where Redis lost it (claimRoom), so the participant limit survives a
- * Redis restart and a later failover. Absent fields: unknown (node defaults apply). */
-export interface StoredRoomSettings {
-  maxParticipants?: number;
-  /** Seconds (LiveKit's "close if nobody joins"; the sweeper enforces it, rooms:unclaimed). */
-  emptyTimeout?: number;
-  metadata?: string;
-  /** ms since epoch. */
-  createdAt?: number;
-}
-
 /** What a re-syncing node holds of a room: its participants replace the recorded ones, its copy
- * of the settings fills in what Redis lost. */
+ * of the settings (records.ts StoredRoomSettings; absent fields: unknown) fills in what Redis lost,
+ * so the participant limit survives a Redis restart and a later failover. */
 export interface HeldRoom {
   participants: ParticipantRecord[];
   settings: StoredRoomSettings;

@@ -4,6 +4,7 @@ import { ErrorCode } from "#shared/errors.ts";
 import { Region } from "#shared/config.ts";
 import { AccessToken, Identity, PublishSources, ROOM_METADATA_MAX, RoomName as SharedRoomName } from "#shared/limits.ts";
 import { NodeRecord } from "#shared/node.ts";
+import { ParticipantRecord } from "#shared/records.ts";
 
 /** The one room-name rule (shared/limits.ts), on every entry path. */
 export const RoomName = SharedRoomName.openapi({ example: "standup" });
@@ -67,7 +68,7 @@ export const ScanQuery = z.object({
 });
 const nextCursor = z.string().nullable().openapi({ description: "pass as ?cursor= for the next page; null on the last page" });
 
-export const Participants = z.object({ room: z.string(), participants: z.array(z.unknown()), nextCursor }).openapi("Participants");
+export const Participants = z.object({ room: z.string(), participants: z.array(ParticipantRecord), nextCursor }).openapi("Participants");
 export const Deleted = z.object({ room: z.string(), node: z.string() }).openapi("DeletedRoom");
 
 export const NodeView = NodeRecord.extend({ reserved: z.number() });

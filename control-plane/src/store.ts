@@ -2,7 +2,8 @@
 // itself lives in shared/placement.ts.
 import type { NodeBusMessage } from "#shared/bus.ts";
 import { keys } from "#shared/keys.ts";
-import { NodeRecord } from "#shared/node.ts";
+import type { NodeRecord } from "#shared/node.ts";
+import { readNodeRecord, readParticipantRecord, readRoomRecord, type ParticipantRecord } from "#shared/records.ts";
 import type { ScriptRunner } from "#shared/redis/runner.ts";
 import { SCRIPTS } from "#shared/redis/scripts.ts";
 import { conflict } from "./errors.ts";
@@ -26,14 +27,6 @@ export interface NodeView extends NodeRecord {
   reserved: number;
 }
 
-/** A flat HGETALL reply → object. */
-function hash(flat: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (!Array.isArray(flat)) return out;
-  for (let i = 0; i + 1 < flat.length; i += 2) out[String(flat[i])] = String(flat[i + 1]);
-  return out;
-}
-
 /** get_room/list_rooms' flat {node, count, …} list (signal_nodes.lua) → entries by node id. */
 function signalNodes(flat: unknown): RoomView["signalNodes"] {
   const out: RoomView["signalNodes"] = [];
@@ -43,16 +36,16 @@ function signalNodes(flat: unknown): RoomView["signalNodes"] {
 }
 
 function roomView(flat: unknown, numParticipants: unknown, bySignalNode: unknown): RoomView | undefined {
-  const h = hash(flat);
-  if (!h.name || !h.node) return undefined;
+  const r = readRoomRecord(flat);
+  if (!r?.name) return undefined;
   return {
-    name: h.name,
-    node: h.node,
-    region: h.region ?? "",
-    createdAt: Number(h.createdAt ?? 0),
-    emptyTimeout: Number(h.emptyTimeout ?? 0),
-    maxParticipants: Number(h.maxParticipants ?? 0),
-    metadata: h.metadata ?? "",
+    name: r.name,
+    node: r.node,
+    region: r.region,
+    createdAt: r.createdAt ?? 0,
+    emptyTimeout: r.emptyTimeout ?? 0,
+    maxParticipants: r.maxParticipants ?? 0,
+    metadata: r.metadata ?? "",
     numParticipants: Number(numParticipants ?? 0),
     signalNodes: signalNodes(bySignalNode),
   };
@@ -101,29 +94,19 @@ export interface ScanPage<T> {
 }
 
 /** undefined = no such room. Participant records are written by the hosting node. */
-export async function listParticipants(redis: ScriptRunner, room: string, cursor = "0"): Promise<ScanPage<unknown> | undefined> {
+export async function listParticipants(redis: ScriptRunner, room: string, cursor = "0"): Promise<ScanPage<ParticipantRecord> | undefined> {
   const r = await redis.run(SCRIPTS.list_participants, [keys.room(room), keys.roomParticipants(room)], { cursor, count: SCAN_PAGE });
   if (!Array.isArray(r)) return undefined;
   const [next, values] = r as [unknown, unknown[]];
-  const items = values.flatMap((v) => {
-    try {
-      return [JSON.parse(String(v)) as unknown];
-    } catch {
-      return [];
-    }
-  });
+  const items = values.flatMap((v) => readParticipantRecord(v) ?? []); // a record we cannot read is not listed
   return { items, next: String(next) === "0" ? undefined : String(next) };
 }
 
 export async function listNodes(redis: ScriptRunner, cursor = "0", now = Date.now()): Promise<ScanPage<NodeView>> {
   const [next, rows] = (await redis.run(SCRIPTS.list_nodes, [], { now, cursor, count: SCAN_PAGE })) as [unknown, unknown[][]];
   const items = rows.flatMap(([json, reserved]) => {
-    try {
-      const node = NodeRecord.parse(JSON.parse(String(json)));
-      return [{ ...node, reserved: Number(reserved) || 0 }];
-    } catch {
-      return []; // a record we cannot read is not listed (and never selected either)
-    }
+    const node = readNodeRecord(json);
+    return node ? [{ ...node, reserved: Number(reserved) || 0 }] : []; // unreadable: not listed (and never selected)
   });
   return { items, next: String(next) === "0" ? undefined : String(next) };
 }

@@ -73,7 +73,6 @@ export class MediaNode {
       maxTracks: config.max_tracks,
       workerConsumerBudget: config.worker_consumer_budget,
       observer,
-      settings: async (room) => (this.registry ? this.registry.roomSettings(room) : {}),
       record: async (room) => this.registry?.roomRecord(room), // standalone: no Redis, the token decides
       log,
     });
@@ -89,7 +88,7 @@ export class MediaNode {
       maxBufferedBytes: config.signal_max_buffered_bytes,
       maxPendingSockets: config.max_pending_sockets,
       bridge: () => this.bridge,
-      resolveHost: async (room) => this.registry?.roomOwner(room),
+      resolveHost: async (room) => (await this.registry?.roomRecord(room))?.record?.node,
       hostRegistered: async (node) => this.registry?.nodeRegistered(node),
       draining: () => this.state === "DRAINING",
       metrics,

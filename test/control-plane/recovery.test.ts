@@ -29,10 +29,9 @@ import {
   sweepDeadNodes,
   removeParticipant,
   upsertParticipant,
-  type ParticipantRecord,
   type ReportOutcome,
-  type StoredRoomSettings,
 } from "#shared/registry.ts";
+import { readRoomRecord, roomSettingsOf, type ParticipantRecord, type StoredRoomSettings } from "#shared/records.ts";
 import { REGIONS, nodeRecord } from "../support/nodes.ts";
 import { scriptRedisPerFile } from "../support/redis.ts";
 
@@ -236,16 +235,9 @@ class Node {
   }
 }
 
-/** What node-registry.ts roomSettings reads. */
+/** What a hosting node reads of a room's settings (node-registry.ts roomRecord). */
 async function readSettings(room: string): Promise<StoredRoomSettings> {
-  const h = await r.hgetall(keys.room(room));
-  const n = (v: string | undefined) => (v === undefined ? {} : Number(v));
-  return {
-    ...(h.maxParticipants !== undefined ? { maxParticipants: n(h.maxParticipants) as number } : {}),
-    ...(h.emptyTimeout !== undefined ? { emptyTimeout: n(h.emptyTimeout) as number } : {}),
-    ...(h.createdAt !== undefined ? { createdAt: n(h.createdAt) as number } : {}),
-    ...(h.metadata !== undefined ? { metadata: h.metadata } : {}),
-  };
+  return roomSettingsOf(readRoomRecord(await r.hgetall(keys.room(room))));
 }
 
 /** What an RDB snapshot keeps (every key, its absolute expiry); the function it returns puts Redis

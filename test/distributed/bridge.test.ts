@@ -3,6 +3,7 @@
 // us-east; a moved room is re-resolved once; either end going away cleans up both sides; random
 // bridge envelopes and client messages never crash a node.
 import fc from "fast-check";
+import { createConnection } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode } from "#shared/errors.ts";
 import { keys } from "#shared/keys.ts";
@@ -74,6 +75,47 @@ describe("signaling bridge", () => {
     await waitFor(() => metric(c.node(WEST), "meridian_bridge_sessions_open"), (n) => n === 0, "w freed the session");
     await waitFor(() => metric(host, "meridian_bridge_sessions_open"), (n) => n === 0, "host freed the session");
     bob.client.close();
+  });
+
+  it("the hosting node reads the room's record once per join: a first join opening the room, and a bridged join (one ownership check)", async () => {
+    const room = "one-read-room";
+    const key = keys.room(room);
+    // Every command a node sends that reads the room's hash (MONITOR on a plain socket; Lua's own
+    // commands, marked [0 lua], are not counted).
+    const url = new URL(c.redisUrl);
+    const monitor = createConnection(Number(url.port), url.hostname);
+    monitor.write("MONITOR\r\n");
+    const reads: string[] = [];
+    let buffered = "";
+    monitor.on("data", (chunk) => {
+      buffered += chunk.toString("utf8");
+      const lines = buffered.split("\r\n");
+      buffered = lines.pop() ?? "";
+      for (const line of lines) {
+        const m = /^\+\S+ \[\d+ ([^\]]+)\] "(\w+)" "([^"]*)"/.exec(line);
+        if (m && m[1] !== "lua" && /^h(get|mget|getall|exists)$/i.test(m[2]!) && m[3] === key) reads.push(m[2]!.toLowerCase());
+      }
+    });
+    try {
+      const b = await c.join({ identity: "bob", room, location: WASHINGTON });
+      const a = await c.join({ identity: "alice", room, location: PORTLAND });
+      expect(a.url).toBe(c.node(WEST).signalUrl);
+      const bob = await connect(b.url, b.token);
+      await bob.client.request("join", {}); // opens the room on the host
+      await waitFor(async () => reads.length, (n) => n >= 1, "bob's read");
+      await new Promise((resolve) => setTimeout(resolve, 200)); // MONITOR lags the replies a little
+      expect(reads).toEqual(["hgetall"]);
+      reads.length = 0;
+      const alice = await connect(a.url, a.token);
+      expect((await alice.client.request("join", {})).node.id).toBe(b.node); // bridged through w
+      await waitFor(async () => reads.length, (n) => n >= 1, "alice's read");
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(reads).toEqual(["hgetall"]);
+      alice.client.close();
+      bob.client.close();
+    } finally {
+      monitor.destroy();
+    }
   });
 
   it("the host going away closes the bridged client with the host's close code", async () => {

@@ -7,7 +7,7 @@ import type { Redis } from "ioredis";
 import { expect } from "vitest";
 import type { Region } from "#shared/config.ts";
 import { keys } from "#shared/keys.ts";
-import type { ParticipantRecord } from "#shared/registry.ts";
+import type { ParticipantRecord } from "#shared/records.ts";
 import { startCluster, type LocalCluster } from "../../infra/local/cluster.ts";
 import type { MediaNodeChild } from "../../infra/local/media-node.ts";
 import type { RedisServer } from "../../infra/local/redis-server.ts";

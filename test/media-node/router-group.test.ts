@@ -98,8 +98,7 @@ beforeAll(async () => {
     // Tiny: a worker holding the first participant is full once a second one would subscribe.
     workerConsumerBudget: 1,
     observer: NO_OBSERVER,
-    settings: async () => ({}),
-    record: async () => ({ owner: undefined, sid: undefined }),
+    record: async () => ({ record: undefined }),
     log,
   });
 });
@@ -199,8 +198,7 @@ describe("a room across two workers", () => {
       maxTracks: 0,
       workerConsumerBudget: 0,
       observer: NO_OBSERVER,
-      settings: async () => ({}),
-      record: async () => ({ owner: undefined, sid: undefined }),
+      record: async () => ({ record: undefined }),
       log,
     });
     const open = (id: string) =>

@@ -175,6 +175,20 @@ describe("grants", () => {
     watcher.close();
   });
 
+  it("canPublishSources: [] is every source (LiveKit): camera and screen share may be published", async () => {
+    const any = await SignalClient.open(node.signalUrl, await node.token("any-source", "room-src-all", { canPublishSources: [] }));
+    const join = await any.request("join", {});
+    expect(join.permissions.canPublish).toBe(true);
+    expect(join.permissions).not.toHaveProperty("canPublishSources");
+    const send = await any.request("createTransport", { direction: "send" });
+    for (const [i, source] of (["camera", "screen_share"] as const).entries()) {
+      const rtpParameters = { ...vp8, encodings: [{ ssrc: 3000 + i }] };
+      const track = await any.request("produce", { transportId: send.transportId, kind: "video", rtpParameters, source });
+      expect(track.trackId).toBeTruthy();
+    }
+    any.close();
+  });
+
   it("a track is consumed once per subscriber: a repeated consume is refused and the socket survives", async () => {
     const pub = await joined("pub", "room-dup");
     const { track } = await produceAudio(pub);

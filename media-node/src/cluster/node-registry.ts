@@ -24,14 +24,13 @@ import {
   removeParticipant,
   sweepDeadNodes,
   upsertParticipant,
-  type ParticipantRecord,
-  type StoredRoomSettings,
 } from "#shared/registry.ts";
+import { readRoomRecord, type ParticipantRecord } from "#shared/records.ts";
 import type { Logger } from "../log.ts";
 import type { NodeMetrics } from "../metrics.ts";
 import { byteRate, cpuLoad, cpuTimes, sysload, type CpuTimes } from "./node-stats.ts";
 import type { RoomObserver } from "../rooms/room.ts";
-import type { RoomManager, RoomRecordView } from "../rooms/room-manager.ts";
+import type { RoomLookup, RoomManager } from "../rooms/room-manager.ts";
 
 /** The stall watch ticks this often; a gap of STALL_MS between ticks is a stall worth a report. */
 const STALL_TICK_MS = 250;
@@ -129,7 +128,7 @@ export class NodeRegistry implements RoomObserver {
     this.write("room_opened", async () => {
       if (await claimRoom(this.runner, room, this.node, true, Date.now(), undefined, sid)) return;
       const rec = await this.roomRecord(room);
-      if (sid !== undefined && rec !== undefined && rec.sid !== sid) {
+      if (sid !== undefined && rec !== undefined && rec.record?.sid !== sid) {
         // Deleted (or deleted and re-created) between the join's check and this claim.
         this.o.log.info({ room }, "room was deleted while it opened here; closing it");
         this.o.rooms().closeRoom(room, "deleted");
@@ -153,18 +152,19 @@ export class NodeRegistry implements RoomObserver {
     return { id: this.o.nodeId, region: this.o.region };
   }
 
-  /** The room's hosting node per Redis (undefined: unmapped, or Redis unreachable). */
-  async roomOwner(room: string): Promise<string | undefined> {
-    return (await this.roomRecord(room))?.owner;
-  }
-
-  /** The room's host and sid per Redis (fields undefined: no record); undefined: Redis unreachable. */
-  async roomRecord(room: string): Promise<RoomRecordView | undefined> {
+  /** The room's record in Redis, read once per join (its owner decides who serves it, its sid
+   * which incarnation it is, its settings are the new room's; records.ts): `record` undefined when
+   * Redis has none (or it cannot be read); undefined as a whole when Redis is unreachable. The
+   * node enforces maxParticipants and keeps the other settings to write them back if Redis loses
+   * them (re-sync). The record's `emptyTimeout` is LiveKit's "close if nobody joins" and is
+   * enforced by the sweeper (rooms:unclaimed); once people have been in the room, the node's
+   * departure timeout (empty_room_timeout_ms) applies instead, so a finished call frees its
+   * router in seconds, not after the 300 s default. */
+  async roomRecord(room: string): Promise<RoomLookup | undefined> {
     try {
-      const [owner, sid] = await this.redis.hmget(keys.room(room), "node", "sid");
-      return { owner: owner ?? undefined, sid: sid ?? undefined };
+      return { record: readRoomRecord(await this.redis.hgetall(keys.room(room))) };
     } catch (err) {
-      this.fail("room_owner", err);
+      this.fail("room_record", err);
       return undefined;
     }
   }
@@ -176,25 +176,6 @@ export class NodeRegistry implements RoomObserver {
     } catch (err) {
       this.fail("node_registered", err);
       return undefined;
-    }
-  }
-
-  /** The room's settings as the control plane stored them (room:<name> hash); {} when there is
-   * no record or Redis is unreachable. The node enforces maxParticipants and keeps the rest to
-   * write it back if Redis loses it (re-sync). The record's `emptyTimeout` is LiveKit's "close if
-   * nobody joins" and is enforced by the sweeper (rooms:unclaimed); once people have been in the
-   * room, the node's departure timeout (empty_room_timeout_ms) applies instead, so a finished
-   * call frees its router in seconds, not after the 300 s default. */
-  async roomSettings(room: string): Promise<StoredRoomSettings> {
-    try {
-      const [maxParticipants, emptyTimeout, metadata, createdAt] = await this.redis.hmget(keys.room(room), "maxParticipants", "emptyTimeout", "metadata", "createdAt");
-      const count = (v: string | null | undefined) => (v !== null && Number.isSafeInteger(Number(v)) && Number(v) >= 0 ? Number(v) : undefined);
-      const fields = { maxParticipants: count(maxParticipants), emptyTimeout: count(emptyTimeout), createdAt: count(createdAt), metadata: metadata ?? undefined };
-      const s: StoredRoomSettings = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
-      return s;
-    } catch (err) {
-      this.fail("room_settings", err);
-      return {};
     }
   }
 

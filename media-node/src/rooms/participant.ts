@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import type { types } from "mediasoup";
 import type { CloseCode, NotificationData, NotificationName, ParticipantInfo, TrackInfo } from "#shared/protocol.ts";
 import type { Permissions } from "#shared/grants.ts";
-import type { ParticipantRecord } from "#shared/registry.ts";
+import type { ParticipantRecord } from "#shared/records.ts";
 import type { RoomRouter } from "./router-group.ts";
 
 /** Where a participant's notifications go: its signaling connection (a WebSocket here, or a bridged

@@ -8,15 +8,14 @@ import type { Logger } from "../log.ts";
 import type { ParticipantSink } from "./participant.ts";
 import { Room, type RoomCloseReason, type RoomObserver } from "./room.ts";
 import { RouterGroup } from "./router-group.ts";
-import type { JoinParams, RoomSession, RoomSessionFactory } from "./room-session.ts";
+import type { Admission, JoinParams, RoomSession, RoomSessionFactory } from "./room-session.ts";
 import type { WorkerPool } from "./worker-pool.ts";
-import type { StoredRoomSettings } from "#shared/registry.ts";
+import { roomSettingsOf, type RoomRecord } from "#shared/records.ts";
 
 
-/** What a node reads of a room's record: its host and sid (either absent without a record). */
-export interface RoomRecordView {
-  owner: string | undefined;
-  sid: string | undefined;
+/** What a node found of a room in Redis: its record, undefined when Redis has none. */
+export interface RoomLookup {
+  record: RoomRecord | undefined;
 }
 
 export interface RoomManagerOptions {
@@ -29,11 +28,9 @@ export interface RoomManagerOptions {
   /** Consumers per worker before a room takes another worker (0 = one router per room). */
   workerConsumerBudget: number;
   observer: RoomObserver;
-  /** Looks up the room's stored settings; must not throw (Redis down → {}). */
-  settings: (room: string) => Promise<StoredRoomSettings>;
-  /** The room's record in Redis ({} when there is none); undefined when Redis is unreachable.
-   * Must not throw. */
-  record: (room: string) => Promise<RoomRecordView | undefined>;
+  /** The room's record in Redis (owner, sid, settings), read once per join; undefined when Redis
+   * is unreachable. Must not throw. */
+  record: (room: string) => Promise<RoomLookup | undefined>;
   log: Logger;
 }
 
@@ -66,23 +63,28 @@ export class RoomManager implements RoomSessionFactory {
    * none or cannot be reached. A token naming a room sid is only good for that incarnation of the
    * room: deleted (no record) or re-created (another sid) is NotFound, so a delete lasts for every
    * token minted before it. Standalone tokens (no claim) are always served here. */
-  async check(params: JoinParams): Promise<void> {
-    if (params.hostNode === undefined) return;
-    const rec = await this.o.record(params.room);
-    if (rec !== undefined && params.roomSid !== undefined && rec.sid !== params.roomSid)
+  async check(params: JoinParams): Promise<Admission> {
+    const lookup = await this.o.record(params.room);
+    const admission = { params: { room: params.room, hostNode: params.hostNode, roomSid: params.roomSid }, record: lookup?.record };
+    if (params.hostNode === undefined) return admission;
+    const rec = lookup?.record;
+    if (lookup !== undefined && params.roomSid !== undefined && rec?.sid !== params.roomSid)
       throw new ProtocolError(
         ErrorCode.NotFound,
-        rec.owner === undefined ? "room no longer exists (deleted)" : "room was deleted and created again since this token was minted: join through the control plane",
+        rec === undefined ? "room no longer exists (deleted)" : "room was deleted and created again since this token was minted: join through the control plane",
       );
-    const host = rec?.owner ?? params.hostNode;
+    const host = rec?.node ?? params.hostNode;
     if (host !== this.o.nodeId) throw new ProtocolError(ErrorCode.WrongNode, `room is hosted on node ${host}, not here`);
     if (this.draining && !this.rooms.has(params.room) && !this.opening.has(params.room))
       throw new ProtocolError(ErrorCode.Draining, "node is draining: no new rooms");
+    return admission;
   }
 
-  async open(params: JoinParams, sink: ParticipantSink): Promise<RoomSession> {
-    await this.check(params);
-    const room = await this.roomFor(params.room, params.roomSid);
+  async open(params: JoinParams, sink: ParticipantSink, admission?: Admission): Promise<RoomSession> {
+    const a = admission?.params;
+    const checked = a !== undefined && a.room === params.room && a.hostNode === params.hostNode && a.roomSid === params.roomSid;
+    const { record } = checked && admission ? admission : await this.check(params);
+    const room = await this.roomFor(params.room, params.roomSid, record);
     const p = await room.join(params.identity, params.name, params.permissions, sink, params.signalNode);
     const node = { id: this.o.nodeId, region: this.o.region };
     return {
@@ -92,22 +94,20 @@ export class RoomManager implements RoomSessionFactory {
     };
   }
 
-  private async roomFor(name: string, sid: string | undefined): Promise<Room> {
+  private async roomFor(name: string, sid: string | undefined, record: RoomRecord | undefined): Promise<Room> {
     const existing = this.rooms.get(name);
     if (existing) return existing;
     const pending = this.opening.get(name);
     if (pending) return pending;
     if (this.draining) throw new ProtocolError(ErrorCode.Draining, "node is draining: no new rooms");
-    const opening = this.create(name, sid).finally(() => this.opening.delete(name));
+    const opening = this.create(name, sid, record).finally(() => this.opening.delete(name));
     this.opening.set(name, opening);
     return opening;
   }
 
-  private async create(name: string, sid: string | undefined): Promise<Room> {
-    const [routers, settings] = await Promise.all([
-      RouterGroup.open({ pool: this.o.pool, consumerBudget: this.o.workerConsumerBudget, log: this.o.log }),
-      this.o.settings(name),
-    ]);
+  private async create(name: string, sid: string | undefined, record: RoomRecord | undefined): Promise<Room> {
+    const routers = await RouterGroup.open({ pool: this.o.pool, consumerBudget: this.o.workerConsumerBudget, log: this.o.log });
+    const settings = roomSettingsOf(record);
     const room = new Room({
       name,
       sid,

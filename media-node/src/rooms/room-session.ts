@@ -4,6 +4,7 @@
 // relayed frame by frame to the hosting node (signaling/signaling-server.ts), which opens the session there.
 import type { Request, Responses } from "#shared/protocol.ts";
 import type { Permissions } from "#shared/grants.ts";
+import type { RoomRecord } from "#shared/records.ts";
 import type { ParticipantSink } from "./participant.ts";
 
 export interface JoinParams {
@@ -27,8 +28,16 @@ export interface RoomSession {
   leave(): void;
 }
 
+/** What check() learnt of a room: its record, read once per join (owner and settings). */
+export interface Admission {
+  readonly params: Pick<JoinParams, "room" | "hostNode" | "roomSid">;
+  readonly record: RoomRecord | undefined;
+}
+
 export interface RoomSessionFactory {
   /** Throws ProtocolError WrongNode (another node owns the room) or Draining (no new rooms here). */
-  check(params: JoinParams): Promise<void>;
-  open(params: JoinParams, sink: ParticipantSink): Promise<RoomSession>;
+  check(params: JoinParams): Promise<Admission>;
+  /** Checks first, unless given check()'s admission for the same room and host claim (a bridged
+   * session is checked when it opens; its join then needs no second check). */
+  open(params: JoinParams, sink: ParticipantSink, admission?: Admission): Promise<RoomSession>;
 }

@@ -17,7 +17,7 @@ import {
   type Responses,
   type TrackInfo,
 } from "#shared/protocol.ts";
-import type { ParticipantRecord, StoredRoomSettings } from "#shared/registry.ts";
+import type { ParticipantRecord, StoredRoomSettings } from "#shared/records.ts";
 import type { Logger } from "../log.ts";
 import { canPublishSource, type Permissions } from "#shared/grants.ts";
 import { Participant, type ParticipantSink, type PublishedTrack, type TransportDirection } from "./participant.ts";

@@ -39,7 +39,7 @@ import type { NodeMetrics } from "../metrics.ts";
 import type { ParticipantSink } from "../rooms/participant.ts";
 import { TokenBucket } from "./rate-limit.ts";
 import { RelayRefused, openRelay } from "./relay.ts";
-import type { JoinParams, RoomSession, RoomSessionFactory } from "../rooms/room-session.ts";
+import type { Admission, JoinParams, RoomSession, RoomSessionFactory } from "../rooms/room-session.ts";
 import { decodeAssertion, encodeAssertion } from "./join-assertion.ts";
 import { bridgeTransport, wsTransport, type SignalTransport } from "./transport.ts";
 
@@ -155,6 +155,8 @@ class Connection implements ParticipantSink {
   /** The token from the socket's URL, or the claims a signal node vouched for (bridged). */
   private readonly credential: { token: string | undefined } | { claims: TokenClaims };
   private readonly remoteAddress: string | undefined;
+  /** A bridged session's check, made when it opened: its join does not check again. */
+  private admission: Admission | undefined;
   private readonly bucket: TokenBucket;
   private readonly unauthBucket: TokenBucket;
   private readonly strikes: TokenBucket;
@@ -170,8 +172,9 @@ class Connection implements ParticipantSink {
   /** Called once, when the connection joined or ended (the server's count of pending sockets). */
   onSettled: (() => void) | undefined;
 
-  constructor(t: SignalTransport, credential: Connection["credential"], o: SignalingOptions, remoteAddress?: string) {
+  constructor(t: SignalTransport, credential: Connection["credential"], o: SignalingOptions, remoteAddress?: string, admission?: Admission) {
     this.t = t;
+    this.admission = admission;
     this.o = o;
     this.credential = credential;
     this.remoteAddress = remoteAddress;
@@ -331,7 +334,9 @@ class Connection implements ParticipantSink {
   }
 
   private async joinLocal(id: number, params: JoinParams): Promise<void> {
-    const session = await this.o.sessions.open(params, this);
+    const admission = this.admission;
+    this.admission = undefined;
+    const session = await this.o.sessions.open(params, this, admission);
     if (this.state !== "joining") return session.leave(); // socket closed while joining
     this.session = session;
     this.joined("ok");
@@ -485,11 +490,12 @@ export class SignalingServer {
    */
   hostBridged = async (session: BridgeSession): Promise<void> => {
     let claims: TokenClaims;
+    let admission: Admission;
     try {
       const a = decodeAssertion(session.init.assertion);
       if ("error" in a) throw new ProtocolError(ErrorCode.Unauthorized, a.error);
       claims = a.claims;
-      await this.o.sessions.check({ ...joinParamsFromClaims(claims, undefined, this.o.requireMediaClaim), signalNode: session.peerNodeId });
+      admission = await this.o.sessions.check({ ...joinParamsFromClaims(claims, undefined, this.o.requireMediaClaim), signalNode: session.peerNodeId });
     } catch (e) {
       const info = toErrorInfo(e);
       const code =
@@ -497,7 +503,7 @@ export class SignalingServer {
       this.o.log.info({ code: info.code, reason: info.message, from: session.peerNodeId }, "bridged session refused");
       return session.close(code, info.message);
     }
-    const c = new Connection(bridgeTransport(session), { claims }, this.o);
+    const c = new Connection(bridgeTransport(session), { claims }, this.o, undefined, admission);
     this.bridged.add(c);
     session.on("message", (f) => c.receive(f, false));
     session.once("close", () => {
