@@ -110,7 +110,12 @@ export async function runFuzz(o: { httpInputs: number; signalInputs: number; see
     if (authenticated) url.searchParams.set("access_token", await node.token(`fz-${off}`, "fuzz-room"));
     const c = await RawSocket.open(url.toString());
     sig.connections++;
-    if (authenticated) c.send(JSON.stringify({ v: PROTOCOL_VERSION, id: 0, method: "join", data: {} }));
+    if (authenticated) {
+      c.send(JSON.stringify({ v: PROTOCOL_VERSION, id: 0, method: "join", data: {} }));
+      // Joined before the batch: frames sent while the join is verified count against the small
+      // budget of a socket that has not joined (signaling-server.ts SOCKET_BUDGET).
+      await c.waitReplies(1, 10_000);
+    }
     for (const f of batch) {
       if (!c.open) break;
       c.send(f);
@@ -225,6 +230,14 @@ class RawSocket {
 
   send(frame: string): void {
     this.ws.send(frame);
+  }
+
+  /** Waits (bounded) for `replies` replies or the node closing the socket. */
+  async waitReplies(replies: number, timeoutMs: number): Promise<void> {
+    if (this.replies >= replies || this.closeCode !== undefined) return;
+    this.target = replies;
+    await Promise.race([new Promise<void>((r) => (this.waiter = r)), new Promise((r) => setTimeout(r, timeoutMs))]);
+    this.target = Infinity;
   }
 
   /** Waits (bounded) for `replies` replies or the node closing the socket, then closes it;
