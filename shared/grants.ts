@@ -3,7 +3,8 @@
 // (control-plane/src/grants.ts); the node reads the media token's grant (signaling) and enforces it
 // (rooms/room.ts).
 import type { Responses } from "./protocol.ts";
-import type { VideoGrant } from "./token.ts";
+import type { z } from "zod";
+import { VideoGrant } from "./token.ts";
 
 export type Permissions = Responses["join"]["permissions"];
 
@@ -53,7 +54,8 @@ export function widenings(base: Permissions, next: Permissions): string[] {
 }
 
 /** The grant fields a join request may restate (each only to narrow). */
-export type GrantRequest = Pick<VideoGrant, "canPublish" | "canSubscribe" | "canPublishData" | "canPublishSources" | "hidden">;
+export const GrantRequest = VideoGrant.pick({ canPublish: true, canSubscribe: true, canPublishData: true, canPublishSources: true, hidden: true });
+export type GrantRequest = z.infer<typeof GrantRequest>;
 
 /** The token's grant with the request's fields in place of its own, or what the request would
  * widen. Only the fields present in either are written, so an absent one keeps LiveKit's default. */

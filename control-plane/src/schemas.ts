@@ -2,7 +2,8 @@
 import { z } from "@hono/zod-openapi";
 import { ErrorCode } from "#shared/errors.ts";
 import { Region } from "#shared/config.ts";
-import { AccessToken, Identity, PublishSources, ROOM_METADATA_MAX, RoomName as SharedRoomName } from "#shared/limits.ts";
+import { AccessToken, Identity, ROOM_METADATA_MAX, RoomName as SharedRoomName } from "#shared/limits.ts";
+import { GrantRequest } from "#shared/grants.ts";
 import { NodeRecord } from "#shared/node.ts";
 import { ParticipantRecord } from "#shared/records.ts";
 
@@ -76,15 +77,7 @@ export const NodeList = z.object({ nodes: z.array(NodeView), nextCursor }).opena
 
 export const RegionList = z.object({ regions: z.array(Region), defaultRegion: z.string().nullable() }).openapi("RegionList");
 
-export const JoinGrants = z
-  .object({
-    canPublish: z.boolean().optional(),
-    canSubscribe: z.boolean().optional(),
-    canPublishData: z.boolean().optional(),
-    canPublishSources: PublishSources.optional(),
-    hidden: z.boolean().optional(),
-  })
-  .strict();
+export const JoinGrants = GrantRequest.strict();
 
 export const JoinBody = z
   .object({
