@@ -126,6 +126,16 @@ export const SctpStreamParameters = z.looseObject({
   maxRetransmits: z.number().int().nonnegative().optional(),
 });
 
+/** Simulcast bounds: camera video has up to 3 spatial layers, each with up to 3 temporal layers. */
+export const MAX_SPATIAL_LAYERS = 3;
+export const MAX_TEMPORAL_LAYERS = 3;
+export const VideoLayer = z.object({ width: z.number().int().min(1).max(16_384), height: z.number().int().min(1).max(16_384) });
+export type VideoLayer = z.infer<typeof VideoLayer>;
+
+/** Per-participant connection quality (LiveKit's ConnectionQuality). */
+export const ConnectionQuality = z.enum(["excellent", "good", "poor", "lost"]);
+export type ConnectionQuality = z.infer<typeof ConnectionQuality>;
+
 export const MediaKind = z.enum(["audio", "video"]);
 export const TrackKind = z.enum(["audio", "video", "data"]);
 export type TrackKind = z.infer<typeof TrackKind>;
@@ -173,6 +183,9 @@ export const Requests = {
     rtpParameters: RtpParameters,
     source: TrackSource.optional(),
     paused: z.boolean().optional(),
+    /** Video: the size of each simulcast encoding, lowest first (LiveKit's VideoLayer); the node
+     * picks layers for a subscriber's rendered size from it. */
+    layers: z.array(VideoLayer).min(1).max(MAX_SPATIAL_LAYERS).optional(),
   }),
   closeProducer: z.object({ trackId: Id }),
   pauseProducer: z.object({ trackId: Id }),
@@ -180,6 +193,22 @@ export const Requests = {
   /** Consumers start paused; resume once the client side is ready (no lost keyframe). */
   consume: z.object({ trackId: Id }),
   pauseConsumer: z.object({ consumerId: Id }),
+  /** Explicit layer choice for a subscribed video track (the highest layers the subscriber wants;
+   * the node forwards the best one available up to them) and its priority when bandwidth is short. */
+  setPreferredLayers: z.object({
+    trackId: Id,
+    spatialLayer: z.number().int().min(0).max(MAX_SPATIAL_LAYERS - 1),
+    temporalLayer: z.number().int().min(0).max(MAX_TEMPORAL_LAYERS - 1).optional(),
+    priority: z.number().int().min(1).max(255).optional(),
+  }),
+  /** Adaptive stream: how a subscribed video track is shown. Hidden → the node pauses it; visible →
+   * the node picks the smallest layer that covers width × height (CSS pixels × devicePixelRatio). */
+  updateTrackSettings: z.object({
+    trackId: Id,
+    visible: z.boolean(),
+    width: z.number().int().min(0).max(16_384).optional(),
+    height: z.number().int().min(0).max(16_384).optional(),
+  }),
   resumeConsumer: z.object({ consumerId: Id }),
   produceData: z.object({
     transportId: Id,
@@ -210,6 +239,8 @@ export const TrackInfo = z.object({
   source: TrackSource.optional(),
   muted: z.boolean(),
   label: z.string().optional(),
+  /** Video: its simulcast encodings' sizes, lowest first (one entry: no simulcast). */
+  layers: z.array(VideoLayer).optional(),
 });
 export type TrackInfo = z.infer<typeof TrackInfo>;
 
@@ -266,6 +297,8 @@ export interface Responses {
     producerPaused: boolean;
   };
   pauseConsumer: Record<string, never>;
+  setPreferredLayers: Record<string, never>;
+  updateTrackSettings: Record<string, never>;
   resumeConsumer: Record<string, never>;
   produceData: { trackId: string };
   consumeData: {
@@ -295,6 +328,18 @@ export const Notifications = {
   trackMuted: z.object({ identity: z.string(), trackId: Id, muted: z.boolean() }),
   /** A consumer (media or data) went away because its track or transport did. */
   consumerClosed: z.object({ consumerId: Id, trackId: Id }),
+  /** The layers the node now forwards to this subscriber (null: none, the consumer is paused or
+   * its producer sends nothing). */
+  layersChanged: z.object({ trackId: Id, spatialLayer: z.number().int().nullable(), temporalLayer: z.number().int().nullable() }),
+  /** Dynacast, to a publisher: the highest spatial layer of its track anyone consumes (-1: nobody).
+   * The client turns the encodings above it off and back on when this rises. */
+  subscribedLayers: z.object({ trackId: Id, maxSpatialLayer: z.number().int().min(-1).max(MAX_SPATIAL_LAYERS - 1) }),
+  /** The room's dominant speaker changed (mediasoup ActiveSpeakerObserver). */
+  activeSpeaker: z.object({ identity: z.string() }),
+  /** Who is audible now and how loud (0..1, linear), loudest first; empty: silence. Throttled. */
+  speakers: z.object({ speakers: z.array(z.object({ identity: z.string(), level: z.number() })) }),
+  /** Participants whose connection quality changed. */
+  connectionQuality: z.object({ updates: z.array(z.object({ identity: z.string(), quality: ConnectionQuality, score: z.number() })) }),
   error: ErrorInfo,
   /** Reconnect through the control plane: the node is draining, the room moved, or the session
    * reached the node's maximum session age (a fresh app token is needed). */

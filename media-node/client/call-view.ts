@@ -12,6 +12,9 @@ export interface CallState {
   /** performance.now() when the first remote video frame was shown. */
   firstFrameAt: number | undefined;
   errors: string[];
+  /** The room's active speaker as last notified, and the notifications so far (tests read them). */
+  activeSpeaker?: string;
+  activeSpeakers?: string[];
 }
 
 export interface CallView {
@@ -44,6 +47,7 @@ export function showCall(client: MeridianClient, view: CallView): void {
   // A replacement subscribes before it inherits the listeners: start from what it holds.
   const follow = (c: MeridianClient) => {
     state.client = c;
+    tiles.views = c.views;
     tiles.clear();
     for (const p of c.joined.participants) tiles.participant(p.identity);
     for (const r of c.remoteTracks) tiles.addTrack(r);
@@ -53,6 +57,16 @@ export function showCall(client: MeridianClient, view: CallView): void {
   client.on("participantLeft", ({ identity }) => tiles.removeParticipant(identity));
   client.on("trackSubscribed", (r) => tiles.addTrack(r));
   client.on("trackUnsubscribed", ({ trackId }) => tiles.removeTrack(trackId));
+  client.on("trackMuted", ({ trackId, muted }) => tiles.setMuted(trackId, muted));
+  client.on("activeSpeaker", ({ identity }) => {
+    state.activeSpeaker = identity;
+    state.activeSpeakers ??= [];
+    if (state.activeSpeakers.length < 1000) state.activeSpeakers.push(identity);
+    tiles.setSpeaking(identity);
+  });
+  client.on("connectionQuality", (updates) => {
+    for (const u of updates) tiles.setQuality(u.identity, u.quality);
+  });
   client.on("disconnected", ({ code, reason }) => status(`disconnected (${code} ${reason})`));
   client.on("reconnect", () => status(`node asked to reconnect; rejoining ${view.rejoinWith}…`));
   client.on("reconnected", (next) => {

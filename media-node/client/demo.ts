@@ -7,6 +7,7 @@
 import { MeridianClient } from "./meridian-client.ts";
 import { joinedStatus, showCall, type CallState } from "./call-view.ts";
 import { addTileStyles, showLocal } from "./tiles.ts";
+import { wireControls } from "./controls.ts";
 
 export interface DemoState extends CallState {
   joinStartedAt: number | undefined;
@@ -68,6 +69,7 @@ async function join(url: string, token: string): Promise<void> {
     showLocal($<HTMLVideoElement>("local"), local, client.joined.participant.identity);
     state.publishedAt = performance.now();
   }
+  if (client.joined.permissions.canPublish) wireControls(state, { mic: $("mute-mic"), camera: $("mute-camera"), screen: $("share-screen"), box: $("controls"), status });
   if (params.get("data") === "1") {
     const dp = await client.publishData("chat");
     state.sendData = (text) => dp.send(text);

@@ -3,8 +3,10 @@
 // through a hook that fetches a fresh url + token from the control plane — when the node asks it to
 // (`reconnect`) or its connection is lost in a way a rejoin can fix (node died, bridge timed out).
 import { Device, type types } from "mediasoup-client";
-import { CloseCode, defaultSource, shouldReconnect, type NotificationData, type NotificationName, type ParticipantInfo, type Responses, type TrackInfo, type TrackSource } from "#shared/protocol.ts";
+import { CloseCode, defaultSource, shouldReconnect, type NotificationData, type NotificationName, type ParticipantInfo, type Responses, type TrackInfo, type TrackSource, type VideoLayer } from "#shared/protocol.ts";
 import { SignalClient, type CloseInfo } from "./signal-client.ts";
+import { CAMERA_CAPTURE, cameraEncodings, encodingLayers, SCREEN_ENCODINGS, START_BITRATE_KBPS, type Simulcast } from "./simulcast.ts";
+import { TrackViews } from "./track-views.ts";
 
 /** Rejoin attempts after a lost connection, and the backoff between them (doubling, capped). */
 export const REJOIN_ATTEMPTS = 10;
@@ -25,6 +27,9 @@ export interface RemoteTrack {
   identity: string;
   trackId: string;
   kind: "audio" | "video";
+  source: TrackSource;
+  /** The publisher muted it (trackMuted). */
+  muted: boolean;
   track: MediaStreamTrack;
   consumer: types.Consumer;
 }
@@ -34,6 +39,16 @@ export interface ClientEvents {
   participantLeft: { identity: string };
   trackSubscribed: RemoteTrack;
   trackUnsubscribed: { identity: string; trackId: string };
+  /** A remote track was muted or unmuted by its publisher (or the server). */
+  trackMuted: { identity: string; trackId: string; muted: boolean };
+  /** The layers the node forwards of a subscribed video track (null: none). */
+  layersChanged: NotificationData<"layersChanged">;
+  /** Dynacast: the node said which layers of a published track anyone consumes; the encodings
+   * above are turned off. */
+  subscribedLayers: NotificationData<"subscribedLayers">;
+  activeSpeaker: { identity: string };
+  speakers: NotificationData<"speakers">["speakers"];
+  connectionQuality: NotificationData<"connectionQuality">["updates"];
   data: { identity: string; label: string; data: string | ArrayBuffer };
   reconnect: NotificationData<"reconnect">;
   disconnected: CloseInfo;
@@ -44,6 +59,13 @@ export interface ClientEvents {
 }
 
 type Listener<T> = (ev: T) => void;
+
+export interface PublishOptions {
+  /** Screen share (two simulcast layers, source screen_share). */
+  screen?: boolean;
+  /** Camera video: simulcast on (default), off, or these encodings. */
+  simulcast?: Simulcast;
+}
 
 export interface ConnectOptions {
   url: string;
@@ -63,6 +85,12 @@ export class MeridianClient {
   private recvTransport: types.Transport | undefined;
   private readonly remote = new Map<string, RemoteTrack>();
   private readonly published = new Map<string, types.Producer>();
+  /** What publishStream was asked for each published track, so a rejoin republishes alike. */
+  private readonly publishedAs = new Map<string, PublishOptions>();
+  /** Adaptive stream: the elements subscribed video is shown in, reported to the node. */
+  readonly views = new TrackViews((trackId, view) => {
+    void this.signal.request("updateTrackSettings", { trackId, ...view }).catch(() => undefined);
+  });
   private readonly dataProducers = new Map<string, types.DataProducer>();
   private readonly listeners = new Map<keyof ClientEvents, Set<Listener<never>>>();
   /** Subscriptions in flight or done, by track id (a track is consumed once). */
@@ -130,12 +158,14 @@ export class MeridianClient {
     });
     if (direction === "send") {
       transport.on("produce", ({ kind, rtpParameters, appData }, ok, fail) => {
+        const layers = appData.layers as VideoLayer[] | undefined;
         this.signal
           .request("produce", {
             transportId: transport.id,
             kind,
             rtpParameters: rtpParameters as never,
             source: appData.source as TrackSource | undefined,
+            ...(layers ? { layers } : {}),
           })
           .then(({ trackId }) => ok({ id: trackId }), fail);
       });
@@ -153,23 +183,63 @@ export class MeridianClient {
     return this.sendTransport;
   }
 
-  /** Publishes camera and/or microphone (fake devices in tests). Returns the local stream. */
-  async publishMedia(opts: { audio?: boolean; video?: boolean } = { audio: true, video: true }): Promise<MediaStream> {
-    const stream = await navigator.mediaDevices.getUserMedia({
-      audio: opts.audio ?? true,
-      video: (opts.video ?? true) ? { width: 640, height: 360 } : false,
-    });
-    await this.publishStream(stream);
+  /** Publishes camera and/or microphone (fake devices in tests). Camera video goes out in three
+   * simulcast layers (320×180, 640×360, 1280×720, VP8 with temporal layers) unless `simulcast`
+   * says otherwise. Returns the local stream. */
+  async publishMedia(opts: { audio?: boolean; video?: boolean; simulcast?: Simulcast } = {}): Promise<MediaStream> {
+    const stream = await navigator.mediaDevices.getUserMedia({ audio: opts.audio ?? true, video: (opts.video ?? true) ? CAMERA_CAPTURE : false });
+    await this.publishStream(stream, { simulcast: opts.simulcast ?? true });
     return stream;
   }
 
-  async publishStream(stream: MediaStream): Promise<void> {
+  /** Shares the screen (getDisplayMedia) in two simulcast layers, with its audio when asked and
+   * offered. Source `screen_share` (`screen_share_audio`). Returns the captured stream; ending it
+   * (the browser's "stop sharing") unpublishes it. */
+  async publishScreen(opts: { audio?: boolean } = {}): Promise<MediaStream> {
+    const stream = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: 15 }, audio: opts.audio ?? false });
+    await this.publishStream(stream, { screen: true });
+    for (const t of stream.getTracks()) t.addEventListener("ended", () => void this.unpublishTrack(t));
+    return stream;
+  }
+
+  async publishStream(stream: MediaStream, opts: PublishOptions = {}): Promise<void> {
     const transport = await this.send();
     for (const track of stream.getTracks()) {
-      const source = defaultSource(track.kind === "audio" ? "audio" : "video");
-      const producer = await transport.produce({ track, stopTracks: false, appData: { source } });
+      const kind = track.kind === "audio" ? "audio" : "video";
+      const source: TrackSource = opts.screen ? (kind === "audio" ? "screen_share_audio" : "screen_share") : defaultSource(kind);
+      const encodings = kind === "audio" ? undefined : opts.screen ? SCREEN_ENCODINGS : cameraEncodings(opts.simulcast ?? true);
+      const layers = encodings ? encodingLayers(track.getSettings(), encodings) : undefined;
+      const producer = await transport.produce({
+        track,
+        stopTracks: false,
+        ...(encodings ? { encodings, codecOptions: { videoGoogleStartBitrate: START_BITRATE_KBPS } } : {}),
+        appData: { source, ...(layers ? { layers } : {}) },
+      });
       this.published.set(producer.id, producer);
+      this.publishedAs.set(producer.id, opts);
     }
+  }
+
+  /** Stops publishing a local track (a screen share that ended). */
+  async unpublishTrack(track: MediaStreamTrack): Promise<void> {
+    for (const [id, p] of this.published) {
+      if (p.track !== track) continue;
+      this.published.delete(id);
+      this.publishedAs.delete(id);
+      p.close();
+      await this.signal.request("closeProducer", { trackId: id }).catch(() => undefined);
+    }
+  }
+
+  /** The local tracks published, by track id (for mute buttons). */
+  get localTracks(): { trackId: string; kind: string; source: TrackSource; paused: boolean }[] {
+    return [...this.published.values()].map((p) => ({ trackId: p.id, kind: p.kind, source: p.appData.source as TrackSource, paused: p.paused }));
+  }
+
+  /** Explicit layer choice for a subscribed video track (LiveKit's setVideoQuality): the node
+   * forwards the best layer available up to `spatialLayer`; `priority` (1-255) shares bandwidth. */
+  async setPreferredLayers(trackId: string, spatialLayer: number, opts: { temporalLayer?: number; priority?: number } = {}): Promise<void> {
+    await this.signal.request("setPreferredLayers", { trackId, spatialLayer, ...opts });
   }
 
   /** Opens a data channel to the room; others receive what is sent on it as `data` events. */
@@ -223,7 +293,8 @@ export class MeridianClient {
         kind: r.kind,
         rtpParameters: r.rtpParameters as unknown as types.RtpParameters,
       });
-      const remote: RemoteTrack = { identity, trackId: t.trackId, kind: r.kind, track: consumer.track, consumer };
+      const source = t.source ?? (r.kind === "audio" ? "microphone" : "camera");
+      const remote: RemoteTrack = { identity, trackId: t.trackId, kind: r.kind, source, muted: t.muted, track: consumer.track, consumer };
       this.remote.set(consumer.id, remote);
       await this.signal.request("resumeConsumer", { consumerId: consumer.id });
       this.emit("trackSubscribed", remote);
@@ -243,12 +314,28 @@ export class MeridianClient {
         const d = data as NotificationData<"trackPublished">;
         return this.subscribe(d.identity, d.track);
       }
+      case "trackMuted": {
+        const d = data as NotificationData<"trackMuted">;
+        for (const r of this.remote.values()) if (r.trackId === d.trackId) r.muted = d.muted;
+        return this.emit("trackMuted", d);
+      }
+      case "layersChanged":
+        return this.emit("layersChanged", data as NotificationData<"layersChanged">);
+      case "subscribedLayers":
+        return this.dynacast(data as NotificationData<"subscribedLayers">);
+      case "activeSpeaker":
+        return this.emit("activeSpeaker", data as NotificationData<"activeSpeaker">);
+      case "speakers":
+        return this.emit("speakers", (data as NotificationData<"speakers">).speakers);
+      case "connectionQuality":
+        return this.emit("connectionQuality", (data as NotificationData<"connectionQuality">).updates);
       case "consumerClosed": {
         const d = data as NotificationData<"consumerClosed">;
         const r = this.remote.get(d.consumerId);
         this.subscribing.delete(d.trackId);
         if (!r) return;
         this.remote.delete(d.consumerId);
+        this.views.unobserve(r.trackId);
         r.consumer.close();
         return this.emit("trackUnsubscribed", { identity: r.identity, trackId: r.trackId });
       }
@@ -258,13 +345,26 @@ export class MeridianClient {
     }
   }
 
+  /** Dynacast: encodings above what anyone consumes go inactive (the lowest stays on, so a new
+   * subscriber gets a picture at once). */
+  private async dynacast(d: NotificationData<"subscribedLayers">): Promise<void> {
+    const p = this.published.get(d.trackId);
+    if (!p || p.closed || p.kind !== "video") return;
+    try {
+      await p.setMaxSpatialLayer(Math.max(0, d.maxSpatialLayer));
+    } catch (e) {
+      console.warn(`dynacast ${d.trackId} failed`, e);
+    }
+    this.emit("subscribedLayers", d);
+  }
+
   /** Moves to the node the control plane names, republishing the same local tracks. Retries with
    * backoff: right after a node dies the control plane may still name it until its registration
    * expires (at most 2 report intervals). */
   private async followReconnect(reason: string): Promise<void> {
     const onReconnect = this.opts.onReconnect;
     if (!onReconnect || this.finished) return;
-    const tracks = [...this.published.values()].map((p) => p.track).filter((t): t is MediaStreamTrack => t !== null);
+    const tracks = [...this.published.values()].filter((p) => p.track !== null).map((p) => ({ track: p.track!, as: this.publishedAs.get(p.id) ?? {} }));
     this.leave();
     let error = "";
     for (let attempt = 0; attempt < REJOIN_ATTEMPTS; attempt++) {
@@ -272,7 +372,7 @@ export class MeridianClient {
       let next: MeridianClient | undefined;
       try {
         next = await MeridianClient.connect({ ...this.opts, ...(await onReconnect(reason)) });
-        if (tracks.length > 0) await next.publishStream(new MediaStream(tracks));
+        for (const t of tracks) await next.publishStream(new MediaStream([t.track]), t.as);
       } catch (e) {
         next?.leave();
         error = String(e);
@@ -287,6 +387,7 @@ export class MeridianClient {
 
   leave(): void {
     this.finished = true;
+    this.views.close();
     if (this.signal.isOpen) void this.signal.request("leave", {}).catch(() => undefined);
     this.sendTransport?.close();
     this.recvTransport?.close();

@@ -14,6 +14,10 @@ export const TILE_CSS = `
 .tile video { width: 100%; height: 100%; object-fit: cover; }
 .tile .avatar { width: 72px; height: 72px; border-radius: 50%; background: #2b4660; color: #cfe6ff; display: flex; align-items: center; justify-content: center; font: 600 32px system-ui, sans-serif; }
 .tile .name { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.tile.speaking .media { outline: 3px solid #3fb950; outline-offset: -3px; }
+.tile .quality { font-size: .8em; color: #8b949e; margin-left: .4em; }
+.tile .quality[data-quality="poor"], .tile .quality[data-quality="lost"] { color: #d29922; }
+
 `;
 
 const STYLE_ID = "meridian-tile-css";
@@ -55,11 +59,19 @@ export function showLocal(video: HTMLVideoElement, stream: MediaStream, identity
   video.parentElement?.append(placeholder(video.ownerDocument, identity));
 }
 
+/** Where shown video is reported for adaptive stream (MeridianClient.views). */
+export interface VideoViews {
+  observe(trackId: string, el: Element): void;
+  hide(trackId: string): void;
+  unobserve(trackId: string): void;
+}
+
 interface Tile {
   el: HTMLElement;
   media: HTMLElement;
   name: HTMLElement;
   tracks: Map<string, RemoteTrack>;
+  quality: string | undefined;
 }
 
 /** The remote participants' tiles inside `container`. */
@@ -70,6 +82,9 @@ export class Tiles {
   private readonly tiles = new Map<string, Tile>();
   /** Which participant a track belongs to, for removals that name only the track. */
   private readonly owner = new Map<string, string>();
+
+  /** Set by the page's call view to the current client's views (adaptive stream). */
+  views: VideoViews | undefined;
 
   constructor(container: HTMLElement, onFirstVideoFrame?: () => void) {
     this.doc = container.ownerDocument;
@@ -95,13 +110,17 @@ export class Tiles {
     const t = identity === undefined ? undefined : this.tiles.get(identity);
     this.owner.delete(trackId);
     if (!t?.tracks.delete(trackId)) return;
+    this.views?.unobserve(trackId);
     this.redraw(t, identity!);
   }
 
   removeParticipant(identity: string): void {
     const t = this.tiles.get(identity);
     if (!t) return;
-    for (const id of t.tracks.keys()) this.owner.delete(id);
+    for (const id of t.tracks.keys()) {
+      this.owner.delete(id);
+      this.views?.unobserve(id);
+    }
     t.el.remove();
     this.tiles.delete(identity);
   }
@@ -123,7 +142,7 @@ export class Tiles {
     const name = this.doc.createElement("span");
     name.className = "name";
     el.append(media, name);
-    t = { el, media, name, tracks: new Map() };
+    t = { el, media, name, tracks: new Map(), quality: undefined };
     this.tiles.set(identity, t);
     this.container.append(el);
     this.redraw(t, identity);
@@ -146,7 +165,10 @@ export class Tiles {
       v.srcObject = new MediaStream([video.track]);
       if (this.onFirstVideoFrame) v.requestVideoFrameCallback(() => this.onFirstVideoFrame?.());
       t.media.replaceChildren(v);
+      this.views?.observe(video.trackId, v);
     }
+    // Video the tile does not show (an older camera behind a screen share) is hidden: paused.
+    for (const r of tracks) if (r.kind === "video" && r !== video) this.views?.hide(r.trackId);
     const audioIds = new Set(tracks.filter((r) => r.kind === "audio").map((r) => r.trackId));
     for (const a of [...t.el.querySelectorAll("audio")]) if (!audioIds.has(a.dataset.trackId ?? "")) a.remove();
     for (const r of tracks) {
@@ -158,6 +180,40 @@ export class Tiles {
       a.srcObject = new MediaStream([r.track]);
       t.el.append(a);
     }
-    t.name.textContent = `${identity} · ${describeKinds(tracks.map((r) => r.kind))}`;
+    const muted = tracks.filter((r) => r.muted).map((r) => (r.kind === "audio" ? "mic muted" : "camera off"));
+    const sharing = tracks.some((r) => r.source === "screen_share") ? " · sharing screen" : "";
+    t.name.textContent = `${identity} · ${describeKinds(tracks.map((r) => r.kind))}${sharing}${muted.length ? ` · ${muted.join(", ")}` : ""}`;
+    t.el.dataset.muted = muted.join(",");
+    if (t.quality) {
+      const q = this.doc.createElement("span");
+      q.className = "quality";
+      q.dataset.quality = t.quality;
+      q.textContent = t.quality;
+      t.name.append(q);
+    }
+  }
+
+  /** A remote track was muted or unmuted: the name line says so. */
+  setMuted(trackId: string, muted: boolean): void {
+    const identity = this.owner.get(trackId);
+    const t = identity === undefined ? undefined : this.tiles.get(identity);
+    const r = t?.tracks.get(trackId);
+    if (!t || !r) return;
+    r.muted = muted;
+    this.redraw(t, identity!);
+  }
+
+  /** Highlights the active speaker's tile (and only it). */
+  setSpeaking(identity: string): void {
+    for (const [id, t] of this.tiles) t.el.classList.toggle("speaking", id === identity);
+  }
+
+  /** Shows a participant's connection quality on its name line. */
+  setQuality(identity: string, quality: string): void {
+    const t = this.tiles.get(identity);
+    if (!t || t.quality === quality) return;
+    t.quality = quality;
+    t.el.dataset.quality = quality;
+    this.redraw(t, identity);
   }
 }

@@ -22,6 +22,10 @@ import type { Logger } from "../log.ts";
 import { canPublishSource, type Permissions } from "#shared/grants.ts";
 import { Participant, type ParticipantSink, type PublishedTrack, type TransportDirection } from "./participant.ts";
 import type { RouterGroup, RoomRouter } from "./router-group.ts";
+import { Dynacast } from "./dynacast.ts";
+import { DEFAULT_CAMERA_LAYERS, layerForSize } from "./layers.ts";
+import { QualityMonitor } from "./quality-monitor.ts";
+import { RoomSpeakers } from "./speakers.ts";
 
 /** Room-level events the node mirrors elsewhere (Redis registry, metrics). */
 export interface RoomObserver {
@@ -72,6 +76,9 @@ export class Room {
   private readonly tracks = new Map<string, { owner: Participant; track: PublishedTrack }>();
   private readonly o: RoomOptions;
   private emptyTimer: NodeJS.Timeout | undefined;
+  private readonly dynacast: Dynacast;
+  private readonly speakers: RoomSpeakers;
+  private readonly quality: QualityMonitor;
   closed = false;
 
   /** What the control plane stored with the room when it opened here (restored on re-sync). */
@@ -84,6 +91,24 @@ export class Room {
     this.name = o.name;
     this.routers = o.routers;
     o.routers.onRouterLost = (r) => this.routerLost(r);
+    this.dynacast = new Dynacast({
+      owner: (trackId) => {
+        const t = this.tracks.get(trackId);
+        if (!t?.track.producer || t.owner.closed) return undefined;
+        return {
+          simulcast: t.track.producer.type === "simulcast",
+          notify: (maxSpatialLayer) => t.owner.sink.notify("subscribedLayers", { trackId, maxSpatialLayer }),
+        };
+      },
+    });
+    this.speakers = new RoomSpeakers({
+      activeSpeaker: (identity) => this.broadcastAll("activeSpeaker", { identity }),
+      levels: (speakers) => this.broadcastAll("speakers", { speakers }),
+    });
+    this.quality = new QualityMonitor(
+      () => this.participants.values(),
+      (updates) => this.broadcastAll("connectionQuality", { updates }),
+    );
     o.observer.roomOpened(o.name, o.sid);
   }
 
@@ -185,6 +210,8 @@ export class Room {
       this.o.observer.participantLeft(this.name, p.identity);
     }
     this.tracks.clear();
+    this.dynacast.close();
+    this.quality.close();
     this.routers.close();
     this.o.observer.roomClosed(this.name);
     this.o.log.info({ room: this.name, reason }, "room closed");
@@ -224,9 +251,14 @@ export class Room {
       case "pauseConsumer":
       case "resumeConsumer": {
         const c = p.consumers.get(req.data.consumerId) ?? fail(ErrorCode.NotFound, "no such consumer");
-        await (req.method === "pauseConsumer" ? c.pause() : c.resume());
+        c.appData.clientPaused = req.method === "pauseConsumer";
+        await this.applyPause(c);
         return EMPTY;
       }
+      case "setPreferredLayers":
+        return this.setPreferredLayers(p, req.data);
+      case "updateTrackSettings":
+        return this.updateTrackSettings(p, req.data);
     }
   }
 
@@ -281,10 +313,14 @@ export class Room {
       kind: d.kind,
       rtpParameters: d.rtpParameters as types.RtpParameters,
       paused: d.paused ?? false,
+      appData: { identity: p.identity },
     });
     const info: TrackInfo = { trackId: producer.id, kind: d.kind, muted: producer.paused, source };
+    if (d.kind === "video") info.layers = trackLayers(d.layers, producer);
     this.publish(p, { info, producer });
     producer.observer.once("close", () => this.dropTrack(p, producer.id));
+    if (d.kind === "audio")
+      this.speakers.add(p.router.router, producer).catch((e: unknown) => this.o.log.warn({ err: e, room: this.name }, "audio observers failed"));
     return { trackId: producer.id };
   }
 
@@ -331,6 +367,7 @@ export class Room {
   private unpublish(p: Participant, trackId: string, t: PublishedTrack): void {
     p.tracks.delete(trackId);
     this.tracks.delete(trackId);
+    this.dynacast.forget(trackId);
     // Closing the producer closes its consumers; they tell their owners (consumerClosed).
     t.producer?.close();
     t.dataProducer?.close();
@@ -367,9 +404,13 @@ export class Room {
     const consumer = await this.subscribing(p, trackId, async () => {
       const producerId = await this.pipedTo(p, owner, "producer", producer.id);
       if (!p.router.router.canConsume({ producerId, rtpCapabilities })) fail(ErrorCode.BadRequest, "your RTP capabilities cannot receive this track");
-      return transport.consume({ producerId, rtpCapabilities, paused: true, appData: { trackId } });
+      return transport.consume({ producerId, rtpCapabilities, paused: true, appData: { trackId, clientPaused: true, hidden: false } });
     });
     p.consumers.set(consumer.id, consumer);
+    this.dynacast.add(trackId, consumer);
+    consumer.on("layerschange", (layers) =>
+      p.sink.notify("layersChanged", { trackId, spatialLayer: layers?.spatialLayer ?? null, temporalLayer: layers?.temporalLayer ?? null }),
+    );
     this.routers.countConsumer(p.router, consumer);
     consumer.observer.once("close", () => p.consumers.delete(consumer.id));
     consumer.on("producerclose", () => p.sink.notify("consumerClosed", { consumerId: consumer.id, trackId }));
@@ -434,6 +475,43 @@ export class Room {
     }
   }
 
+  /** A consumer runs unless its subscriber paused it or reported it hidden (adaptive stream). */
+  private async applyPause(c: types.Consumer): Promise<void> {
+    const paused = c.appData.clientPaused === true || c.appData.hidden === true;
+    if (paused !== c.paused) await (paused ? c.pause() : c.resume());
+    this.dynacast.changed(String(c.appData.trackId));
+  }
+
+  private subscription(p: Participant, trackId: string): types.Consumer {
+    for (const c of p.consumers.values()) if (c.appData.trackId === trackId) return c;
+    return fail(ErrorCode.NotFound, "not subscribed to this track");
+  }
+
+  private async setPreferredLayers(p: Participant, d: Extract<RoomRequest, { method: "setPreferredLayers" }>["data"]): Promise<Empty> {
+    const c = this.subscription(p, d.trackId);
+    if (c.kind !== "video") fail(ErrorCode.BadRequest, "layers are for video tracks");
+    if (c.type === "simulcast") {
+      const max = (this.tracks.get(d.trackId)?.track.info.layers?.length ?? 1) - 1;
+      if (d.spatialLayer > max) fail(ErrorCode.BadRequest, `spatialLayer ${d.spatialLayer} out of range: the track has layers 0..${max}`);
+      await c.setPreferredLayers({ spatialLayer: d.spatialLayer, ...(d.temporalLayer !== undefined ? { temporalLayer: d.temporalLayer } : {}) });
+    } else if (d.spatialLayer > 0) fail(ErrorCode.BadRequest, "the track is not simulcast: only spatialLayer 0");
+    if (d.priority !== undefined) await c.setPriority(d.priority);
+    c.appData.explicitLayers = true; // from now on adaptive reports only pause and resume it
+    this.dynacast.changed(d.trackId);
+    return EMPTY;
+  }
+
+  private async updateTrackSettings(p: Participant, d: Extract<RoomRequest, { method: "updateTrackSettings" }>["data"]): Promise<Empty> {
+    const c = this.subscription(p, d.trackId);
+    c.appData.hidden = !d.visible;
+    if (d.visible && c.type === "simulcast" && c.appData.explicitLayers !== true) {
+      const layers = this.tracks.get(d.trackId)?.track.info.layers ?? DEFAULT_CAMERA_LAYERS;
+      await c.setPreferredLayers({ spatialLayer: layerForSize(layers, d.width ?? 0, d.height ?? 0) });
+    }
+    await this.applyPause(c);
+    return EMPTY;
+  }
+
   private changed(p: Participant): void {
     if (!p.closed) this.o.observer.participantUpdated(this.name, p.record());
   }
@@ -443,6 +521,12 @@ export class Room {
     if (from.permissions.hidden) return;
     let frame: string | undefined; // encoded once, for the first recipient
     for (const other of this.participants.values()) if (other !== from) other.sink.notifyEncoded((frame ??= encodeNotification(name, data)));
+  }
+
+  /** To everyone in the room, the sender included (speakers, quality): hidden ones are left out. */
+  private broadcastAll<N extends NotificationName>(name: N, data: NotificationData<N>): void {
+    let frame: string | undefined;
+    for (const p of this.participants.values()) p.sink.notifyEncoded((frame ??= encodeNotification(name, data)));
   }
 
   /** Producers (tracks in) and consumers (tracks out) of the room. */
@@ -459,4 +543,12 @@ export class Room {
   *transports(): Iterable<types.WebRtcTransport> {
     for (const p of this.participants.values()) yield* p.transports.values();
   }
+}
+
+/** A video track's layer sizes: what the client declared when it matches the producer's encodings,
+ * else (an older client) the default camera ladder cut to the encodings it sends. */
+function trackLayers(declared: TrackInfo["layers"], producer: types.Producer): NonNullable<TrackInfo["layers"]> {
+  const n = producer.type === "simulcast" ? producer.rtpParameters.encodings?.length ?? 1 : 1;
+  if (declared && declared.length === n) return declared;
+  return DEFAULT_CAMERA_LAYERS.slice(-n);
 }
