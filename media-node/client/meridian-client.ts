@@ -265,6 +265,13 @@ export class MeridianClient {
     return [...report.values()] as Record<string, unknown>[];
   }
 
+  /** Raw WebRTC stats of the sending side (outbound-rtp per simulcast rid etc.). */
+  async sendStats(): Promise<Record<string, unknown>[]> {
+    if (!this.sendTransport || this.sendTransport.closed) return [];
+    const report = await this.sendTransport.getStats();
+    return [...report.values()] as Record<string, unknown>[];
+  }
+
   get remoteTracks(): RemoteTrack[] {
     return [...this.remote.values()];
   }
