@@ -11,12 +11,13 @@
 //   node:<id>:reservation   HASH    at (updatedAt of the last report), carried:<metric> (reservation
 //                                   a report could not show yet, decayed), cost:<metric> (what one
 //                                   more room costs, learnt from that report); PX = NODE_TTL_MS
-//   node:<id>:writes        HASH    boot (the node's startedAt), seq (how many of its own writes Redis
-//                                   executed: every script a node runs for itself adds one);
-//                                   PX = NODE_TTL_MS. A seq below what the node counted acknowledged,
-//                                   or another boot, means Redis lost acknowledged writes (restored
-//                                   from an older snapshot, failover to a lagging replica): report_node
-//                                   starts a warm-up and the node re-syncs (registry.ts reportNode)
+//   node:<id>:writes        HASH    the node's write log: boot (the node process's startedAt), seq (the
+//                                   highest number of its writes Redis executed; registry.ts
+//                                   NodeWriteLog numbers them); PX = WRITE_LOG_TTL_MS (outlives the
+//                                   record), swept with the node. A seq below a number the node saw
+//                                   acknowledged, or another boot, means Redis lost acknowledged
+//                                   writes (restored from an older snapshot, failover to a lagging
+//                                   replica): report_node starts a warm-up and the node re-syncs
 //   room:<name>             HASH    room record: name, node, region, createdAt, emptyTimeout, maxParticipants,
 //                                   metadata, epoch (registry:epoch of its last placement or claim),
 //                                   sid (this incarnation of the room: set when placed, carried by media

@@ -65,6 +65,11 @@ export class NodeWriteLog {
   }
 }
 
+/** How long a node's write log outlives its last write: far longer than its record, so a Redis
+ * restored from a snapshot up to this old still holds the node's older log (and gives the loss
+ * away) even when the restore took longer than the record's TTL. Swept with the node. */
+export const WRITE_LOG_TTL_MS = 60_000;
+
 /** A node whose last acknowledged report was sent less than this ago still has its record: if
  * Redis has none, Redis lost it (the TTL counts from the report's arrival; half an interval of
  * margin for transit). */
@@ -121,6 +126,7 @@ export async function reportNode(redis: ScriptRunner, record: NodeRecord, now = 
       acked_max: writes.ackedMax,
       quiet_ms: writes.quietMs,
       lost_after_ms: RECORD_CANNOT_EXPIRE_MS,
+      log_ttl_ms: WRITE_LOG_TTL_MS,
     },
   );
   const [status, epoch] = r as [number, number];
@@ -134,12 +140,12 @@ export async function removeNode(redis: ScriptRunner, nodeId: string): Promise<v
 
 /** Returns false when another node owns the room (nothing written). */
 export async function upsertParticipant(redis: ScriptRunner, room: string, p: ParticipantRecord, nodeId: string): Promise<boolean> {
-  const args = { identity: p.identity, record: JSON.stringify(p), node_id: nodeId, ttl_ms: NODE_TTL_MS };
+  const args = { identity: p.identity, record: JSON.stringify(p), node_id: nodeId, ttl_ms: WRITE_LOG_TTL_MS };
   return (await redis.run(SCRIPTS.upsert_participant, [keys.room(room), keys.roomParticipants(room), keys.roomNodes(room)], args)) === 1;
 }
 
 export async function removeParticipant(redis: ScriptRunner, room: string, identity: string, nodeId: string): Promise<void> {
-  await redis.run(SCRIPTS.remove_participant, [keys.room(room), keys.roomParticipants(room), keys.roomNodes(room)], { identity, node_id: nodeId, ttl_ms: NODE_TTL_MS });
+  await redis.run(SCRIPTS.remove_participant, [keys.room(room), keys.roomParticipants(room), keys.roomNodes(room)], { identity, node_id: nodeId, ttl_ms: WRITE_LOG_TTL_MS });
 }
 
 /** Called by the hosting node when a room ends (empty timeout, delete, drain). */
@@ -147,7 +153,7 @@ export async function closeRoom(redis: ScriptRunner, room: string, nodeId: strin
   const r = await redis.run(
     SCRIPTS.close_room,
     [keys.room(room), keys.rooms(), keys.roomParticipants(room), keys.nodeRooms(nodeId), keys.unclaimedRooms()],
-    { room, node_id: nodeId, ttl_ms: NODE_TTL_MS },
+    { room, node_id: nodeId, ttl_ms: WRITE_LOG_TTL_MS },
   );
   return r === 1;
 }
@@ -184,7 +190,7 @@ export async function claimRoom(
       region: node.region,
       now,
       fresh,
-      ttl_ms: NODE_TTL_MS,
+      ttl_ms: WRITE_LOG_TTL_MS,
       ...(sid === undefined ? {} : { sid }),
       ...(held ? { participants: held.participants.map((p) => ({ identity: p.identity, record: JSON.stringify(p) })), settings: held.settings } : {}),
     },
@@ -199,7 +205,7 @@ export async function releaseRooms(redis: ScriptRunner, nodeId: string, hosted: 
   const r = await redis.run(SCRIPTS.release_rooms, [keys.nodeRooms(nodeId), keys.rooms(), keys.unclaimedRooms()], {
     node_id: nodeId,
     hosted,
-    ttl_ms: NODE_TTL_MS,
+    ttl_ms: WRITE_LOG_TTL_MS,
   });
   return (r as unknown[]).map(String);
 }

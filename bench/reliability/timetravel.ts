@@ -162,7 +162,17 @@ export async function runTimeTravel(o: TimeTravelOptions): Promise<ScenarioResul
       wrong.length === 0 && probesOk.n === hosts.size * o.probes,
       `${probesOk.n}/${hosts.size * o.probes} ${wrong.slice(0, 3).join("; ")}`,
     );
-    check("the nodes noticed Redis went back (registry warm-up started)", warmingSeen, `warm-up seen: ${warmingSeen ? "yes" : "no"}`);
+    const lostWrites = await Promise.all(
+      [...nodes.values()].map(async (n) => {
+        const text = await (await fetch(`${n.httpUrl}/metrics`)).text();
+        return Number(/^meridian_registry_resyncs_total\{reason="redis_lost_writes"\} (\d+)/m.exec(text)?.[1] ?? 0);
+      }),
+    );
+    check(
+      "the nodes noticed Redis went back (their write logs; registry warm-up started)",
+      warmingSeen && lostWrites.some((n) => n > 0),
+      `warm-up seen: ${warmingSeen ? "yes" : "no"}; re-syncs for lost writes per node: ${lostWrites.join(", ")}`,
+    );
     note(`first join answer ${answers.length ? Math.min(...answers.map((a) => a.ms)) : "-"} ms after the restore`);
 
     await sleep(2 * REPORT_INTERVAL_MS); // every node has reported and re-synced

@@ -13,6 +13,7 @@ export class NodeMetrics {
   readonly framesDropped: Counter<"reason">;
   readonly signalCloses: Counter<"reason">;
   readonly eventLoopStalls: Counter;
+  readonly registryResyncs: Counter<"reason">;
 
   constructor(
     counts: () => NodeCounts,
@@ -41,6 +42,12 @@ export class NodeMetrics {
     this.eventLoopStalls = new Counter({ name: "meridian_event_loop_stalls_total", help: "Event loop stalls of 2 s or more (each triggers an immediate registry report)", registers: [r] });
     new Gauge({ name: "meridian_signal_sockets", help: "Signaling WebSockets open", registers: [r], collect() { this.set(sockets().open); } });
     new Gauge({ name: "meridian_signal_sockets_pending", help: "Signaling WebSockets not joined yet", registers: [r], collect() { this.set(sockets().pending); } });
+    this.registryResyncs = new Counter({
+      name: "meridian_registry_resyncs_total",
+      help: "Re-syncs of the node's rooms into Redis, by cause: redis_lost_writes (Redis went back in time or lost data), reregistered, warmup (another node started a warm-up), write_failed",
+      labelNames: ["reason"],
+      registers: [r],
+    });
     const gauge = (name: string, help: string, read: (c: NodeCounts) => number) =>
       new Gauge({ name, help, registers: [r], collect() { this.set(read(counts())); } });
     gauge("meridian_rooms", "Rooms hosted", (c) => c.rooms);

@@ -202,10 +202,11 @@ describe("registry warm-up after Redis restarts empty", () => {
 /** A media node's bookkeeping as node-registry.ts does it: its write log, the rooms it hosts (with
  * their participants and settings), and the re-sync it runs when a report asks for one. */
 class Node {
-  readonly log = new NodeWriteLog(run);
+  readonly log: NodeWriteLog;
   readonly record: NodeRecord;
   readonly rooms = new Map<string, { participants: ParticipantRecord[]; settings: StoredRoomSettings }>();
-  constructor(id: string, startedAt = Date.now()) {
+  constructor(id: string, startedAt = Date.now(), clock?: () => number) {
+    this.log = new NodeWriteLog(run, clock);
     this.record = { ...nodeRecord({ id, region: "us-east" }), startedAt };
   }
   get id(): string {
@@ -334,6 +335,20 @@ describe("Redis went back in time", () => {
     await a.report();
     await restore();
     await r.del(keys.node("a"), keys.nodeWrites("a")); // older than the TTL: they expired on load
+    expect(await a.report()).toBe(true);
+    expect(await place("elsewhere")).toMatchObject({ status: "warming" });
+  });
+
+  it("also when the restore took longer than the record's TTL: the node's write log outlives it", async () => {
+    let clock = 0;
+    const a = new Node("a", Date.now(), () => clock);
+    await a.report();
+    await a.open("room", ["alice"]);
+    const restore = await snapshot();
+    await a.report();
+    await restore();
+    await r.del(keys.node("a")); // expired on load; the older write log is still in the snapshot
+    clock += 10_000; // Redis was down for 10 s: the record could have expired by itself
     expect(await a.report()).toBe(true);
     expect(await place("elsewhere")).toMatchObject({ status: "warming" });
   });

@@ -192,20 +192,24 @@ export class NodeRegistry implements RoomObserver {
     try {
       const record = await this.sample();
       const outcome = await this.writes.report(record);
+      let reason = this.needsResync ? "write_failed" : undefined;
       if (outcome.lost) {
         this.o.log.warn("Redis lost writes it had acknowledged (restored from an older snapshot?): warm-up started, re-syncing rooms and participants");
-        this.needsResync = true;
+        reason = "redis_lost_writes";
       } else if (!outcome.registered) {
         // (Re-)registered: whatever this node had in Redis may be gone (expired, swept, Redis restarted).
         if (this.o.rooms().rooms.size > 0) this.o.log.warn("re-registered in Redis; re-syncing rooms and participants");
-        this.needsResync = true;
+        reason = "reregistered";
       } else if (this.epoch !== undefined && outcome.epoch !== this.epoch) {
         // Another node found Redis had lost data: mappings from before are unconfirmed until re-claimed.
-        this.needsResync = true;
+        reason = "warmup";
       }
       this.epoch = outcome.epoch;
-      // Queued behind the client-driven writes; the next report must not wait for them.
-      if (this.needsResync) void this.resync();
+      if (reason) {
+        this.o.metrics.registryResyncs.inc({ reason });
+        // Queued behind the client-driven writes; the next report must not wait for them.
+        void this.resync();
+      }
       const swept = await sweepDeadNodes(this.runner);
       if (swept.length > 0) this.o.log.info({ nodes: swept }, "swept dead nodes from Redis");
     } catch (err) {

@@ -37,6 +37,7 @@
                          its first report (0: none, or this is the first)
       quiet_ms           ms since the node sent its last acknowledged report (-1: none yet)
       lost_after_ms      its record cannot have expired by itself if quiet_ms is below this
+      log_ttl_ms         lifetime of the node's write log (longer than the record's)
 
   Output: { status, epoch }
     status 1: the node was registered already; 0: this report (re-)registered it (its record had
@@ -63,17 +64,18 @@ if stored then
 end
 local existed = mine and 1 or 0
 
--- Did Redis lose writes it had acknowledged to this node? The highest write number it keeps for
--- the node is below one the node saw acknowledged, or belongs to another process; or the node's
--- record is gone (or another's) although it could not have expired yet. A Redis restored from an
--- older snapshot keeps registry:since, so this is the only sign of it.
+-- Did Redis lose writes it had acknowledged to this node? Its write log (which outlives the record)
+-- holds a lower number than one the node saw acknowledged, or is another process's, or is gone
+-- while the record is there; or, the log gone too, its record is another process's or gone
+-- although it could not have expired yet. A Redis restored from an older snapshot keeps
+-- registry:since, so this is the only sign of it.
 local writes = redis.call('HMGET', KEYS[9], 'boot', 'seq')
 local logged = type(a.write_no) == 'number'
 local lost = false
 if logged and a.acked_max > 0 then
-  if mine then
+  if writes[1] then
     lost = tonumber(writes[1]) ~= a.started_at or (tonumber(writes[2]) or 0) < a.acked_max
-  elseif stored then
+  elseif mine or stored then
     lost = true
   else
     lost = a.quiet_ms >= 0 and a.quiet_ms < a.lost_after_ms
@@ -108,7 +110,7 @@ if logged then
   elseif (tonumber(writes[2]) or 0) < a.write_no then
     redis.call('HSET', KEYS[9], 'seq', string.format('%d', a.write_no))
   end
-  redis.call('PEXPIRE', KEYS[9], a.ttl_ms)
+  redis.call('PEXPIRE', KEYS[9], a.log_ttl_ms)
 end
 local status = lost and 2 or existed
 local epoch = tonumber(redis.call('GET', KEYS[10]) or '0')
