@@ -27,6 +27,11 @@ export const CloseCode = {
   AuthTimeout: 4408,
   DuplicateIdentity: 4409,
   RoomClosed: 4410,
+  /** `resume` refused: the node no longer has that session (grace period over, unknown or forged
+   * token). Join again (a full rejoin). */
+  ResumeFailed: 4404,
+  /** The session was resumed on another connection: this one is stale (the client already moved). */
+  Resumed: 4412,
   /** The session reached the node's max_session_age_ms: rejoin through the control plane. */
   SessionExpired: 4440,
   WrongNode: 4421,
@@ -170,6 +175,12 @@ export const Requests = {
   join: z.object({ token: AccessToken.optional(), room: RoomName.optional() }),
   /** The client's receive capabilities (mediasoup-client `device.recvRtpCapabilities`); needed before consume. */
   setRtpCapabilities: z.object({ rtpCapabilities: RtpCapabilities }),
+  /** Instead of `join`, as the first request of a new connection: takes back a session whose
+   * connection dropped less than the node's grace period ago (`join` response `resume.token`). */
+  resume: z.object({ token: z.string().min(1).max(256) }),
+  /** ICE restart of one of the caller's transports (its ICE failed or disconnected while signaling
+   * stayed up): new ICE parameters for the client's `transport.restartIce()`. */
+  restartIce: z.object({ transportId: Id }),
   /** `enableSctp` for data channels (numSctpStreams defaults to mediasoup's 1024/1024). */
   createTransport: z.object({
     direction: z.enum(["send", "recv"]),
@@ -252,6 +263,22 @@ export const ParticipantInfo = z.object({
 });
 export type ParticipantInfo = z.infer<typeof ParticipantInfo>;
 
+/** An RTCIceServer as the browser takes it (TURN with time-limited credentials). */
+export interface IceServer {
+  urls: string[];
+  username: string;
+  credential: string;
+}
+
+/** How to take the session back after the connection drops (absent: the session ends with its
+ * connection, e.g. a bridged one). */
+export interface ResumeInfo {
+  /** Secret for the `resume` request; single use (each resume returns a new one). */
+  token: string;
+  /** How long the node keeps the session after the connection dropped. */
+  graceMs: number;
+}
+
 /** Response bodies by method (what `ok: true` carries). */
 export interface Responses {
   join: {
@@ -274,8 +301,14 @@ export interface Responses {
       hidden: boolean;
     };
     routerRtpCapabilities: Record<string, unknown>;
+    /** TURN servers with credentials for this participant, when the node has TURN configured. */
+    iceServers?: IceServer[];
+    resume?: ResumeInfo;
   };
   setRtpCapabilities: Record<string, never>;
+  /** The session as it is now; notifications held while disconnected follow the response. */
+  resume: { participant: ParticipantInfo; iceServers?: IceServer[]; resume: ResumeInfo };
+  restartIce: { iceParameters: Record<string, unknown> };
   createTransport: {
     transportId: string;
     iceParameters: Record<string, unknown>;

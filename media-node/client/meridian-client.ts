@@ -11,6 +11,12 @@ import { TrackViews } from "./track-views.ts";
 /** Rejoin attempts after a lost connection, and the backoff between them (doubling, capped). */
 export const REJOIN_ATTEMPTS = 10;
 const REJOIN_BACKOFF_MS = { first: 250, max: 2_000 };
+/** ICE "disconnected" often heals by itself (a lost packet burst); restart only if it lasts. */
+const ICE_DISCONNECTED_GRACE_MS = 2_000;
+/** After a restart, ICE gets this long to connect before the next restart... */
+const ICE_RESTART_RETRY_MS = 8_000;
+/** ... up to this many restarts in a row (a network that stays down is the signaling's problem). */
+const ICE_RESTART_ATTEMPTS = 6;
 
 /** Pure: whether a close with this code should make the client rejoin through the control plane.
  * 1006: the socket dropped (node died); 1001/1012/1013: the server went away or is restarting;
@@ -56,6 +62,13 @@ export interface ClientEvents {
   reconnected: MeridianClient;
   /** Every rejoin attempt failed; the last error. */
   reconnectFailed: { reason: string; error: string };
+  /** A transport's connection state changed (mediasoup-client's `connectionstatechange`). */
+  transportState: { direction: "send" | "recv"; state: string };
+  /** Gathering through a STUN/TURN server failed, e.g. 401 for wrong or expired TURN credentials,
+   * 701 for an unreachable server (the browser's RTCPeerConnectionIceErrorEvent). */
+  iceError: { direction: "send" | "recv"; errorCode: number; errorText: string; url: string };
+  /** A transport's ICE was restarted (it had failed or stayed disconnected). */
+  iceRestarted: { direction: "send" | "recv"; attempt: number };
 }
 
 type Listener<T> = (ev: T) => void;
@@ -74,6 +87,10 @@ export interface ConnectOptions {
    * from the control plane (POST /v1/join). Called again on each retry. Without it the client just
    * reports `reconnect` and `disconnected`. */
   onReconnect?: (reason: string) => Promise<{ url: string; token: string }>;
+  /** "relay": media only through the TURN servers (the join response's, or `iceServers`). */
+  iceTransportPolicy?: RTCIceTransportPolicy;
+  /** Replaces the TURN servers the node hands out. */
+  iceServers?: RTCIceServer[];
 }
 
 export class MeridianClient {
@@ -150,7 +167,13 @@ export class MeridianClient {
       dtlsParameters: t.dtlsParameters as unknown as types.DtlsParameters,
       ...(t.sctpParameters ? { sctpParameters: t.sctpParameters as unknown as types.SctpParameters } : {}),
     };
+    const iceServers = this.opts.iceServers ?? this.joined.iceServers;
+    Object.assign(options, {
+      ...(iceServers ? { iceServers } : {}),
+      ...(this.opts.iceTransportPolicy ? { iceTransportPolicy: this.opts.iceTransportPolicy } : {}),
+    });
     const transport = direction === "send" ? this.device.createSendTransport(options) : this.device.createRecvTransport(options);
+    this.watchIce(transport, direction);
     transport.on("connect", ({ dtlsParameters }, ok, fail) => {
       this.signal
         .request("connectTransport", { transportId: transport.id, dtlsParameters: dtlsParameters as never })
@@ -176,6 +199,34 @@ export class MeridianClient {
       });
     }
     return transport;
+  }
+
+  /** Restarts a transport's ICE when it failed, or stayed disconnected, while signaling is up
+   * (a network change): new ICE parameters from the node, no new join. */
+  private watchIce(transport: types.Transport, direction: "send" | "recv"): void {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let attempt = 0;
+    const restart = async () => {
+      if (this.finished || transport.closed || !this.signal.isOpen || attempt >= ICE_RESTART_ATTEMPTS) return;
+      attempt++;
+      try {
+        const { iceParameters } = await this.signal.request("restartIce", { transportId: transport.id });
+        await transport.restartIce({ iceParameters: iceParameters as unknown as types.IceParameters });
+        this.emit("iceRestarted", { direction, attempt });
+      } catch (e) {
+        console.warn(`ICE restart of the ${direction} transport failed`, e);
+      }
+      clearTimeout(timer);
+      timer = setTimeout(() => void (transport.connectionState !== "connected" && restart()), ICE_RESTART_RETRY_MS);
+    };
+    transport.on("connectionstatechange", (state) => {
+      this.emit("transportState", { direction, state });
+      clearTimeout(timer);
+      if (state === "connected") attempt = 0;
+      else if (state === "failed") void restart();
+      else if (state === "disconnected") timer = setTimeout(() => void restart(), ICE_DISCONNECTED_GRACE_MS);
+    });
+    transport.on("icecandidateerror", (e) => this.emit("iceError", { direction, errorCode: e.errorCode, errorText: e.errorText, url: e.url }));
   }
 
   private async send(): Promise<types.Transport> {

@@ -52,6 +52,16 @@ export const ConfigSchema = z.object({
   signal_max_buffered_bytes: z.coerce.number().int().min(64 * 1024).default(1024 * 1024),
   /** WebSockets that have not joined yet, node-wide; more upgrades get 503. */
   max_pending_sockets: z.coerce.number().int().positive().default(1_000),
+  /** TURN servers for clients (comma-separated turn:/turns: URIs); unset: no TURN. */
+  turn_urls: z
+    .string()
+    .transform((s) => s.split(",").map((u) => u.trim()).filter((u) => u !== ""))
+    .pipe(z.array(z.string().regex(/^turns?:[^\s,]+$/, "a turn: or turns: URI")).max(8))
+    .optional(),
+  /** The TURN server's static-auth-secret (coturn `use-auth-secret`); required with turn_urls. */
+  turn_secret: z.string().min(16).optional(),
+  /** Lifetime of the TURN credentials handed out at join (and resume), seconds. */
+  turn_credential_ttl_s: z.coerce.number().int().min(60).max(7 * 86_400).default(86_400),
   log_level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   mediasoup_log_level: z.enum(["debug", "warn", "error", "none"]).default("warn"),
   /** Serve the browser client bundle and demo page. */
@@ -91,6 +101,7 @@ export function resolveConfig(file: Record<string, unknown>, env: Record<string,
     throw new ConfigError(`invalid media node config: ${msg}`);
   }
   const c = parsed.data;
+  if ((c.turn_urls?.length ?? 0) > 0 && !c.turn_secret) throw new ConfigError("invalid media node config: turn_secret is required with turn_urls");
   let apiKeys: ApiKeys;
   try {
     apiKeys = parseApiKeys(c.api_keys);

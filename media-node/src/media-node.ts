@@ -14,6 +14,7 @@ import { NodeRegistry } from "./cluster/node-registry.ts";
 import type { RoomObserver } from "./rooms/room.ts";
 import { RoomManager } from "./rooms/room-manager.ts";
 import { SignalingServer } from "./signaling/signaling-server.ts";
+import { iceServersFor } from "./signaling/turn.ts";
 import { WorkerPool } from "./rooms/worker-pool.ts";
 
 const STANDALONE: RoomObserver = {
@@ -64,6 +65,7 @@ export class MediaNode {
       });
       observer = this.registry;
     }
+    const turn = config.turn_urls?.length && config.turn_secret ? { urls: config.turn_urls, secret: config.turn_secret, ttlSec: config.turn_credential_ttl_s } : undefined;
     this.rooms = new RoomManager({
       nodeId: config.node_id,
       region: config.region,
@@ -74,6 +76,7 @@ export class MediaNode {
       workerConsumerBudget: config.worker_consumer_budget,
       observer,
       record: async (room) => this.registry?.roomRecord(room), // standalone: no Redis, the token decides
+      iceServers: (sid) => iceServersFor(turn, sid),
       log,
     });
     this.signaling = new SignalingServer({

@@ -14,6 +14,7 @@ export class NodeMetrics {
   readonly signalCloses: Counter<"reason">;
   readonly eventLoopStalls: Counter;
   readonly registryResyncs: Counter<"reason">;
+  readonly resumes: Counter<"result">;
 
   constructor(
     counts: () => NodeCounts,
@@ -37,6 +38,12 @@ export class NodeMetrics {
       name: "meridian_signal_closes_total",
       help: "Signaling sockets closed or refused by the node (flood, send_buffer_full, auth_timeout, too_many_pending)",
       labelNames: ["reason"],
+      registers: [r],
+    });
+    this.resumes = new Counter({
+      name: "meridian_signal_resumes_total",
+      help: "Session resume attempts by result (ok, unknown: expired/forged/never existed, parked_refused: a dropped session not parked, at the bound)",
+      labelNames: ["result"],
       registers: [r],
     });
     this.eventLoopStalls = new Counter({ name: "meridian_event_loop_stalls_total", help: "Event loop stalls of 2 s or more (each triggers an immediate registry report)", registers: [r] });

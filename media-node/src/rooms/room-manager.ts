@@ -3,7 +3,7 @@
 // more workers as it grows: router-group.ts).
 import type { types } from "mediasoup";
 import { ErrorCode } from "#shared/errors.ts";
-import { CloseCode, ProtocolError } from "#shared/protocol.ts";
+import { CloseCode, ProtocolError, type IceServer } from "#shared/protocol.ts";
 import type { Logger } from "../log.ts";
 import type { ParticipantSink } from "./participant.ts";
 import { Room, type RoomCloseReason, type RoomObserver } from "./room.ts";
@@ -31,6 +31,8 @@ export interface RoomManagerOptions {
   /** The room's record in Redis (owner, sid, settings), read once per join; undefined when Redis
    * is unreachable. Must not throw. */
   record: (room: string) => Promise<RoomLookup | undefined>;
+  /** TURN servers with credentials for a participant (by sid); undefined without TURN. */
+  iceServers?: (participantSid: string) => IceServer[] | undefined;
   log: Logger;
 }
 
@@ -87,8 +89,13 @@ export class RoomManager implements RoomSessionFactory {
     const room = await this.roomFor(params.room, params.roomSid, record);
     const p = await room.join(params.identity, params.name, params.permissions, sink, params.signalNode);
     const node = { id: this.o.nodeId, region: this.o.region };
+    const withTurn = <T extends object>(r: T): T & { iceServers?: IceServer[] } => {
+      const iceServers = this.o.iceServers?.(p.sid);
+      return iceServers ? { ...r, iceServers } : r;
+    };
     return {
-      joined: room.joinResponse(p, node),
+      joined: withTurn(room.joinResponse(p, node)),
+      current: () => withTurn({ participant: p.info() }),
       request: (req) => room.handle(p, req),
       leave: () => room.leave(p),
     };

@@ -23,7 +23,9 @@ export interface JoinParams {
 export interface RoomSession {
   readonly joined: Responses["join"];
   /** Every request after join, validated; resolves with the response body. */
-  request(req: Exclude<Request, { method: "join" | "leave" }>): Promise<unknown>;
+  request(req: Exclude<Request, { method: "join" | "leave" | "resume" }>): Promise<unknown>;
+  /** The participant as it is now, and fresh TURN credentials (a resumed session's response). */
+  current(): Pick<Responses["join"], "participant" | "iceServers">;
   /** Leaves the room (idempotent): the socket closed or the client sent `leave`. */
   leave(): void;
 }

@@ -56,7 +56,7 @@ export interface RoomOptions {
 }
 
 /** Requests a room answers (join and leave are the session's). */
-type RoomRequest = Exclude<Request, { method: "join" | "leave" }>;
+type RoomRequest = Exclude<Request, { method: "join" | "leave" | "resume" }>;
 type Empty = Record<string, never>;
 const EMPTY: Empty = {};
 const MAX_TRANSPORTS_PER_PARTICIPANT = 4;
@@ -228,6 +228,10 @@ export class Room {
         return EMPTY;
       case "createTransport":
         return this.createTransport(p, req.data);
+      case "restartIce": {
+        const iceParameters = await this.transport(p, req.data.transportId).restartIce();
+        return { iceParameters: iceParameters as unknown as Record<string, unknown> } satisfies Responses["restartIce"];
+      }
       case "connectTransport":
         await this.transport(p, req.data.transportId).connect({ dtlsParameters: req.data.dtlsParameters as types.DtlsParameters });
         return EMPTY;

@@ -279,6 +279,7 @@ class Connection implements ParticipantSink {
     const req = parsed.request;
     this.o.metrics.signalMessages.inc({ method: req.method });
     if (req.method === "join") return void this.join(req.id, req.data);
+    if (req.method === "resume") return void this.resume(req.id, req.data);
     if (this.state !== "joined" || !this.session)
       return this.drop("unauthenticated", now, () => ({ id: req.id, error: { code: ErrorCode.BadRequest, message: "send join first" } }));
     if (req.method === "leave") {
@@ -288,7 +289,7 @@ class Connection implements ParticipantSink {
     void this.forward(this.session, req);
   }
 
-  private async forward(session: RoomSession, req: Exclude<Request, { method: "join" | "leave" }>): Promise<void> {
+  private async forward(session: RoomSession, req: Exclude<Request, { method: "join" | "leave" | "resume" }>): Promise<void> {
     try {
       this.reply(req.id, await session.request(req));
     } catch (e) {
@@ -331,6 +332,15 @@ class Connection implements ParticipantSink {
       const code = JOIN_CLOSE[info.code] ?? (e instanceof RelayRefused ? e.closeCode : CloseCode.ProtocolError);
       this.close(code, info.message);
     }
+  }
+
+  /** Takes back a session parked after its connection dropped (resume.ts); refused: the client
+   * joins again. */
+  private async resume(id: number, _data: RequestData<"resume">): Promise<void> {
+    if (this.state !== "new") return this.replyError(id, { code: ErrorCode.Conflict, message: "already joined" });
+    this.o.metrics.resumes.inc({ result: "unknown" });
+    this.replyError(id, { code: ErrorCode.NotFound, message: "no such session to resume: join again" });
+    this.close(CloseCode.ResumeFailed, "no such session to resume");
   }
 
   private async joinLocal(id: number, params: JoinParams): Promise<void> {
