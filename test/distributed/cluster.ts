@@ -7,7 +7,7 @@ import type { Redis } from "ioredis";
 import { expect } from "vitest";
 import type { Region } from "#shared/config.ts";
 import { keys } from "#shared/keys.ts";
-import type { ParticipantRecord } from "#shared/records.ts";
+import { readParticipantRecord, type ParticipantRecord } from "#shared/records.ts";
 import { startCluster, type LocalCluster } from "../../infra/local/cluster.ts";
 import type { MediaNodeChild } from "../../infra/local/media-node.ts";
 import type { RedisServer } from "../../infra/local/redis-server.ts";
@@ -92,7 +92,13 @@ export async function dumpRedisWith(r: Redis, text: string): Promise<string[]> {
 /** The room's participant records in Redis, by identity. */
 export async function participantsOf(r: Redis, room: string): Promise<Record<string, ParticipantRecord>> {
   const raw = await r.hgetall(keys.roomParticipants(room));
-  return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, JSON.parse(v) as ParticipantRecord]));
+  return Object.fromEntries(
+    Object.entries(raw).map(([k, v]) => {
+      const record = readParticipantRecord(v);
+      if (!record) throw new Error(`participant ${k} of ${room}: not a participant record: ${v.slice(0, 200)}`);
+      return [k, record];
+    }),
+  );
 }
 
 /** A gauge/counter value from a node's /metrics. */
