@@ -166,10 +166,10 @@ describe("bridge delivery", () => {
     await fake.raw("host-1", genuine); // replayed
     // A bridge envelope claiming another sender than the one that sealed it.
     await fake.sealed("host-1", encode("sig-1", { k: "close", s: randomUUID(), r: "s", c: 1000, w: "" }));
-    const after = () => host.metrics.busRejected;
-    await until(() => seen.length === 1 && after().replayed > before.replayed && after().sender_mismatch > before.sender_mismatch, 5_000, "rejections");
+    const rejectedNow = () => host.metrics.busRejected;
+    await until(() => seen.length === 1 && rejectedNow().replayed > before.replayed && rejectedNow().sender_mismatch > before.sender_mismatch, 5_000, "rejections");
     expect(seen).toEqual([JSON.parse(del)]); // only the genuine one, once
-    const delta = Object.fromEntries(Object.entries(after()).map(([k, n]) => [k, n - before[k as keyof typeof before]]));
+    const delta = Object.fromEntries(Object.entries(rejectedNow()).map(([k, n]) => [k, n - before[k as keyof typeof before]]));
     expect(delta).toEqual({ unsigned: 1, malformed: 0, unknown_key: 0, bad_mac: 3, stale: 1, replayed: 1, too_large: 0, sender_mismatch: 1 });
     fake.stop();
   });

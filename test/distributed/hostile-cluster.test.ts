@@ -6,7 +6,7 @@
 // - 2: a hosting node stalls (SIGSTOP) past its registry TTL while its room is re-placed through
 //   the Worker; when it resumes, its participants must be moved to the room's new host (the
 //   protocol's `reconnect` room_moved notice and the WrongNode close), leaving one live room.
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { keys } from "#shared/keys.ts";
