@@ -51,6 +51,8 @@ export function showCall(client: MeridianClient, view: CallView): void {
     tiles.clear();
     for (const p of c.joined.participants) tiles.participant(p.identity);
     for (const r of c.remoteTracks) tiles.addTrack(r);
+    for (const [identity, q] of c.quality) tiles.setQuality(identity, q);
+    if (c.activeSpeaker) tiles.setSpeaking(c.activeSpeaker);
   };
   follow(client);
   client.on("participantJoined", (p) => tiles.participant(p.identity));

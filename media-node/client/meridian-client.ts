@@ -3,7 +3,7 @@
 // through a hook that fetches a fresh url + token from the control plane — when the node asks it to
 // (`reconnect`) or its connection is lost in a way a rejoin can fix (node died, bridge timed out).
 import { Device, type types } from "mediasoup-client";
-import { CloseCode, defaultSource, shouldReconnect, type NotificationData, type NotificationName, type ParticipantInfo, type Responses, type TrackInfo, type TrackSource, type VideoLayer } from "#shared/protocol.ts";
+import { CloseCode, defaultSource, shouldReconnect, type NotificationData, type NotificationName, type ParticipantInfo, type Responses, type TrackInfo, type TrackSource, type VideoLayer, type ConnectionQuality } from "#shared/protocol.ts";
 import { SignalClient, type CloseInfo } from "./signal-client.ts";
 import { CAMERA_CAPTURE, cameraEncodings, encodingLayers, SCREEN_ENCODINGS, START_BITRATE_KBPS, type Simulcast } from "./simulcast.ts";
 import { TrackViews } from "./track-views.ts";
@@ -102,6 +102,10 @@ export class MeridianClient {
   private recvTransport: types.Transport | undefined;
   private readonly remote = new Map<string, RemoteTrack>();
   private readonly published = new Map<string, types.Producer>();
+  /** Each participant's last notified connection quality (a page showing the call late reads it). */
+  readonly quality = new Map<string, ConnectionQuality>();
+  /** The room's active speaker as last notified. */
+  activeSpeaker: string | undefined;
   /** What publishStream was asked for each published track, so a rejoin republishes alike. */
   private readonly publishedAs = new Map<string, PublishOptions>();
   /** Adaptive stream: the elements subscribed video is shown in, reported to the node. */
@@ -367,6 +371,7 @@ export class MeridianClient {
       case "participantJoined":
         return this.emit("participantJoined", (data as NotificationData<"participantJoined">).participant);
       case "participantLeft":
+        this.quality.delete((data as NotificationData<"participantLeft">).identity);
         return this.emit("participantLeft", { identity: (data as NotificationData<"participantLeft">).identity });
       case "trackPublished": {
         const d = data as NotificationData<"trackPublished">;
@@ -382,10 +387,12 @@ export class MeridianClient {
       case "subscribedLayers":
         return this.dynacast(data as NotificationData<"subscribedLayers">);
       case "activeSpeaker":
+        this.activeSpeaker = (data as NotificationData<"activeSpeaker">).identity;
         return this.emit("activeSpeaker", data as NotificationData<"activeSpeaker">);
       case "speakers":
         return this.emit("speakers", (data as NotificationData<"speakers">).speakers);
       case "connectionQuality":
+        for (const u of (data as NotificationData<"connectionQuality">).updates) this.quality.set(u.identity, u.quality);
         return this.emit("connectionQuality", (data as NotificationData<"connectionQuality">).updates);
       case "consumerClosed": {
         const d = data as NotificationData<"consumerClosed">;

@@ -23,26 +23,40 @@ export function participantQuality(p: Participant): { quality: ConnectionQuality
   return connectionQuality({ scores, connected });
 }
 
+type Update = { identity: string; quality: ConnectionQuality; score: number };
+
 export class QualityMonitor {
   private readonly last = new WeakMap<Participant, ConnectionQuality>();
+  /** Joined since the last tick: they get everyone's quality, not just the changes. */
+  private readonly newcomers = new Set<Participant>();
   private readonly timer: NodeJS.Timeout;
 
-  constructor(participants: () => Iterable<Participant>, report: (updates: { identity: string; quality: ConnectionQuality; score: number }[]) => void) {
+  constructor(participants: () => Iterable<Participant>, report: (updates: Update[]) => void) {
     this.timer = setInterval(() => {
-      const updates: { identity: string; quality: ConnectionQuality; score: number }[] = [];
+      const all: Update[] = [];
+      const changed: Update[] = [];
       for (const p of participants()) {
         if (p.closed || p.permissions.hidden) continue;
-        const q = participantQuality(p);
-        if (this.last.get(p) === q.quality) continue;
-        this.last.set(p, q.quality);
-        updates.push({ identity: p.identity, ...q });
+        const u = { identity: p.identity, ...participantQuality(p) };
+        all.push(u);
+        if (this.last.get(p) === u.quality) continue;
+        this.last.set(p, u.quality);
+        changed.push(u);
       }
-      if (updates.length > 0) report(updates);
+      if (changed.length > 0) report(changed);
+      for (const p of this.newcomers) if (!p.closed && all.length > 0) p.sink.notify("connectionQuality", { updates: all });
+      this.newcomers.clear();
     }, QUALITY_INTERVAL_MS);
     this.timer.unref();
   }
 
+  /** A participant joined: it learns everyone's quality at the next tick. */
+  joined(p: Participant): void {
+    this.newcomers.add(p);
+  }
+
   close(): void {
     clearInterval(this.timer);
+    this.newcomers.clear();
   }
 }

@@ -165,6 +165,7 @@ export class Room {
     const p = new Participant(identity, name, permissions, sink, signalNode, router);
     this.broadcast(p, "participantJoined", { participant: p.info() });
     this.participants.set(identity, p);
+    this.quality.joined(p);
     this.o.observer.participantUpdated(this.name, p.record());
     return p;
   }
