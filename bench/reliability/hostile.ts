@@ -194,8 +194,13 @@ export async function runHostile(o: HostileOptions): Promise<ScenarioResult> {
   return result();
 }
 
+/** The node's /metrics text; "" when it does not answer in 5 s (then its counters read as 0). */
 async function scrape(n: MediaNodeChild): Promise<string> {
-  return (await fetch(`${n.httpUrl}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
+  try {
+    return await (await fetch(`${n.httpUrl}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
+  } catch {
+    return "";
+  }
 }
 
 async function rejectedOf(n: MediaNodeChild): Promise<number> {
