@@ -1,5 +1,5 @@
 // The node bus: each node's inbox channel (keys.nodeBus(id)). The control plane sends
-// `room.delete`; the signaling bridge shares the channel with its own envelopes (tagged
+// `room.delete` and `room.rpc` (a RoomService operation, answered on keys.rpcReply: room-admin.ts); the signaling bridge shares the channel with its own envelopes (tagged
 // {t:"bridge"}, media-node/src/bridge/envelope.ts) and hands everything else here. Receivers ignore
 // types they do not know (forward compatibility), so parse with `parseBusMessage` and skip
 // `undefined`.
@@ -20,10 +20,11 @@
 import { z } from "zod";
 import { RoomName } from "./limits.ts";
 import type { ApiKeys } from "./token.ts";
+import { RoomRpcMessage } from "./room-admin.ts";
 
 export const RoomDeleteMessage = z.object({ type: z.literal("room.delete"), room: RoomName });
 
-export const NodeBusMessage = z.discriminatedUnion("type", [RoomDeleteMessage]);
+export const NodeBusMessage = z.discriminatedUnion("type", [RoomDeleteMessage, RoomRpcMessage]);
 export type NodeBusMessage = z.infer<typeof NodeBusMessage>;
 
 /** `msg`: the raw channel message, or an object already JSON-parsed (the bridge endpoint does). */

@@ -26,12 +26,18 @@ export const ControlPlaneSection = z
   })
   .strict();
 
+/** LiveKit's `webhook:` section, top level as in LiveKit's config.yaml: the media nodes POST room
+ * events to every URL, signed with api_key's secret (one of their API_KEYS). */
+export const WebhookConfig = z.object({ api_key: z.string().min(1).max(128), urls: z.array(z.url({ protocol: /^https?$/ })).min(1).max(8) }).strict();
+export type WebhookConfig = z.infer<typeof WebhookConfig>;
+
 /** The file's sections. A component that validates its own section replaces it in a schema of its
  * own: `z.object({ ...DEPLOY_FILE_SECTIONS, dns: DnsConfig }).strict().superRefine(checkDeployFile)`. */
 export const DEPLOY_FILE_SECTIONS = {
   node_selector: NodeSelectorConfig.default(NodeSelectorConfig.parse({})),
   control_plane: ControlPlaneSection.default({}),
   media_node: Section.default({}),
+  webhook: WebhookConfig.optional(),
   dns: Section.optional(),
 };
 

@@ -13,6 +13,8 @@ export const ErrorCode = {
   WrongNode: "wrong_node",
   Draining: "node_draining",
   Timeout: "timeout",
+  /** The room's hosting node did not answer a RoomService operation in time (HTTP 503). */
+  NodeUnavailable: "node_unavailable",
   RateLimited: "rate_limited",
   /** The API key holds as many rooms as ROOMS_PER_API_KEY allows (HTTP 429). */
   QuotaExceeded: "quota_exceeded",

@@ -53,7 +53,9 @@
 //                                   mapping from before the warm-up (maybe restored from an old
 //                                   snapshot) is known unconfirmed: a node that hosts the room takes
 //                                   it over from a live owner that has not re-claimed it
-//   bus:node:<id>           CHANNEL pub/sub inbox of a node (signaling bridge, room.delete)
+//   bus:node:<id>           CHANNEL pub/sub inbox of a node (signaling bridge, room.delete, room.rpc)
+//   rpc:<uuid>              LIST    the hosting node's reply to one room.rpc request (RPUSH, PX
+//                                   RPC_REPLY_TTL_MS); the control plane BLPOPs it (room-admin.ts)
 //   sweep:nodes             ZSET    node id -> expiry (ms); the sweeper's own list of nodes to clean
 //                                   up after (placement prunes `nodes`, so it cannot serve); see
 //                                   sweepDeadNodes in registry.ts
@@ -126,6 +128,7 @@ function layout(part: (s: string) => string) {
     roomNodes: (name: string) => `${P}room:${part(name)}:nodes`,
     apiKeyRooms: (apiKey: string) => `${P}apikey:${part(apiKey)}:rooms`,
     nodeBus: (id: string) => `${P}bus:node:${part(id)}`,
+    rpcReply: (id: string) => `${P}rpc:${part(id)}`,
     sweepNodes: () => `${P}sweep:nodes`,
     selRegions: () => `${P}sel:regions`,
     /** field: "expiry" | "updated" | a selector metric. */

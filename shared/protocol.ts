@@ -34,6 +34,8 @@ export const CloseCode = {
   Resumed: 4412,
   /** The session reached the node's max_session_age_ms: rejoin through the control plane. */
   SessionExpired: 4440,
+  /** Removed by the server (RoomService RemoveParticipant); a `disconnected` notification precedes it. */
+  Removed: 4411,
   WrongNode: 4421,
   /** Too many frames that were rate-limited or not valid requests (a flood): the node stopped
    *  answering them and closed the socket. Not a reason to rejoin. */
@@ -259,6 +261,8 @@ export const ParticipantInfo = z.object({
   identity: z.string(),
   sid: z.string(),
   name: z.string().optional(),
+  metadata: z.string().optional(),
+  attributes: z.record(z.string(), z.string()).optional(),
   tracks: z.array(TrackInfo),
 });
 export type ParticipantInfo = z.infer<typeof ParticipantInfo>;
@@ -304,6 +308,11 @@ export interface Responses {
     /** TURN servers with credentials for this participant, when the node has TURN configured. */
     iceServers?: IceServer[];
     resume?: ResumeInfo;
+    /** The room's metadata (RoomService UpdateRoomMetadata / CreateRoom). */
+    roomMetadata: string;
+    /** The server's data track (RoomService SendData): consumeData it to receive server messages,
+     * JSON text frames {topic?, data: base64}. */
+    serverDataTrackId: string;
   };
   setRtpCapabilities: Record<string, never>;
   /** The session as it is now; notifications held while disconnected follow the response. */
@@ -379,6 +388,11 @@ export const Notifications = {
   reconnect: z.object({ reason: z.enum(["draining", "room_moved", "session_expired"]), url: z.string().optional() }),
   /** `moved`: the room is hosted on another node now; a `reconnect` (room_moved) came first. */
   roomClosed: z.object({ reason: z.enum(["deleted", "empty", "node_shutdown", "worker_died", "moved"]) }),
+  /** A participant's name, metadata, attributes or (to itself only) permissions changed. */
+  participantUpdated: z.object({ participant: ParticipantInfo, permissions: z.looseObject({}).optional() }),
+  roomUpdated: z.object({ metadata: z.string() }),
+  /** Sent just before the server ends this participant's connection (LiveKit DisconnectReason). */
+  disconnected: z.object({ reason: z.enum(["participant_removed"]) }),
 } as const;
 export type NotificationName = keyof typeof Notifications;
 export type NotificationData<N extends NotificationName> = z.infer<(typeof Notifications)[N]>;

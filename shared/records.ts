@@ -61,6 +61,29 @@ export function roomSettingsOf(r: RoomRecord | undefined): StoredRoomSettings {
   return s;
 }
 
+/** A participant's permissions as the node enforces them (LiveKit's ParticipantPermission subset). */
+export const PermissionsRecord = z.object({
+  canPublish: z.boolean(),
+  canSubscribe: z.boolean(),
+  canPublishData: z.boolean(),
+  /** Absent = every source (LiveKit source names). */
+  canPublishSources: z.array(z.string()).max(8).optional(),
+  hidden: z.boolean(),
+});
+
+export const TrackRecord = z.object({
+  sid: z.string(),
+  kind: z.enum(["audio", "video", "data"]),
+  source: z.string().optional(),
+  muted: z.boolean(),
+  mimeType: z.string().optional(),
+  /** A data track's label. */
+  name: z.string().optional(),
+});
+export type TrackRecord = z.infer<typeof TrackRecord>;
+
+/** The participant as its hosting node describes it: in Redis, in RoomService replies (room-admin.ts)
+ * and in webhooks (livekit.ts). */
 export const ParticipantRecord = z.object({
   identity: z.string(),
   name: z.string().optional(),
@@ -68,14 +91,10 @@ export const ParticipantRecord = z.object({
   joinedAt: z.number(),
   /** Node the participant's signaling connection is on (may differ from the hosting node). */
   signalNode: z.string(),
-  tracks: z.array(
-    z.object({
-      sid: z.string(),
-      kind: z.enum(["audio", "video", "data"]),
-      source: z.string().optional(),
-      muted: z.boolean(),
-    }),
-  ),
+  metadata: z.string().optional(),
+  attributes: z.record(z.string(), z.string()).optional(),
+  permissions: PermissionsRecord.optional(),
+  tracks: z.array(TrackRecord),
 });
 export type ParticipantRecord = z.infer<typeof ParticipantRecord>;
 

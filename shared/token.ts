@@ -37,6 +37,8 @@ export const TokenClaims = z.object({
   sub: Identity.optional(),
   name: DisplayName.optional(),
   metadata: TokenMetadata.optional(),
+  /** LiveKit participant attributes (key → value); the token's size bounds them. */
+  attributes: z.record(z.string().max(256), z.string()).optional(),
   exp: z.number(),
   nbf: z.number().optional(),
   iat: z.number().optional(),
@@ -71,6 +73,9 @@ export interface MintOptions {
   identity?: string;
   name?: string;
   metadata?: string;
+  attributes?: Record<string, string>;
+  /** LiveKit's webhook claim: base64 SHA-256 of the signed request body. */
+  sha256?: string;
   video: VideoGrant;
   meridian?: MediaClaim;
   ttlSeconds: number;
@@ -83,7 +88,9 @@ export async function mintToken(o: MintOptions): Promise<string> {
   const payload: Record<string, unknown> = { video: o.video };
   if (o.name !== undefined) payload.name = o.name;
   if (o.metadata !== undefined) payload.metadata = o.metadata;
+  if (o.attributes !== undefined) payload.attributes = o.attributes;
   if (o.meridian !== undefined) payload.meridian = o.meridian;
+  if (o.sha256 !== undefined) payload.sha256 = o.sha256;
   const jwt = new SignJWT(payload)
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
     .setIssuer(o.apiKey)

@@ -11,6 +11,7 @@ import { join } from "./routes/join.ts";
 import { nodes } from "./routes/nodes.ts";
 import { regions } from "./routes/regions.ts";
 import { rooms } from "./routes/rooms.ts";
+import { twirp } from "./twirp/room-service.ts";
 
 export function createApp(): OpenAPIHono<{ Bindings: Env }> {
   const app = new OpenAPIHono<{ Bindings: Env }>({
@@ -38,6 +39,7 @@ export function createApp(): OpenAPIHono<{ Bindings: Env }> {
     }),
   );
   app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.route("/", twirp);
   app.route("/", rooms);
   app.route("/", nodes);
   app.route("/", join);

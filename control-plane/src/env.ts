@@ -24,6 +24,8 @@ export interface Env {
   /** Most rooms one API key may have at a time (join auto-create and POST /v1/rooms); "0" = no
    * limit. Default 1000. */
   ROOMS_PER_API_KEY?: string;
+  /** Milliseconds a RoomService operation waits for the hosting node's reply (default 3000). */
+  ROOM_RPC_TIMEOUT_MS?: string;
   /** Secret: "key:secret,key2:secret2". */
   API_KEYS?: string;
   /** Secret: Upstash REST endpoint (locally: infra/upstash-rest). */
@@ -41,6 +43,7 @@ export interface Settings {
   trustClientLocation: boolean;
   corsOrigins: ReadonlySet<string>;
   roomsPerApiKey: number;
+  roomRpcTimeoutMs: number;
   redisUrl: string;
   redisToken: string;
 }
@@ -72,6 +75,8 @@ function parse(env: Env): Settings {
   }
   if (!env.UPSTASH_REDIS_REST_URL || !env.UPSTASH_REDIS_REST_TOKEN)
     throw misconfigured("UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN must be set");
+  const rpcTimeout = z.coerce.number().int().min(50).max(9_000).safeParse(env.ROOM_RPC_TIMEOUT_MS ?? 3_000);
+  if (!rpcTimeout.success) throw misconfigured("ROOM_RPC_TIMEOUT_MS must be an integer number of milliseconds in 50..9000");
   const defaultRegion = env.DEFAULT_REGION || undefined;
   if (defaultRegion && !selector.data.regions.some((r) => r.name === defaultRegion))
     throw misconfigured(`DEFAULT_REGION ${defaultRegion} is not in NODE_SELECTOR.regions`);
@@ -93,6 +98,7 @@ function parse(env: Env): Settings {
     trustClientLocation: trustClientLocation(env.TRUST_CLIENT_LOCATION),
     corsOrigins,
     roomsPerApiKey: quota.data,
+    roomRpcTimeoutMs: rpcTimeout.data,
     redisUrl: env.UPSTASH_REDIS_REST_URL,
     redisToken: env.UPSTASH_REDIS_REST_TOKEN,
   };

@@ -40,4 +40,5 @@ export const registryWarming = (retryAfterMs: number) =>
     { retryAfterMs },
     { "retry-after": String(Math.max(1, Math.ceil(retryAfterMs / 1000))) },
   );
+export const nodeUnavailable = (node: string, why: string) => new ApiError(503, ErrorCode.NodeUnavailable, `node ${node} hosting the room ${why}`);
 export const misconfigured = (message: string) => new ApiError(500, ErrorCode.Internal, `server misconfigured: ${message}`);

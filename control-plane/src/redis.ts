@@ -64,13 +64,29 @@ export function upstashClient(url: string, token: string): Redis {
   });
 }
 
-const clients = new WeakMap<Settings, ScriptRunner>();
+const clients = new WeakMap<Settings, { client: Redis; runner: ScriptRunner }>();
+
+function clientsFor(s: Settings): { client: Redis; runner: ScriptRunner } {
+  let c = clients.get(s);
+  if (!c) {
+    const client = upstashClient(s.redisUrl, s.redisToken);
+    c = { client, runner: upstashRunner(client) };
+    clients.set(s, c);
+  }
+  return c;
+}
 
 export function redisFor(s: Settings): ScriptRunner {
-  let r = clients.get(s);
-  if (!r) {
-    r = upstashRunner(upstashClient(s.redisUrl, s.redisToken));
-    clients.set(s, r);
+  return clientsFor(s).runner;
+}
+
+/** BLPOP over REST (Upstash holds the request until an element arrives or `timeoutMs` passes):
+ * the Worker cannot SUBSCRIBE, so a node's reply comes through a list. null = timed out. */
+export async function blpop(s: Settings, key: string, timeoutMs: number): Promise<string | null> {
+  try {
+    const r = await clientsFor(s).client.exec<[string, string] | null>(["BLPOP", key, (timeoutMs / 1000).toFixed(3)]);
+    return r === null ? null : String(r[1]);
+  } catch (e) {
+    throw classify(e);
   }
-  return r;
 }

@@ -37,6 +37,7 @@ export const CreateRoomBody = z
 
 export const Room = z
   .object({
+    sid: z.string().optional().openapi({ description: "RM_…: this incarnation of the room" }),
     name: z.string(),
     node: z.string(),
     region: z.string(),

@@ -9,6 +9,8 @@ import { SCRIPTS } from "#shared/redis/scripts.ts";
 import { conflict } from "./errors.ts";
 
 export interface RoomView {
+  /** placement.ts newRoomSid (absent on records from before sids). */
+  sid?: string;
   name: string;
   node: string;
   region: string;
@@ -39,6 +41,7 @@ function roomView(flat: unknown, numParticipants: unknown, bySignalNode: unknown
   const r = readRoomRecord(flat);
   if (!r?.name) return undefined;
   return {
+    ...(r.sid ? { sid: r.sid } : {}),
     name: r.name,
     node: r.node,
     region: r.region,
@@ -100,6 +103,19 @@ export async function listParticipants(redis: ScriptRunner, room: string, cursor
   const [next, values] = r as [unknown, unknown[]];
   const items = values.flatMap((v) => readParticipantRecord(v) ?? []); // a record we cannot read is not listed
   return { items, next: String(next) === "0" ? undefined : String(next) };
+}
+
+/** undefined = no such room; { participant: undefined } = no such participant. */
+export async function getParticipant(redis: ScriptRunner, room: string, identity: string): Promise<{ participant: ParticipantRecord | undefined } | undefined> {
+  const r = await redis.run(SCRIPTS.get_participant, [keys.room(room), keys.roomParticipants(room)], { identity });
+  if (!Array.isArray(r)) return undefined;
+  return { participant: r[0] ? readParticipantRecord(r[0]) : undefined };
+}
+
+/** Stores the room's metadata (a node opening the room later reads it); undefined = no such room. */
+export async function setRoomMetadata(redis: ScriptRunner, room: string, metadata: string): Promise<RoomView | undefined> {
+  const r = await redis.run(SCRIPTS.set_room_metadata, [keys.room(room), keys.roomParticipants(room)], { metadata });
+  return Array.isArray(r) ? roomView(r[0], r[1], r[2]) : undefined;
 }
 
 export async function listNodes(redis: ScriptRunner, cursor = "0", now = Date.now()): Promise<ScanPage<NodeView>> {

@@ -7,6 +7,7 @@ import type { GeoPoint, NodeSelectorConfig, Region } from "#shared/config.ts";
 import { mintToken, parseApiKeys, type VideoGrant } from "#shared/token.ts";
 import { CLIENT_LOCATION_HEADER } from "../../control-plane/src/routes/cf.ts";
 import { startUpstashRest, type UpstashRest } from "../upstash-rest/server.ts";
+import type { Env } from "../../control-plane/src/env.ts";
 import { MediaNodeChild } from "./media-node.ts";
 import { RedisServer } from "./redis-server.ts";
 import { waitFor } from "./wait.ts";
@@ -34,6 +35,8 @@ export interface ClusterOptions {
   onLog?: (source: string, line: string) => void;
   /** Children in their own process groups: a terminal's Ctrl-C reaches only the launcher. */
   detached?: boolean;
+  /** Extra Worker bindings (e.g. ROOM_RPC_TIMEOUT_MS). */
+  workerVars?: Partial<Env>;
   /** Bound on the whole start-up (all nodes registered), ms. */
   startTimeoutMs?: number;
   /** "key:secret[,key:secret]" for the Worker and the nodes; the first pair mints tokens.
@@ -128,6 +131,7 @@ export async function startCluster(o: ClusterOptions): Promise<LocalCluster> {
         // Local clients (the dev app, curl, an app server of yours) state their location with
         // X-Meridian-Client-Location; never set in production.
         TRUST_CLIENT_LOCATION: "true",
+        ...o.workerVars,
       },
       ...(o.workerPort !== undefined ? { port: o.workerPort } : {}),
     });

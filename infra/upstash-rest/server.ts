@@ -9,7 +9,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { Redis, ReplyError } from "ioredis";
 import { SCRIPTS } from "#shared/redis/scripts.ts";
-import { BadRequest, encodeReply, parseCommand, parseCommands, scriptSha, type Command } from "./protocol.ts";
+import { BLOCKING_COMMANDS, BadRequest, encodeReply, parseCommand, parseCommands, scriptSha, type Command } from "./protocol.ts";
 
 export interface UpstashRestOptions {
   redisUrl: string;
@@ -35,6 +35,8 @@ export interface UpstashRest {
 
 /** The Worker's largest request is a placement script call with the room's metadata: far below. */
 const MAX_BODY = 1024 * 1024;
+const MAX_BLOCKING = 256;
+const MAX_IDLE_BLOCKING = 16;
 const digest = (s: string) => createHash("sha256").update(s).digest();
 
 function readBody(req: IncomingMessage): Promise<string> {
@@ -77,6 +79,30 @@ export async function startUpstashRest(o: UpstashRestOptions): Promise<UpstashRe
 
   const argv = (c: Command): [string, ...string[]] => [String(c[0]), ...c.slice(1).map(String)];
   const run = (c: Command) => redis.callBuffer(...argv(c));
+  // Blocking commands (BLPOP...) hold their connection until they return, as Upstash holds the
+  // HTTP request: each runs on a connection of its own, from a bounded pool of idle ones.
+  const idle: Redis[] = [];
+  let blocking = 0;
+  async function runBlocking(c: Command): Promise<unknown> {
+    if (blocking >= MAX_BLOCKING) throw new BadRequest(`ERR more than ${MAX_BLOCKING} blocking commands at once`);
+    blocking++;
+    let conn = idle.pop();
+    if (!conn) {
+      conn = redis.duplicate({ enableOfflineQueue: true });
+      conn.on("error", () => undefined);
+    }
+    try {
+      const out = await conn.callBuffer(...argv(c));
+      if (idle.length < MAX_IDLE_BLOCKING) idle.push(conn);
+      else conn.disconnect();
+      return out;
+    } catch (e) {
+      conn.disconnect();
+      throw e;
+    } finally {
+      blocking--;
+    }
+  }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const auth = req.headers.authorization ?? "";
@@ -95,7 +121,8 @@ export async function startUpstashRest(o: UpstashRestOptions): Promise<UpstashRe
     if (path === "/") {
       const cmd = parseCommand(body, scripts);
       stats.commands++;
-      return send(res, 200, { result: encodeReply(await run(cmd), base64) });
+      const blockingCmd = BLOCKING_COMMANDS.has(String(cmd[0]));
+      return send(res, 200, { result: encodeReply(await (blockingCmd ? runBlocking(cmd) : run(cmd)), base64) });
     }
     if (path === "/pipeline") {
       const cmds = parseCommands(body, scripts);
@@ -142,6 +169,7 @@ export async function startUpstashRest(o: UpstashRestOptions): Promise<UpstashRe
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       redis.disconnect();
+      for (const c of idle) c.disconnect();
     },
   };
 }

@@ -56,6 +56,10 @@ export interface ClientEvents {
   speakers: NotificationData<"speakers">["speakers"];
   connectionQuality: NotificationData<"connectionQuality">["updates"];
   data: { identity: string; label: string; data: string | ArrayBuffer };
+  /** A message the server sent (RoomService SendData). */
+  serverData: { topic: string | undefined; payload: Uint8Array };
+  /** The server changed one of this client's own tracks (RoomService mute, or a permission lost). */
+  localTrackChanged: { trackId: string; muted?: boolean; unpublished?: boolean };
   reconnect: NotificationData<"reconnect">;
   disconnected: CloseInfo;
   /** The replacement client after a rejoin (this one is finished). */
@@ -144,6 +148,7 @@ export class MeridianClient {
       await signal.request("setRtpCapabilities", { rtpCapabilities: device.recvRtpCapabilities as Record<string, unknown> });
       client.recvTransport = await client.createTransport("recv");
       for (const p of joined.participants) for (const t of p.tracks) void client.subscribe(p.identity, t);
+      void client.subscribe("", { trackId: joined.serverDataTrackId, kind: "data", muted: false });
     }
     stopBuffering();
     signal.onNotification((name, data) => void client.onNotification(name, data));
@@ -345,7 +350,8 @@ export class MeridianClient {
           label: r.label,
           protocol: r.protocol,
         });
-        dc.on("message", (data: string | ArrayBuffer) => this.emit("data", { identity, label: dc.label, data }));
+        if (t.trackId === this.joined.serverDataTrackId) dc.on("message", (data: string | ArrayBuffer) => this.serverMessage(data));
+        else dc.on("message", (data: string | ArrayBuffer) => this.emit("data", { identity, label: dc.label, data }));
         return;
       }
       const r = await this.signal.request("consume", { trackId: t.trackId });
@@ -366,8 +372,35 @@ export class MeridianClient {
     }
   }
 
+  /** Server data frames are JSON text {topic?, data: base64} (shared/protocol.ts serverDataTrackId). */
+  private serverMessage(frame: string | ArrayBuffer): void {
+    try {
+      const m = JSON.parse(typeof frame === "string" ? frame : new TextDecoder().decode(frame)) as { topic?: string; data: string };
+      this.emit("serverData", { topic: m.topic, payload: Uint8Array.from(atob(m.data), (c) => c.charCodeAt(0)) });
+    } catch (e) {
+      console.warn("malformed server data frame", e);
+    }
+  }
+
   private async onNotification<N extends NotificationName>(name: N, data: NotificationData<N>): Promise<void> {
     switch (name) {
+      case "trackMuted": {
+        // Muted by the server: stop sending too (the node already paused forwarding).
+        const d = data as NotificationData<"trackMuted">;
+        const own = d.identity === this.joined.participant.identity ? this.published.get(d.trackId) : undefined;
+        if (!own) return;
+        if (d.muted) own.pause();
+        else own.resume();
+        return this.emit("localTrackChanged", { trackId: d.trackId, muted: d.muted });
+      }
+      case "trackUnpublished": {
+        const d = data as NotificationData<"trackUnpublished">;
+        const own = d.identity === this.joined.participant.identity ? this.published.get(d.trackId) : undefined;
+        if (!own) return;
+        own.close();
+        this.published.delete(d.trackId);
+        return this.emit("localTrackChanged", { trackId: d.trackId, unpublished: true });
+      }
       case "participantJoined":
         return this.emit("participantJoined", (data as NotificationData<"participantJoined">).participant);
       case "participantLeft":

@@ -4,7 +4,7 @@
 import { hostname, networkInterfaces, availableParallelism } from "node:os";
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
-import { type DeployFile, loadDeployFile } from "#shared/deploy-config.ts";
+import { type DeployFile, WebhookConfig, loadDeployFile } from "#shared/deploy-config.ts";
 import { parseApiKeys, type ApiKeys } from "#shared/token.ts";
 
 const port = z.coerce.number().int().min(1).max(65535);
@@ -66,6 +66,21 @@ export const ConfigSchema = z.object({
   mediasoup_log_level: z.enum(["debug", "warn", "error", "none"]).default("warn"),
   /** Serve the browser client bundle and demo page. */
   serve_demo: bool.default(true),
+  /** LiveKit's webhook config (the deploy file's top-level `webhook:`): room events POSTed to each
+   * URL, signed with api_key's secret (one of api_keys). In the environment: WEBHOOK as JSON. */
+  webhook: z
+    .preprocess(
+      (v) => {
+        if (typeof v !== "string") return v;
+        try {
+          return JSON.parse(v) as unknown;
+        } catch {
+          return v;
+        }
+      },
+      WebhookConfig,
+    )
+    .optional(),
 });
 type Raw = z.infer<typeof ConfigSchema>;
 
@@ -108,6 +123,7 @@ export function resolveConfig(file: Record<string, unknown>, env: Record<string,
   } catch (e) {
     throw new ConfigError(`invalid media node config: api_keys: ${(e as Error).message}`);
   }
+  if (c.webhook && !apiKeys.has(c.webhook.api_key)) throw new ConfigError("invalid media node config: webhook.api_key is not one of api_keys");
   const announced = c.announced_address ?? firstPublicIpv4();
   const signalHost = announced.includes(":") ? `[${announced}]` : announced;
   return {
@@ -134,7 +150,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const unknown = Object.keys(deploy.media_node).filter((k) => !Object.hasOwn(ConfigSchema.shape, k));
   if (unknown.length > 0) throw new ConfigError(`invalid media node config: ${path}: unknown media_node key(s) ${unknown.join(", ")}`);
-  const config = resolveConfig(deploy.media_node, env);
+  const config = resolveConfig({ ...deploy.media_node, ...(deploy.webhook ? { webhook: deploy.webhook } : {}) }, env);
   const regions = deploy.node_selector.regions.map((r) => r.name);
   if (regions.length > 0 && !regions.includes(config.region))
     throw new ConfigError(`invalid media node config: region ${config.region} is not a node_selector region in ${path} (${regions.join(", ")})`);

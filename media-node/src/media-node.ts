@@ -16,6 +16,9 @@ import { RoomManager } from "./rooms/room-manager.ts";
 import { SignalingServer } from "./signaling/signaling-server.ts";
 import { iceServersFor } from "./signaling/turn.ts";
 import { WorkerPool } from "./rooms/worker-pool.ts";
+import { RoomRpcServer } from "./cluster/room-rpc.ts";
+import { WebhookNotifier } from "./webhooks/notifier.ts";
+import { withWebhooks } from "./webhooks/room-events.ts";
 
 const STANDALONE: RoomObserver = {
   roomOpened() {},
@@ -37,6 +40,10 @@ export class MediaNode {
   /** Started bridge endpoint (cluster mode, once Redis answered). */
   private bridge: BridgeEndpoint | undefined;
   private bridgeRetry: NodeJS.Timeout | undefined;
+  /** Webhook delivery (when configured). */
+  private readonly webhooks: WebhookNotifier | undefined;
+  /** RoomService operations from the control plane (cluster mode). */
+  private readonly roomRpc: RoomRpcServer | undefined;
 
   private constructor(config: MediaNodeConfig, log: Logger, pool: WorkerPool) {
     this.config = config;
@@ -66,6 +73,20 @@ export class MediaNode {
       observer = this.registry;
     }
     const turn = config.turn_urls?.length && config.turn_secret ? { urls: config.turn_urls, secret: config.turn_secret, ttlSec: config.turn_credential_ttl_s } : undefined;
+    if (config.webhook) {
+      this.webhooks = new WebhookNotifier({
+        apiKey: config.webhook.api_key,
+        apiSecret: config.api_keys.get(config.webhook.api_key)!,
+        urls: config.webhook.urls,
+        counters: {
+          sent: () => metrics.webhooks.inc({ result: "sent" }),
+          retried: () => metrics.webhooks.inc({ result: "retried" }),
+          dropped: (reason) => metrics.webhooks.inc({ result: `dropped_${reason}` }),
+        },
+        log: log.child({ component: "webhooks" }),
+      });
+      observer = withWebhooks(observer, this.webhooks);
+    }
     this.rooms = new RoomManager({
       nodeId: config.node_id,
       region: config.region,
@@ -79,6 +100,16 @@ export class MediaNode {
       iceServers: (sid) => iceServersFor(turn, sid),
       log,
     });
+    const registry = this.registry;
+    if (registry) {
+      this.roomRpc = new RoomRpcServer({
+        rooms: this.rooms,
+        reply: (id, r) => registry.reply(id, r),
+        flushed: () => registry.flushed(),
+        count: (op, result) => metrics.roomRpcs.inc({ op, result }),
+        log,
+      });
+    }
     this.signaling = new SignalingServer({
       nodeId: config.node_id,
       apiKeys: config.api_keys,
@@ -117,9 +148,13 @@ export class MediaNode {
     ep.onSession(this.signaling.hostBridged);
     ep.onBusMessage((msg, from) => {
       const m = parseBusMessage(msg);
-      if (m?.type !== "room.delete") return;
-      // Authenticated by the bus, but only the control plane deletes rooms.
-      if (from !== CONTROL_PLANE) return this.log.warn({ from, room: m.room }, "room.delete from a node ignored");
+      if (m === undefined) return;
+      // Authenticated by the bus, but only the control plane deletes rooms or runs RoomService.
+      if (from !== CONTROL_PLANE) {
+        if (m.type === "room.rpc") this.roomRpc?.refused(m);
+        return this.log.warn({ from, type: m.type }, "control-plane message from a node ignored");
+      }
+      if (m.type === "room.rpc") return void this.roomRpc?.handle(m);
       if (this.rooms.closeRoom(m.room, "deleted")) this.log.info({ room: m.room }, "room deleted by control plane");
     });
     try {
@@ -190,6 +225,7 @@ export class MediaNode {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.rooms.closeAll();
+      await this.webhooks?.close();
       clearTimeout(this.bridgeRetry);
       await this.registry?.stop();
       this.signaling.close();

@@ -15,6 +15,8 @@ export class NodeMetrics {
   readonly eventLoopStalls: Counter;
   readonly registryResyncs: Counter<"reason">;
   readonly resumes: Counter<"result">;
+  readonly roomRpcs: Counter<"op" | "result">;
+  readonly webhooks: Counter<"result">;
 
   constructor(
     counts: () => NodeCounts,
@@ -27,6 +29,13 @@ export class NodeMetrics {
     this.signalMessages = new Counter({ name: "meridian_signal_requests_total", help: "Signaling requests by method", labelNames: ["method"], registers: [r] });
     this.signalErrors = new Counter({ name: "meridian_signal_errors_total", help: "Signaling error replies by code", labelNames: ["code"], registers: [r] });
     this.joins = new Counter({ name: "meridian_joins_total", help: "Join attempts by result", labelNames: ["result"], registers: [r] });
+    this.roomRpcs = new Counter({ name: "meridian_room_rpc_total", help: "RoomService operations from the control plane, by op and result", labelNames: ["op", "result"], registers: [r] });
+    this.webhooks = new Counter({
+      name: "meridian_webhooks_total",
+      help: "Webhook deliveries: sent, retried (one per retry), dropped_queue_full (bound reached), dropped_failed (retries exhausted)",
+      labelNames: ["result"],
+      registers: [r],
+    });
     this.redisErrors = new Counter({ name: "meridian_redis_errors_total", help: "Failed Redis operations", labelNames: ["op"], registers: [r] });
     this.framesDropped = new Counter({
       name: "meridian_signal_frames_dropped_total",

@@ -4,6 +4,7 @@ import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startUpstashRest, type UpstashRest } from "../../infra/upstash-rest/server.ts";
 import { SCRIPTS } from "#shared/redis/scripts.ts";
+import { keys } from "#shared/keys.ts";
 import { TestRedis } from "../support/redis.ts";
 
 const TOKEN = "upstash-rest-test-token";
@@ -126,6 +127,18 @@ describe("upstash rest", () => {
       body: JSON.stringify(["GET", "x".repeat(2 * 1024 * 1024)]),
     });
     expect(huge.status).toBe(400);
+  });
+
+  it("BLPOP on a RoomService reply list holds its own connection: others are served meanwhile; elsewhere refused", async () => {
+    const key = keys.rpcReply(crypto.randomUUID());
+    const waiting = raw("/", ["BLPOP", key, 5]);
+    expect(await raw("/", ["PING"])).toMatchObject({ status: 200, body: { result: "PONG" } });
+    await io.rpush(key, "the reply");
+    expect(await waiting).toMatchObject({ status: 200, body: { result: [key, "the reply"] } });
+    expect(await raw("/", ["BLPOP", key, 0.05])).toMatchObject({ status: 200, body: { result: null } });
+    for (const bad of [["BLPOP", "meridian:room:x", 1], ["BLPOP", key, 0], ["BLPOP", key, 11], ["BLPOP", key, key, 1]])
+      expect(await raw("/", bad), JSON.stringify(bad)).toMatchObject({ status: 400 });
+    expect((await raw("/pipeline", [["BLPOP", key, 1]])).status).toBe(400);
   });
 
   it("HELLO 3 spam does not break anyone else's requests", async () => {

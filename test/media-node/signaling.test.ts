@@ -159,7 +159,7 @@ describe("grants", () => {
     const published = await waitFor(async () => seen.find((n) => n.name === "trackPublished"), Boolean, "trackPublished");
     expect(published!.data).toMatchObject({ identity: "mic-only", track: { trackId: track.trackId, kind: "audio", source: "microphone" } });
     const rec = await waitFor(() => r.hget(keys.roomParticipants("room-src"), "mic-only"), (x) => x?.includes(track.trackId) === true, "track in Redis");
-    expect(JSON.parse(rec!).tracks).toEqual([{ sid: track.trackId, kind: "audio", source: "microphone", muted: false }]);
+    expect(JSON.parse(rec!).tracks).toEqual([{ sid: track.trackId, kind: "audio", source: "microphone", muted: false, mimeType: "audio/opus" }]);
 
     const video = (source?: "camera" | "microphone" | "screen_share") =>
       errorCode(mic.request("produce", { transportId: send.transportId, kind: "video", rtpParameters: vp8, ...(source ? { source } : {}) }));

@@ -61,6 +61,7 @@ join.openapi(route, async (c) => {
     identity,
     ...(claims.name !== undefined ? { name: claims.name } : {}),
     ...(claims.metadata !== undefined ? { metadata: claims.metadata } : {}),
+    ...(claims.attributes !== undefined ? { attributes: claims.attributes } : {}),
     video: grants,
     // roomSid: this incarnation of the room; a node refuses the token once the room is deleted
     meridian: { node: r.node.id, region: r.node.region, roomSid: r.roomSid },

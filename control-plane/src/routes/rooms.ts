@@ -1,27 +1,16 @@
-// Room API: create, list, get, delete, participants (LiveKit RoomService equivalents).
+// Room API: create, list, get, delete, participants — REST over room-service.ts, the operations
+// the Twirp RoomService (twirp/room-service.ts) runs too.
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
-import { CONTROL_PLANE, busSigner } from "#shared/bus.ts";
-import type { ScriptRunner } from "#shared/redis/runner.ts";
-import { DEFAULT_ROOM_SETTINGS, placeRoom } from "#shared/placement.ts";
-import { referencePoint, regionPreference } from "#shared/selector/index.ts";
 import { admin, type AdminGrant } from "../auth.ts";
 import { settings, type Env, type Settings } from "../env.ts";
-import { badRequest, conflict, noNodes, notFound, quotaExceeded, registryWarming } from "../errors.ts";
+import { badRequest, conflict } from "../errors.ts";
 import { bearerSecurity, errorResponses, json } from "../openapi.ts";
-import { redisFor } from "../redis.ts";
+import * as ops from "../room-service.ts";
 import { CreateRoomBody, Deleted, ListQuery, Participants, Room, RoomList, RoomName, RoomParam, ScanQuery } from "../schemas.ts";
-import { deleteRoom, getRoom, listParticipants, listRooms, type BusSeal, type RoomCursor } from "../store.ts";
+import type { RoomCursor } from "../store.ts";
 import { cfOf } from "./cf.ts";
 
 export const rooms = new OpenAPIHono<{ Bindings: Env }>();
-
-/** The control plane's bus signer, once per Settings (key derivation and import are async). */
-const sealers = new WeakMap<Settings, Promise<BusSeal>>();
-function busSealFor(s: Settings): Promise<BusSeal> {
-  let p = sealers.get(s);
-  if (!p) sealers.set(s, (p = busSigner(s.apiKeys, CONTROL_PLANE)));
-  return p;
-}
 
 const create = createRoute({
   method: "post",
@@ -36,34 +25,9 @@ rooms.openapi(create, async (c) => {
   const s = settings(c.env);
   const claims = await admin(c, s.apiKeys, "roomCreate");
   const body = c.req.valid("json");
-  let point = referencePoint(cfOf(c, s), s.selector.regions, s.defaultRegion);
-  if (body.region !== undefined) {
-    const r = s.selector.regions.find((x) => x.name === body.region);
-    if (!r) throw badRequest(`unknown region ${body.region}`);
-    point = { lat: r.lat, lon: r.lon };
-  }
-  const roomSettings = {
-    emptyTimeout: body.emptyTimeout ?? DEFAULT_ROOM_SETTINGS.emptyTimeout,
-    maxParticipants: body.maxParticipants ?? DEFAULT_ROOM_SETTINGS.maxParticipants,
-    metadata: body.metadata ?? DEFAULT_ROOM_SETTINGS.metadata,
-  };
-  const now = Date.now();
-  const r = await placeRoom(redisFor(s), {
-    room: body.name,
-    mode: "create",
-    autoCreate: true,
-    config: s.selector,
-    regionOrder: regionPreference(s.selector.regions, point),
-    settings: roomSettings,
-    now,
-    apiKey: claims.iss,
-    roomQuota: s.roomsPerApiKey,
-  });
-  if (r.status === "exists") throw conflict(`room ${body.name} already exists (on node ${r.nodeId})`);
-  if (r.status === "warming") throw registryWarming(r.retryAfterMs);
-  if (r.status === "quota") throw quotaExceeded(r.limit);
-  if (r.status !== "ok") throw noNodes();
-  return c.json({ name: body.name, node: r.node.id, region: r.node.region, createdAt: now, ...roomSettings, numParticipants: 0, signalNodes: [] }, 201);
+  const r = await ops.createRoom(s, claims.iss, body, cfOf(c, s));
+  if (!r.created) throw conflict(`room ${body.name} already exists (on node ${r.room.node})`);
+  return c.json(r.room, 201);
 });
 
 const NoQuery = z.object({});
@@ -104,12 +68,12 @@ rooms.openapi(list, async (c) => {
   const s = settings(c.env);
   await admin(c, s.apiKeys, "roomList");
   const q = c.req.valid("query");
-  const page = await listRooms(redisFor(s), q.limit ?? DEFAULT_PAGE, q.cursor === undefined ? undefined : decodeCursor(q.cursor));
+  const page = await ops.listRooms(s, q.limit ?? DEFAULT_PAGE, q.cursor === undefined ? undefined : decodeCursor(q.cursor));
   return c.json({ rooms: page.rooms, nextCursor: page.next ? encodeCursor(page.next) : null }, 200);
 });
 
-/** GET/DELETE on one named room: admin grant, then `run`; undefined from `run` = 404. `paged`:
- * the route takes ?cursor= (ScanQuery) and hands it to `run`. */
+/** GET/DELETE on one named room: admin grant, then `run` (room-service.ts: 404 when there is none).
+ * `paged`: the route takes ?cursor= (ScanQuery) and hands it to `run`. */
 function roomRoute<S extends z.ZodType>(o: {
   method: "get" | "delete";
   path: string;
@@ -117,7 +81,7 @@ function roomRoute<S extends z.ZodType>(o: {
   grant: AdminGrant;
   schema: S;
   paged?: boolean;
-  run: (redis: ScriptRunner, name: string, cursor: string | undefined, s: Settings) => Promise<z.infer<S> | undefined>;
+  run: (s: Settings, name: string, cursor: string | undefined) => Promise<z.infer<S>>;
 }): void {
   const route = createRoute({
     method: o.method,
@@ -132,9 +96,7 @@ function roomRoute<S extends z.ZodType>(o: {
     const { name } = c.req.valid("param");
     await admin(c, s.apiKeys, o.grant, name);
     const q: { cursor?: string | undefined } = c.req.valid("query");
-    const out = await o.run(redisFor(s), name, q.cursor, s);
-    if (out === undefined) throw notFound(`no room ${name}`);
-    return c.json(out as object, 200);
+    return c.json((await o.run(s, name, q.cursor)) as object, 200);
   });
 }
 
@@ -144,7 +106,7 @@ roomRoute({
   summary: "Get a room (grant roomList)",
   grant: "roomList",
   schema: Room,
-  run: getRoom,
+  run: ops.getRoom,
 });
 
 roomRoute({
@@ -153,10 +115,7 @@ roomRoute({
   summary: "Delete a room; its hosting node gets {type:'room.delete'} on its bus and closes it (grant roomCreate)",
   grant: "roomCreate",
   schema: Deleted,
-  run: async (redis, name, _cursor, s) => {
-    const node = await deleteRoom(redis, name, await busSealFor(s));
-    return node === undefined ? undefined : { room: name, node };
-  },
+  run: async (s, name) => ({ room: name, node: await ops.deleteRoom(s, name) }),
 });
 
 roomRoute({
@@ -166,8 +125,8 @@ roomRoute({
   grant: "roomAdmin",
   schema: Participants,
   paged: true,
-  run: async (redis, name, cursor) => {
-    const page = await listParticipants(redis, name, cursor);
-    return page === undefined ? undefined : { room: name, participants: page.items, nextCursor: page.next ?? null };
+  run: async (s, name, cursor) => {
+    const page = await ops.listParticipants(s, name, cursor);
+    return { room: name, participants: page.items, nextCursor: page.next ?? null };
   },
 });

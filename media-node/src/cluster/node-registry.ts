@@ -26,6 +26,7 @@ import {
   upsertParticipant,
 } from "#shared/registry.ts";
 import { readRoomRecord, type ParticipantRecord } from "#shared/records.ts";
+import { RPC_REPLY_TTL_MS, type RoomRpcReply } from "#shared/room-admin.ts";
 import type { Logger } from "../log.ts";
 import type { NodeMetrics } from "../metrics.ts";
 import { byteRate, cpuLoad, cpuTimes, sysload, type CpuTimes } from "./node-stats.ts";
@@ -150,6 +151,17 @@ export class NodeRegistry implements RoomObserver {
 
   private get node(): { id: string; region: string } {
     return { id: this.o.nodeId, region: this.o.region };
+  }
+
+  /** Resolves once every write queued so far is done (or failed). */
+  flushed(): Promise<void> {
+    return this.queue;
+  }
+
+  /** A room.rpc reply for the control plane, waiting in BLPOP on keys.rpcReply(id). */
+  async reply(id: string, reply: RoomRpcReply): Promise<void> {
+    const key = keys.rpcReply(id);
+    await this.redis.multi().rpush(key, JSON.stringify(reply)).pexpire(key, RPC_REPLY_TTL_MS).exec();
   }
 
   /** The room's record in Redis, read once per join (its owner decides who serves it, its sid

@@ -8,6 +8,13 @@ import type { Permissions } from "#shared/grants.ts";
 import type { ParticipantRecord } from "#shared/records.ts";
 import type { RoomRouter } from "./router-group.ts";
 
+/** What a participant shows others: from its token, changed by RoomService UpdateParticipant. */
+export interface Profile {
+  name: string | undefined;
+  metadata: string | undefined;
+  attributes: Record<string, string> | undefined;
+}
+
 /** Where a participant's notifications go: its signaling connection (a WebSocket here, or a bridged
  * session relayed by another node). */
 export interface ParticipantSink {
@@ -28,10 +35,15 @@ export interface PublishedTrack {
 
 export class Participant {
   readonly identity: string;
-  readonly name: string | undefined;
+  name: string | undefined;
+  metadata: string | undefined;
+  attributes: Record<string, string> | undefined;
   readonly sid = `PA_${randomBytes(8).toString("hex")}`;
   readonly joinedAt = Date.now();
-  readonly permissions: Permissions;
+  permissions: Permissions;
+  /** Subchannel of the server data track this participant's data consumer listens on (SendData
+   * to named identities sends on theirs only). */
+  readonly dataSubchannel: number;
   readonly sink: ParticipantSink;
   /** Node holding the participant's signaling connection: this node, or the one bridging it. */
   readonly signalNode: string;
@@ -46,10 +58,13 @@ export class Participant {
   readonly router: RoomRouter;
   closed = false;
 
-  constructor(identity: string, name: string | undefined, permissions: Permissions, sink: ParticipantSink, signalNode: string, router: RoomRouter) {
+  constructor(identity: string, profile: Profile, permissions: Permissions, sink: ParticipantSink, signalNode: string, router: RoomRouter, dataSubchannel: number) {
     this.router = router;
     this.identity = identity;
-    this.name = name;
+    this.name = profile.name;
+    this.metadata = profile.metadata;
+    this.attributes = profile.attributes;
+    this.dataSubchannel = dataSubchannel;
     this.permissions = permissions;
     this.sink = sink;
     this.signalNode = signalNode;
@@ -58,6 +73,8 @@ export class Participant {
   info(): ParticipantInfo {
     const p: ParticipantInfo = { identity: this.identity, sid: this.sid, tracks: [...this.tracks.values()].map((t) => t.info) };
     if (this.name !== undefined) p.name = this.name;
+    if (this.metadata !== undefined) p.metadata = this.metadata;
+    if (this.attributes !== undefined) p.attributes = this.attributes;
     return p;
   }
 
@@ -67,13 +84,19 @@ export class Participant {
       sid: this.sid,
       joinedAt: this.joinedAt,
       signalNode: this.signalNode,
-      tracks: [...this.tracks.values()].map(({ info }) => {
+      permissions: this.permissions,
+      tracks: [...this.tracks.values()].map(({ info, producer }) => {
         const t: ParticipantRecord["tracks"][number] = { sid: info.trackId, kind: info.kind, muted: info.muted };
         if (info.source !== undefined) t.source = info.source;
+        if (info.label !== undefined) t.name = info.label;
+        const mimeType = producer?.rtpParameters.codecs[0]?.mimeType;
+        if (mimeType !== undefined) t.mimeType = mimeType;
         return t;
       }),
     };
     if (this.name !== undefined) r.name = this.name;
+    if (this.metadata !== undefined) r.metadata = this.metadata;
+    if (this.attributes !== undefined) r.attributes = this.attributes;
     return r;
   }
 

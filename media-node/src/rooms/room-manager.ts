@@ -4,6 +4,7 @@
 import type { types } from "mediasoup";
 import { ErrorCode } from "#shared/errors.ts";
 import { CloseCode, ProtocolError, type IceServer } from "#shared/protocol.ts";
+import type { RoomOp } from "#shared/room-admin.ts";
 import type { Logger } from "../log.ts";
 import type { ParticipantSink } from "./participant.ts";
 import { Room, type RoomCloseReason, type RoomObserver } from "./room.ts";
@@ -87,7 +88,8 @@ export class RoomManager implements RoomSessionFactory {
     const checked = a !== undefined && a.room === params.room && a.hostNode === params.hostNode && a.roomSid === params.roomSid;
     const { record } = checked && admission ? admission : await this.check(params);
     const room = await this.roomFor(params.room, params.roomSid, record);
-    const p = await room.join(params.identity, params.name, params.permissions, sink, params.signalNode);
+    const profile = { name: params.name, metadata: params.metadata, attributes: params.attributes };
+    const p = await room.join(params.identity, profile, params.permissions, sink, params.signalNode);
     const node = { id: this.o.nodeId, region: this.o.region };
     const withTurn = <T extends object>(r: T): T & { iceServers?: IceServer[] } => {
       const iceServers = this.o.iceServers?.(p.sid);
@@ -122,6 +124,9 @@ export class RoomManager implements RoomSessionFactory {
       emptyTimeoutMs: this.o.emptyTimeoutMs,
       maxParticipants: settings.maxParticipants ?? this.o.maxParticipantsPerRoom,
       settings,
+      metadata: settings.metadata ?? "",
+      createdAt: settings.createdAt ?? Date.now(),
+      emptyTimeout: settings.emptyTimeout ?? 0,
       canAddTrack: () => this.o.maxTracks === 0 || this.counts().tracksIn < this.o.maxTracks,
       observer: this.o.observer,
       log: this.o.log,
@@ -135,6 +140,13 @@ export class RoomManager implements RoomSessionFactory {
   private closed(room: Room): void {
     if (this.rooms.get(room.name) === room) this.rooms.delete(room.name);
     if (this.rooms.size === 0) for (const w of [...this.emptyWaiters]) w();
+  }
+
+  /** A RoomService operation (bus room.rpc) on a room of this node. */
+  admin(name: string, op: RoomOp): ReturnType<Room["admin"]> {
+    const room = this.rooms.get(name);
+    if (!room) throw new ProtocolError(ErrorCode.NotFound, `room ${name} is not open on node ${this.o.nodeId}`);
+    return room.admin(op);
   }
 
   /** Closes one room (room.delete from the control plane). Returns false if it is not here. */

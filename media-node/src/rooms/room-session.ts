@@ -11,6 +11,8 @@ export interface JoinParams {
   room: string;
   identity: string;
   name: string | undefined;
+  metadata?: string | undefined;
+  attributes?: Record<string, string> | undefined;
   permissions: Permissions;
   /** Node the token names as the room's host (absent in standalone mode). */
   hostNode: string | undefined;

@@ -18,14 +18,17 @@ import {
   type TrackInfo,
 } from "#shared/protocol.ts";
 import type { ParticipantRecord, StoredRoomSettings } from "#shared/records.ts";
+import { roomSid, type RoomFields } from "#shared/livekit.ts";
 import type { Logger } from "../log.ts";
 import { canPublishSource, type Permissions } from "#shared/grants.ts";
-import { Participant, type ParticipantSink, type PublishedTrack, type TransportDirection } from "./participant.ts";
+import { Participant, type ParticipantSink, type Profile, type PublishedTrack, type TransportDirection } from "./participant.ts";
 import type { RouterGroup, RoomRouter } from "./router-group.ts";
 import { Dynacast } from "./dynacast.ts";
 import { DEFAULT_CAMERA_LAYERS, layerForSize } from "./layers.ts";
 import { QualityMonitor } from "./quality-monitor.ts";
 import { RoomSpeakers } from "./speakers.ts";
+import type { PermissionUpdate, RoomOp, TrackRecord } from "#shared/room-admin.ts";
+import { SERVER_DATA_TRACK_ID, ServerData } from "./server-data.ts";
 
 /** Room-level events the node mirrors elsewhere (Redis registry, metrics). */
 export interface RoomObserver {
@@ -34,6 +37,13 @@ export interface RoomObserver {
   roomClosed(room: string): void;
   participantUpdated(room: string, p: ParticipantRecord): void;
   participantLeft(room: string, identity: string): void;
+  /** LiveKit's webhook events (optional: only the webhook notifier cares). */
+  roomStarted?(room: Room): void;
+  roomFinished?(room: Room): void;
+  participantJoined?(room: Room, p: ParticipantRecord): void;
+  participantDeparted?(room: Room, p: ParticipantRecord): void;
+  trackPublished?(room: Room, p: ParticipantRecord, track: TrackRecord): void;
+  trackUnpublished?(room: Room, p: ParticipantRecord, track: TrackRecord): void;
 }
 
 export type RoomCloseReason = NotificationData<"roomClosed">["reason"];
@@ -48,6 +58,11 @@ export interface RoomOptions {
   maxParticipants: number;
   /** The room's stored settings, as read when it opened (kept to restore them: registry re-sync). */
   settings: StoredRoomSettings;
+  metadata: string;
+  /** When the control plane created the room (ms; now when it has no record): names its sid. */
+  createdAt: number;
+  /** The room record's emptyTimeout (s), as RoomService shows it. */
+  emptyTimeout: number;
   /** Node-wide track limit check (0 = none), evaluated on publish. */
   canAddTrack: () => boolean;
   observer: RoomObserver;
@@ -64,6 +79,9 @@ const MAX_TRANSPORTS_PER_PARTICIPANT = 4;
  * plus data channels, and a bound on what one client can make the node hold. */
 const MAX_TRACKS_PER_PARTICIPANT = 16;
 
+/** The track a consumer (media or data) receives: its appData, set when it was made. */
+const trackOf = (c: types.Consumer | types.DataConsumer): string => String(c.appData.trackId ?? ("producerId" in c ? c.producerId : c.dataProducerId));
+
 function fail(code: ErrorCode, message: string): never {
   throw new ProtocolError(code, message);
 }
@@ -79,6 +97,12 @@ export class Room {
   private readonly dynacast: Dynacast;
   private readonly speakers: RoomSpeakers;
   private readonly quality: QualityMonitor;
+  /** Next subchannel of the server data track (uint16; wraps after 65536 joins). */
+  private nextSubchannel = 0;
+  private readonly serverData = new ServerData();
+  readonly sid: string;
+  readonly createdAt: number;
+  metadata: string;
   closed = false;
 
   /** What the control plane stored with the room when it opened here (restored on re-sync). */
@@ -109,7 +133,12 @@ export class Room {
       () => this.participants.values(),
       (updates) => this.broadcastAll("connectionQuality", { updates }),
     );
+    this.metadata = o.metadata;
+    this.createdAt = o.createdAt;
+    // The control plane's sid for this incarnation of the room; derived when it gave none.
+    this.sid = o.sid ?? roomSid(o.name, o.createdAt);
     o.observer.roomOpened(o.name, o.sid);
+    o.observer.roomStarted?.(this);
   }
 
   /** A router's worker died: its participants lost their media (they reconnect); the room lives on
@@ -128,14 +157,14 @@ export class Room {
     return this.o.log;
   }
 
-  async join(identity: string, name: string | undefined, permissions: Permissions, sink: ParticipantSink, signalNode: string): Promise<Participant> {
+  async join(identity: string, profile: Profile, permissions: Permissions, sink: ParticipantSink, signalNode: string): Promise<Participant> {
     if (this.closed) fail(ErrorCode.NotFound, "room is closed");
     const router = await this.routers.admit(permissions.canSubscribe ? this.expectedTracks() : 0).catch((e: unknown) => {
       if (this.closed) fail(ErrorCode.NotFound, "room is closed");
       throw e;
     });
     try {
-      return this.enter(identity, name, permissions, sink, signalNode, router);
+      return this.enter(identity, profile, permissions, sink, signalNode, router);
     } catch (e) {
       this.routers.release(router);
       throw e;
@@ -150,7 +179,7 @@ export class Room {
     return n;
   }
 
-  private enter(identity: string, name: string | undefined, permissions: Permissions, sink: ParticipantSink, signalNode: string, router: RoomRouter): Participant {
+  private enter(identity: string, profile: Profile, permissions: Permissions, sink: ParticipantSink, signalNode: string, router: RoomRouter): Participant {
     if (this.closed) fail(ErrorCode.NotFound, "room is closed");
     const previous = this.participants.get(identity);
     if (previous) {
@@ -162,11 +191,14 @@ export class Room {
     if (max > 0 && this.participants.size >= max) fail(ErrorCode.Conflict, `room is full (${max} participants)`);
     clearTimeout(this.emptyTimer);
     this.emptyTimer = undefined;
-    const p = new Participant(identity, name, permissions, sink, signalNode, router);
+    const p = new Participant(identity, profile, permissions, sink, signalNode, router, this.nextSubchannel);
+    this.nextSubchannel = (this.nextSubchannel + 1) % 65_536;
     this.broadcast(p, "participantJoined", { participant: p.info() });
     this.participants.set(identity, p);
     this.quality.joined(p);
-    this.o.observer.participantUpdated(this.name, p.record());
+    const record = p.record();
+    this.o.observer.participantUpdated(this.name, record);
+    if (!p.permissions.hidden) this.o.observer.participantJoined?.(this, record);
     return p;
   }
 
@@ -180,17 +212,21 @@ export class Room {
       participants: [...this.participants.values()].filter((o) => o !== p && !o.permissions.hidden).map((o) => o.info()),
       permissions: p.permissions,
       routerRtpCapabilities: p.router.router.rtpCapabilities as Record<string, unknown>,
+      roomMetadata: this.metadata,
+      serverDataTrackId: SERVER_DATA_TRACK_ID,
     };
   }
 
   leave(p: Participant): void {
     if (this.participants.get(p.identity) !== p) return;
     this.participants.delete(p.identity);
+    const record = p.record();
     for (const [trackId, t] of p.tracks) this.unpublish(p, trackId, t);
     p.close();
     this.routers.release(p.router);
     this.broadcast(p, "participantLeft", { identity: p.identity, sid: p.sid });
     this.o.observer.participantLeft(this.name, p.identity);
+    if (!p.permissions.hidden) this.o.observer.participantDeparted?.(this, record);
     if (this.participants.size === 0 && !this.closed) {
       this.emptyTimer = setTimeout(() => this.close("empty"), this.o.emptyTimeoutMs);
     }
@@ -205,16 +241,20 @@ export class Room {
     const everyone = [...this.participants.values()];
     this.participants.clear();
     for (const p of everyone) {
+      for (const trackId of p.tracks.keys()) this.trackEvent("trackUnpublished", p, trackId);
       p.sink.notify("roomClosed", { reason });
       p.sink.close(closeCode, `room closed: ${reason}`);
+      const record = p.record();
       p.close();
       this.o.observer.participantLeft(this.name, p.identity);
+      if (!p.permissions.hidden) this.o.observer.participantDeparted?.(this, record);
     }
     this.tracks.clear();
     this.dynacast.close();
     this.quality.close();
     this.routers.close();
     this.o.observer.roomClosed(this.name);
+    this.o.observer.roomFinished?.(this);
     this.o.log.info({ room: this.name, reason }, "room closed");
     this.o.onClosed(this);
   }
@@ -358,6 +398,7 @@ export class Room {
     this.tracks.set(track.info.trackId, { owner: p, track });
     this.broadcast(p, "trackPublished", { identity: p.identity, track: track.info });
     this.changed(p);
+    this.trackEvent("trackPublished", p, track.info.trackId);
   }
 
   /** A producer closed underneath us (its transport closed): forget it. */
@@ -370,6 +411,7 @@ export class Room {
   }
 
   private unpublish(p: Participant, trackId: string, t: PublishedTrack): void {
+    this.trackEvent("trackUnpublished", p, trackId);
     p.tracks.delete(trackId);
     this.tracks.delete(trackId);
     this.dynacast.forget(trackId);
@@ -430,12 +472,17 @@ export class Room {
   }
 
   private async consumeData(p: Participant, trackId: string): Promise<Responses["consumeData"]> {
-    const { owner, track } = this.remoteTrack(p, trackId);
-    const dataProducer = track.dataProducer ?? fail(ErrorCode.BadRequest, "media track: use consume");
+    // The server data track: the producer on the participant's own router, filtered to its subchannel.
+    const server = trackId === SERVER_DATA_TRACK_ID;
+    if (server && !p.permissions.canSubscribe) fail(ErrorCode.Forbidden, "token does not allow subscribing");
+    const { owner, track } = server ? { owner: undefined, track: undefined } : this.remoteTrack(p, trackId);
+    const dataProducer = server ? undefined : (track?.dataProducer ?? fail(ErrorCode.BadRequest, "media track: use consume"));
     const transport = p.recvTransport() ?? fail(ErrorCode.BadRequest, "create a recv transport before consumeData");
     if (!transport.sctpParameters) fail(ErrorCode.BadRequest, "recv transport was created without enableSctp");
     const dc = await this.subscribing(p, trackId, async () =>
-      transport.consumeData({ dataProducerId: await this.pipedTo(p, owner, "dataProducer", dataProducer.id), appData: { trackId } }),
+      owner && dataProducer
+        ? transport.consumeData({ dataProducerId: await this.pipedTo(p, owner, "dataProducer", dataProducer.id), appData: { trackId } })
+        : transport.consumeData({ dataProducerId: (await this.serverData.on(p.router.router)).id, subchannels: [p.dataSubchannel], appData: { trackId } }),
     );
     p.dataConsumers.set(dc.id, dc);
     dc.observer.once("close", () => p.dataConsumers.delete(dc.id));
@@ -443,7 +490,7 @@ export class Room {
     return {
       dataConsumerId: dc.id,
       trackId,
-      identity: owner.identity,
+      identity: owner?.identity ?? "",
       sctpStreamParameters: (dc.sctpStreamParameters ?? {}) as Record<string, unknown>,
       label: dc.label,
       protocol: dc.protocol,
@@ -515,6 +562,126 @@ export class Room {
     }
     await this.applyPause(c);
     return EMPTY;
+  }
+
+  /** RoomService operations (shared/room-admin.ts), sent by the control plane over the bus.
+   * Throws ProtocolError (not_found, bad_request) for the caller. */
+  async admin(op: RoomOp): Promise<{ participant?: ParticipantRecord; track?: TrackRecord }> {
+    if (this.closed) fail(ErrorCode.NotFound, "room is closed");
+    switch (op.op) {
+      case "removeParticipant": {
+        const p = this.member(op.identity);
+        p.sink.notify("disconnected", { reason: "participant_removed" });
+        this.leave(p);
+        p.sink.close(CloseCode.Removed, "removed by the server");
+        return {};
+      }
+      case "mutePublishedTrack": {
+        const p = this.member(op.identity);
+        const t = p.tracks.get(op.trackSid) ?? fail(ErrorCode.NotFound, `participant ${op.identity} has no track ${op.trackSid}`);
+        if (!t.producer) fail(ErrorCode.BadRequest, "data tracks cannot be muted");
+        await this.setMuted(p, op.trackSid, op.muted);
+        // The publisher is told too (setMuted tells the others): its client pauses its sender.
+        p.sink.notify("trackMuted", { identity: p.identity, trackId: op.trackSid, muted: op.muted });
+        return { track: p.record().tracks.find((x) => x.sid === op.trackSid)! };
+      }
+      case "updateParticipant": {
+        const p = this.member(op.identity);
+        if (op.name !== undefined) p.name = op.name;
+        if (op.metadata !== undefined) p.metadata = op.metadata;
+        if (op.attributes !== undefined) {
+          const a = { ...p.attributes };
+          for (const [k, v] of Object.entries(op.attributes)) if (v === "") delete a[k]; else a[k] = v;
+          p.attributes = a;
+        }
+        if (op.permission !== undefined) this.setPermissions(p, op.permission);
+        const participant = p.info();
+        this.broadcast(p, "participantUpdated", { participant });
+        p.sink.notify("participantUpdated", { participant, permissions: p.permissions });
+        this.changed(p);
+        return { participant: p.record() };
+      }
+      case "updateSubscriptions": {
+        const p = this.member(op.identity);
+        for (const sid of op.trackSids) {
+          if (op.subscribe) {
+            // Consumers are the client's to create: it is told (again) that the track is there.
+            const found = this.tracks.get(sid);
+            if (found && found.owner !== p && p.permissions.canSubscribe) p.sink.notify("trackPublished", { identity: found.owner.identity, track: found.track.info });
+          } else {
+            for (const c of [...p.consumers.values(), ...p.dataConsumers.values()]) if (trackOf(c) === sid) this.dropConsumer(p, c);
+          }
+        }
+        return {};
+      }
+      case "sendData": {
+        const to = op.destinationIdentities?.length ? op.destinationIdentities.flatMap((id) => this.participants.get(id)?.dataSubchannel ?? []) : undefined;
+        if (to?.length === 0) return {}; // none of the named identities is here
+        await this.serverData.send(JSON.stringify({ ...(op.topic ? { topic: op.topic } : {}), data: op.data }), to);
+        return {};
+      }
+      case "updateRoomMetadata": {
+        this.metadata = op.metadata;
+        const frame = encodeNotification("roomUpdated", { metadata: op.metadata });
+        for (const p of this.participants.values()) p.sink.notifyEncoded(frame);
+        return {};
+      }
+    }
+  }
+
+  /** The room as LiveKit's RoomService and webhooks show it. */
+  fields(): RoomFields {
+    let publishers = 0;
+    for (const p of this.participants.values()) if (p.mediaTrackCount > 0) publishers++;
+    return {
+      sid: this.sid,
+      name: this.name,
+      createdAt: this.createdAt,
+      emptyTimeout: this.o.emptyTimeout,
+      maxParticipants: this.o.maxParticipants,
+      metadata: this.metadata,
+      numParticipants: this.participants.size,
+      numPublishers: publishers,
+    };
+  }
+
+  private member(identity: string): Participant {
+    return this.participants.get(identity) ?? fail(ErrorCode.NotFound, `participant ${identity} is not in room ${this.name}`);
+  }
+
+  /** New permissions take effect at once: tracks the participant may no longer publish are
+   * unpublished, and without canSubscribe every consumer is closed. */
+  private setPermissions(p: Participant, u: PermissionUpdate): void {
+    const { canPublishSources, ...flags } = u;
+    const next: Permissions = { ...p.permissions };
+    for (const [k, v] of Object.entries(flags)) if (v !== undefined) next[k as keyof typeof flags] = v;
+    if (canPublishSources !== undefined) {
+      if (canPublishSources.length === 0) delete next.canPublishSources;
+      else next.canPublishSources = [...canPublishSources];
+    }
+    p.permissions = next;
+    for (const [trackId, t] of [...p.tracks]) {
+      const allowed = t.producer ? canPublishSource(next, t.info.source ?? "unknown") : next.canPublishData;
+      if (allowed) continue;
+      this.unpublish(p, trackId, t);
+      p.sink.notify("trackUnpublished", { identity: p.identity, trackId });
+    }
+    if (!next.canSubscribe) {
+      for (const c of [...p.consumers.values(), ...p.dataConsumers.values()]) this.dropConsumer(p, c);
+    }
+  }
+
+  private dropConsumer(p: Participant, c: types.Consumer | types.DataConsumer): void {
+    c.close();
+    p.sink.notify("consumerClosed", { consumerId: c.id, trackId: trackOf(c) });
+  }
+
+  private trackEvent(kind: "trackPublished" | "trackUnpublished", p: Participant, trackId: string): void {
+    const notify = this.o.observer[kind];
+    if (!notify || p.permissions.hidden) return;
+    const record = p.record();
+    const track = record.tracks.find((t) => t.sid === trackId);
+    if (track) notify.call(this.o.observer, this, record, track);
   }
 
   private changed(p: Participant): void {

@@ -143,6 +143,8 @@ export function joinParamsFromClaims(
     room: v.room,
     identity: claims.sub,
     name: claims.name,
+    metadata: claims.metadata,
+    attributes: claims.attributes,
     permissions: permissionsOf(v),
     hostNode: claims.meridian?.node,
     roomSid: claims.meridian?.roomSid,
