@@ -388,7 +388,10 @@ export class MeridianClient {
         // Muted by the server: stop sending too (the node already paused forwarding).
         const d = data as NotificationData<"trackMuted">;
         const own = d.identity === this.joined.participant.identity ? this.published.get(d.trackId) : undefined;
-        if (!own) return;
+        if (!own) {
+          for (const r of this.remote.values()) if (r.trackId === d.trackId) r.muted = d.muted;
+          return this.emit("trackMuted", d);
+        }
         if (d.muted) own.pause();
         else own.resume();
         return this.emit("localTrackChanged", { trackId: d.trackId, muted: d.muted });
@@ -409,11 +412,6 @@ export class MeridianClient {
       case "trackPublished": {
         const d = data as NotificationData<"trackPublished">;
         return this.subscribe(d.identity, d.track);
-      }
-      case "trackMuted": {
-        const d = data as NotificationData<"trackMuted">;
-        for (const r of this.remote.values()) if (r.trackId === d.trackId) r.muted = d.muted;
-        return this.emit("trackMuted", d);
       }
       case "layersChanged":
         return this.emit("layersChanged", data as NotificationData<"layersChanged">);
