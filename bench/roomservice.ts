@@ -107,15 +107,18 @@ try {
     await reply;
   };
 
+  // Context: one HTTP round trip to the Worker (Miniflare) that touches no Redis.
+  const workerHttp = async () => void (await (await fetch(`${c.workerUrl}/healthz`)).text());
+
   // Removals time themselves (the replacement join is excluded); the rest are timed around the call.
   const removeTimes: number[][] = [[], []];
   const timedRemove = (f: () => Promise<number>, into: number[]) => async () => void into.push(await f());
   const blocks = args.smoke ? 2 : 4;
   const warmup = args.smoke ? 2 : 10;
-  const [floor, muteS, muteO] = (await alternateRoundTrips(
-    [bare, muteSame, muteOther, timedRemove(removeSame, removeTimes[0]!), timedRemove(removeOther, removeTimes[1]!)],
+  const [floor, http, muteS, muteO] = (await alternateRoundTrips(
+    [bare, workerHttp, muteSame, muteOther, timedRemove(removeSame, removeTimes[0]!), timedRemove(removeOther, removeTimes[1]!)],
     { n: N, blocks, warmup },
-  )) as [number[], number[], number[]];
+  )) as [number[], number[], number[], number[]];
   const remS = removeTimes[0]!.slice(warmup);
   const remO = removeTimes[1]!.slice(warmup);
 
@@ -126,6 +129,7 @@ try {
     ["variant", "n", "p50 ms", "p99 ms", "mean ms", "p50 / floor p50", "p99 / floor p99"],
     [
       [...roundTripRow("bare PUBLISH→SUBSCRIBE→PUBLISH", floor), 1, 1],
+      [...roundTripRow("HTTP GET /healthz on the Worker", http), p50(http) / floor50, percentile(http, 99) / percentile(floor, 99)],
       [...roundTripRow("RemoveParticipant, same node", remS), p50(remS) / floor50, percentile(remS, 99) / percentile(floor, 99)],
       [...roundTripRow("RemoveParticipant, other node", remO), p50(remO) / floor50, percentile(remO, 99) / percentile(floor, 99)],
       [...roundTripRow("MutePublishedTrack, same node", muteS), p50(muteS) / floor50, percentile(muteS, 99) / percentile(floor, 99)],
