@@ -3,8 +3,8 @@
 // through a hook that fetches a fresh url + token from the control plane — when the node asks it to
 // (`reconnect`) or its connection is lost in a way a rejoin can fix (node died, bridge timed out).
 import { Device, type types } from "mediasoup-client";
-import { CloseCode, defaultSource, shouldReconnect, type NotificationData, type NotificationName, type ParticipantInfo, type Responses, type TrackInfo, type TrackSource, type VideoLayer, type ConnectionQuality } from "#shared/protocol.ts";
-import { SignalClient, type CloseInfo } from "./signal-client.ts";
+import { CloseCode, defaultSource, shouldReconnect, type NotificationData, type NotificationName, type ParticipantInfo, type ResumeInfo, type Responses, type TrackInfo, type TrackSource, type VideoLayer, type ConnectionQuality } from "#shared/protocol.ts";
+import { SignalClient, SignalError, type CloseInfo } from "./signal-client.ts";
 import { CAMERA_CAPTURE, cameraEncodings, encodingLayers, SCREEN_ENCODINGS, START_BITRATE_KBPS, type Simulcast } from "./simulcast.ts";
 import { TrackViews } from "./track-views.ts";
 
@@ -17,6 +17,11 @@ const ICE_DISCONNECTED_GRACE_MS = 2_000;
 const ICE_RESTART_RETRY_MS = 8_000;
 /** ... up to this many restarts in a row (a network that stays down is the signaling's problem). */
 const ICE_RESTART_ATTEMPTS = 6;
+/** Closes after which the session is worth resuming: the connection was lost, not closed by the node. */
+const RESUMABLE_CLOSES = new Set([1006, 1001, 1011]);
+/** Resume attempts stop after this long (or the node's grace period if shorter): a node that
+ * died is not waited for longer than this before a full rejoin. */
+const RESUME_WINDOW_MS = 5_000;
 
 /** Pure: whether a close with this code should make the client rejoin through the control plane.
  * 1006: the socket dropped (node died); 1001/1012/1013: the server went away or is restarting;
@@ -66,6 +71,11 @@ export interface ClientEvents {
   reconnected: MeridianClient;
   /** Every rejoin attempt failed; the last error. */
   reconnectFailed: { reason: string; error: string };
+  /** The connection dropped and the session was taken back on a new one (same participant sid,
+   * nothing republished); `ms` from the drop. */
+  resumed: { sid: string; attempt: number; ms: number };
+  /** The session could not be resumed; the client rejoins (`reconnected`) when it can. */
+  resumeFailed: { error: string };
   /** A transport's connection state changed (mediasoup-client's `connectionstatechange`). */
   transportState: { direction: "send" | "recv"; state: string };
   /** Gathering through a STUN/TURN server failed, e.g. 401 for wrong or expired TURN credentials,
@@ -99,7 +109,12 @@ export interface ConnectOptions {
 
 export class MeridianClient {
   readonly joined: Responses["join"];
-  private readonly signal: SignalClient;
+  /** Replaced when the session is resumed on a new connection. */
+  private signal: SignalClient;
+  /** How to resume the session after a dropped connection (absent: not resumable, e.g. bridged). */
+  private resumeInfo: ResumeInfo | undefined;
+  /** Restart ICE of transports that are not connected (after a resume: the network changed). */
+  private readonly iceKicks = new Set<() => void>();
   private readonly device: Device;
   private readonly opts: ConnectOptions;
   private sendTransport: types.Transport | undefined;
@@ -128,6 +143,7 @@ export class MeridianClient {
     this.device = device;
     this.joined = joined;
     this.opts = opts;
+    this.resumeInfo = joined.resume;
   }
 
   static async connect(opts: ConnectOptions): Promise<MeridianClient> {
@@ -140,10 +156,7 @@ export class MeridianClient {
     const device = await Device.factory();
     await device.load({ routerRtpCapabilities: joined.routerRtpCapabilities as types.RtpCapabilities });
     const client = new MeridianClient(signal, device, joined, opts);
-    void signal.closed.then((info) => {
-      client.emit("disconnected", info);
-      if (shouldRejoin(info.code)) void client.followReconnect(`connection lost (${info.code})`);
-    });
+    client.watchSignal(signal);
     if (joined.permissions.canSubscribe) {
       await signal.request("setRtpCapabilities", { rtpCapabilities: device.recvRtpCapabilities as Record<string, unknown> });
       client.recvTransport = await client.createTransport("recv");
@@ -154,6 +167,49 @@ export class MeridianClient {
     signal.onNotification((name, data) => void client.onNotification(name, data));
     for (const [name, data] of early) void client.onNotification(name, data);
     return client;
+  }
+
+  /** A lost connection is resumed when the node gave a resume token, else (or when the node no
+   * longer has the session) the client rejoins. */
+  private watchSignal(signal: SignalClient): void {
+    void signal.closed.then((info) => {
+      if (signal !== this.signal || this.finished) return;
+      this.emit("disconnected", info);
+      if (this.resumeInfo && RESUMABLE_CLOSES.has(info.code)) void this.resume(this.resumeInfo);
+      else if (shouldRejoin(info.code)) void this.followReconnect(`connection lost (${info.code})`);
+    });
+  }
+
+  /** Takes the session back on a new connection to the same URL: same participant, transports and
+   * subscriptions, nothing republished. Tries for min(grace period, RESUME_WINDOW_MS); a refusal
+   * (the node no longer has the session) or no answer in time falls back to a full rejoin. */
+  private async resume(info: ResumeInfo): Promise<void> {
+    const started = Date.now();
+    const deadline = started + Math.min(info.graceMs, RESUME_WINDOW_MS);
+    let error = "";
+    for (let attempt = 0; Date.now() < deadline && !this.finished; attempt++) {
+      await new Promise((r) => setTimeout(r, rejoinBackoffMs(attempt)));
+      let signal: SignalClient | undefined;
+      try {
+        signal = await SignalClient.open(this.opts.url);
+        const s = signal;
+        s.onNotification((name, data) => void (this.signal === s && this.onNotification(name, data)));
+        const r = await s.request("resume", { token: info.token }, Math.max(1_000, deadline - Date.now()));
+        this.signal = s;
+        this.resumeInfo = r.resume;
+        this.watchSignal(s);
+        this.emit("resumed", { sid: r.participant.sid, attempt, ms: Date.now() - started });
+        for (const kick of this.iceKicks) kick();
+        return;
+      } catch (e) {
+        signal?.close();
+        error = String(e);
+        if (e instanceof SignalError) break; // refused: the node no longer has the session
+      }
+    }
+    this.resumeInfo = undefined;
+    this.emit("resumeFailed", { error });
+    if (!this.finished) void this.followReconnect(`session not resumed (${error})`);
   }
 
   on<K extends keyof ClientEvents>(event: K, l: Listener<ClientEvents[K]>): () => void {
@@ -228,6 +284,10 @@ export class MeridianClient {
       clearTimeout(timer);
       timer = setTimeout(() => void (transport.connectionState !== "connected" && restart()), ICE_RESTART_RETRY_MS);
     };
+    this.iceKicks.add(() => {
+      if (transport.closed) return;
+      if (transport.connectionState === "failed" || transport.connectionState === "disconnected") void restart();
+    });
     transport.on("connectionstatechange", (state) => {
       this.emit("transportState", { direction, state });
       clearTimeout(timer);

@@ -52,6 +52,11 @@ export const ConfigSchema = z.object({
   signal_max_buffered_bytes: z.coerce.number().int().min(64 * 1024).default(1024 * 1024),
   /** WebSockets that have not joined yet, node-wide; more upgrades get 503. */
   max_pending_sockets: z.coerce.number().int().positive().default(1_000),
+  /** How long a session is kept after its connection dropped, for the client to resume it
+   * (0 = off: a dropped connection leaves the room at once). */
+  resume_grace_ms: ms.max(300_000).default(15_000),
+  /** Sessions kept for resume at once, node-wide; a connection dropping beyond it leaves at once. */
+  max_parked_sessions: z.coerce.number().int().nonnegative().default(1_000),
   /** TURN servers for clients (comma-separated turn:/turns: URIs); unset: no TURN. */
   turn_urls: z
     .string()

@@ -15,6 +15,7 @@ import type { RoomObserver } from "./rooms/room.ts";
 import { RoomManager } from "./rooms/room-manager.ts";
 import { SignalingServer } from "./signaling/signaling-server.ts";
 import { iceServersFor } from "./signaling/turn.ts";
+import { ResumeRegistry } from "./signaling/resume.ts";
 import { WorkerPool } from "./rooms/worker-pool.ts";
 import { RoomRpcServer } from "./cluster/room-rpc.ts";
 import { WebhookNotifier } from "./webhooks/notifier.ts";
@@ -110,7 +111,12 @@ export class MediaNode {
         log,
       });
     }
+    const resumable =
+      config.resume_grace_ms > 0
+        ? new ResumeRegistry({ graceMs: config.resume_grace_ms, maxParked: config.max_parked_sessions, count: (result) => metrics.resumes.inc({ result }) })
+        : undefined;
     this.signaling = new SignalingServer({
+      resumable,
       nodeId: config.node_id,
       apiKeys: config.api_keys,
       requireMediaClaim: !config.standalone,

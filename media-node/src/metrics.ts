@@ -22,7 +22,7 @@ export class NodeMetrics {
     counts: () => NodeCounts,
     draining: () => boolean,
     bridge: () => BridgeMetrics | undefined,
-    sockets: () => { pending: number; open: number } = () => ({ pending: 0, open: 0 }),
+    sockets: () => { pending: number; open: number; parked?: number } = () => ({ pending: 0, open: 0 }),
   ) {
     const r = this.registry;
     collectDefaultMetrics({ register: r, prefix: "meridian_node_process_" });
@@ -57,6 +57,7 @@ export class NodeMetrics {
     });
     this.eventLoopStalls = new Counter({ name: "meridian_event_loop_stalls_total", help: "Event loop stalls of 2 s or more (each triggers an immediate registry report)", registers: [r] });
     new Gauge({ name: "meridian_signal_sockets", help: "Signaling WebSockets open", registers: [r], collect() { this.set(sockets().open); } });
+    new Gauge({ name: "meridian_signal_sessions_parked", help: "Sessions kept for resume after their connection dropped (bounded: max_parked_sessions)", registers: [r], collect() { this.set(sockets().parked ?? 0); } });
     new Gauge({ name: "meridian_signal_sockets_pending", help: "Signaling WebSockets not joined yet", registers: [r], collect() { this.set(sockets().pending); } });
     this.registryResyncs = new Counter({
       name: "meridian_registry_resyncs_total",

@@ -42,6 +42,7 @@ import { RelayRefused, openRelay } from "./relay.ts";
 import type { Admission, JoinParams, RoomSession, RoomSessionFactory } from "../rooms/room-session.ts";
 import { decodeAssertion, encodeAssertion } from "./join-assertion.ts";
 import { bridgeTransport, wsTransport, type SignalTransport } from "./transport.ts";
+import { SessionSink, type ResumeRegistry, type SessionHolder } from "./resume.ts";
 
 export const SIGNAL_PATH = "/rtc";
 const HEARTBEAT_MS = 20_000;
@@ -85,6 +86,9 @@ export interface SignalingOptions {
   resolveHost: (room: string) => Promise<string | undefined>;
   /** Whether a node is in the registry; undefined when Redis is unreachable. */
   hostRegistered: (node: string) => Promise<boolean | undefined>;
+  /** Sessions kept for a grace period after their connection dropped (resume.ts); undefined:
+   * resume is off and a dropped connection leaves the room at once. */
+  resumable?: ResumeRegistry | undefined;
   /** The node is draining: it relays no new sessions (it is about to go away). */
   draining: () => boolean;
   metrics: NodeMetrics;
@@ -151,7 +155,7 @@ export function joinParamsFromClaims(
   };
 }
 
-class Connection implements ParticipantSink {
+class Connection implements ParticipantSink, SessionHolder {
   private readonly t: SignalTransport;
   private readonly o: SignalingOptions;
   /** The token from the socket's URL, or the claims a signal node vouched for (bridged). */
@@ -166,6 +170,8 @@ class Connection implements ParticipantSink {
   private state: "new" | "joining" | "joined" | "closed" = "new";
   /** Joined locally: the room is on this node (or this is the hosting end of a bridge). */
   private session: RoomSession | undefined;
+  /** The participant sid when the session is resumable (local sockets, resume on). */
+  private resumeSid: string | undefined;
   /** Joined through the bridge: this node only relays frames to and from the hosting node. */
   private relay: BridgeSession | undefined;
   private authTimer: NodeJS.Timeout | undefined;
@@ -336,29 +342,62 @@ class Connection implements ParticipantSink {
     }
   }
 
-  /** Takes back a session parked after its connection dropped (resume.ts); refused: the client
-   * joins again. */
-  private async resume(id: number, _data: RequestData<"resume">): Promise<void> {
+  /** Takes back a session kept after its connection dropped (resume.ts). Refused (unknown,
+   * expired or forged token): `not_found` and close 4404, and the client joins again. */
+  private resume(id: number, data: RequestData<"resume">): void {
     if (this.state !== "new") return this.replyError(id, { code: ErrorCode.Conflict, message: "already joined" });
-    this.o.metrics.resumes.inc({ result: "unknown" });
-    this.replyError(id, { code: ErrorCode.NotFound, message: "no such session to resume: join again" });
-    this.close(CloseCode.ResumeFailed, "no such session to resume");
+    const registry = this.o.resumable;
+    let taken: ReturnType<ResumeRegistry["take"]>;
+    try {
+      if (!registry || this.t.signalNode !== this.o.nodeId) throw new ProtocolError(ErrorCode.NotFound, "no such session to resume: join again");
+      taken = registry.take(data.token, this);
+    } catch (e) {
+      const info = toErrorInfo(e);
+      this.log.info({ reason: info.message }, "resume refused");
+      this.replyError(id, info);
+      return this.close(CloseCode.ResumeFailed, info.message);
+    }
+    const { session, sink, joinedAt, resume } = taken;
+    this.session = session;
+    this.resumeSid = session.joined.participant.sid;
+    this.log = this.log.child({ room: session.joined.room, identity: session.joined.participant.identity });
+    this.joined("resumed");
+    this.startAgeTimer(joinedAt);
+    this.reply(id, { ...session.current(), resume });
+    sink.attach(this); // what was held while disconnected, after the reply
   }
 
-  private async joinLocal(id: number, params: JoinParams): Promise<void> {
-    const admission = this.admission;
-    this.admission = undefined;
-    const session = await this.o.sessions.open(params, this, admission);
-    if (this.state !== "joining") return session.leave(); // socket closed while joining
-    this.session = session;
-    this.joined("ok");
+  /** The session was resumed on another connection: this one closes without leaving the room. */
+  detach(): void {
+    this.session = undefined;
+    this.resumeSid = undefined;
+    this.close(CloseCode.Resumed, "session resumed on another connection");
+  }
+
+  private startAgeTimer(joinedAt: number): void {
     // The hosting end enforces the age (a relayed client's signal node just follows the close).
     if (this.o.maxSessionAgeMs > 0)
       this.ageTimer = setTimeout(() => {
         this.notify("reconnect", { reason: "session_expired" });
         this.close(CloseCode.SessionExpired, "session reached the maximum age; rejoin");
-      }, this.o.maxSessionAgeMs);
-    this.reply(id, session.joined);
+      }, Math.max(0, joinedAt + this.o.maxSessionAgeMs - Date.now()));
+  }
+
+  private async joinLocal(id: number, params: JoinParams): Promise<void> {
+    const admission = this.admission;
+    this.admission = undefined;
+    // A local socket's session can be resumed after its connection drops; a bridged one ends
+    // with it (the client rejoins: its signal node holds no session to resume).
+    const registry = this.t.signalNode === this.o.nodeId ? this.o.resumable : undefined;
+    const sink = registry ? new SessionSink(this) : this;
+    const session = await this.o.sessions.open(params, sink, admission);
+    if (this.state !== "joining") return session.leave(); // socket closed while joining
+    this.session = session;
+    this.joined("ok");
+    this.startAgeTimer(Date.now());
+    if (!registry || !(sink instanceof SessionSink)) return this.reply(id, session.joined);
+    this.resumeSid = session.joined.participant.sid;
+    this.reply(id, { ...session.joined, resume: registry.register(this.resumeSid, session, sink, this) });
   }
 
   /** The hosting node answers the join (and everything after it) itself. */
@@ -384,12 +423,12 @@ class Connection implements ParticipantSink {
     this.log = this.log.child({ host });
   }
 
-  private joined(result: "ok" | "relayed"): void {
+  private joined(result: "ok" | "relayed" | "resumed"): void {
     clearTimeout(this.authTimer);
     this.state = "joined";
     this.settle();
     this.o.metrics.joins.inc({ result });
-    this.log.info(result === "ok" ? "participant joined" : "participant joined through the bridge");
+    this.log.info(result === "ok" ? "participant joined" : result === "resumed" ? "participant resumed its session" : "participant joined through the bridge");
   }
 
   /** A relayed client needs only a new signal path, not a new room: tells it to reconnect (the
@@ -402,14 +441,23 @@ class Connection implements ParticipantSink {
     return true;
   }
 
-  /** The transport is gone (or we closed it): leave the room / end the relayed session. */
-  ended(): void {
+  /** The transport is gone (or we closed it): leave the room / end the relayed session. `dropped`:
+   * the connection was lost rather than closed on purpose — a resumable session is kept for the
+   * grace period instead of leaving. */
+  ended(dropped = false): void {
     if (this.state === "closed") return;
     const wasJoined = this.state === "joined";
     this.state = "closed";
     this.settle();
     clearTimeout(this.authTimer);
     clearTimeout(this.ageTimer);
+    const sid = this.resumeSid;
+    this.resumeSid = undefined;
+    if (sid !== undefined && dropped && this.o.resumable?.park(sid)) {
+      this.session = undefined;
+      return this.log.info("connection lost; session kept for resume");
+    }
+    if (sid !== undefined) this.o.resumable?.forget(sid);
     this.session?.leave();
     this.session = undefined;
     this.relay?.close(BridgeCloseCode.Normal, "client left");
@@ -417,9 +465,10 @@ class Connection implements ParticipantSink {
     if (wasJoined) this.log.info("participant left");
   }
 
-  terminate(): void {
+  /** `dropped`: the client is unreachable (heartbeat), not the node shutting down. */
+  terminate(dropped = false): void {
     this.t.terminate();
-    this.ended();
+    this.ended(dropped);
   }
 
   private settle(): void {
@@ -450,7 +499,7 @@ export class SignalingServer {
     this.o = o;
     this.heartbeat = setInterval(() => {
       for (const [ws, s] of this.sockets) {
-        if (!s.alive) s.conn.terminate();
+        if (!s.alive) s.conn.terminate(true);
         else {
           s.alive = false;
           ws.ping();
@@ -487,9 +536,11 @@ export class SignalingServer {
       ws.on("message", (data, isBinary) => c.receive(frameBytes(data), isBinary));
       ws.on("pong", () => (entry.alive = true));
       ws.on("error", (err) => this.o.log.debug({ err }, "signaling socket error"));
-      ws.once("close", () => {
+      ws.once("close", (code) => {
         this.sockets.delete(ws);
-        c.ended();
+        // 1000: the client closed on purpose (it left). Anything else — 1006 lost, 1001 going
+        // away — may come back and resume.
+        c.ended(code !== 1000);
       });
     });
   }
@@ -529,8 +580,8 @@ export class SignalingServer {
   }
 
   /** Sockets by whether they joined (gauges on /metrics). */
-  get socketCounts(): { pending: number; open: number } {
-    return { pending: this.pending.size, open: this.sockets.size };
+  get socketCounts(): { pending: number; open: number; parked: number } {
+    return { pending: this.pending.size, open: this.sockets.size, parked: this.o.resumable?.parked ?? 0 };
   }
 
   /** Drain of a signal node: hands every relayed client off at once (their media is on other
@@ -553,6 +604,7 @@ export class SignalingServer {
     clearInterval(this.heartbeat);
     for (const { conn } of this.sockets.values()) conn.terminate();
     for (const c of this.bridged) c.terminate();
+    this.o.resumable?.close();
     this.wss.close();
   }
 }
