@@ -13,6 +13,7 @@ import {
   sourceFitsKind,
   type NotificationData,
   type NotificationName,
+  type ParticipantInfo,
   type Request,
   type Responses,
   type TrackInfo,
@@ -29,6 +30,30 @@ import { QualityMonitor } from "./quality-monitor.ts";
 import { RoomSpeakers } from "./speakers.ts";
 import type { PermissionUpdate, RoomOp, TrackRecord } from "#shared/room-admin.ts";
 import { SERVER_DATA_TRACK_ID, ServerData } from "./server-data.ts";
+
+/** Changes of a room other nodes serving it hear about (cascade): the notifications a local
+ * participant's change sends to the others in the room. */
+export type PeerEvent = "participantJoined" | "participantLeft" | "trackPublished" | "trackUnpublished" | "trackMuted";
+const PEER_EVENTS = new Set<NotificationName>(["participantJoined", "participantLeft", "trackPublished", "trackUnpublished", "trackMuted"]);
+
+/** The cascade side of a room that spans nodes (cascade/room-cascade.ts). */
+export interface RoomPeers {
+  /** A local participant's change, for the other nodes. */
+  local<N extends PeerEvent>(name: N, data: NotificationData<N>): void;
+  /** A track held on another node, made available on one router of this room (piped across the
+   * node pair on first use). Throws ProtocolError NotFound when the track is gone. */
+  fetch(trackId: string): Promise<{ router: RoomRouter; producerId: string }>;
+  /** Whether the room must stay open without local participants (an origin with edges). */
+  holdsOpen(): boolean;
+  /** The room closed: links and pipes go. */
+  close(): void;
+}
+
+/** A participant whose media is on another node of the room. */
+interface RemoteParticipant {
+  info: ParticipantInfo;
+  node: string;
+}
 
 /** Room-level events the node mirrors elsewhere (Redis registry, metrics). */
 export interface RoomObserver {
@@ -103,6 +128,11 @@ export class Room {
   readonly sid: string;
   readonly createdAt: number;
   metadata: string;
+  /** Participants served by other nodes (cascade), by identity; their tracks by id. */
+  private readonly remote = new Map<string, RemoteParticipant>();
+  private readonly remoteTracks = new Map<string, { identity: string; info: TrackInfo }>();
+  /** Set by the cascade when the room spans nodes. */
+  peers: RoomPeers | undefined;
   closed = false;
 
   /** What the control plane stored with the room when it opened here (restored on re-sync). */
@@ -188,7 +218,7 @@ export class Room {
       previous.sink.close(CloseCode.DuplicateIdentity, "identity joined again");
     }
     const max = this.o.maxParticipants;
-    if (max > 0 && this.participants.size >= max) fail(ErrorCode.Conflict, `room is full (${max} participants)`);
+    if (max > 0 && this.participants.size + this.remote.size >= max) fail(ErrorCode.Conflict, `room is full (${max} participants)`);
     clearTimeout(this.emptyTimer);
     this.emptyTimer = undefined;
     const p = new Participant(identity, profile, permissions, sink, signalNode, router, this.nextSubchannel);
@@ -209,7 +239,10 @@ export class Room {
       signalNode: p.signalNode,
       room: this.name,
       participant: p.info(),
-      participants: [...this.participants.values()].filter((o) => o !== p && !o.permissions.hidden).map((o) => o.info()),
+      participants: [
+        ...[...this.participants.values()].filter((o) => o !== p && !o.permissions.hidden).map((o) => o.info()),
+        ...[...this.remote.values()].map((r) => r.info),
+      ],
       permissions: p.permissions,
       routerRtpCapabilities: p.router.router.rtpCapabilities as Record<string, unknown>,
       roomMetadata: this.metadata,
@@ -227,9 +260,93 @@ export class Room {
     this.broadcast(p, "participantLeft", { identity: p.identity, sid: p.sid });
     this.o.observer.participantLeft(this.name, p.identity);
     if (!p.permissions.hidden) this.o.observer.participantDeparted?.(this, record);
-    if (this.participants.size === 0 && !this.closed) {
-      this.emptyTimer = setTimeout(() => this.close("empty"), this.o.emptyTimeoutMs);
+    this.checkEmpty();
+  }
+
+  /** Starts the empty-room timeout once nobody is here (and no other node needs the room here). */
+  checkEmpty(): void {
+    if (this.participants.size > 0 || this.closed || this.emptyTimer || this.peers?.holdsOpen()) return;
+    this.emptyTimer = setTimeout(() => this.close("empty"), this.o.emptyTimeoutMs);
+  }
+
+  /** Local participants and those of other nodes (cascade), as the join response lists them. */
+  infos(exceptNode?: string): ParticipantInfo[] {
+    return [
+      ...[...this.participants.values()].filter((p) => !p.permissions.hidden).map((p) => p.info()),
+      ...[...this.remote.values()].filter((r) => r.node !== exceptNode).map((r) => r.info),
+    ];
+  }
+
+  /** Which node serves a participant's or a track's media: undefined = this one (or unknown). */
+  nodeOf(q: { identity?: string; trackId?: string }): string | undefined {
+    const identity = q.identity ?? (q.trackId !== undefined ? this.remoteTracks.get(q.trackId)?.identity : undefined);
+    return identity === undefined ? undefined : this.remote.get(identity)?.node;
+  }
+
+  /** The local producer of a track published here, by track id (cascade offers it to a peer). */
+  localTrack(trackId: string): { router: RoomRouter; producerId: string } | undefined {
+    const t = this.tracks.get(trackId);
+    return t?.track.producer ? { router: t.owner.router, producerId: t.track.producer.id } : undefined;
+  }
+
+  /** A change on another node (cascade link): mirrored here and told to the local participants. */
+  applyRemote<N extends PeerEvent>(node: string, name: N, data: NotificationData<N>): void {
+    if (this.closed) return;
+    const d = data as NotificationData<PeerEvent>;
+    switch (name) {
+      case "participantJoined": {
+        const info = (d as NotificationData<"participantJoined">).participant;
+        if (this.participants.has(info.identity)) return; // a local participant of that identity wins
+        this.dropRemote(info.identity);
+        this.remote.set(info.identity, { info, node });
+        for (const t of info.tracks) this.remoteTracks.set(t.trackId, { identity: info.identity, info: t });
+        clearTimeout(this.emptyTimer);
+        this.emptyTimer = undefined;
+        break;
+      }
+      case "participantLeft":
+        if (this.remote.get((d as NotificationData<"participantLeft">).identity)?.node !== node) return;
+        this.dropRemote((d as NotificationData<"participantLeft">).identity);
+        break;
+      case "trackPublished": {
+        const { identity, track } = d as NotificationData<"trackPublished">;
+        const r = this.remote.get(identity);
+        if (!r || r.node !== node) return;
+        r.info.tracks = [...r.info.tracks.filter((t) => t.trackId !== track.trackId), track];
+        this.remoteTracks.set(track.trackId, { identity, info: track });
+        break;
+      }
+      case "trackUnpublished": {
+        const { identity, trackId } = d as NotificationData<"trackUnpublished">;
+        const r = this.remote.get(identity);
+        if (!r || r.node !== node) return;
+        r.info.tracks = r.info.tracks.filter((t) => t.trackId !== trackId);
+        this.remoteTracks.delete(trackId);
+        break;
+      }
+      case "trackMuted": {
+        const { identity, trackId, muted } = d as NotificationData<"trackMuted">;
+        const t = this.remoteTracks.get(trackId);
+        if (!t || t.identity !== identity || this.remote.get(identity)?.node !== node) return;
+        t.info.muted = muted;
+        break;
+      }
     }
+    let frame: string | undefined;
+    for (const p of this.participants.values()) p.sink.notifyEncoded((frame ??= encodeNotification(name, data)));
+  }
+
+  /** Forgets every participant served by a node (its link closed: the node died or left). */
+  dropNode(node: string): void {
+    for (const [identity, r] of [...this.remote]) if (r.node === node) this.applyRemote(node, "participantLeft", { identity, sid: r.info.sid });
+  }
+
+  private dropRemote(identity: string): void {
+    const r = this.remote.get(identity);
+    if (!r) return;
+    this.remote.delete(identity);
+    for (const t of r.info.tracks) this.remoteTracks.delete(t.trackId);
+    this.checkEmpty();
   }
 
   /** Closes the room: tells everyone why, ends their connections, frees every mediasoup object. */
@@ -252,6 +369,9 @@ export class Room {
     this.tracks.clear();
     this.dynacast.close();
     this.quality.close();
+    this.remote.clear();
+    this.remoteTracks.clear();
+    this.peers?.close();
     this.routers.close();
     this.o.observer.roomClosed(this.name);
     this.o.observer.roomFinished?.(this);
@@ -442,14 +562,28 @@ export class Room {
     return found;
   }
 
-  private async consume(p: Participant, trackId: string): Promise<Responses["consume"]> {
+  /** A media track to consume: published here, or on another node of the room (cascade). */
+  private mediaSource(p: Participant, trackId: string): { identity: string; locate: () => Promise<{ router: RoomRouter; producerId: string }> } {
+    const far = this.remoteTracks.get(trackId);
+    if (far && this.peers) {
+      if (!p.permissions.canSubscribe) fail(ErrorCode.Forbidden, "token does not allow subscribing");
+      if (far.info.kind === "data") fail(ErrorCode.BadRequest, "data track: use consumeData");
+      const peers = this.peers;
+      return { identity: far.identity, locate: () => peers.fetch(trackId) };
+    }
     const { owner, track } = this.remoteTrack(p, trackId);
     const producer = track.producer ?? fail(ErrorCode.BadRequest, "data track: use consumeData");
+    return { identity: owner.identity, locate: async () => ({ router: owner.router, producerId: producer.id }) };
+  }
+
+  private async consume(p: Participant, trackId: string): Promise<Responses["consume"]> {
+    const source = this.mediaSource(p, trackId);
     const rtpCapabilities = p.rtpCapabilities ?? fail(ErrorCode.BadRequest, "send setRtpCapabilities before consume");
     const transport = p.recvTransport() ?? fail(ErrorCode.BadRequest, "create a recv transport before consume");
     // One consumer per track and subscriber: repeated consumes would pile up worker objects.
     const consumer = await this.subscribing(p, trackId, async () => {
-      const producerId = await this.pipedTo(p, owner, "producer", producer.id);
+      const at = await source.locate();
+      const producerId = await this.pipedTo(p, at.router, "producer", at.producerId);
       if (!p.router.router.canConsume({ producerId, rtpCapabilities })) fail(ErrorCode.BadRequest, "your RTP capabilities cannot receive this track");
       return transport.consume({ producerId, rtpCapabilities, paused: true, appData: { trackId, clientPaused: true, hidden: false } });
     });
@@ -464,7 +598,7 @@ export class Room {
     return {
       consumerId: consumer.id,
       trackId,
-      identity: owner.identity,
+      identity: source.identity,
       kind: consumer.kind,
       rtpParameters: consumer.rtpParameters as unknown as Record<string, unknown>,
       producerPaused: consumer.producerPaused,
@@ -472,6 +606,7 @@ export class Room {
   }
 
   private async consumeData(p: Participant, trackId: string): Promise<Responses["consumeData"]> {
+    if (this.remoteTracks.has(trackId)) fail(ErrorCode.NotFound, "data tracks of participants on other nodes are not relayed (yet)");
     // The server data track: the producer on the participant's own router, filtered to its subchannel.
     const server = trackId === SERVER_DATA_TRACK_ID;
     if (server && !p.permissions.canSubscribe) fail(ErrorCode.Forbidden, "token does not allow subscribing");
@@ -481,7 +616,7 @@ export class Room {
     if (!transport.sctpParameters) fail(ErrorCode.BadRequest, "recv transport was created without enableSctp");
     const dc = await this.subscribing(p, trackId, async () =>
       owner && dataProducer
-        ? transport.consumeData({ dataProducerId: await this.pipedTo(p, owner, "dataProducer", dataProducer.id), appData: { trackId } })
+        ? transport.consumeData({ dataProducerId: await this.pipedTo(p, owner.router, "dataProducer", dataProducer.id), appData: { trackId } })
         : transport.consumeData({ dataProducerId: (await this.serverData.on(p.router.router)).id, subchannels: [p.dataSubchannel], appData: { trackId } }),
     );
     p.dataConsumers.set(dc.id, dc);
@@ -516,10 +651,10 @@ export class Room {
     }
   }
 
-  /** The id of `owner`'s producer on `p`'s router, piping it there on first use. */
-  private async pipedTo(p: Participant, owner: Participant, kind: "producer" | "dataProducer", id: string): Promise<string> {
+  /** The id on `p`'s router of a producer of router `from`, piping it there on first use. */
+  private async pipedTo(p: Participant, from: RoomRouter, kind: "producer" | "dataProducer", id: string): Promise<string> {
     try {
-      return await this.routers.producerOn(kind, id, owner.router, p.router);
+      return await this.routers.producerOn(kind, id, from, p.router);
     } catch (e) {
       // The producer (or a router) closed while piping: the track is gone.
       if (e instanceof Error && (e.name === "NotFoundError" || e.name === "InvalidStateError")) fail(ErrorCode.NotFound, "no such track");
@@ -693,6 +828,7 @@ export class Room {
     if (from.permissions.hidden) return;
     let frame: string | undefined; // encoded once, for the first recipient
     for (const other of this.participants.values()) if (other !== from) other.sink.notifyEncoded((frame ??= encodeNotification(name, data)));
+    if (this.peers && PEER_EVENTS.has(name)) this.peers.local(name as PeerEvent, data as NotificationData<PeerEvent>);
   }
 
   /** To everyone in the room, the sender included (speakers, quality): hidden ones are left out. */

@@ -1,0 +1,50 @@
+// Messages of a cascade link: one reliable, ordered signaling-bridge session per (room, edge node)
+// between the edge and the room's origin (the bridge gives the delivery guarantees: sequence
+// numbers, acks, retransmission, peer liveness). Every frame is zod-validated; a frame that does
+// not parse is dropped and counted, never thrown.
+//
+//   edge → origin   hello      its pipe endpoint and its participants (first frame)
+//   origin → edge   welcome    the origin's pipe endpoint and every participant of the room it
+//                              knows (its own and other edges'), not the edge's own
+//   both ways       joined / left / published / unpublished / muted: participant and track
+//                              changes; the origin forwards each to its other edges
+//   both ways       want       "send me this track": the holder answers with `offer` (its pipe
+//                              consumer's parameters) or `unavailable`; a track crosses a node pair
+//                              once, however many subscribers the far node has
+import { z } from "zod";
+import { ParticipantInfo, TrackInfo } from "../../../shared/protocol.ts";
+import { PipeEndpoint, PipeOffer } from "./node-pipe.ts";
+
+/** Most participants one message may carry (welcome): a bound on what a peer can make us hold. */
+export const MAX_LINK_PARTICIPANTS = 5_000;
+const Identity = z.string().min(1).max(256);
+const TrackId = z.string().min(1).max(64);
+
+export const LinkMessage = z.discriminatedUnion("t", [
+  z.object({ t: z.literal("hello"), room: z.string().min(1).max(256), endpoint: PipeEndpoint, participants: z.array(ParticipantInfo).max(MAX_LINK_PARTICIPANTS) }),
+  z.object({ t: z.literal("welcome"), endpoint: PipeEndpoint, participants: z.array(ParticipantInfo).max(MAX_LINK_PARTICIPANTS) }),
+  z.object({ t: z.literal("joined"), participant: ParticipantInfo }),
+  z.object({ t: z.literal("left"), identity: Identity }),
+  z.object({ t: z.literal("published"), identity: Identity, track: TrackInfo }),
+  z.object({ t: z.literal("unpublished"), identity: Identity, trackId: TrackId }),
+  z.object({ t: z.literal("muted"), identity: Identity, trackId: TrackId, muted: z.boolean() }),
+  z.object({ t: z.literal("want"), trackId: TrackId }),
+  z.object({ t: z.literal("offer"), trackId: TrackId, offer: PipeOffer }),
+  z.object({ t: z.literal("unavailable"), trackId: TrackId }),
+]);
+export type LinkMessage = z.infer<typeof LinkMessage>;
+
+/** The frame as a message, or undefined when it is not one (garbage, wrong shape, too large). */
+export function parseLinkMessage(frame: string): LinkMessage | undefined {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(frame);
+  } catch {
+    return undefined;
+  }
+  const r = LinkMessage.safeParse(raw);
+  return r.success ? r.data : undefined;
+}
+
+/** What the edge opens its link with (the bridge session's init query). */
+export const CASCADE_QUERY = "cascade";
