@@ -9,6 +9,7 @@
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { CascadeConfig } from "./cascade.ts";
 import { NodeSelectorConfig } from "./config.ts";
 
 /** A section validated by the component that owns it (media-node/src/config.ts, infra/dns/config.ts). */
@@ -38,6 +39,8 @@ export const DEPLOY_FILE_SECTIONS = {
   control_plane: ControlPlaneSection.default({}),
   media_node: Section.default({}),
   webhook: WebhookConfig.optional(),
+  /** Rooms that span nodes (shared/cascade.ts); absent: disabled, today's behaviour. */
+  cascade: CascadeConfig.default(CascadeConfig.parse({})),
   dns: Section.optional(),
 };
 

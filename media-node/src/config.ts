@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import { type DeployFile, WebhookConfig, loadDeployFile } from "#shared/deploy-config.ts";
 import { parseApiKeys, type ApiKeys } from "#shared/token.ts";
+import { CascadeConfig } from "#shared/cascade.ts";
 
 const port = z.coerce.number().int().min(1).max(65535);
 const ms = z.coerce.number().int().nonnegative();
@@ -38,6 +39,13 @@ export const ConfigSchema = z.object({
   /** Consumers a mediasoup worker carries before a growing room takes another worker of this node
    * (router-group.ts explains the default); 0 = one router per room. */
   worker_consumer_budget: z.coerce.number().int().nonnegative().default(500),
+  /** Cascade pipes (PipeTransports to other nodes, UDP + SRTP): bind address, the IP literal peers
+   * send to (default: announced_address when it is one, else listen_ip) and the ports they may
+   * use (one per pipe; unset: mediasoup's range). */
+  pipe_listen_ip: z.string().min(1).optional(),
+  pipe_announced_address: z.union([z.ipv4(), z.ipv6()]).optional(),
+  pipe_port_min: port.optional(),
+  pipe_port_max: port.optional(),
   /** Signaling rate limit per connection: sustained messages/s and burst. */
   signal_rate_per_sec: z.coerce.number().positive().default(50),
   signal_burst: z.coerce.number().int().positive().default(200),
@@ -90,6 +98,8 @@ export const ConfigSchema = z.object({
 type Raw = z.infer<typeof ConfigSchema>;
 
 export interface MediaNodeConfig extends Omit<Raw, "node_id" | "announced_address" | "workers" | "signal_url" | "api_keys"> {
+  /** The deploy file's `cascade:` section overlaid by CASCADE_* variables. */
+  cascade: CascadeConfig;
   node_id: string;
   announced_address: string;
   workers: number;
@@ -109,7 +119,11 @@ function firstPublicIpv4(): string {
 }
 
 /** Pure: merges file values and env (env wins) and validates. */
-export function resolveConfig(file: Record<string, unknown>, env: Record<string, string | undefined>): MediaNodeConfig {
+export function resolveConfig(
+  file: Record<string, unknown>,
+  env: Record<string, string | undefined>,
+  cascadeFile: Record<string, unknown> = {},
+): MediaNodeConfig {
   const merged: Record<string, unknown> = { ...file };
   for (const key of Object.keys(ConfigSchema.shape)) {
     const v = env[key.toUpperCase()];
@@ -122,6 +136,15 @@ export function resolveConfig(file: Record<string, unknown>, env: Record<string,
   }
   const c = parsed.data;
   if ((c.turn_urls?.length ?? 0) > 0 && !c.turn_secret) throw new ConfigError("invalid media node config: turn_secret is required with turn_urls");
+  if ((c.pipe_port_min === undefined) !== (c.pipe_port_max === undefined) || (c.pipe_port_min ?? 0) > (c.pipe_port_max ?? 0))
+    throw new ConfigError("invalid media node config: pipe_port_min and pipe_port_max go together, min <= max");
+  const cascadeMerged: Record<string, unknown> = { ...cascadeFile };
+  for (const key of Object.keys(CascadeConfig.shape)) {
+    const v = env[`CASCADE_${key.toUpperCase()}`];
+    if (v !== undefined && v !== "") cascadeMerged[key] = v;
+  }
+  const cascade = CascadeConfig.safeParse(cascadeMerged);
+  if (!cascade.success) throw new ConfigError(`invalid media node config: cascade: ${cascade.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
   let apiKeys: ApiKeys;
   try {
     apiKeys = parseApiKeys(c.api_keys);
@@ -138,6 +161,7 @@ export function resolveConfig(file: Record<string, unknown>, env: Record<string,
     workers: c.workers ?? availableParallelism(),
     signal_url: c.signal_url ?? `ws://${signalHost}:${c.http_port}/rtc`,
     api_keys: apiKeys,
+    cascade: cascade.data,
     standalone: c.redis_url === undefined,
   };
 }
@@ -155,7 +179,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const unknown = Object.keys(deploy.media_node).filter((k) => !Object.hasOwn(ConfigSchema.shape, k));
   if (unknown.length > 0) throw new ConfigError(`invalid media node config: ${path}: unknown media_node key(s) ${unknown.join(", ")}`);
-  const config = resolveConfig({ ...deploy.media_node, ...(deploy.webhook ? { webhook: deploy.webhook } : {}) }, env);
+  const config = resolveConfig({ ...deploy.media_node, ...(deploy.webhook ? { webhook: deploy.webhook } : {}) }, env, deploy.cascade);
   const regions = deploy.node_selector.regions.map((r) => r.name);
   if (regions.length > 0 && !regions.includes(config.region))
     throw new ConfigError(`invalid media node config: region ${config.region} is not a node_selector region in ${path} (${regions.join(", ")})`);

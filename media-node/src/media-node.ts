@@ -1,7 +1,7 @@
 // Assembles one media node: worker pool → rooms → signaling + HTTP, plus in cluster mode the Redis
 // registry and the signaling bridge endpoint (which also receives the node's bus messages). Owns
 // the node's state (SERVING / DRAINING) and the drain sequence.
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, isIP } from "node:net";
 import type { Server } from "node:http";
 import { CONTROL_PLANE, parseBusMessage } from "#shared/bus.ts";
 import type { NodeState } from "#shared/node.ts";
@@ -20,6 +20,8 @@ import { WorkerPool } from "./rooms/worker-pool.ts";
 import { RoomRpcServer } from "./cluster/room-rpc.ts";
 import { WebhookNotifier } from "./webhooks/notifier.ts";
 import { withWebhooks } from "./webhooks/room-events.ts";
+import { Cascade } from "./cascade/cascade.ts";
+import { CASCADE_QUERY } from "./cascade/link-protocol.ts";
 
 const STANDALONE: RoomObserver = {
   roomOpened() {},
@@ -45,6 +47,8 @@ export class MediaNode {
   private readonly webhooks: WebhookNotifier | undefined;
   /** RoomService operations from the control plane (cluster mode). */
   private readonly roomRpc: RoomRpcServer | undefined;
+  /** Rooms spanning nodes (cluster mode with cascade.enabled). */
+  readonly cascade: Cascade | undefined;
 
   private constructor(config: MediaNodeConfig, log: Logger, pool: WorkerPool) {
     this.config = config;
@@ -55,6 +59,7 @@ export class MediaNode {
       () => this.state === "DRAINING",
       () => this.bridge?.metrics,
       () => this.signaling.socketCounts,
+      () => this.cascade,
     );
     // The registry observes the rooms (observer) and reads their counts (getter): created first.
     let observer: RoomObserver = STANDALONE;
@@ -69,9 +74,32 @@ export class MediaNode {
         state: () => this.state,
         roomLost: (room) => void this.rooms.moveRoom(room),
         metrics,
+        isEdge: (room) => this.cascade?.isEdge(room) ?? false,
         log,
       });
       observer = this.registry;
+      if (config.cascade.enabled) {
+        const registry = this.registry;
+        const pipeIp = config.pipe_listen_ip ?? config.listen_ip;
+        const announced = config.pipe_announced_address ?? (isIP(config.announced_address) ? config.announced_address : undefined);
+        this.cascade = new Cascade({
+          nodeId: config.node_id,
+          region: config.region,
+          config: config.cascade,
+          pipe: {
+            listenIp: pipeIp,
+            ...(announced ? { announcedAddress: announced } : {}),
+            ...(config.pipe_port_min !== undefined && config.pipe_port_max !== undefined ? { portRange: { min: config.pipe_port_min, max: config.pipe_port_max } } : {}),
+          },
+          redis: () => registry.scripts,
+          bridge: () => this.bridge,
+          serves: (room, node) => registry.servesRoom(room, node),
+          openRoom: async (room) => this.rooms.roomFor(room, undefined, (await registry.roomRecord(room))?.record),
+          owner: async (room) => (await registry.roomRecord(room))?.record?.node,
+          resync: (room) => registry.rewriteParticipants(room.name, [...room.participants.values()].map((p) => p.record())),
+          log: log.child({ component: "cascade" }),
+        });
+      }
     }
     const turn = config.turn_urls?.length && config.turn_secret ? { urls: config.turn_urls, secret: config.turn_secret, ttlSec: config.turn_credential_ttl_s } : undefined;
     if (config.webhook) {
@@ -99,6 +127,7 @@ export class MediaNode {
       observer,
       record: async (room) => this.registry?.roomRecord(room), // standalone: no Redis, the token decides
       iceServers: (sid) => iceServersFor(turn, sid),
+      ...(this.cascade ? { cascade: this.cascade } : {}),
       log,
     });
     const registry = this.registry;
@@ -151,7 +180,9 @@ export class MediaNode {
     const c = this.config;
     if (!c.redis_url || this.stopping) return;
     const ep = new BridgeEndpoint({ nodeId: c.node_id, redisUrl: c.redis_url, apiKeys: c.api_keys, log: this.log.child({ component: "bridge" }) });
-    ep.onSession(this.signaling.hostBridged);
+    ep.onSession((session, init) =>
+      init.query?.[CASCADE_QUERY] !== undefined && this.cascade ? this.cascade.hostLink(session, init) : this.signaling.hostBridged(session),
+    );
     ep.onBusMessage((msg, from) => {
       const m = parseBusMessage(msg);
       if (m === undefined) return;

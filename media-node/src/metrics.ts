@@ -2,6 +2,7 @@
 // tests). Gauges are sampled from the room manager at scrape time.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import type { BridgeMetrics } from "./bridge/index.ts";
+import type { Cascade } from "./cascade/cascade.ts";
 import type { NodeCounts } from "./rooms/room-manager.ts";
 
 export class NodeMetrics {
@@ -23,6 +24,7 @@ export class NodeMetrics {
     draining: () => boolean,
     bridge: () => BridgeMetrics | undefined,
     sockets: () => { pending: number; open: number; parked?: number } = () => ({ pending: 0, open: 0 }),
+    cascade: () => Cascade | undefined = () => undefined,
   ) {
     const r = this.registry;
     collectDefaultMetrics({ register: r, prefix: "meridian_node_process_" });
@@ -82,6 +84,20 @@ export class NodeMetrics {
     bridgeGauge("meridian_bridge_frames_sent", "Signaling frames sent over the bridge", (m) => m.framesSent);
     bridgeGauge("meridian_bridge_frames_received", "Signaling frames delivered by the bridge", (m) => m.framesReceived);
     bridgeGauge("meridian_bridge_frames_retransmitted", "Bridge frames sent again (lost or unacked)", (m) => m.framesRetransmitted);
+    // Cascade (rooms spanning nodes): links, tracks produced here from other nodes, pipe bytes per peer.
+    const cascadeGauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge<string>, c: Cascade) => Promise<void>) =>
+      new Gauge({ name, help, labelNames, registers: [r], async collect() { this.reset(); const c = cascade(); if (c) await fill(this, c); } });
+    cascadeGauge("meridian_cascade_pipe_transports", "PipeTransports to other nodes (one per room and peer node)", [], async (g, c) => g.set((await c.stats()).links));
+    cascadeGauge("meridian_cascade_piped_producers", "Tracks of other nodes produced here over a pipe (once per track and node pair)", [], async (g, c) => g.set((await c.stats()).pipedIn));
+    cascadeGauge("meridian_cascade_pipe_bytes", "Bytes on the pipes to each peer node, by direction", ["peer", "direction"], async (g, c) => {
+      for (const [peer, b] of (await c.stats()).bytes) {
+        g.set({ peer, direction: "sent" }, b.sent);
+        g.set({ peer, direction: "received" }, b.received);
+      }
+    });
+    cascadeGauge("meridian_cascade_links_refused", "Cascade links refused (bad token, not the origin, forged)", [], async (g, c) => g.set(c.counters.linksRefused));
+    cascadeGauge("meridian_cascade_link_messages_dropped", "Malformed cascade link messages dropped", [], async (g, c) => g.set(c.counters.linkMessagesDropped));
+    cascadeGauge("meridian_cascade_takeovers", "Times this node took a room's origin role after the origin died", [], async (g, c) => g.set(c.counters.takeovers));
     bridgeGauge("meridian_bridge_envelopes_dropped", "Malformed, oversized or unknown bridge envelopes dropped", (m) => m.envelopesDropped);
     new Gauge({
       name: "meridian_bus_messages_rejected",

@@ -12,7 +12,7 @@
 //                              consumer's parameters) or `unavailable`; a track crosses a node pair
 //                              once, however many subscribers the far node has
 import { z } from "zod";
-import { ParticipantInfo, TrackInfo } from "../../../shared/protocol.ts";
+import { ParticipantInfo, TrackInfo } from "#shared/protocol.ts";
 import { PipeEndpoint, PipeOffer } from "./node-pipe.ts";
 
 /** Most participants one message may carry (welcome): a bound on what a peer can make us hold. */

@@ -49,6 +49,8 @@ export interface RegistryOptions {
    *  the room's participants there (RoomManager.moveRoom). */
   roomLost: (room: string) => void;
   metrics: NodeMetrics;
+  /** Rooms this node serves as a cascade edge: another node owns them (no claim). */
+  isEdge?: (room: string) => boolean;
   log: Logger;
 }
 
@@ -125,7 +127,20 @@ export class NodeRegistry implements RoomObserver {
     );
   }
 
+  /** Runs this node's scripts (cascade decisions share the registry's connection). */
+  get scripts(): ScriptRunner {
+    return this.runner;
+  }
+
+  /** Writes a room's local participants again (this node just took the room's origin role). */
+  rewriteParticipants(room: string, ps: ParticipantRecord[]): void {
+    this.write("participant_upsert", async () => {
+      for (const p of ps) await upsertParticipant(this.runner, room, p, this.o.nodeId);
+    });
+  }
+
   roomOpened(room: string, sid?: string): void {
+    if (this.o.isEdge?.(room)) return;
     this.write("room_opened", async () => {
       if (await claimRoom(this.runner, room, this.node, true, Date.now(), undefined, sid)) return;
       const rec = await this.roomRecord(room);
@@ -172,6 +187,17 @@ export class NodeRegistry implements RoomObserver {
    * enforced by the sweeper (rooms:unclaimed); once people have been in the room, the node's
    * departure timeout (empty_room_timeout_ms) applies instead, so a finished call frees its
    * router in seconds, not after the 300 s default. */
+  /** Whether the node serves the room per its cascade list (room:<name>:nodes); false when Redis
+   * cannot be reached. */
+  async servesRoom(room: string, node: string): Promise<boolean> {
+    try {
+      return (await this.redis.hexists(keys.roomNodes(room), node)) === 1;
+    } catch (err) {
+      this.fail("room_nodes", err);
+      return false;
+    }
+  }
+
   async roomRecord(room: string): Promise<RoomLookup | undefined> {
     try {
       return { record: readRoomRecord(await this.redis.hgetall(keys.room(room))) };
@@ -240,6 +266,11 @@ export class NodeRegistry implements RoomObserver {
       if (released.length > 0) this.o.log.info({ rooms: released }, "Redis listed rooms this node does not host; released");
       for (const room of rooms) {
         const held = { participants: [...room.participants.values()].map((p) => p.record()), settings: room.settings };
+        if (this.o.isEdge?.(room.name)) {
+          // A cascade edge owns no room: it writes its own participants only.
+          for (const p of held.participants) await upsertParticipant(this.runner, room.name, p, this.o.nodeId);
+          continue;
+        }
         if (!(await claimRoom(this.runner, room.name, this.node, false, Date.now(), held))) {
           this.o.log.warn({ room: room.name }, "room moved to another live node while this node was out of Redis; moving its participants there");
           this.o.roomLost(room.name);

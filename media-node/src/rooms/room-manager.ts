@@ -34,7 +34,17 @@ export interface RoomManagerOptions {
   record: (room: string) => Promise<RoomLookup | undefined>;
   /** TURN servers with credentials for a participant (by sid); undefined without TURN. */
   iceServers?: (participantSid: string) => IceServer[] | undefined;
+  /** Rooms that span nodes (cascade/cascade.ts); absent: a room lives on its host only. */
+  cascade?: RoomCascadeHooks;
   log: Logger;
+}
+
+/** What the room manager needs from the cascade. */
+export interface RoomCascadeHooks {
+  mediaNodeFor(room: string, host: string, localParticipants: number): Promise<string>;
+  isEdge(room: string): boolean;
+  opened(room: Room): void;
+  closed(room: Room): void;
 }
 
 export interface NodeCounts {
@@ -77,10 +87,18 @@ export class RoomManager implements RoomSessionFactory {
         rec === undefined ? "room no longer exists (deleted)" : "room was deleted and created again since this token was minted: join through the control plane",
       );
     const host = rec?.node ?? params.hostNode;
-    if (host !== this.o.nodeId) throw new ProtocolError(ErrorCode.WrongNode, `room is hosted on node ${host}, not here`);
+    if (host !== this.o.nodeId && !this.o.cascade?.isEdge(params.room)) throw new ProtocolError(ErrorCode.WrongNode, `room is hosted on node ${host}, not here`);
     if (this.draining && !this.rooms.has(params.room) && !this.opening.has(params.room))
       throw new ProtocolError(ErrorCode.Draining, "node is draining: no new rooms");
     return admission;
+  }
+
+  /** The node that serves this participant's media: the room's host, or with cascade this node
+   * (an edge) or another serving node of its region. */
+  async mediaNode(params: JoinParams): Promise<string> {
+    const host = params.hostNode ?? this.o.nodeId;
+    if (!this.o.cascade || this.draining) return host;
+    return this.o.cascade.mediaNodeFor(params.room, host, this.rooms.get(params.room)?.participants.size ?? 0);
   }
 
   async open(params: JoinParams, sink: ParticipantSink, admission?: Admission): Promise<RoomSession> {
@@ -103,7 +121,8 @@ export class RoomManager implements RoomSessionFactory {
     };
   }
 
-  private async roomFor(name: string, sid: string | undefined, record: RoomRecord | undefined): Promise<Room> {
+  /** The room, opened on first use (also for a cascade link from an edge). */
+  async roomFor(name: string, sid: string | undefined, record: RoomRecord | undefined): Promise<Room> {
     const existing = this.rooms.get(name);
     if (existing) return existing;
     const pending = this.opening.get(name);
@@ -133,12 +152,14 @@ export class RoomManager implements RoomSessionFactory {
       onClosed: (r) => this.closed(r),
     });
     this.rooms.set(name, room);
+    this.o.cascade?.opened(room);
     this.o.log.info({ room: name, worker: routers.first().slot.index }, "room opened");
     return room;
   }
 
   private closed(room: Room): void {
     if (this.rooms.get(room.name) === room) this.rooms.delete(room.name);
+    this.o.cascade?.closed(room);
     if (this.rooms.size === 0) for (const w of [...this.emptyWaiters]) w();
   }
 

@@ -44,4 +44,7 @@ export interface RoomSessionFactory {
   /** Checks first, unless given check()'s admission for the same room and host claim (a bridged
    * session is checked when it opens; its join then needs no second check). */
   open(params: JoinParams, sink: ParticipantSink, admission?: Admission): Promise<RoomSession>;
+  /** The node that should serve this participant's media (its host, or with cascade possibly
+   * this node or another of its region); absent: the host named by the token. */
+  mediaNode?(params: JoinParams): Promise<string>;
 }

@@ -316,7 +316,7 @@ class Connection implements ParticipantSink, SessionHolder {
       // Authenticated: finding the room's node is not the client's delay.
       clearTimeout(this.authTimer);
       this.log = this.log.child({ room: params.room, identity: params.identity });
-      let host = params.hostNode ?? this.o.nodeId;
+      let host = (await this.o.sessions.mediaNode?.(params)) ?? params.hostNode ?? this.o.nodeId;
       for (let attempt = 0; ; attempt++) {
         try {
           if (host === this.o.nodeId) return await this.joinLocal(id, params);

@@ -1,0 +1,239 @@
+// This node's part in rooms that span nodes (issue 9). A participant whose token names another
+// node as the room's host (the origin) gets its media served here when cascade_room.lua says this
+// node may serve the room (an edge in the participant's region); the edge then links to the origin
+// (room-cascade.ts) over a signaling-bridge session. The bus authenticates every envelope as from
+// its node (shared/bus.ts); the origin also checks in Redis that the peer serves the room (a node
+// cascade_room made an edge), so no other node can attach to a room. When the origin dies, the edge's
+// link closes; the edge asks Redis again and either takes the origin role (cascade_room promotes a
+// serving node atomically) or links to the new origin.
+import { z } from "zod";
+import { type CascadeConfig, cascadeJoin, cascadeLeave } from "#shared/cascade.ts";
+import { ErrorCode } from "#shared/errors.ts";
+import { ProtocolError } from "#shared/protocol.ts";
+import type { ScriptRunner } from "#shared/redis/runner.ts";
+import { BridgeCloseCode, type BridgeEndpoint, type BridgeInit, type BridgeSession } from "../bridge/index.ts";
+import type { Logger } from "../log.ts";
+import type { Room } from "../rooms/room.ts";
+import { CASCADE_QUERY, parseLinkMessage } from "./link-protocol.ts";
+import type { NodePipeOptions } from "./node-pipe.ts";
+import { type CascadeCounters, type Link, RoomCascade } from "./room-cascade.ts";
+
+/** What an edge asserts when it opens a link (the session's init; the bus vouches for the sender). */
+const LinkAssertion = z.object({ cascade: z.string().min(1).max(256) }).strict();
+/** After a link to the origin closed: how often and how long the edge asks Redis who the origin is
+ * (a dead origin is replaced once its registry entry expired: NODE_TTL_MS plus a report). */
+const RELINK_EVERY_MS = 1_000;
+const RELINK_ATTEMPTS = 20;
+
+export interface CascadeOptions {
+  nodeId: string;
+  region: string;
+  config: CascadeConfig;
+  pipe: NodePipeOptions;
+  redis: () => ScriptRunner | undefined;
+  bridge: () => BridgeEndpoint | undefined;
+  /** Whether Redis lists the node as serving the room (room:<name>:nodes); false when unreachable. */
+  serves: (room: string, node: string) => Promise<boolean>;
+  /** Opens (or finds) a room here, for a link from an edge when this node is the origin. */
+  openRoom: (room: string) => Promise<Room>;
+  /** The room's origin per Redis (undefined: unmapped or unreachable). */
+  owner: (room: string) => Promise<string | undefined>;
+  /** Writes the room's local participants to Redis again (after this node took the origin role). */
+  resync: (room: Room) => void;
+  log: Logger;
+}
+
+export class Cascade {
+  /** Rooms this node serves as an edge, with their origin (decided before the room opens here). */
+  private readonly edgeOf = new Map<string, string>();
+  readonly rooms = new Map<string, RoomCascade>();
+  readonly counters: CascadeCounters & { linksRefused: number; takeovers: number } = { linkMessagesDropped: 0, linksRefused: 0, takeovers: 0 };
+  private readonly o: CascadeOptions;
+
+  constructor(o: CascadeOptions) {
+    this.o = o;
+  }
+
+  private get me(): { id: string; region: string } {
+    return { id: this.o.nodeId, region: this.o.region };
+  }
+
+  /** The node that serves a joining participant's media: this one (origin, or an edge of the
+   * room), or another (the region's serving node, or the origin). Redis unreachable: the token's
+   * host, as without cascade. */
+  async mediaNodeFor(room: string, host: string, localParticipants: number): Promise<string> {
+    if (host === this.o.nodeId) return host;
+    const redis = this.o.redis();
+    if (!redis) return host;
+    try {
+      const r = await cascadeJoin(redis, { room, node: this.me, participants: localParticipants + 1, config: this.o.config });
+      switch (r.role) {
+        case "origin":
+          return this.o.nodeId;
+        case "edge":
+          this.edgeOf.set(room, r.origin);
+          return this.o.nodeId;
+        case "spill":
+          return r.node;
+        case "full":
+          return r.origin;
+        case "unmapped":
+          return host;
+      }
+    } catch (err) {
+      this.o.log.warn({ room, err: (err as Error).message }, "cascade: Redis unreachable; media goes to the room's host");
+      return host;
+    }
+  }
+
+  /** Whether this node serves the room as an edge (a participant relayed here may join it). */
+  isEdge(room: string): boolean {
+    return this.edgeOf.has(room);
+  }
+
+  /** A room opened here: an edge links to its origin; an origin waits for its edges. */
+  opened(room: Room): void {
+    const origin = this.edgeOf.get(room.name);
+    const rc = new RoomCascade({
+      room,
+      role: origin ? "edge" : "origin",
+      pipe: this.o.pipe,
+      counters: this.counters,
+      log: this.o.log,
+      onLinkClosed: (c, link) => this.linkClosed(c, link),
+    });
+    this.rooms.set(room.name, rc);
+    if (origin) void this.linkTo(rc, origin);
+  }
+
+  closed(room: Room): void {
+    const rc = this.rooms.get(room.name);
+    if (rc?.room !== room) return;
+    this.rooms.delete(room.name);
+    const wasEdge = this.edgeOf.delete(room.name);
+    const redis = this.o.redis();
+    if (wasEdge && redis) void cascadeLeave(redis, { room: room.name, node: this.me, participants: 0 }).catch(() => {});
+  }
+
+  private async linkTo(rc: RoomCascade, origin: string): Promise<void> {
+    const bridge = this.o.bridge();
+    if (!bridge) {
+      this.o.log.warn({ room: rc.room.name, origin }, "cascade: no bridge yet; cannot link to the origin");
+      return this.linkClosed(rc, undefined);
+    }
+    if (rc.closed) return;
+    const assertion = JSON.stringify({ cascade: rc.room.name });
+    const session = bridge.open(origin, { assertion, query: { [CASCADE_QUERY]: rc.room.name } });
+    const link = await rc.addLink(origin, session);
+    session.on("message", (f) => {
+      const m = parseLinkMessage(f);
+      if (m?.t !== "welcome") return;
+      void rc.connect(link, m.endpoint).catch((err) => {
+        this.o.log.warn({ room: rc.room.name, origin, err: (err as Error).message }, "cascade: pipe to the origin failed");
+        session.close(BridgeCloseCode.Refused, "pipe failed");
+      });
+      for (const p of m.participants) rc.room.applyRemote(origin, "participantJoined", { participant: p });
+    });
+    link.send({ t: "hello", room: rc.room.name, endpoint: link.pipe.local, participants: rc.room.infos().filter((i) => rc.room.nodeOf(i) === undefined) });
+    this.o.log.info({ room: rc.room.name, origin }, "cascade: edge linking to the origin");
+  }
+
+  /** A link ended. The origin forgot the edge's participants already (room-cascade.ts); an edge
+   * finds out who the origin is now and takes over or links again. */
+  private linkClosed(rc: RoomCascade, link: Link | undefined): void {
+    if (rc.closed || rc.role === "origin" || (link && rc.links.has(link.peer))) return;
+    void this.relink(rc);
+  }
+
+  private async relink(rc: RoomCascade): Promise<void> {
+    for (let attempt = 0; attempt < RELINK_ATTEMPTS && !rc.closed; attempt++) {
+      await new Promise((r) => setTimeout(r, RELINK_EVERY_MS));
+      const redis = this.o.redis();
+      if (!redis || rc.closed) continue;
+      try {
+        const r = await cascadeJoin(redis, { room: rc.room.name, node: this.me, participants: rc.room.participants.size, config: this.o.config });
+        if (r.role === "origin") {
+          rc.role = "origin";
+          this.edgeOf.delete(rc.room.name);
+          this.counters.takeovers++;
+          this.o.log.warn({ room: rc.room.name }, "cascade: the origin is gone; this node took the origin role");
+          this.o.resync(rc.room);
+          return;
+        }
+        if (r.role === "edge" && (await this.o.owner(rc.room.name)) === r.origin && r.origin !== this.edgeOf.get(rc.room.name)) {
+          this.edgeOf.set(rc.room.name, r.origin);
+          return void this.linkTo(rc, r.origin);
+        }
+        if (r.role === "edge" && attempt > 3) return void this.linkTo(rc, r.origin); // same origin, alive: link again
+      } catch (err) {
+        this.o.log.warn({ room: rc.room.name, err: (err as Error).message }, "cascade: cannot reach Redis to relink");
+      }
+    }
+    if (!rc.closed) {
+      this.o.log.warn({ room: rc.room.name }, "cascade: no origin to link to; closing this node's share of the room");
+      for (const p of rc.room.participants.values()) p.sink.notify("reconnect", { reason: "room_moved" });
+      rc.room.close("node_shutdown");
+    }
+  }
+
+  /** Bridge session handler for links (init.query.cascade): this node is (or becomes) the origin. */
+  hostLink = async (session: BridgeSession, init: BridgeInit): Promise<void> => {
+    const room = init.query?.[CASCADE_QUERY] ?? "";
+    const peer = session.peerNodeId;
+    try {
+      let asserted: unknown;
+      try {
+        asserted = JSON.parse(init.assertion);
+      } catch {
+        asserted = undefined;
+      }
+      const a = LinkAssertion.safeParse(asserted);
+      if (!a.success || a.data.cascade !== room) throw new ProtocolError(ErrorCode.BadRequest, "malformed link assertion");
+      if ((await this.o.owner(room)) !== this.o.nodeId) throw new ProtocolError(ErrorCode.WrongNode, "not the room's origin");
+      if (!(await this.o.serves(room, peer))) throw new ProtocolError(ErrorCode.Forbidden, `node ${peer} does not serve the room`);
+      const r = await this.o.openRoom(room);
+      const rc = this.rooms.get(room);
+      if (!rc || rc.room !== r) throw new ProtocolError(ErrorCode.NotFound, "room is closing");
+      rc.role = "origin";
+      const link = await rc.addLink(peer, session);
+      session.on("message", (f) => {
+        const m = parseLinkMessage(f);
+        if (m?.t !== "hello") return;
+        void rc
+          .connect(link, m.endpoint)
+          .then(() => {
+            link.send({ t: "welcome", endpoint: link.pipe.local, participants: r.infos(peer) });
+            for (const p of m.participants) rc.remoteJoined(link, p);
+          })
+          .catch((err) => {
+            this.o.log.warn({ room, peer, err: (err as Error).message }, "cascade: pipe to the edge failed");
+            session.close(BridgeCloseCode.Refused, "pipe failed");
+          });
+      });
+      this.o.log.info({ room, edge: peer }, "cascade: edge linked");
+    } catch (e) {
+      this.counters.linksRefused++;
+      const code = e instanceof ProtocolError && e.code === ErrorCode.WrongNode ? BridgeCloseCode.WrongNode : BridgeCloseCode.Refused;
+      this.o.log.warn({ room, from: peer, reason: (e as Error).message }, "cascade: link refused");
+      session.close(code, (e as Error).message);
+    }
+  };
+
+  /** Pipe figures per peer node, for /metrics. */
+  async stats(): Promise<{ links: number; pipedIn: number; bytes: Map<string, { sent: number; received: number }> }> {
+    let links = 0;
+    let pipedIn = 0;
+    const bytes = new Map<string, { sent: number; received: number }>();
+    for (const rc of this.rooms.values()) {
+      for (const s of await rc.stats()) {
+        links++;
+        pipedIn += s.pipedIn;
+        const b = bytes.get(s.peer) ?? { sent: 0, received: 0 };
+        b.sent += s.bytes.sent;
+        b.received += s.bytes.received;
+        bytes.set(s.peer, b);
+      }
+    }
+    return { links, pipedIn, bytes };
+  }
+}
