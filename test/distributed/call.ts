@@ -58,11 +58,18 @@ export async function joinCall(c: Cluster, browser: Browser, identity: string, r
 }
 
 /** The node answering the page's current client, its video frames decoded so far, and its moves. */
-export async function callStatus(p: Participant): Promise<{ node: string | undefined; frames: number; flows: boolean; moves: number }> {
+export async function callStatus(p: Participant): Promise<{ node: string | undefined; frames: number; flows: boolean; moves: number; videoTracks: number }> {
   const [node, moves] = await p.page.evaluate(() => {
     const g = globalThis as unknown as PageGlobals;
     return [g.meridian.client?.joined.node.id, g.moves ?? 0] as const;
   });
   const stats = await inboundRtp(p.page);
-  return { node, moves, frames: busiest(stats, "video", "framesDecoded")?.framesDecoded ?? 0, flows: mediaFlows(stats) };
+  return {
+    node,
+    moves,
+    frames: busiest(stats, "video", "framesDecoded")?.framesDecoded ?? 0,
+    flows: mediaFlows(stats),
+    /** Remote video tracks with frames decoded (one per other publisher in a working call). */
+    videoTracks: stats.filter((s) => s.kind === "video" && (s.framesDecoded ?? 0) > 0).length,
+  };
 }

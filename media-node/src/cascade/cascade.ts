@@ -62,11 +62,12 @@ export class Cascade {
    * room), or another (the region's serving node, or the origin). Redis unreachable: the token's
    * host, as without cascade. */
   async mediaNodeFor(room: string, host: string, localParticipants: number): Promise<string> {
-    if (host === this.o.nodeId) return host;
     const redis = this.o.redis();
     if (!redis) return host;
     try {
       const r = await cascadeJoin(redis, { room, node: this.me, participants: localParticipants + 1, config: this.o.config });
+      // The host itself only records its share (the token names it; check() decides as today).
+      if (host === this.o.nodeId) return host;
       switch (r.role) {
         case "origin":
           return this.o.nodeId;
@@ -104,6 +105,13 @@ export class Cascade {
     });
     this.rooms.set(room.name, rc);
     if (origin) void this.linkTo(rc, origin);
+  }
+
+  /** A participant left this node's share of the room: Redis keeps its count for the budget. */
+  left(room: Room): void {
+    const redis = this.o.redis();
+    if (!redis || room.closed) return;
+    void cascadeLeave(redis, { room: room.name, node: this.me, participants: room.participants.size }).catch(() => {});
   }
 
   closed(room: Room): void {

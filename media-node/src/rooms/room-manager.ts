@@ -44,6 +44,7 @@ export interface RoomCascadeHooks {
   mediaNodeFor(room: string, host: string, localParticipants: number): Promise<string>;
   isEdge(room: string): boolean;
   opened(room: Room): void;
+  left(room: Room): void;
   closed(room: Room): void;
 }
 
@@ -117,7 +118,10 @@ export class RoomManager implements RoomSessionFactory {
       joined: withTurn(room.joinResponse(p, node)),
       current: () => withTurn({ participant: p.info() }),
       request: (req) => room.handle(p, req),
-      leave: () => room.leave(p),
+      leave: () => {
+        room.leave(p);
+        this.o.cascade?.left(room);
+      },
     };
   }
 

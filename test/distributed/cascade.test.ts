@@ -1,0 +1,113 @@
+// Rooms that span nodes (issue 9), end to end: the local cluster (real Worker, Redis, 3 media nodes
+// in us-west-2 and us-east) with cascade on, headless Chromium participants joining like an app
+// (POST /v1/join from a location). A joins from Portland: its media is on the us-west-2 node (an
+// edge); B and C join from Washington: their media is on the us-east origin. Everyone decodes
+// everyone; the nodes' /metrics show each track crossing the west↔east pipe once, however many
+// subscribers the far node has. Then the origin is SIGKILLed: one node takes the origin role
+// (atomically, in Redis), B and C rejoin through the control plane and everyone decodes everyone
+// again. Then the west node is SIGKILLed: B and C keep decoding each other throughout, A rejoins.
+// A forged cascade link on the bus is refused and counted, the node keeps serving. Durations are
+// printed, never asserted.
+import type { Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { keys } from "../../shared/keys.ts";
+import { launchChromium } from "../support/browser.ts";
+import { waitFor } from "../support/media-node.ts";
+import { callStatus, joinCall, stopCall, type Participant } from "./call.ts";
+import { EAST_A, EAST_B, PORTLAND, WASHINGTON, WEST, metric, startDistributedCluster, type Cluster } from "./cluster.ts";
+
+const ROOM = "cascade-call";
+let c: Cluster;
+let browser: Browser;
+const people = new Map<string, Participant>();
+let origin: string;
+
+beforeAll(async () => {
+  [c, browser] = await Promise.all([startDistributedCluster({ CASCADE_ENABLED: "true" }), launchChromium()]);
+}, 90_000);
+afterAll(() => stopCall(c, browser));
+
+function context(): string {
+  return [...[...people.values()].flatMap((p) => [`${p.identity} console:`, ...p.console.slice(-8)]), c.logs(30)].join("\n");
+}
+
+/** Video frames decoded from each remote participant, as one number per page (the sum). */
+async function everyoneDecodes(ids: string[], what: string): Promise<void> {
+  for (const id of ids) {
+    await waitFor(() => callStatus(people.get(id)!), (s) => s.flows && s.videoTracks >= ids.length - 1, `${id} decodes ${what}`, 60_000).catch((e) => {
+      throw new Error(`${e}\n${context()}`);
+    });
+  }
+}
+
+const join = async (id: string, where: typeof PORTLAND) => people.set(id, await joinCall(c, browser, id, ROOM, where));
+
+describe("cascade across nodes", () => {
+  it("A's media is on the us-west-2 edge, B's and C's on the us-east origin; all decode each other; each track crosses the pipe once", async () => {
+    await join("bob", WASHINGTON);
+    origin = (await callStatus(people.get("bob")!)).node!;
+    expect([EAST_A, EAST_B]).toContain(origin);
+    await join("carol", WASHINGTON);
+    await join("alice", PORTLAND);
+    await everyoneDecodes(["alice", "bob", "carol"], "two others' video");
+    expect((await callStatus(people.get("alice")!)).node).toBe(WEST);
+    expect((await callStatus(people.get("carol")!)).node).toBe(origin);
+    expect(await c.ioredis.hget(keys.room(ROOM), "node")).toBe(origin);
+    const nodes = await c.ioredis.hgetall(keys.roomNodes(ROOM));
+    expect(Object.keys(nodes).sort()).toEqual([origin, WEST].sort());
+
+    // A fourth participant on the edge subscribes to B and C too: their tracks still cross once.
+    await join("dave", PORTLAND);
+    await everyoneDecodes(["alice", "bob", "carol", "dave"], "three others' video");
+    expect((await callStatus(people.get("dave")!)).node).toBe(WEST);
+    const westIn = await metric(c.node(WEST), "meridian_cascade_piped_producers");
+    const eastIn = await metric(c.node(origin), "meridian_cascade_piped_producers");
+    expect(westIn, "B's and C's audio + video, once each, for both A and D").toBe(4);
+    expect(eastIn, "A's and D's audio + video, once each, for both B and C").toBe(4);
+    expect(await metric(c.node(WEST), "meridian_cascade_pipe_transports")).toBe(1);
+    console.log(
+      `[cascade] origin ${origin}, edge ${WEST}: piped producers west ${westIn}, east ${eastIn}; ` +
+        `pipe bytes west→east ${await metric(c.node(WEST), 'meridian_cascade_pipe_bytes{peer="' + origin + '",direction="sent"}')}`,
+    );
+    await people.get("dave")!.page.close();
+    people.delete("dave");
+  });
+
+  it("a forged cascade link on the bus is refused and counted; the node keeps serving", async () => {
+    const forged = { t: "bridge", v: 1, k: "open", s: crypto.randomUUID(), f: "node-evil", r: "s", init: { token: "garbage", query: { cascade: ROOM } } };
+    await c.ioredis.publish(keys.nodeBus(WEST), JSON.stringify(forged));
+    await c.ioredis.publish(keys.nodeBus(WEST), "{not json");
+    await waitFor(() => metric(c.node(WEST), "meridian_cascade_links_refused"), (n) => n >= 1, "forged link refused");
+    expect((await fetch(`${c.node(WEST).httpUrl}/healthz`)).status).toBe(200);
+    expect(c.node(WEST).logs.some((l) => l.includes("cascade: link refused"))).toBe(true);
+  });
+
+  it("SIGKILL the origin: one node takes the origin role, B and C rejoin, everyone decodes everyone again", async () => {
+    const killedAt = Date.now();
+    c.node(origin).signal("SIGKILL");
+    await c.node(origin).exited;
+    await everyoneDecodes(["alice", "bob", "carol"], "the others again");
+    const ms = Date.now() - killedAt;
+    const now = await c.ioredis.hget(keys.room(ROOM), "node");
+    expect([WEST, EAST_A, EAST_B].filter((n) => n !== origin)).toContain(now);
+    for (const id of ["bob", "carol"]) expect((await callStatus(people.get(id)!)).node).not.toBe(origin);
+    console.log(`[cascade] origin ${origin} killed → new origin ${now}; everyone decoding again after ${ms} ms`);
+    origin = now!;
+  });
+
+  it("SIGKILL the west node: B and C keep decoding each other throughout; A rejoins and decodes B and C", async () => {
+    const b = people.get("bob")!;
+    const cc = people.get("carol")!;
+    const before = await Promise.all([callStatus(b), callStatus(cc)]);
+    const killedAt = Date.now();
+    c.node(WEST).signal("SIGKILL");
+    await c.node(WEST).exited;
+    await new Promise((r) => setTimeout(r, 3_000));
+    const mid = await Promise.all([callStatus(b), callStatus(cc)]);
+    for (const i of [0, 1]) expect(mid[i]!.frames, "B and C keep decoding").toBeGreaterThan(before[i]!.frames);
+    await waitFor(() => callStatus(people.get("alice")!), (s) => s.node !== WEST && s.flows, "alice back with media", 60_000).catch((e) => {
+      throw new Error(`${e}\n${context()}`);
+    });
+    console.log(`[cascade] west killed → alice decoding again after ${Date.now() - killedAt} ms`);
+  });
+});
