@@ -34,7 +34,7 @@ function context(): string {
 /** Video frames decoded from each remote participant, as one number per page (the sum). */
 async function everyoneDecodes(ids: string[], what: string): Promise<void> {
   for (const id of ids) {
-    await waitFor(() => callStatus(people.get(id)!), (s) => s.flows && s.videoTracks >= ids.length - 1, `${id} decodes ${what}`, 60_000).catch((e) => {
+    await waitFor(() => callStatus(people.get(id)!), (s) => s.flows && s.videoTracks >= ids.length - 1, `${id} decodes ${what}`, 45_000).catch((e) => {
       throw new Error(`${e}\n${context()}`);
     });
   }
@@ -42,7 +42,7 @@ async function everyoneDecodes(ids: string[], what: string): Promise<void> {
 
 const join = async (id: string, where: typeof PORTLAND) => people.set(id, await joinCall(c, browser, id, ROOM, where));
 
-describe("cascade across nodes", () => {
+describe("cascade across nodes", { timeout: 240_000 }, () => {
   it("A's media is on the us-west-2 edge, B's and C's on the us-east origin; all decode each other; each track crosses the pipe once", async () => {
     await join("bob", WASHINGTON);
     origin = (await callStatus(people.get("bob")!)).node!;

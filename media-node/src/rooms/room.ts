@@ -334,6 +334,12 @@ export class Room {
     }
     let frame: string | undefined;
     for (const p of this.participants.values()) p.sink.notifyEncoded((frame ??= encodeNotification(name, data)));
+    // A participant first seen with tracks (a link's welcome): its tracks are announced as
+    // publications too, which is what clients subscribe on.
+    if (name === "participantJoined") {
+      const info = (d as NotificationData<"participantJoined">).participant;
+      for (const track of info.tracks) this.applyRemote(node, "trackPublished", { identity: info.identity, track });
+    }
   }
 
   /** Forgets every participant served by a node (its link closed: the node died or left). */
