@@ -207,12 +207,11 @@ export class Cascade {
       session.on("message", (f) => {
         const m = parseLinkMessage(f);
         if (m?.t !== "hello") return;
+        // The edge's participants at once: the changes it sends next refer to them.
+        link.send({ t: "welcome", endpoint: link.pipe.local, participants: r.infos(peer) });
+        for (const p of m.participants) rc.remoteJoined(link, p);
         void rc
           .connect(link, m.endpoint)
-          .then(() => {
-            link.send({ t: "welcome", endpoint: link.pipe.local, participants: r.infos(peer) });
-            for (const p of m.participants) rc.remoteJoined(link, p);
-          })
           .catch((err) => {
             this.o.log.warn({ room, peer, err: (err as Error).message }, "cascade: pipe to the edge failed");
             session.close(BridgeCloseCode.Refused, "pipe failed");
