@@ -40,11 +40,18 @@ describe("signaling bridge", () => {
     expect(a).toMatchObject({ node: b.node, placement: "existing", url: c.node(WEST).signalUrl });
 
     const bob = await connect(b.url, b.token);
-    await bob.client.request("join", {});
+    const bobJoined = await bob.client.request("join", {});
+    expect(bobJoined.resume?.token).toMatch(/^PA_/); // on the host itself: resumable
     const alice = await connect(a.url, a.token);
     const joined = await alice.client.request("join", {});
     expect(joined.node).toEqual({ id: b.node, region: "us-east" }); // answered by the host, through w
     expect(joined.signalNode).toBe(WEST);
+    // Bridged: not resumable (no token; a resume sent to the signal node is refused like any
+    // unknown one, and the client falls back to a full rejoin).
+    expect(joined.resume).toBeUndefined();
+    const stray = await SignalClient.open(a.url);
+    await expect(stray.request("resume", { token: bobJoined.resume!.token })).rejects.toMatchObject({ code: "not_found" });
+    expect((await stray.closed).code).toBe(4404);
     expect(joined.participants.map((p) => p.identity)).toEqual(["bob"]);
     expect((await alice.client.request("ping", {})).now).toBeGreaterThan(0);
     await waitFor(async () => bob.notes.map((n) => n.name), (n) => n.includes("participantJoined"), "bob hears alice join");
