@@ -86,21 +86,26 @@ function code(p: Promise<unknown>): Promise<string> {
   );
 }
 
-beforeAll(async () => {
-  pool = await WorkerPool.start({ count: 2, listenIp: "127.0.0.1", announcedAddress: "127.0.0.1", firstPort: await freePort(), logLevel: "warn", log });
-  rooms = new RoomManager({
+/** A room manager over the test's pool with this consumer budget per worker. */
+function manager(workerConsumerBudget: number): RoomManager {
+  return new RoomManager({
     nodeId: "here",
     region: "local",
     pool,
     emptyTimeoutMs: 60_000,
     maxParticipantsPerRoom: 0,
     maxTracks: 0,
-    // Tiny: a worker holding the first participant is full once a second one would subscribe.
-    workerConsumerBudget: 1,
+    workerConsumerBudget,
     observer: NO_OBSERVER,
     record: async () => ({ record: undefined }),
     log,
   });
+}
+
+beforeAll(async () => {
+  pool = await WorkerPool.start({ count: 2, listenIp: "127.0.0.1", announcedAddress: "127.0.0.1", firstPort: await freePort(), logLevel: "warn", log });
+  // Tiny: a worker holding the first participant is full once a second one would subscribe.
+  rooms = manager(1);
 });
 
 afterAll(() => {
@@ -189,18 +194,7 @@ describe("a room across two workers", () => {
   });
 
   it("without a budget a room stays on one router (today's behaviour)", async () => {
-    const one = new RoomManager({
-      nodeId: "here",
-      region: "local",
-      pool,
-      emptyTimeoutMs: 60_000,
-      maxParticipantsPerRoom: 0,
-      maxTracks: 0,
-      workerConsumerBudget: 0,
-      observer: NO_OBSERVER,
-      record: async () => ({ record: undefined }),
-      log,
-    });
+    const one = manager(0);
     const open = (id: string) =>
       one.open({ room: "solo", identity: id, name: undefined, permissions: PERMS, hostNode: undefined, roomSid: undefined, signalNode: "here" }, new Inbox());
     await open("a");
