@@ -1,8 +1,9 @@
 // The demo page's script (bundled as /client.js): join a room with a media token, publish
 // camera + mic, show everyone else, rejoin when the node asks or the connection drops.
-// URL: /demo[?url=ws://…/rtc][&publish=0|audio][&data=1]#token=… — the token goes in the fragment,
-// which browsers never send to a server (a query would end up in proxies' logs); publish=audio:
-// microphone only.
+// URL: /demo[?url=ws://…/rtc][&publish=0|audio][&data=1][&simulcast=0][&dynacast=0]#token=… — the
+// token goes in the fragment, which browsers never send to a server (a query would end up in
+// proxies' logs); publish=audio: microphone only; simulcast=0: one camera encoding; dynacast=0:
+// every encoding stays on whatever the node says.
 // State is on `window.meridian` so tests can drive and inspect the page.
 import { MeridianClient } from "./meridian-client.ts";
 import { joinedStatus, showCall, type CallState } from "./call-view.ts";
@@ -59,13 +60,13 @@ async function join(url: string, token: string): Promise<void> {
   // No control plane here to ask for a new node: rejoin the same URL with the same token. That
   // follows a restarted node, and in a cluster the node re-resolves a moved room (wrong node); it
   // fails once the token expires or the node stays away (the client's bounded retries).
-  const client = await MeridianClient.connect({ url, token, onReconnect: async () => ({ url, token }) });
+  const client = await MeridianClient.connect({ url, token, onReconnect: async () => ({ url, token }), dynacast: params.get("dynacast") !== "0" });
   state.joinedAt = performance.now();
   wire(client);
   status(joinedStatus(client));
   const publish = params.get("publish");
   if (publish !== "0" && client.joined.permissions.canPublish) {
-    const local = await client.publishMedia({ audio: true, video: publish !== "audio" });
+    const local = await client.publishMedia({ audio: true, video: publish !== "audio", simulcast: params.get("simulcast") !== "0" });
     showLocal($<HTMLVideoElement>("local"), local, client.joined.participant.identity);
     state.publishedAt = performance.now();
   }

@@ -105,6 +105,8 @@ export interface ConnectOptions {
   iceTransportPolicy?: RTCIceTransportPolicy;
   /** Replaces the TURN servers the node hands out. */
   iceServers?: RTCIceServer[];
+  /** Turn off the simulcast encodings nobody consumes when the node says so (default true). */
+  dynacast?: boolean;
 }
 
 export class MeridianClient {
@@ -505,7 +507,7 @@ export class MeridianClient {
    * subscriber gets a picture at once). */
   private async dynacast(d: NotificationData<"subscribedLayers">): Promise<void> {
     const p = this.published.get(d.trackId);
-    if (!p || p.closed || p.kind !== "video") return;
+    if (!p || p.closed || p.kind !== "video" || this.opts.dynacast === false) return;
     try {
       await p.setMaxSpatialLayer(Math.max(0, d.maxSpatialLayer));
     } catch (e) {
