@@ -155,9 +155,16 @@ export class Room {
         };
       },
     });
+    // A hidden participant (recorder, agent) is never named, not even as a speaker.
+    const announced = (identity: string) => this.participants.get(identity)?.permissions.hidden === false;
     this.speakers = new RoomSpeakers({
-      activeSpeaker: (identity) => this.broadcastAll("activeSpeaker", { identity }),
-      levels: (speakers) => this.broadcastAll("speakers", { speakers }),
+      activeSpeaker: (identity) => {
+        if (announced(identity)) this.broadcastAll("activeSpeaker", { identity });
+      },
+      levels: (speakers) => {
+        const shown = speakers.filter((x) => announced(x.identity));
+        if (shown.length > 0 || speakers.length === 0) this.broadcastAll("speakers", { speakers: shown });
+      },
     });
     this.quality = new QualityMonitor(
       () => this.participants.values(),
