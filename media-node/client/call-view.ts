@@ -52,6 +52,7 @@ export function showCall(client: MeridianClient, view: CallView): void {
     for (const p of c.joined.participants) tiles.participant(p.identity);
     for (const r of c.remoteTracks) tiles.addTrack(r);
     for (const [identity, q] of c.quality) tiles.setQuality(identity, q);
+    state.activeSpeaker = c.activeSpeaker;
     if (c.activeSpeaker) tiles.setSpeaking(c.activeSpeaker);
   };
   follow(client);

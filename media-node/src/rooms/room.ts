@@ -233,6 +233,9 @@ export class Room {
     this.broadcast(p, "participantJoined", { participant: p.info() });
     this.participants.set(identity, p);
     this.quality.joined(p);
+    const speaker = this.speakers.current;
+    if (speaker !== undefined && speaker !== identity && this.participants.get(speaker)?.permissions.hidden === false)
+      p.sink.notify("activeSpeaker", { identity: speaker });
     const record = p.record();
     this.o.observer.participantUpdated(this.name, record);
     if (!p.permissions.hidden) this.o.observer.participantJoined?.(this, record);

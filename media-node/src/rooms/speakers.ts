@@ -35,6 +35,11 @@ export class RoomSpeakers {
   private readonly on: SpeakerEvents;
   private lastActive: string | undefined;
 
+  /** The dominant speaker as last reported (a newcomer is told it on joining). */
+  get current(): string | undefined {
+    return this.lastActive;
+  }
+
   constructor(on: SpeakerEvents) {
     this.on = on;
   }
