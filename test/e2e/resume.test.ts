@@ -23,20 +23,28 @@ interface PageState {
   events: { name: keyof ClientEvents; data: unknown }[];
 }
 
-async function connect(page: Page, o: { url: string; token: string; publish: boolean }): Promise<string> {
+async function connect(page: Page, o: { url: string; token: string; publish: boolean; rejoin?: { url: string; token: string } }): Promise<string> {
   return page.evaluate(async (o) => {
     const g = globalThis as unknown as { MeridianClient: typeof MeridianClient; t: PageState };
     g.t = { events: [] };
-    const client = await g.MeridianClient.connect({ url: o.url, token: o.token });
+    const rejoin = o.rejoin;
+    const client = await g.MeridianClient.connect({ url: o.url, token: o.token, ...(rejoin ? { onReconnect: async () => rejoin } : {}) });
     g.t.client = client;
+    client.on("reconnected", (c) => (g.t.client = c));
     for (const name of ["resumed", "resumeFailed", "reconnected", "disconnected", "participantLeft", "participantJoined"] as const)
-      client.on(name, (data) => g.t.events.push({ name, data: name === "participantJoined" ? { identity: (data as { identity: string }).identity } : data }));
+      client.on(name, (data) => g.t.events.push({ name, data: name === "participantJoined" || name === "reconnected" ? { identity: (data as { identity?: string }).identity } : data }));
     if (o.publish) await client.publishMedia({ audio: false, video: true });
     return client.joined.participant.sid;
   }, o);
 }
 
 const events = (page: Page) => page.evaluate(() => (globalThis as unknown as { t: PageState }).t.events);
+/** framesDecoded of each inbound video stream, by ssrc. */
+const videoStreams = (page: Page) =>
+  page.evaluate(async () => {
+    const stats = (await (globalThis as unknown as { t: PageState }).t.client?.recvStats()) ?? [];
+    return Object.fromEntries(stats.filter((s) => s.type === "inbound-rtp" && s.kind === "video").map((s) => [String(s.ssrc), Number(s.framesDecoded ?? 0)]));
+  });
 const framesDecoded = (page: Page) =>
   page.evaluate(async () => {
     const stats = (await (globalThis as unknown as { t: PageState }).t.client?.recvStats()) ?? [];
@@ -87,7 +95,7 @@ describe("session resume", () => {
     expect(seen.filter((x) => x.name === "participantLeft" || x.name === "participantJoined")).toEqual([]);
     expect(await metric('meridian_signal_resumes_total{result="ok"}')).toEqual(['meridian_signal_resumes_total{result="ok"} 1']);
     expect(await metric("meridian_signal_sessions_parked")).toContain("meridian_signal_sessions_parked 0");
-    // A deliberate leave is not parked (a closed tab, 1001, would be: it may be a reload).
+    // A deliberate leave is not parked.
     for (const p of [publisher, subscriber]) await p.page.evaluate(() => (globalThis as unknown as { t: PageState }).t.client!.leave());
     await waitFor(() => metric("meridian_signal_sessions_parked"), (l) => l.includes("meridian_signal_sessions_parked 0"), "nothing parked after leave");
     await publisher.page.close();
@@ -126,5 +134,32 @@ describe("session resume", () => {
     expect(await metric('meridian_signal_resumes_total{result="unknown"}')).toEqual(['meridian_signal_resumes_total{result="unknown"} 4']);
     expect(await (await fetch(`${node.httpUrl}/healthz`)).status).toBe(200);
     dave.close();
+  });
+
+  it("a resume the node refuses (forged secret) falls back to a full rejoin: a new session, media again", async () => {
+    const publisher = await openPage(browser, `${node.httpUrl}/demo`);
+    const subscriber = await openPage(browser, `${node.httpUrl}/demo`);
+    const url = `ws://127.0.0.1:${proxy.port}/rtc`;
+    const sid = await connect(publisher.page, { url, token: await node.token("erin", "fallback-room"), publish: true, rejoin: { url, token: await node.token("erin", "fallback-room") } });
+    await connect(subscriber.page, { url: node.signalUrl, token: await node.token("frank", "fallback-room", { canPublish: false }), publish: false });
+    await waitFor(() => framesDecoded(subscriber.page), (n) => n > 10, "frames at the subscriber", 60_000);
+    // The client holds a forged secret for its own session (runtime access to a private field).
+    await publisher.page.evaluate(() => {
+      const c = (globalThis as unknown as { t: PageState }).t.client as unknown as { resumeInfo: { token: string } };
+      c.resumeInfo.token = `${c.resumeInfo.token.split(".")[0]}.forgedforgedforgedforged`;
+    });
+    const before = await videoStreams(subscriber.page);
+    const dropped = Date.now();
+    proxy.dropAll();
+    const ev = await waitFor(() => events(publisher.page), (e) => e.some((x) => x.name === "reconnected"), "publisher rejoined", 60_000).catch((e) => {
+      throw new Error(`${e}\n${publisher.console.join("\n")}\n${node.logs.slice(-20).join("\n")}`);
+    });
+    expect(ev.find((x) => x.name === "resumeFailed")?.data).toMatchObject({ error: expect.stringContaining("not_found") });
+    expect(ev.some((x) => x.name === "resumed")).toBe(false);
+    const newSid = await publisher.page.evaluate(() => (globalThis as unknown as { t: PageState }).t.client!.joined.participant.sid);
+    expect(newSid).not.toBe(sid);
+    // The subscriber decodes the republished track (a new stream).
+    await waitFor(() => videoStreams(subscriber.page), (s) => Object.entries(s).some(([ssrc, n]) => !(ssrc in before) && n > 10), "the rejoined publisher's video", 60_000);
+    console.log(`[resume] forged secret → full rejoin → new stream decoding: ${Date.now() - dropped} ms`);
   });
 });

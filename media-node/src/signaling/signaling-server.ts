@@ -538,9 +538,10 @@ export class SignalingServer {
       ws.on("error", (err) => this.o.log.debug({ err }, "signaling socket error"));
       ws.once("close", (code) => {
         this.sockets.delete(ws);
-        // 1000: the client closed on purpose (it left). Anything else — 1006 lost, 1001 going
-        // away — may come back and resume.
-        c.ended(code !== 1000);
+        // 1000: the client closed on purpose (it left); 1001: its page went away (a closed tab or
+        // a reload has no token to resume with: parking it would leave a ghost in the room).
+        // Anything else — 1006, the connection was lost — may come back and resume.
+        c.ended(code !== 1000 && code !== 1001);
       });
     });
   }
