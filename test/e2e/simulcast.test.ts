@@ -121,9 +121,13 @@ describe("simulcast", () => {
 
   it("adaptive stream: a hidden video element gets its consumer paused; shown again, it resumes", async () => {
     const received = async () => (await inboundVideo(sub.page)).bytesReceived;
-    await sub.page.evaluate(() => document.querySelectorAll<HTMLElement>("#remote video").forEach((v) => (v.style.display = "none")));
+    await sub.page.evaluate(() => {
+      for (const v of document.querySelectorAll<HTMLElement>("#remote video")) v.style.display = "none";
+    });
     await waitFor(() => frozen(received), (f) => f, "no video bytes while hidden", 20_000).catch(explain);
-    await sub.page.evaluate(() => document.querySelectorAll<HTMLElement>("#remote video").forEach((v) => (v.style.display = "")));
+    await sub.page.evaluate(() => {
+      for (const v of document.querySelectorAll<HTMLElement>("#remote video")) v.style.display = "";
+    });
     await waitFor(() => growing(received), (g) => g, "video bytes again once shown", 20_000).catch(explain);
   });
 
