@@ -46,7 +46,7 @@ async function open(identity: string, query: string): Promise<Page> {
   return page;
 }
 
-const client = (page: Page) => page.evaluate(() => (globalThis as unknown as { meridian: DemoState }).meridian.publishedAt !== undefined);
+const published = (page: Page) => page.evaluate(() => (globalThis as unknown as { meridian: DemoState }).meridian.publishedAt !== undefined);
 
 /** Bytes the page's client has received on video so far, and the width it decodes. */
 function received(page: Page): Promise<{ bytes: number; width: number; trackId: string | undefined }> {
@@ -92,7 +92,7 @@ async function rates<K extends string>(read: Record<K, () => Promise<number>>): 
 try {
   // 1. low vs high subscriber of one simulcast publisher (dynacast on)
   const pub = await open("publisher", "publish=1");
-  await waitFor(() => client(pub), (x) => x, "publisher published", WAIT_MS);
+  await waitFor(() => published(pub), (x) => x, "publisher published", WAIT_MS);
   const low = await open("low", "publish=0");
   const high = await open("high", "publish=0");
   await subscribeAt(low, 0, 320);
@@ -117,7 +117,7 @@ try {
 
   // 2. ... and with a publisher ignoring dynacast
   const pubOff = await open("publisher-nodyn", "publish=1&dynacast=0");
-  await waitFor(() => client(pubOff), (x) => x, "publisher (dynacast off) published", WAIT_MS);
+  await waitFor(() => published(pubOff), (x) => x, "publisher (dynacast off) published", WAIT_MS);
   await subscribeAt(sub, 0, 320);
   await sleep(SETTLE_MS);
   const upOff = await rates({ bytes: ingressBytes });
@@ -127,7 +127,7 @@ try {
 
   // 3b. CPU with one subscriber of a single-layer 720p publisher, and idle
   const single = await open("publisher-single", "publish=1&simulcast=0");
-  await waitFor(() => client(single), (x) => x, "single-layer publisher published", WAIT_MS);
+  await waitFor(() => published(single), (x) => x, "single-layer publisher published", WAIT_MS);
   await waitFor(() => received(sub), (r) => r.width === 1280, "single-layer 1280 wide frames", WAIT_MS);
   await sleep(SETTLE_MS);
   const singleCpu = await rates({ cpu: () => workerCpuMs(worker()) });
@@ -141,7 +141,7 @@ try {
   rows.push(["uplink saved by dynacast (off/on)", upOff.bytes / Math.max(1, upOn.bytes)]);
   rows.push(["CPU simulcast/single-layer", per(simCpu.cpu) / Math.max(0.001, per(singleCpu.cpu))]);
 
-  printTable(["simulcast (window " + WINDOW_MS + " ms)", "value"], rows);
+  printTable([`simulcast (window ${WINDOW_MS} ms)`, "value"], rows);
   printRatio(
     "simulcast",
     r1.low / r1.high,
