@@ -102,8 +102,21 @@ describe("simulcast", () => {
     trackId = (await waitFor(() => videoTrackId(sub.page), (t) => t !== undefined, "video subscribed", 30_000).catch(explain))!;
     await setLayers(sub.page, trackId, 0);
     await waitFor(() => inboundVideo(sub.page), (s) => (s.framesDecoded ?? 0) > 0 && s.frameWidth === 320, "320 wide frames", 30_000).catch(explain);
+    await sub.page.evaluate(() => {
+      const g = globalThis as unknown as { meridian: DemoState; layers: unknown[] };
+      g.layers = [];
+      g.meridian.client!.on("layersChanged", (e) => void g.layers.push(e));
+    });
     await setLayers(sub.page, trackId, 2);
     const hi = await waitFor(() => inboundVideo(sub.page), (s) => s.frameWidth === 1280, "1280 wide frames", 45_000).catch(explain);
+    // The node told the subscriber which layer it now forwards.
+    const told = await waitFor(
+      () => sub.page.evaluate(() => (globalThis as unknown as { layers: { trackId: string; spatialLayer: number | null }[] }).layers),
+      (l) => l.some((e) => e.trackId === trackId && e.spatialLayer === 2),
+      "layersChanged to spatial layer 2",
+      10_000,
+    ).catch(explain);
+    expect(told.length).toBeGreaterThan(0);
     console.log(`[simulcast] subscriber decoded ${hi.framesDecoded} frames, now ${hi.frameWidth} wide`);
   });
 
