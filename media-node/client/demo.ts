@@ -3,7 +3,7 @@
 // URL: /demo[?url=ws://…/rtc][&publish=0|audio][&data=1][&simulcast=0][&dynacast=0]#token=… — the
 // token goes in the fragment, which browsers never send to a server (a query would end up in
 // proxies' logs); publish=audio: microphone only; simulcast=0: one camera encoding; dynacast=0:
-// every encoding stays on whatever the node says.
+// every encoding stays on whatever the node says; relay=1: media only through the node's TURN servers.
 // State is on `window.meridian` so tests can drive and inspect the page.
 import { MeridianClient } from "./meridian-client.ts";
 import { joinedStatus, showCall, type CallState } from "./call-view.ts";
@@ -60,7 +60,7 @@ async function join(url: string, token: string): Promise<void> {
   // No control plane here to ask for a new node: rejoin the same URL with the same token. That
   // follows a restarted node, and in a cluster the node re-resolves a moved room (wrong node); it
   // fails once the token expires or the node stays away (the client's bounded retries).
-  const client = await MeridianClient.connect({ url, token, onReconnect: async () => ({ url, token }), dynacast: params.get("dynacast") !== "0" });
+  const client = await MeridianClient.connect({ url, token, onReconnect: async () => ({ url, token }), dynacast: params.get("dynacast") !== "0", ...(params.get("relay") === "1" ? { iceTransportPolicy: "relay" as const } : {}) });
   state.joinedAt = performance.now();
   wire(client);
   status(joinedStatus(client));

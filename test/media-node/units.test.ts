@@ -5,6 +5,8 @@ import { ErrorCode } from "#shared/errors.ts";
 import { type ProtocolError, defaultSource, sourceFitsKind } from "#shared/protocol.ts";
 import type { TokenClaims } from "#shared/token.ts";
 import { ConfigError, resolveConfig } from "../../media-node/src/config.ts";
+import { createHmac } from "node:crypto";
+import { iceServersFor, turnCredentials } from "../../media-node/src/signaling/turn.ts";
 import { byteRate, cpuLoad, sysload } from "../../media-node/src/cluster/node-stats.ts";
 import { TokenBucket } from "../../media-node/src/signaling/rate-limit.ts";
 import { canPublishSource } from "#shared/grants.ts";
@@ -23,6 +25,24 @@ describe("resolveConfig", () => {
     expect(c.standalone).toBe(true);
     expect(c.api_keys.get("k")).toBe("s");
     expect(c.node_id).toMatch(/^[A-Za-z0-9._-]+$/);
+  });
+
+  it("TURN: turn_urls needs turn_secret; URIs must be turn:/turns:; resume grace defaults to 15 s", () => {
+    expect(() => resolveConfig({}, { API_KEYS: "k:s", TURN_URLS: "turn:127.0.0.1:3478" })).toThrow(ConfigError);
+    expect(() => resolveConfig({}, { API_KEYS: "k:s", TURN_URLS: "http://x", TURN_SECRET: "s".repeat(16) })).toThrow(/turn/);
+    const c = resolveConfig({}, { API_KEYS: "k:s", TURN_URLS: "turn:a:3478?transport=udp, turns:a:443?transport=tcp", TURN_SECRET: "s".repeat(16) });
+    expect(c.turn_urls).toEqual(["turn:a:3478?transport=udp", "turns:a:443?transport=tcp"]);
+    expect(c.turn_credential_ttl_s).toBe(86_400);
+    expect(c.resume_grace_ms).toBe(15_000);
+  });
+
+  it("TURN REST credentials: username <expiry>:<user>, credential base64(HMAC-SHA1(secret, username))", () => {
+    const now = 1_700_000_000_000;
+    const c = turnCredentials("secret", "PA_1", 600, now);
+    expect(c.username).toBe("1700000600:PA_1");
+    expect(c.credential).toBe(createHmac("sha1", "secret").update("1700000600:PA_1").digest("base64"));
+    expect(iceServersFor(undefined, "PA_1")).toBeUndefined();
+    expect(iceServersFor({ urls: ["turn:a"], secret: "secret", ttlSec: 600 }, "PA_1", now)).toEqual([{ urls: ["turn:a"], ...c }]);
   });
 
   it("is cluster mode with a redis_url", () => {
