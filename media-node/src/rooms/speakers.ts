@@ -54,9 +54,15 @@ export class RoomSpeakers {
       this.byRouter.set(router, o);
       router.observer.once("close", () => this.byRouter.delete(router));
     }
-    const { active, levels } = await o;
-    if (producer.closed || active.closed) return;
-    await Promise.all([active.addProducer({ producerId: producer.id }), levels.addProducer({ producerId: producer.id })]);
+    try {
+      const { active, levels } = await o;
+      if (producer.closed || active.closed) return;
+      await Promise.all([active.addProducer({ producerId: producer.id }), levels.addProducer({ producerId: producer.id })]);
+    } catch (e) {
+      // The room (its router) or the producer closed meanwhile: nothing left to observe.
+      if (router.closed || producer.closed) return;
+      throw e;
+    }
   }
 
   private async open(router: types.Router): Promise<Observers> {
