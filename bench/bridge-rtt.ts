@@ -52,11 +52,17 @@ try {
   };
 
   const pubsBefore = sig.metrics.envelopesSent + host.metrics.envelopesSent;
-  const [bare, bridge] = (await alternateRoundTrips([bareOnce, bridgeOnce], { n: N, blocks: BLOCKS, warmup: WARMUP })) as [number[], number[]];
+  const [bare, bridge] = (await alternateRoundTrips([bareOnce, bridgeOnce], {
+    n: N,
+    blocks: BLOCKS,
+    warmup: WARMUP,
+  })) as [number[], number[]];
   // Over every bridge round trip, warm-up included (the bare variant publishes through neither endpoint).
   const bridgePubs = (sig.metrics.envelopesSent + host.metrics.envelopesSent - pubsBefore) / (WARMUP + bridge.length);
 
-  console.log(`bridge round trip vs bare pub/sub round trip, ${bridge.length} each, ${payload.length}-byte frames, loopback redis-server`);
+  console.log(
+    `bridge round trip vs bare pub/sub round trip, ${bridge.length} each, ${payload.length}-byte frames, loopback redis-server`,
+  );
   printTable(
     ["variant", "n", "p50 ms", "p99 ms", "mean ms", "publishes/rtt"],
     [

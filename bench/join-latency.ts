@@ -55,7 +55,13 @@ const mf = new Miniflare({
       bindings: {
         ...redisVars,
         API_KEYS: `bench:${apiSecret}`,
-        NODE_SELECTOR: JSON.stringify({ kind: "regionaware", sort_by: "sysload", algorithm: "twochoice", sysload_limit: 0.7, regions: REGIONS }),
+        NODE_SELECTOR: JSON.stringify({
+          kind: "regionaware",
+          sort_by: "sysload",
+          algorithm: "twochoice",
+          sysload_limit: 0.7,
+          regions: REGIONS,
+        }),
         DEFAULT_REGION: REGIONS[0]!.name,
       },
     },
@@ -72,9 +78,17 @@ try {
   const token = (room: string, identity: string) =>
     mintToken({ apiKey: "bench", apiSecret, identity, video: { roomJoin: true, room }, ttlSeconds: 600 });
 
-  interface Sample { ms: number; requests: number; commands: number }
+  interface Sample {
+    ms: number;
+    requests: number;
+    commands: number;
+  }
   const samples: Record<"get" | "joinNew" | "joinExisting", Sample[]> = { get: [], joinNew: [], joinExisting: [] };
-  async function measure(kind: keyof typeof samples, fn: () => Promise<{ status: number; arrayBuffer(): Promise<ArrayBuffer> }>, record: boolean): Promise<void> {
+  async function measure(
+    kind: keyof typeof samples,
+    fn: () => Promise<{ status: number; arrayBuffer(): Promise<ArrayBuffer> }>,
+    record: boolean,
+  ): Promise<void> {
     const r0 = upstashRest.stats.requests;
     const c0 = upstashRest.stats.commands;
     const t0 = performance.now();
@@ -82,7 +96,8 @@ try {
     await res.arrayBuffer();
     const ms = performance.now() - t0;
     if (res.status !== 200) throw new Error(`${kind} answered ${res.status}`);
-    if (record) samples[kind].push({ ms, requests: upstashRest.stats.requests - r0, commands: upstashRest.stats.commands - c0 });
+    if (record)
+      samples[kind].push({ ms, requests: upstashRest.stats.requests - r0, commands: upstashRest.stats.commands - c0 });
   }
 
   const started = Date.now();
@@ -107,17 +122,33 @@ try {
   const row = (name: string, s: Sample[]) => [
     name,
     s.length,
-    percentile(s.map((x) => x.ms), 50),
-    percentile(s.map((x) => x.ms), 99),
+    percentile(
+      s.map((x) => x.ms),
+      50,
+    ),
+    percentile(
+      s.map((x) => x.ms),
+      99,
+    ),
     s.reduce((a, x) => a + x.requests, 0) / s.length,
     s.reduce((a, x) => a + x.commands, 0) / s.length,
   ];
-  console.log(`join latency: ${samples.get.length} interleaved iterations, ${NODES} nodes in ${REGIONS.length} regions, loopback`);
+  console.log(
+    `join latency: ${samples.get.length} interleaved iterations, ${NODES} nodes in ${REGIONS.length} regions, loopback`,
+  );
   printTable(
     ["request", "n", "p50 ms", "p99 ms", "Redis round trips", "Redis commands"],
-    [row("bare GET (same client)", samples.get), row("join, new room", samples.joinNew), row("join, existing room", samples.joinExisting)],
+    [
+      row("bare GET (same client)", samples.get),
+      row("join, new room", samples.joinNew),
+      row("join, existing room", samples.joinExisting),
+    ],
   );
-  const p50 = (s: Sample[]) => percentile(s.map((x) => x.ms), 50);
+  const p50 = (s: Sample[]) =>
+    percentile(
+      s.map((x) => x.ms),
+      50,
+    );
   const ratio = p50(samples.joinNew) / p50(samples.get);
   printRatio(
     "join-latency",

@@ -29,13 +29,15 @@ import { CAMERA_720P, packetsPerSecond, RtpSink, VideoSource } from "./media/rtp
 import { benchArgs, fmt, percentile, printRatio, printTable } from "./lib/report.ts";
 
 const args = benchArgs({ counts: { type: "string" }, "window-ms": { type: "string" }, reps: { type: "string" } });
-const COUNTS = (args.counts as string | undefined)?.split(",").map(Number) ?? (args.smoke ? [0, 4, 8] : [0, 25, 50, 100, 200]);
+const COUNTS =
+  (args.counts as string | undefined)?.split(",").map(Number) ?? (args.smoke ? [0, 4, 8] : [0, 25, 50, 100, 200]);
 const WINDOW_MS = Number(args["window-ms"] ?? (args.smoke ? 1_000 : 4_000));
 const REPS = Number(args.reps ?? (args.smoke ? 1 : 3));
 const SETTLE_MS = args.smoke ? 300 : 1_500;
 const DEADLINE = Date.now() + (args.smoke ? 9_000 : 240_000);
 const MAX_CONSUMERS = 500;
-if (COUNTS.some((n) => !Number.isInteger(n) || n < 0 || n > MAX_CONSUMERS)) throw new Error(`--counts: integers in 0..${MAX_CONSUMERS}`);
+if (COUNTS.some((n) => !Number.isInteger(n) || n < 0 || n > MAX_CONSUMERS))
+  throw new Error(`--counts: integers in 0..${MAX_CONSUMERS}`);
 
 const ROOM = "forwarding-bench";
 const API_KEY = "bench";
@@ -43,7 +45,10 @@ const API_SECRET = `bench-secret-${process.pid}-${Date.now()}`;
 
 // ---- node side: a real media node, room created through signaling ----
 const redis = await TestRedis.start();
-const config = resolveConfig({}, await loopbackNodeEnv({ nodeId: "bench-node", apiKeys: `${API_KEY}:${API_SECRET}`, redisUrl: redis.url }));
+const config = resolveConfig(
+  {},
+  await loopbackNodeEnv({ nodeId: "bench-node", apiKeys: `${API_KEY}:${API_SECRET}`, redisUrl: redis.url }),
+);
 const node = await MediaNode.start(config);
 const signalUrl = `ws://127.0.0.1:${node.httpPort}/rtc`;
 const clients: SignalClient[] = [];
@@ -111,7 +116,12 @@ async function measureWindow(n: number): Promise<Sample> {
   });
   const nodeS = side("node");
   const bareS = side("bare");
-  return { consumers: n, pps: (sent * 1000) / ms, cpu: { node: nodeS.cpu, bare: bareS.cpu }, delivered: { node: nodeS.delivered, bare: bareS.delivered } };
+  return {
+    consumers: n,
+    pps: (sent * 1000) / ms,
+    cpu: { node: nodeS.cpu, bare: bareS.cpu },
+    delivered: { node: nodeS.delivered, bare: bareS.delivered },
+  };
 }
 
 let subscribers = 0;
@@ -168,7 +178,13 @@ const usPerPacket = (f: { slope: number }) => f.slope * 1e6;
 const at80 = (f: { slope: number; intercept: number }) => (0.8 - f.intercept) / (f.slope * PPS);
 console.log("");
 printTable(
-  ["side", `% of a core per stream (${PPS} pkt/s)`, "µs CPU per forwarded packet", "idle + producer % (intercept)", "consumers at 80% of a core (linear extrapolation)"],
+  [
+    "side",
+    `% of a core per stream (${PPS} pkt/s)`,
+    "µs CPU per forwarded packet",
+    "idle + producer % (intercept)",
+    "consumers at 80% of a core (linear extrapolation)",
+  ],
   [
     ["bare mediasoup", perStream(bare), usPerPacket(bare), bare.intercept * 100, Math.floor(at80(bare))],
     ["media node", perStream(nodeFit), usPerPacket(nodeFit), nodeFit.intercept * 100, Math.floor(at80(nodeFit))],

@@ -61,7 +61,14 @@ interface Row {
 
 async function run(placer: Placer, role: Role, rooms: RoomSpec[], nodes: NodeSpec[]): Promise<Row> {
   const res = await simulate(
-    { nodes, rooms, cpuPerClient: cpuPerClient(rooms, nodes), rng: seededRng(seed + 7), sampleEveryMs: 1000, endMs: END_MS },
+    {
+      nodes,
+      rooms,
+      cpuPerClient: cpuPerClient(rooms, nodes),
+      rng: seededRng(seed + 7),
+      sampleEveryMs: 1000,
+      endMs: END_MS,
+    },
     placer,
   );
   const total = (load: number[]) => load.reduce((s, v) => s + v, 0);
@@ -90,7 +97,13 @@ async function main(): Promise<void> {
   const rooms = generateWorkload({ rooms: ROOMS, burstMs: BURST_MS, seed });
   const rng = (k: number) => seededRng(seed * 1000 + k);
   // LiveKit's defaults (sysload_limit 0.9) with the kind/sort_by/algorithm under test.
-  const livekit = (name: string, kind: "any" | "regionaware", sortBy: "rooms" | "random", algorithm: "lowest" | "twochoice", k: number) =>
+  const livekit = (
+    name: string,
+    kind: "any" | "regionaware",
+    sortBy: "rooms" | "random",
+    algorithm: "lowest" | "twochoice",
+    k: number,
+  ) =>
     livekitPlacer({ name, config: { kind, sortBy, algorithm, sysloadLimit: 0.9 }, dnsMissRate: DNS_MISS, rng: rng(k) });
   // The real placement scripts on a real redis-server, fresh database per run.
   const redisServer = await TestRedis.start();
@@ -101,13 +114,27 @@ async function main(): Promise<void> {
   };
   const contenders: [() => Placer | Promise<Placer>, Role][] = [
     [() => lua("meridian: Lua placement on redis-server, default config", 1), "meridian"],
-    [() => meridianPlacer({ name: "meridian: TS selector (cross-check, same config)", config: {}, rng: rng(1) }), "info"],
-    [() => meridianPlacer({ name: "meridian: TS selector, sort_by=rooms (info)", config: { sort_by: "rooms" }, rng: rng(2) }), "info"],
+    [
+      () => meridianPlacer({ name: "meridian: TS selector (cross-check, same config)", config: {}, rng: rng(1) }),
+      "info",
+    ],
+    [
+      () =>
+        meridianPlacer({
+          name: "meridian: TS selector, sort_by=rooms (info)",
+          config: { sort_by: "rooms" },
+          rng: rng(2),
+        }),
+      "info",
+    ],
     [() => oraclePlacer("oracle: live loads, nearest region (info)"), "info"],
     [() => clairvoyantPlacer("clairvoyant: final room sizes known (info, floor)"), "info"],
     [() => livekit("livekit regionaware+sysload, rooms, lowest", "regionaware", "rooms", "lowest", 3), "baseline"],
     [() => livekit("livekit random (kind any)", "any", "random", "lowest", 4), "baseline"],
-    [() => livekit("livekit regionaware+sysload, rooms, twochoice", "regionaware", "rooms", "twochoice", 5), "baseline"],
+    [
+      () => livekit("livekit regionaware+sysload, rooms, twochoice", "regionaware", "rooms", "twochoice", 5),
+      "baseline",
+    ],
   ];
 
   console.log(

@@ -34,7 +34,8 @@ const WINDOW_MS = Number(args["window-ms"] ?? (args.smoke ? 800 : 3_000));
 const SETTLE_MS = args.smoke ? 800 : 1_500;
 const DEADLINE = Date.now() + (args.smoke ? 20_000 : 300_000);
 const MAX_SIZE = 24;
-if (SIZES.some((n) => !Number.isInteger(n) || n < 2 || n > MAX_SIZE)) throw new Error(`--sizes: integers in 2..${MAX_SIZE}`);
+if (SIZES.some((n) => !Number.isInteger(n) || n < 2 || n > MAX_SIZE))
+  throw new Error(`--sizes: integers in 2..${MAX_SIZE}`);
 
 const OPUS_PT = 100;
 const AUDIO_PPS = 50;
@@ -130,7 +131,15 @@ async function member(router: RoomRouter, node: number, sinkPort: number): Promi
   const v = await tv.produce({ kind: "video", rtpParameters: { codecs: [videoCodec], encodings: [{ ssrc: 0x1111 }] } });
   const recv = await r.createPlainTransport({ listenInfo: LOOPBACK, rtcpMux: true, comedia: false });
   await recv.connect({ ip: "127.0.0.1", port: sinkPort });
-  return { router, node, producers: [a, v], sendTransports: [ta, tv], recv, audioPort: ta.tuple.localPort, videoPort: tv.tuple.localPort };
+  return {
+    router,
+    node,
+    producers: [a, v],
+    sendTransports: [ta, tv],
+    recv,
+    audioPort: ta.tuple.localPort,
+    videoPort: tv.tuple.localPort,
+  };
 }
 
 interface Sample {
@@ -160,12 +169,19 @@ interface Built {
 
 /** Consumes every other member's tracks on each member's receive transport (paused, then resumed
  * as the node's rooms do), getting the producer's id on the member's router from `idOn`. */
-async function subscribeAll(members: Member[], idOn: (p: types.Producer, owner: Member, sub: Member) => Promise<string>): Promise<void> {
+async function subscribeAll(
+  members: Member[],
+  idOn: (p: types.Producer, owner: Member, sub: Member) => Promise<string>,
+): Promise<void> {
   for (const sub of members) {
     for (const owner of members) {
       if (owner === sub) continue;
       for (const p of owner.producers) {
-        const c = await sub.recv.consume({ producerId: await idOn(p, owner, sub), rtpCapabilities: sub.router.router.rtpCapabilities, paused: true });
+        const c = await sub.recv.consume({
+          producerId: await idOn(p, owner, sub),
+          rtpCapabilities: sub.router.router.rtpCapabilities,
+          paused: true,
+        });
         await c.resume();
       }
     }
@@ -184,7 +200,14 @@ function handledOn(local: number, n: number, remoteRouters: number): number {
 /** Worker pools live for the whole run (their WebRtcServers hold fixed ports); rooms come and go. */
 const pools: WorkerPool[] = [];
 async function startPool(count: number): Promise<WorkerPool> {
-  const pool = await WorkerPool.start({ count, listenIp: "127.0.0.1", announcedAddress: "127.0.0.1", firstPort: await freePort(), logLevel: "warn", log });
+  const pool = await WorkerPool.start({
+    count,
+    listenIp: "127.0.0.1",
+    announcedAddress: "127.0.0.1",
+    firstPort: await freePort(),
+    logLevel: "warn",
+    log,
+  });
   pools.push(pool);
   return pool;
 }
@@ -251,7 +274,9 @@ async function twoNodeConfig(): Promise<Config> {
         handled: [handledOn(local, n, 1), handledOn(n - local, n, 1)],
         pipeBytes: async () => {
           let published = 0;
-          for (const m of members) if (m.node === 0) for (const t of m.sendTransports) published += (await t.getStats())[0]?.bytesReceived ?? 0;
+          for (const m of members)
+            if (m.node === 0)
+              for (const t of m.sendTransports) published += (await t.getStats())[0]?.bytesReceived ?? 0;
           return { pipe: (await pipeA.bytes()).sent, published };
         },
         close: () => {
@@ -270,11 +295,17 @@ async function twoNodeConfig(): Promise<Config> {
 async function measureHop(ms: number): Promise<number[]> {
   const groups = await Promise.all(pools.slice(-2).map((pool) => RouterGroup.open({ pool, consumerBudget: 0, log })));
   const [ra, rb] = [groups[0]!.first().router, groups[1]!.first().router];
-  const [pipeA, pipeB] = await Promise.all([NodePipe.create(ra, { listenIp: "127.0.0.1" }), NodePipe.create(rb, { listenIp: "127.0.0.1" })]);
+  const [pipeA, pipeB] = await Promise.all([
+    NodePipe.create(ra, { listenIp: "127.0.0.1" }),
+    NodePipe.create(rb, { listenIp: "127.0.0.1" }),
+  ]);
   await pipeA.connect(pipeB.local);
   await pipeB.connect(pipeA.local);
   const send = await ra.createPlainTransport({ listenInfo: LOOPBACK, rtcpMux: true, comedia: true });
-  const producer = await send.produce({ kind: "audio", rtpParameters: { codecs: [audioCodec], encodings: [{ ssrc: 0x3333 }] } });
+  const producer = await send.produce({
+    kind: "audio",
+    rtpParameters: { codecs: [audioCodec], encodings: [{ ssrc: 0x3333 }] },
+  });
   await pipeB.accept(await pipeA.offer(producer.id));
   const sinks = [new ProbeSink(), new ProbeSink()];
   for (const [i, router] of [ra, rb].entries()) {
@@ -383,7 +414,14 @@ console.log(
     `subscribed to every other): one ${WINDOW_MS} ms window per size and configuration`,
 );
 printTable(
-  ["config", "participants", "worker CPU % (each)", "packets handled/s (each, model)", "delivered %", "pipe bytes / published bytes"],
+  [
+    "config",
+    "participants",
+    "worker CPU % (each)",
+    "packets handled/s (each, model)",
+    "delivered %",
+    "pipe bytes / published bytes",
+  ],
   samples.map((s) => [
     s.config,
     String(s.n),
@@ -397,17 +435,34 @@ const fits = Object.fromEntries(configs.map((c) => [c.name, fit(samples.filter((
 const caps = Object.fromEntries(configs.map((c) => [c.name, capacity(fits[c.name]!, routersOf[c.name]!)]));
 console.log("");
 printTable(
-  ["config", "µs worker CPU per packet handled", "idle % (intercept)", "largest room at ≤ 80 % of a core per worker (extrapolated)", "consumers in that room"],
-  configs.map((c) => [c.name, fits[c.name]!.slope * 1e6, fits[c.name]!.intercept * 100, caps[c.name]!, caps[c.name]! * (caps[c.name]! - 1) * 2]),
+  [
+    "config",
+    "µs worker CPU per packet handled",
+    "idle % (intercept)",
+    "largest room at ≤ 80 % of a core per worker (extrapolated)",
+    "consumers in that room",
+  ],
+  configs.map((c) => [
+    c.name,
+    fits[c.name]!.slope * 1e6,
+    fits[c.name]!.intercept * 100,
+    caps[c.name]!,
+    caps[c.name]! * (caps[c.name]! - 1) * 2,
+  ]),
 );
 const pipeRatios = samples.flatMap((s) => (s.pipeRatio === undefined ? [] : [s.pipeRatio]));
 const maxPipe = Math.max(...pipeRatios);
 console.log("");
 console.log(
   `bytes crossing the node pair per published track / bytes of one copy: max ${fmt(maxPipe, 3)} over far-side subscriber counts ` +
-    `${samples.filter((s) => s.pipeRatio !== undefined).map((s) => s.n - Math.ceil(s.n / 2)).join(", ")} (goal ≤ 1.05: ${maxPipe <= 1.05 ? "MET" : "NOT MET"})`,
+    `${samples
+      .filter((s) => s.pipeRatio !== undefined)
+      .map((s) => s.n - Math.ceil(s.n / 2))
+      .join(", ")} (goal ≤ 1.05: ${maxPipe <= 1.05 ? "MET" : "NOT MET"})`,
 );
-console.log(`added one-way latency of a piped hop (SRTP pipe, loopback): p50 ${fmt(percentile(hop, 50), 3)} ms, p99 ${fmt(percentile(hop, 99), 3)} ms over ${hop.length} packets`);
+console.log(
+  `added one-way latency of a piped hop (SRTP pipe, loopback): p50 ${fmt(percentile(hop, 50), 3)} ms, p99 ${fmt(percentile(hop, 99), 3)} ms over ${hop.length} packets`,
+);
 const ratio = caps["2 workers"]! / caps["1 worker"]!;
 const streamRatio = (caps["2 workers"]! * (caps["2 workers"]! - 1)) / (caps["1 worker"]! * (caps["1 worker"]! - 1));
 console.log(`2 nodes: ${caps["2 nodes"]} participants (${fmt(caps["2 nodes"]! / caps["1 worker"]!, 3)} × 1 worker)`);

@@ -23,7 +23,10 @@ const N = args.n === undefined ? (args.smoke ? 12 : 200) : Number(args.n);
 const WASHINGTON = { lat: 38.9, lon: -77.04 };
 const PORTLAND = { lat: 45.52, lon: -122.68 };
 const ROOM = "bench-rs";
-const opus = { codecs: [{ mimeType: "audio/opus", payloadType: 100, clockRate: 48000, channels: 2 }], encodings: [{ ssrc: 1111 }] };
+const opus = {
+  codecs: [{ mimeType: "audio/opus", payloadType: 100, clockRate: 48000, channels: 2 }],
+  encodings: [{ ssrc: 1111 }],
+};
 
 const c = await startCluster({
   regions: [
@@ -64,7 +67,11 @@ try {
   const publisher = async (where: typeof WASHINGTON) => {
     const p = await participant(where);
     const send = await p.client.request("createTransport", { direction: "send" });
-    const { trackId } = await p.client.request("produce", { transportId: send.transportId, kind: "audio", rtpParameters: opus });
+    const { trackId } = await p.client.request("produce", {
+      transportId: send.transportId,
+      kind: "audio",
+      rtpParameters: opus,
+    });
     let muted = false;
     return async () => {
       muted = !muted;
@@ -116,7 +123,14 @@ try {
   const blocks = args.smoke ? 2 : 4;
   const warmup = args.smoke ? 2 : 10;
   const [floor, http, muteS, muteO] = (await alternateRoundTrips(
-    [bare, workerHttp, muteSame, muteOther, timedRemove(removeSame, removeTimes[0]!), timedRemove(removeOther, removeTimes[1]!)],
+    [
+      bare,
+      workerHttp,
+      muteSame,
+      muteOther,
+      timedRemove(removeSame, removeTimes[0]!),
+      timedRemove(removeOther, removeTimes[1]!),
+    ],
     { n: N, blocks, warmup },
   )) as [number[], number[], number[], number[]];
   const remS = removeTimes[0]!.slice(warmup);
@@ -124,16 +138,38 @@ try {
 
   const p50 = (x: number[]) => percentile(x, 50);
   const floor50 = p50(floor);
-  console.log(`RoomService request → participant observes the effect; ${N} per variant; floor = bare Redis pub/sub round trip (same redis-server, same run)`);
+  console.log(
+    `RoomService request → participant observes the effect; ${N} per variant; floor = bare Redis pub/sub round trip (same redis-server, same run)`,
+  );
   printTable(
     ["variant", "n", "p50 ms", "p99 ms", "mean ms", "p50 / floor p50", "p99 / floor p99"],
     [
       [...roundTripRow("bare PUBLISH→SUBSCRIBE→PUBLISH", floor), 1, 1],
-      [...roundTripRow("HTTP GET /healthz on the Worker", http), p50(http) / floor50, percentile(http, 99) / percentile(floor, 99)],
-      [...roundTripRow("RemoveParticipant, same node", remS), p50(remS) / floor50, percentile(remS, 99) / percentile(floor, 99)],
-      [...roundTripRow("RemoveParticipant, other node", remO), p50(remO) / floor50, percentile(remO, 99) / percentile(floor, 99)],
-      [...roundTripRow("MutePublishedTrack, same node", muteS), p50(muteS) / floor50, percentile(muteS, 99) / percentile(floor, 99)],
-      [...roundTripRow("MutePublishedTrack, other node", muteO), p50(muteO) / floor50, percentile(muteO, 99) / percentile(floor, 99)],
+      [
+        ...roundTripRow("HTTP GET /healthz on the Worker", http),
+        p50(http) / floor50,
+        percentile(http, 99) / percentile(floor, 99),
+      ],
+      [
+        ...roundTripRow("RemoveParticipant, same node", remS),
+        p50(remS) / floor50,
+        percentile(remS, 99) / percentile(floor, 99),
+      ],
+      [
+        ...roundTripRow("RemoveParticipant, other node", remO),
+        p50(remO) / floor50,
+        percentile(remO, 99) / percentile(floor, 99),
+      ],
+      [
+        ...roundTripRow("MutePublishedTrack, same node", muteS),
+        p50(muteS) / floor50,
+        percentile(muteS, 99) / percentile(floor, 99),
+      ],
+      [
+        ...roundTripRow("MutePublishedTrack, other node", muteO),
+        p50(muteO) / floor50,
+        percentile(muteO, 99) / percentile(floor, 99),
+      ],
     ],
   );
   printRatio(

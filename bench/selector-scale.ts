@@ -143,8 +143,30 @@ async function main(): Promise<void> {
       `@upstash/redis → REST stand-in → redis-server; times in ms\n`,
   );
   printTable(
-    ["nodes", "placements", "round trips", "client p50", "client p99", "script p50", "script p99", "script max", "GET p50", "GET p99"],
-    results.map((r) => [r.nodes, r.placements, r.roundTrips, r.p50, r.p99, r.serverP50, r.serverP99, r.serverMax, r.getP50, r.getP99]),
+    [
+      "nodes",
+      "placements",
+      "round trips",
+      "client p50",
+      "client p99",
+      "script p50",
+      "script p99",
+      "script max",
+      "GET p50",
+      "GET p99",
+    ],
+    results.map((r) => [
+      r.nodes,
+      r.placements,
+      r.roundTrips,
+      r.p50,
+      r.p99,
+      r.serverP50,
+      r.serverP99,
+      r.serverMax,
+      r.getP50,
+      r.getP99,
+    ]),
   );
   const largest = results[results.length - 1]!;
   const met = largest.roundTrips === 1 && largest.serverP99 <= 2;

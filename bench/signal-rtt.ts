@@ -36,7 +36,11 @@ try {
   const direct = await open(host.signalUrl, "direct");
   const relayed = await open(relay.signalUrl, "relayed");
   const ping = (c: SignalClient) => () => c.request("ping", {});
-  const [d, r] = (await alternateRoundTrips([ping(direct), ping(relayed)], { n: N, blocks: BLOCKS, warmup: WARMUP })) as [number[], number[]];
+  const [d, r] = (await alternateRoundTrips([ping(direct), ping(relayed)], {
+    n: N,
+    blocks: BLOCKS,
+    warmup: WARMUP,
+  })) as [number[], number[]];
 
   console.log(`signaling ping round trip, ${d.length} each, real media nodes + loopback redis-server`);
   printTable(

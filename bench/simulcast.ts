@@ -40,13 +40,20 @@ const browser = await launchChromium();
 const rows: (string | number)[][] = [];
 
 async function open(identity: string, query: string): Promise<Page> {
-  const token = await mintToken({ apiKey: API_KEY, apiSecret: API_SECRET, identity, video: { roomJoin: true, room: ROOM }, ttlSeconds: 600 });
+  const token = await mintToken({
+    apiKey: API_KEY,
+    apiSecret: API_SECRET,
+    identity,
+    video: { roomJoin: true, room: ROOM },
+    ttlSeconds: 600,
+  });
   const page = await (await browser.newContext({ permissions: ["camera", "microphone"] })).newPage();
   await page.goto(`http://127.0.0.1:${node.httpPort}/demo?${query}#token=${encodeURIComponent(token)}`);
   return page;
 }
 
-const published = (page: Page) => page.evaluate(() => (globalThis as unknown as { meridian: DemoState }).meridian.publishedAt !== undefined);
+const published = (page: Page) =>
+  page.evaluate(() => (globalThis as unknown as { meridian: DemoState }).meridian.publishedAt !== undefined);
 
 /** Bytes the page's client has received on video so far, and the width it decodes. */
 function received(page: Page): Promise<{ bytes: number; width: number; trackId: string | undefined }> {
@@ -62,9 +69,23 @@ function received(page: Page): Promise<{ bytes: number; width: number; trackId: 
 }
 
 async function subscribeAt(page: Page, layer: number, width: number): Promise<void> {
-  const { trackId } = await waitFor(() => received(page), (r) => r.trackId !== undefined, "a video track subscribed", WAIT_MS);
-  await page.evaluate(([id, l]) => (globalThis as unknown as { meridian: DemoState }).meridian.client!.setPreferredLayers(id as string, l as number), [trackId!, layer] as const);
-  await waitFor(() => received(page), (r) => r.width === width, `${width} wide frames`, WAIT_MS);
+  const { trackId } = await waitFor(
+    () => received(page),
+    (r) => r.trackId !== undefined,
+    "a video track subscribed",
+    WAIT_MS,
+  );
+  await page.evaluate(
+    ([id, l]) =>
+      (globalThis as unknown as { meridian: DemoState }).meridian.client!.setPreferredLayers(id as string, l as number),
+    [trackId!, layer] as const,
+  );
+  await waitFor(
+    () => received(page),
+    (r) => r.width === width,
+    `${width} wide frames`,
+    WAIT_MS,
+  );
 }
 
 /** Media bytes the node has received on the room's video producers (all rids). */
@@ -72,7 +93,8 @@ async function ingressBytes(): Promise<number> {
   const room = node.rooms.rooms.get(ROOM);
   let n = 0;
   for (const p of room?.participants.values() ?? [])
-    for (const t of p.tracks.values()) if (t.producer?.kind === "video") for (const s of await t.producer.getStats()) n += s.byteCount;
+    for (const t of p.tracks.values())
+      if (t.producer?.kind === "video") for (const s of await t.producer.getStats()) n += s.byteCount;
   return n;
 }
 
@@ -92,14 +114,25 @@ async function rates<K extends string>(read: Record<K, () => Promise<number>>): 
 try {
   // 1. low vs high subscriber of one simulcast publisher (dynacast on)
   const pub = await open("publisher", "publish=1");
-  await waitFor(() => published(pub), (x) => x, "publisher published", WAIT_MS);
+  await waitFor(
+    () => published(pub),
+    (x) => x,
+    "publisher published",
+    WAIT_MS,
+  );
   const low = await open("low", "publish=0");
   const high = await open("high", "publish=0");
   await subscribeAt(low, 0, 320);
   await subscribeAt(high, 2, 1280);
   await sleep(SETTLE_MS);
-  const r1 = await rates({ low: async () => (await received(low)).bytes, high: async () => (await received(high)).bytes });
-  rows.push(["subscriber bytes/s, layer 0 (320×180)", Math.round(r1.low)], ["subscriber bytes/s, layer 2 (1280×720)", Math.round(r1.high)]);
+  const r1 = await rates({
+    low: async () => (await received(low)).bytes,
+    high: async () => (await received(high)).bytes,
+  });
+  rows.push(
+    ["subscriber bytes/s, layer 0 (320×180)", Math.round(r1.low)],
+    ["subscriber bytes/s, layer 2 (1280×720)", Math.round(r1.high)],
+  );
 
   // 3a. CPU with one top-layer subscriber of the simulcast publisher. The high subscriber stays:
   // a layer dynacast turned off comes back only as fast as the sender's bandwidth estimate climbs
@@ -117,7 +150,12 @@ try {
 
   // 2. ... and with a publisher ignoring dynacast
   const pubOff = await open("publisher-nodyn", "publish=1&dynacast=0");
-  await waitFor(() => published(pubOff), (x) => x, "publisher (dynacast off) published", WAIT_MS);
+  await waitFor(
+    () => published(pubOff),
+    (x) => x,
+    "publisher (dynacast off) published",
+    WAIT_MS,
+  );
   await subscribeAt(sub, 0, 320);
   await sleep(SETTLE_MS);
   const upOff = await rates({ bytes: ingressBytes });
@@ -127,8 +165,18 @@ try {
 
   // 3b. CPU with one subscriber of a single-layer 720p publisher, and idle
   const single = await open("publisher-single", "publish=1&simulcast=0");
-  await waitFor(() => published(single), (x) => x, "single-layer publisher published", WAIT_MS);
-  await waitFor(() => received(sub), (r) => r.width === 1280, "single-layer 1280 wide frames", WAIT_MS);
+  await waitFor(
+    () => published(single),
+    (x) => x,
+    "single-layer publisher published",
+    WAIT_MS,
+  );
+  await waitFor(
+    () => received(sub),
+    (r) => r.width === 1280,
+    "single-layer 1280 wide frames",
+    WAIT_MS,
+  );
   await sleep(SETTLE_MS);
   const singleCpu = await rates({ cpu: () => workerCpuMs(worker()) });
   await single.close();

@@ -13,8 +13,11 @@ export function parseConfigCli<O extends ParseArgsOptionsConfig>(
 ): (Values<O> & { config: string }) | number {
   let values: Values<O>;
   try {
-    values = parseArgs({ args: argv, options: { ...options, config: { type: "string" }, help: { type: "boolean" } }, strict: true })
-      .values as Values<O>;
+    values = parseArgs({
+      args: argv,
+      options: { ...options, config: { type: "string" }, help: { type: "boolean" } },
+      strict: true,
+    }).values as Values<O>;
   } catch (e) {
     console.error(`${(e as Error).message}\n${usage}`);
     return 2;

@@ -60,7 +60,8 @@ console.log(`[dev] ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 console.log(`  redis            ${cluster.redisUrl}${cluster.redis ? "" : " (external)"}`);
 console.log(`  upstash rest     ${cluster.upstashRest.url}`);
 console.log(`  control plane    ${cluster.workerUrl}  (Worker under Miniflare)`);
-for (const n of cluster.nodes) console.log(`  media node       ${n.nodeId.padEnd(12)} ${n.region.padEnd(10)} ${n.httpUrl}`);
+for (const n of cluster.nodes)
+  console.log(`  media node       ${n.nodeId.padEnd(12)} ${n.region.padEnd(10)} ${n.httpUrl}`);
 console.log(`\n  Demo:       ${app.url}/`);
 console.log(`  Dashboard:  ${dashboardUrl}`);
 console.log(`\n  API key:    ${apiKey}`);

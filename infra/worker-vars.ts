@@ -4,7 +4,9 @@ import type { Env } from "../control-plane/src/env.ts";
 import type { DeployFile } from "#shared/deploy-config.ts";
 
 /** The Worker vars (names from control-plane/src/env.ts) a deploy config sets, as strings. */
-export type WorkerVars = { NODE_SELECTOR: string } & Partial<Record<keyof Env & ("DEFAULT_REGION" | "JOIN_TOKEN_TTL" | "AUTO_CREATE"), string>>;
+export type WorkerVars = { NODE_SELECTOR: string } & Partial<
+  Record<keyof Env & ("DEFAULT_REGION" | "JOIN_TOKEN_TTL" | "AUTO_CREATE"), string>
+>;
 
 /** Vars from the file; settings the file leaves out keep wrangler.toml's (or the Worker's default). */
 export function workerVars(file: DeployFile): WorkerVars {

@@ -80,7 +80,14 @@ function isHeader(h: unknown): h is [string, string, string, number, string, str
 }
 
 /** Pure: the bytes the MAC covers. */
-export function macInput(kid: string, from: string, ts: number, nonce: string, channel: string, payload: string): string {
+export function macInput(
+  kid: string,
+  from: string,
+  ts: number,
+  nonce: string,
+  channel: string,
+  payload: string,
+): string {
   return `${BUS_VERSION}\n${kid}\n${from}\n${ts}\n${nonce}\n${channel}\n${payload}`;
 }
 
@@ -177,12 +184,23 @@ export async function deriveBusKey(apiSecret: string): Promise<Uint8Array> {
 }
 
 /** Signs bus messages with the first API key's bus key (WebCrypto: the control plane's signer). */
-export async function busSigner(apiKeys: ApiKeys, from: string): Promise<(channel: string, payload: string, now?: number) => Promise<string>> {
+export async function busSigner(
+  apiKeys: ApiKeys,
+  from: string,
+): Promise<(channel: string, payload: string, now?: number) => Promise<string>> {
   const [kid, secret] = apiKeys.entries().next().value!;
-  const key = await crypto.subtle.importKey("raw", (await deriveBusKey(secret)) as Uint8Array<ArrayBuffer>, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const key = await crypto.subtle.importKey(
+    "raw",
+    (await deriveBusKey(secret)) as Uint8Array<ArrayBuffer>,
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
   return async (channel, payload, now = Date.now()) => {
     const nonce = b64url(crypto.getRandomValues(new Uint8Array(12)));
-    const mac = b64url(await crypto.subtle.sign("HMAC", key, enc.encode(macInput(kid, from, now, nonce, channel, payload))));
+    const mac = b64url(
+      await crypto.subtle.sign("HMAC", key, enc.encode(macInput(kid, from, now, nonce, channel, payload))),
+    );
     return sealed(kid, from, now, nonce, mac, payload);
   };
 }

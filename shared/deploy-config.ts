@@ -29,7 +29,15 @@ export const ControlPlaneSection = z
 
 /** LiveKit's `webhook:` section, top level as in LiveKit's config.yaml: the media nodes POST room
  * events to every URL, signed with api_key's secret (one of their API_KEYS). */
-export const WebhookConfig = z.object({ api_key: z.string().min(1).max(128), urls: z.array(z.url({ protocol: /^https?$/ })).min(1).max(8) }).strict();
+export const WebhookConfig = z
+  .object({
+    api_key: z.string().min(1).max(128),
+    urls: z
+      .array(z.url({ protocol: /^https?$/ }))
+      .min(1)
+      .max(8),
+  })
+  .strict();
 export type WebhookConfig = z.infer<typeof WebhookConfig>;
 
 /** The file's sections. A component that validates its own section replaces it in a schema of its
@@ -51,11 +59,16 @@ export function checkDeployFile(
 ): void {
   const names = f.node_selector.regions.map((r) => r.name);
   names.forEach((n, i) => {
-    if (names.indexOf(n) !== i) ctx.addIssue({ code: "custom", path: ["node_selector", "regions", i, "name"], message: `duplicate region ${n}` });
+    if (names.indexOf(n) !== i)
+      ctx.addIssue({ code: "custom", path: ["node_selector", "regions", i, "name"], message: `duplicate region ${n}` });
   });
   const d = f.control_plane.default_region;
   if (d !== undefined && !names.includes(d))
-    ctx.addIssue({ code: "custom", path: ["control_plane", "default_region"], message: `${d} is not a node_selector region (${names.join(", ") || "none"})` });
+    ctx.addIssue({
+      code: "custom",
+      path: ["control_plane", "default_region"],
+      message: `${d} is not a node_selector region (${names.join(", ") || "none"})`,
+    });
 }
 
 export const DeployFile = z.object(DEPLOY_FILE_SECTIONS).strict().superRefine(checkDeployFile);

@@ -54,7 +54,13 @@ export function widenings(base: Permissions, next: Permissions): string[] {
 }
 
 /** The grant fields a join request may restate (each only to narrow). */
-export const GrantRequest = VideoGrant.pick({ canPublish: true, canSubscribe: true, canPublishData: true, canPublishSources: true, hidden: true });
+export const GrantRequest = VideoGrant.pick({
+  canPublish: true,
+  canSubscribe: true,
+  canPublishData: true,
+  canPublishSources: true,
+  hidden: true,
+});
 export type GrantRequest = z.infer<typeof GrantRequest>;
 
 /** The token's grant with the request's fields in place of its own, or what the request would

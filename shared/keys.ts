@@ -96,7 +96,8 @@ const utf8 = new TextEncoder();
 export function encodeKeyPart(s: string): string {
   if (ALL_SAFE.test(s)) return s;
   let out = "";
-  for (const b of utf8.encode(s)) out += SAFE_BYTE[b] ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, "0")}`;
+  for (const b of utf8.encode(s))
+    out += SAFE_BYTE[b] ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, "0")}`;
   return out;
 }
 
@@ -161,5 +162,7 @@ function luaKeyFunction(name: string, fn: (...a: string[]) => string, arity: num
 const snakeCase = (name: string) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 export const LUA_KEY_FUNCTIONS = [
   LUA_ENCODE,
-  ...Object.entries(luaKeys).map(([name, fn]) => luaKeyFunction(`k_${snakeCase(name)}`, fn as (...a: string[]) => string, fn.length)),
+  ...Object.entries(luaKeys).map(([name, fn]) =>
+    luaKeyFunction(`k_${snakeCase(name)}`, fn as (...a: string[]) => string, fn.length),
+  ),
 ].join("\n");

@@ -46,19 +46,31 @@ export const RoomName = z
   .string()
   .min(1)
   .max(ROOM_NAME_MAX)
-  .regex(ROOM_NAME_RE, "room names are 1-128 characters without control, format or line-separator characters, '/', '\\', surrounding whitespace, and not '.' or '..'");
+  .regex(
+    ROOM_NAME_RE,
+    "room names are 1-128 characters without control, format or line-separator characters, '/', '\\', surrounding whitespace, and not '.' or '..'",
+  );
 
 export const Identity = z
   .string()
   .min(1)
   .max(IDENTITY_MAX)
-  .regex(IDENTITY_RE, "identities are 1-256 characters without control, format or line-separator characters or surrounding whitespace");
+  .regex(
+    IDENTITY_RE,
+    "identities are 1-256 characters without control, format or line-separator characters or surrounding whitespace",
+  );
 
-export const DisplayName = z.string().max(DISPLAY_NAME_MAX).regex(new RegExp(`^[^${FORBIDDEN}]*$`, "u"), "names contain no control or format characters");
+export const DisplayName = z
+  .string()
+  .max(DISPLAY_NAME_MAX)
+  .regex(new RegExp(`^[^${FORBIDDEN}]*$`, "u"), "names contain no control or format characters");
 
 export const TokenMetadata = z
   .string()
-  .refine((s) => jsonBytes(s) <= TOKEN_METADATA_MAX_BYTES, `token metadata is at most ${TOKEN_METADATA_MAX_BYTES} bytes (JSON-encoded UTF-8)`);
+  .refine(
+    (s) => jsonBytes(s) <= TOKEN_METADATA_MAX_BYTES,
+    `token metadata is at most ${TOKEN_METADATA_MAX_BYTES} bytes (JSON-encoded UTF-8)`,
+  );
 
 export const AccessToken = z.string().min(1).max(TOKEN_MAX_CHARS);
 

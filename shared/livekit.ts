@@ -115,6 +115,8 @@ export function permissionUpdate(p: ParticipantPermission): PermissionUpdate {
     canPublish: p.canPublish,
     canSubscribe: p.canSubscribe,
     canPublishData: p.canPublishData,
-    canPublishSources: p.canPublishSources.map(sourceName).filter((s) => s !== "unknown") as PermissionUpdate["canPublishSources"],
+    canPublishSources: p.canPublishSources
+      .map(sourceName)
+      .filter((s) => s !== "unknown") as PermissionUpdate["canPublishSources"],
   };
 }

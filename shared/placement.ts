@@ -67,12 +67,13 @@ export type PlaceResult =
 
 const PLACEMENTS: readonly Placement[] = ["existing", "created", "replaced"];
 
-
 /** A room's sid (LiveKit's "RM_" prefix): identifies one incarnation of a room name, so a token
  * minted for a room that was deleted is refused by the room re-created under the same name. */
 export function newRoomSid(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(9));
-  return `RM_${btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_")}`;
+  return `RM_${btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")}`;
 }
 
 export function placeArgs(req: PlaceRequest): { keys: string[]; args: ScriptArgs } {

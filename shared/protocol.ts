@@ -101,7 +101,12 @@ const Loose = z.looseObject({});
 export const DtlsParameters = z.looseObject({
   role: z.enum(["auto", "client", "server"]).optional(),
   fingerprints: z
-    .array(z.object({ algorithm: z.enum(["sha-1", "sha-224", "sha-256", "sha-384", "sha-512"]), value: z.string().max(256) }))
+    .array(
+      z.object({
+        algorithm: z.enum(["sha-1", "sha-224", "sha-256", "sha-384", "sha-512"]),
+        value: z.string().max(256),
+      }),
+    )
     .min(1)
     .max(8),
 });
@@ -113,18 +118,27 @@ export const RtpCodec = z.looseObject({
 
 export const RtpParameters = z.looseObject({
   mid: z.string().max(32).optional(),
-  codecs: z.array(RtpCodec.extend({ payloadType: z.number().int().min(0).max(127) })).min(1).max(32),
+  codecs: z
+    .array(RtpCodec.extend({ payloadType: z.number().int().min(0).max(127) }))
+    .min(1)
+    .max(32),
   encodings: z.array(Loose).max(8).optional(),
   headerExtensions: z.array(Loose).max(32).optional(),
   rtcp: Loose.optional(),
 });
 
 export const RtpCapabilities = z.looseObject({
-  codecs: z.array(RtpCodec.extend({ kind: z.enum(["audio", "video"]) })).max(128).optional(),
+  codecs: z
+    .array(RtpCodec.extend({ kind: z.enum(["audio", "video"]) }))
+    .max(128)
+    .optional(),
   headerExtensions: z.array(Loose).max(64).optional(),
 });
 
-export const NumSctpStreams = z.object({ OS: z.number().int().min(1).max(65535), MIS: z.number().int().min(1).max(65535) });
+export const NumSctpStreams = z.object({
+  OS: z.number().int().min(1).max(65535),
+  MIS: z.number().int().min(1).max(65535),
+});
 
 export const SctpStreamParameters = z.looseObject({
   streamId: z.number().int().min(0).max(65534),
@@ -136,7 +150,10 @@ export const SctpStreamParameters = z.looseObject({
 /** Simulcast bounds: camera video has up to 3 spatial layers, each with up to 3 temporal layers. */
 export const MAX_SPATIAL_LAYERS = 3;
 export const MAX_TEMPORAL_LAYERS = 3;
-export const VideoLayer = z.object({ width: z.number().int().min(1).max(16_384), height: z.number().int().min(1).max(16_384) });
+export const VideoLayer = z.object({
+  width: z.number().int().min(1).max(16_384),
+  height: z.number().int().min(1).max(16_384),
+});
 export type VideoLayer = z.infer<typeof VideoLayer>;
 
 /** Per-participant connection quality (LiveKit's ConnectionQuality). */
@@ -210,8 +227,17 @@ export const Requests = {
    * the node forwards the best one available up to them) and its priority when bandwidth is short. */
   setPreferredLayers: z.object({
     trackId: Id,
-    spatialLayer: z.number().int().min(0).max(MAX_SPATIAL_LAYERS - 1),
-    temporalLayer: z.number().int().min(0).max(MAX_TEMPORAL_LAYERS - 1).optional(),
+    spatialLayer: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_SPATIAL_LAYERS - 1),
+    temporalLayer: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_TEMPORAL_LAYERS - 1)
+      .optional(),
     priority: z.number().int().min(1).max(255).optional(),
   }),
   /** Adaptive stream: how a subscribed video track is shown. Hidden → the node pauses it; visible →
@@ -241,7 +267,11 @@ export type Request = { [M in Method]: { id: number; method: M; data: RequestDat
 
 export const RequestEnvelope = z.object({
   v: z.literal(PROTOCOL_VERSION),
-  id: z.number().int().nonnegative().max(2 ** 31),
+  id: z
+    .number()
+    .int()
+    .nonnegative()
+    .max(2 ** 31),
   method: z.string().max(64),
   data: z.unknown().optional(),
 });
@@ -372,16 +402,29 @@ export const Notifications = {
   consumerClosed: z.object({ consumerId: Id, trackId: Id }),
   /** The layers the node now forwards to this subscriber (null: none, the consumer is paused or
    * its producer sends nothing). */
-  layersChanged: z.object({ trackId: Id, spatialLayer: z.number().int().nullable(), temporalLayer: z.number().int().nullable() }),
+  layersChanged: z.object({
+    trackId: Id,
+    spatialLayer: z.number().int().nullable(),
+    temporalLayer: z.number().int().nullable(),
+  }),
   /** Dynacast, to a publisher: the highest spatial layer of its track anyone consumes (-1: nobody).
    * The client turns the encodings above it off and back on when this rises. */
-  subscribedLayers: z.object({ trackId: Id, maxSpatialLayer: z.number().int().min(-1).max(MAX_SPATIAL_LAYERS - 1) }),
+  subscribedLayers: z.object({
+    trackId: Id,
+    maxSpatialLayer: z
+      .number()
+      .int()
+      .min(-1)
+      .max(MAX_SPATIAL_LAYERS - 1),
+  }),
   /** The room's dominant speaker changed (mediasoup ActiveSpeakerObserver). */
   activeSpeaker: z.object({ identity: z.string() }),
   /** Who is audible now and how loud (0..1, linear), loudest first; empty: silence. Throttled. */
   speakers: z.object({ speakers: z.array(z.object({ identity: z.string(), level: z.number() })) }),
   /** Participants whose connection quality changed. */
-  connectionQuality: z.object({ updates: z.array(z.object({ identity: z.string(), quality: ConnectionQuality, score: z.number() })) }),
+  connectionQuality: z.object({
+    updates: z.array(z.object({ identity: z.string(), quality: ConnectionQuality, score: z.number() })),
+  }),
   error: ErrorInfo,
   /** Reconnect through the control plane: the node is draining, the room moved, or the session
    * reached the node's maximum session age (a fresh app token is needed). */
@@ -396,7 +439,9 @@ export const Notifications = {
 } as const;
 export type NotificationName = keyof typeof Notifications;
 export type NotificationData<N extends NotificationName> = z.infer<(typeof Notifications)[N]>;
-export type Notification = { [N in NotificationName]: { notification: N; data: NotificationData<N> } }[NotificationName];
+export type Notification = {
+  [N in NotificationName]: { notification: N; data: NotificationData<N> };
+}[NotificationName];
 
 export type ServerMessage =
   | { v: number; id: number; ok: true; data: unknown }
@@ -407,8 +452,17 @@ export type ServerMessage =
 // caller) so a node upgrade never strands an older client's pending request.
 export const ServerMessageEnvelope = z.union([
   z.object({ v: z.number(), id: z.number(), ok: z.literal(true), data: z.unknown() }),
-  z.object({ v: z.number(), id: z.number(), ok: z.literal(false), error: z.object({ code: z.string(), message: z.string() }) }),
-  z.object({ v: z.number(), notification: z.enum(Object.keys(Notifications) as [NotificationName, ...NotificationName[]]), data: z.unknown() }),
+  z.object({
+    v: z.number(),
+    id: z.number(),
+    ok: z.literal(false),
+    error: z.object({ code: z.string(), message: z.string() }),
+  }),
+  z.object({
+    v: z.number(),
+    notification: z.enum(Object.keys(Notifications) as [NotificationName, ...NotificationName[]]),
+    data: z.unknown(),
+  }),
 ]);
 
 export class ProtocolError extends Error {
@@ -435,7 +489,8 @@ function issues(e: z.ZodError): string {
 /** Parses one client frame. Never throws: every failure becomes an error to send back, with the
  * request id when it could be read. */
 export function parseRequest(raw: string): ParseResult {
-  if (raw.length > MAX_MESSAGE_BYTES) return fail(null, ErrorCode.BadRequest, `message larger than ${MAX_MESSAGE_BYTES} bytes`);
+  if (raw.length > MAX_MESSAGE_BYTES)
+    return fail(null, ErrorCode.BadRequest, `message larger than ${MAX_MESSAGE_BYTES} bytes`);
   let json: unknown;
   try {
     json = JSON.parse(raw);
@@ -445,7 +500,11 @@ export function parseRequest(raw: string): ParseResult {
   const env = RequestEnvelope.safeParse(json);
   if (!env.success) {
     const id = (json as { id?: unknown } | null)?.id;
-    return fail(Number.isInteger(id) ? (id as number) : null, ErrorCode.BadRequest, `bad envelope: ${issues(env.error)}`);
+    return fail(
+      Number.isInteger(id) ? (id as number) : null,
+      ErrorCode.BadRequest,
+      `bad envelope: ${issues(env.error)}`,
+    );
   }
   const { id, method } = env.data;
   if (!Object.hasOwn(Requests, method)) return fail(id, ErrorCode.BadRequest, `unknown method "${method}"`);

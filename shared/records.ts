@@ -35,7 +35,9 @@ export const RoomRecord = z.object({
 export type RoomRecord = z.infer<typeof RoomRecord>;
 
 /** The settings part of a room's record. */
-export type StoredRoomSettings = Partial<Pick<RoomRecord, "maxParticipants" | "emptyTimeout" | "metadata" | "createdAt">>;
+export type StoredRoomSettings = Partial<
+  Pick<RoomRecord, "maxParticipants" | "emptyTimeout" | "metadata" | "createdAt">
+>;
 
 /** HGETALL of the room hash (ioredis: an object; a script's reply: a flat [field, value, ...]
  * list) → the record; undefined when there is none or it cannot be read. */

@@ -58,7 +58,8 @@ export class NodeWriteLog {
   async report(record: NodeRecord, now = Date.now()): Promise<ReportOutcome> {
     const sentAt = this.clock();
     const last = this.lastReportSentAt;
-    const history = last === undefined ? NO_WRITE_HISTORY : { ackedMax: this.ackedMax, quietMs: Math.round(sentAt - last) };
+    const history =
+      last === undefined ? NO_WRITE_HISTORY : { ackedMax: this.ackedMax, quietMs: Math.round(sentAt - last) };
     const outcome = await reportNode(this.runner, record, now, history);
     this.lastReportSentAt = sentAt;
     return outcome;
@@ -89,7 +90,12 @@ export interface ReportOutcome {
  * (re)writes its entry in the selection index: its settled metrics plus the reservations they
  * cannot show yet (shared/selector/reservation.ts), and starts the registry's warm-up when Redis
  * came back empty under it or lost writes it had acknowledged to it (keys.ts registry:*). */
-export async function reportNode(redis: ScriptRunner, record: NodeRecord, now = Date.now(), writes: WriteHistory = NO_WRITE_HISTORY): Promise<ReportOutcome> {
+export async function reportNode(
+  redis: ScriptRunner,
+  record: NodeRecord,
+  now = Date.now(),
+  writes: WriteHistory = NO_WRITE_HISTORY,
+): Promise<ReportOutcome> {
   // Validated before anything is written: a record the selector cannot read (region "") must not
   // reach the selection index, where placement would choose it.
   NodeRecord.parse(record);
@@ -135,17 +141,41 @@ export async function reportNode(redis: ScriptRunner, record: NodeRecord, now = 
 
 /** Removes a node and its room set at clean shutdown (the TTL and the sweep cover crashes). */
 export async function removeNode(redis: ScriptRunner, nodeId: string): Promise<void> {
-  await redis.run(SCRIPTS.remove_node, [keys.node(nodeId), keys.nodes(), keys.nodeReserved(nodeId), keys.sweepNodes()], { id: nodeId });
+  await redis.run(
+    SCRIPTS.remove_node,
+    [keys.node(nodeId), keys.nodes(), keys.nodeReserved(nodeId), keys.sweepNodes()],
+    { id: nodeId },
+  );
 }
 
 /** Returns false when another node owns the room (nothing written). */
-export async function upsertParticipant(redis: ScriptRunner, room: string, p: ParticipantRecord, nodeId: string): Promise<boolean> {
+export async function upsertParticipant(
+  redis: ScriptRunner,
+  room: string,
+  p: ParticipantRecord,
+  nodeId: string,
+): Promise<boolean> {
   const args = { identity: p.identity, record: JSON.stringify(p), node_id: nodeId, ttl_ms: WRITE_LOG_TTL_MS };
-  return (await redis.run(SCRIPTS.upsert_participant, [keys.room(room), keys.roomParticipants(room), keys.roomNodes(room)], args)) === 1;
+  return (
+    (await redis.run(
+      SCRIPTS.upsert_participant,
+      [keys.room(room), keys.roomParticipants(room), keys.roomNodes(room)],
+      args,
+    )) === 1
+  );
 }
 
-export async function removeParticipant(redis: ScriptRunner, room: string, identity: string, nodeId: string): Promise<void> {
-  await redis.run(SCRIPTS.remove_participant, [keys.room(room), keys.roomParticipants(room), keys.roomNodes(room)], { identity, node_id: nodeId, ttl_ms: WRITE_LOG_TTL_MS });
+export async function removeParticipant(
+  redis: ScriptRunner,
+  room: string,
+  identity: string,
+  nodeId: string,
+): Promise<void> {
+  await redis.run(SCRIPTS.remove_participant, [keys.room(room), keys.roomParticipants(room), keys.roomNodes(room)], {
+    identity,
+    node_id: nodeId,
+    ttl_ms: WRITE_LOG_TTL_MS,
+  });
 }
 
 /** Called by the hosting node when a room ends (empty timeout, delete, drain). */
@@ -183,7 +213,14 @@ export async function claimRoom(
 ): Promise<boolean> {
   const r = await redis.run(
     SCRIPTS.claim_room,
-    [keys.room(room), keys.rooms(), keys.roomParticipants(room), keys.nodeRooms(node.id), keys.unclaimedRooms(), keys.registryEpoch()],
+    [
+      keys.room(room),
+      keys.rooms(),
+      keys.roomParticipants(room),
+      keys.nodeRooms(node.id),
+      keys.unclaimedRooms(),
+      keys.registryEpoch(),
+    ],
     {
       room,
       node_id: node.id,
@@ -192,7 +229,12 @@ export async function claimRoom(
       fresh,
       ttl_ms: WRITE_LOG_TTL_MS,
       ...(sid === undefined ? {} : { sid }),
-      ...(held ? { participants: held.participants.map((p) => ({ identity: p.identity, record: JSON.stringify(p) })), settings: held.settings } : {}),
+      ...(held
+        ? {
+            participants: held.participants.map((p) => ({ identity: p.identity, record: JSON.stringify(p) })),
+            settings: held.settings,
+          }
+        : {}),
     },
   );
   return r === 1;

@@ -24,10 +24,15 @@ export const ROOM_LIMITS = {
 } as const;
 
 const utf8Bytes = (s: string) => new TextEncoder().encode(s).length;
-const Metadata = z.string().refine((s) => utf8Bytes(s) <= ROOM_LIMITS.metadataBytes, `metadata larger than ${ROOM_LIMITS.metadataBytes} bytes`);
+const Metadata = z
+  .string()
+  .refine((s) => utf8Bytes(s) <= ROOM_LIMITS.metadataBytes, `metadata larger than ${ROOM_LIMITS.metadataBytes} bytes`);
 const Attributes = z
   .record(z.string().max(256), z.string())
-  .refine((a) => utf8Bytes(JSON.stringify(a)) <= ROOM_LIMITS.attributesBytes, `attributes larger than ${ROOM_LIMITS.attributesBytes} bytes`);
+  .refine(
+    (a) => utf8Bytes(JSON.stringify(a)) <= ROOM_LIMITS.attributesBytes,
+    `attributes larger than ${ROOM_LIMITS.attributesBytes} bytes`,
+  );
 
 export const TrackSourceName = z.enum(["camera", "microphone", "screen_share", "screen_share_audio", "unknown"]);
 
@@ -42,7 +47,12 @@ export type PermissionUpdate = z.infer<typeof PermissionUpdate>;
 
 export const RoomOp = z.discriminatedUnion("op", [
   z.object({ op: z.literal("removeParticipant"), identity: Identity }),
-  z.object({ op: z.literal("mutePublishedTrack"), identity: Identity, trackSid: z.string().min(1).max(128), muted: z.boolean() }),
+  z.object({
+    op: z.literal("mutePublishedTrack"),
+    identity: Identity,
+    trackSid: z.string().min(1).max(128),
+    muted: z.boolean(),
+  }),
   z.object({
     op: z.literal("updateParticipant"),
     identity: Identity,
@@ -61,7 +71,12 @@ export const RoomOp = z.discriminatedUnion("op", [
   z.object({
     op: z.literal("sendData"),
     /** Standard base64. */
-    data: z.base64().refine((s) => (s.length / 4) * 3 <= ROOM_LIMITS.dataBytes + 2, `data larger than ${ROOM_LIMITS.dataBytes} bytes`),
+    data: z
+      .base64()
+      .refine(
+        (s) => (s.length / 4) * 3 <= ROOM_LIMITS.dataBytes + 2,
+        `data larger than ${ROOM_LIMITS.dataBytes} bytes`,
+      ),
     topic: z.string().max(ROOM_LIMITS.topicChars).optional(),
     /** Empty or absent: everyone in the room. */
     destinationIdentities: z.array(Identity).max(ROOM_LIMITS.destinations).optional(),
@@ -85,7 +100,11 @@ export type RoomRpcMessage = z.infer<typeof RoomRpcMessage>;
 
 export const RoomRpcReply = z.union([
   z.object({ ok: z.literal(true), participant: ParticipantRecord.optional(), track: TrackRecord.optional() }),
-  z.object({ ok: z.literal(false), code: z.enum(Object.values(ErrorCode) as [ErrorCode, ...ErrorCode[]]), message: z.string().max(1024) }),
+  z.object({
+    ok: z.literal(false),
+    code: z.enum(Object.values(ErrorCode) as [ErrorCode, ...ErrorCode[]]),
+    message: z.string().max(1024),
+  }),
 ]);
 export type RoomRpcReply = z.infer<typeof RoomRpcReply>;
 

@@ -3,7 +3,15 @@
 // control plane on join, add a `meridian` claim naming the hosting node.
 import { SignJWT, jwtVerify, errors as joseErrors } from "jose";
 import { z } from "zod";
-import { API_KEY_MAX, TOKEN_MAX_CHARS, DisplayName, Identity, PublishSources, RoomName, TokenMetadata } from "./limits.ts";
+import {
+  API_KEY_MAX,
+  TOKEN_MAX_CHARS,
+  DisplayName,
+  Identity,
+  PublishSources,
+  RoomName,
+  TokenMetadata,
+} from "./limits.ts";
 
 export const VideoGrant = z
   .object({
@@ -52,7 +60,10 @@ export type ApiKeys = ReadonlyMap<string, string>;
 
 export function parseApiKeys(spec: string): ApiKeys {
   const keys = new Map<string, string>();
-  for (const pair of spec.split(",").map((s) => s.trim()).filter(Boolean)) {
+  for (const pair of spec
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const i = pair.indexOf(":");
     if (i <= 0 || i === pair.length - 1) throw new Error("API keys must look like key:secret[,key:secret]");
     const key = pair.slice(0, i).trim();
@@ -101,7 +112,14 @@ export async function mintToken(o: MintOptions): Promise<string> {
   return jwt.sign(encoder.encode(o.apiSecret));
 }
 
-export type TokenFailure = "missing" | "malformed" | "unknown_key" | "bad_signature" | "expired" | "invalid_claims" | "wrong_kind";
+export type TokenFailure =
+  | "missing"
+  | "malformed"
+  | "unknown_key"
+  | "bad_signature"
+  | "expired"
+  | "invalid_claims"
+  | "wrong_kind";
 
 /** App tokens (minted by the application, no `meridian` claim) are what the control plane takes;
  * media tokens (minted by the control plane on join, with the claim) are what cluster nodes take.
@@ -119,9 +137,14 @@ export class TokenError extends Error {
 
 /** Verifies signature (by the key named in `iss`), time window with leeway, claim shape (the
  * shared limits and name rules, shared/limits.ts) and the token's kind. */
-export async function verifyToken(token: string | undefined | null, keys: ApiKeys, kind: TokenKind): Promise<TokenClaims> {
+export async function verifyToken(
+  token: string | undefined | null,
+  keys: ApiKeys,
+  kind: TokenKind,
+): Promise<TokenClaims> {
   if (!token) throw new TokenError("missing", "no access token");
-  if (token.length > TOKEN_MAX_CHARS) throw new TokenError("malformed", `access token longer than ${TOKEN_MAX_CHARS} characters`);
+  if (token.length > TOKEN_MAX_CHARS)
+    throw new TokenError("malformed", `access token longer than ${TOKEN_MAX_CHARS} characters`);
   const parts = token.split(".");
   if (parts.length !== 3) throw new TokenError("malformed", "access token is not a JWT");
   let iss: unknown;
@@ -146,11 +169,16 @@ export async function verifyToken(token: string | undefined | null, keys: ApiKey
   }
   const parsed = TokenClaims.safeParse(payload);
   if (!parsed.success) {
-    const why = parsed.error.issues.slice(0, 2).map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    const why = parsed.error.issues
+      .slice(0, 2)
+      .map((i) => `${i.path.join(".")}: ${i.message}`)
+      .join("; ");
     throw new TokenError("invalid_claims", `access token claims are invalid (${why})`);
   }
   const isMedia = parsed.data.meridian !== undefined;
-  if (kind === "app" && isMedia) throw new TokenError("wrong_kind", "a media token is not an app token: join with the application's token");
-  if (kind === "media" && !isMedia) throw new TokenError("wrong_kind", "token was not minted for a media node (no meridian claim)");
+  if (kind === "app" && isMedia)
+    throw new TokenError("wrong_kind", "a media token is not an app token: join with the application's token");
+  if (kind === "media" && !isMedia)
+    throw new TokenError("wrong_kind", "token was not minted for a media node (no meridian claim)");
   return parsed.data;
 }

@@ -12,7 +12,10 @@ export interface AlternateOptions {
 }
 
 /** Durations (ms) of `n` sequential calls of each variant, in the variants' order. */
-export async function alternateRoundTrips(variants: readonly (() => Promise<unknown>)[], o: AlternateOptions): Promise<number[][]> {
+export async function alternateRoundTrips(
+  variants: readonly (() => Promise<unknown>)[],
+  o: AlternateOptions,
+): Promise<number[][]> {
   const run = async (f: () => Promise<unknown>, count: number, into: number[]) => {
     for (let i = 0; i < count; i++) {
       const t0 = performance.now();
@@ -22,7 +25,8 @@ export async function alternateRoundTrips(variants: readonly (() => Promise<unkn
   };
   for (const f of variants) await run(f, o.warmup, []);
   const samples = variants.map((): number[] => []);
-  for (let b = 0; b < o.blocks; b++) for (const [i, f] of variants.entries()) await run(f, Math.round(o.n / o.blocks), samples[i]!);
+  for (let b = 0; b < o.blocks; b++)
+    for (const [i, f] of variants.entries()) await run(f, Math.round(o.n / o.blocks), samples[i]!);
   return samples;
 }
 

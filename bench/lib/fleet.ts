@@ -29,7 +29,13 @@ export interface Fleet {
  * sysload_limit 0.5, so the script filters as well as sorts), all at the pinned time `now`, each
  * record made permanent (PERSIST) right after its report, so they stay eligible at `now` for as
  * long as the bench runs. */
-export async function registerFleet(runner: ScriptRunner, redis: Redis, n: number, rnd: Rng, now = Date.now()): Promise<Fleet> {
+export async function registerFleet(
+  runner: ScriptRunner,
+  redis: Redis,
+  n: number,
+  rnd: Rng,
+  now = Date.now(),
+): Promise<Fleet> {
   const specs = makeNodes(n, 16);
   const loads = specs.map(() => rnd() * 0.85);
   const nodes: Fleet["nodes"] = [];

@@ -16,7 +16,12 @@ export class PlainForwarder {
   private readonly transports: types.PlainTransport[] = [];
   readonly consumers: types.Consumer[] = [];
 
-  private constructor(router: types.Router, producerTransport: types.PlainTransport, producer: types.Producer, sinkPort: number) {
+  private constructor(
+    router: types.Router,
+    producerTransport: types.PlainTransport,
+    producer: types.Producer,
+    sinkPort: number,
+  ) {
     this.router = router;
     this.producer = producer;
     this.sinkPort = sinkPort;
@@ -48,7 +53,11 @@ export class PlainForwarder {
     while (this.consumers.length < total) {
       const t = await this.router.createPlainTransport({ listenInfo: LOOPBACK, rtcpMux: true, comedia: false });
       await t.connect({ ip: "127.0.0.1", port: this.sinkPort });
-      const c = await t.consume({ producerId: this.producer.id, rtpCapabilities: this.router.rtpCapabilities, paused: true });
+      const c = await t.consume({
+        producerId: this.producer.id,
+        rtpCapabilities: this.router.rtpCapabilities,
+        paused: true,
+      });
       await c.resume();
       this.transports.push(t);
       this.consumers.push(c);

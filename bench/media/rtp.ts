@@ -16,7 +16,13 @@ export interface VideoProfile {
 }
 
 /** ~1.35 Mbit/s, ~150 packets/s: a 720p camera track. */
-export const CAMERA_720P: VideoProfile = { fps: 30, packetsPerFrame: 5, packetsPerKeyframe: 15, payloadBytes: 1100, keyframeEveryMs: 3_000 };
+export const CAMERA_720P: VideoProfile = {
+  fps: 30,
+  packetsPerFrame: 5,
+  packetsPerKeyframe: 15,
+  payloadBytes: 1100,
+  keyframeEveryMs: 3_000,
+};
 
 export function packetsPerSecond(p: VideoProfile): number {
   return p.fps * p.packetsPerFrame; // keyframes are rare enough to ignore here
@@ -24,7 +30,15 @@ export function packetsPerSecond(p: VideoProfile): number {
 
 /** One RTP packet carrying part of a VP8 frame. The first packet of a keyframe carries a real
  * VP8 keyframe header, so mediasoup's VP8 parser marks it as one (consumers wait for it). */
-export function vp8Packet(o: { ssrc: number; seq: number; timestamp: number; first: boolean; last: boolean; keyframe: boolean; payloadBytes: number }): Buffer {
+export function vp8Packet(o: {
+  ssrc: number;
+  seq: number;
+  timestamp: number;
+  first: boolean;
+  last: boolean;
+  keyframe: boolean;
+  payloadBytes: number;
+}): Buffer {
   const b = Buffer.alloc(RTP_HEADER_BYTES + o.payloadBytes);
   b[0] = 0x80;
   b[1] = (o.last ? 0x80 : 0) | VP8_PAYLOAD_TYPE;
@@ -103,7 +117,15 @@ export class VideoSource {
     const n = keyframe ? this.profile.packetsPerKeyframe : this.profile.packetsPerFrame;
     const timestamp = this.frame++ * (90_000 / this.profile.fps);
     for (let i = 0; i < n; i++) {
-      const pkt = vp8Packet({ ssrc: this.ssrc, seq: this.seq++, timestamp, first: i === 0, last: i === n - 1, keyframe, payloadBytes: this.profile.payloadBytes });
+      const pkt = vp8Packet({
+        ssrc: this.ssrc,
+        seq: this.seq++,
+        timestamp,
+        first: i === 0,
+        last: i === n - 1,
+        keyframe,
+        payloadBytes: this.profile.payloadBytes,
+      });
       for (const port of this.targets) this.socket.send(pkt, port, "127.0.0.1");
       this.sent++;
     }

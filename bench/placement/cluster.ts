@@ -67,7 +67,16 @@ class SimNode implements NodeView {
 
   constructor(spec: NodeSpec) {
     this.spec = spec;
-    this.report = { at: -Infinity, rooms: 0, clients: 0, tracksIn: 0, tracksOut: 0, loadAvg1: 0, cpuLoad: 0, bytesPerSec: 0 };
+    this.report = {
+      at: -Infinity,
+      rooms: 0,
+      clients: 0,
+      tracksIn: 0,
+      tracksOut: 0,
+      loadAvg1: 0,
+      cpuLoad: 0,
+      bytesPerSec: 0,
+    };
   }
 
   demand(cpuPerClient: number): number {

@@ -2,7 +2,12 @@
 // node of the region DNS picked (usually its nearest; sometimes not — resolvers far from the user,
 // VPNs), and THAT node's regionaware selector measures distances from its own region. The
 // selector reads the `nodes` hash (HVALS: a fixed order) holding each node's last report.
-import { createNodeSelector, type LkNode, type LkNodeSelector, type LkSelectorConfig } from "../baselines/livekit/index.ts";
+import {
+  createNodeSelector,
+  type LkNode,
+  type LkNodeSelector,
+  type LkSelectorConfig,
+} from "../baselines/livekit/index.ts";
 import type { Rng } from "../lib/prng.ts";
 import { epochMs } from "./clock.ts";
 import type { NodeView, Placer } from "./cluster.ts";

@@ -69,7 +69,8 @@ export function makeNodes(count: number, numCpus: number): NodeSpec[] {
   }
   const nodes: NodeSpec[] = [];
   for (const a of alloc) {
-    for (let i = 0; i < a.n; i++) nodes.push({ id: `${a.region}-${String(i).padStart(3, "0")}`, region: a.region, numCpus });
+    for (let i = 0; i < a.n; i++)
+      nodes.push({ id: `${a.region}-${String(i).padStart(3, "0")}`, region: a.region, numCpus });
   }
   return nodes;
 }

@@ -12,9 +12,22 @@ import { pool, checker, type ScenarioResult } from "./report.ts";
 import { REGION } from "./storm.ts";
 
 const CODES = new Set<string>(Object.values(ErrorCode));
-const ROUTES = ["/v1/join", "/v1/rooms", "/v1/rooms/fuzz-room", "/v1/rooms/fuzz-room/participants", "/v1/nodes", "/healthz", "/openapi.json"];
+const ROUTES = [
+  "/v1/join",
+  "/v1/rooms",
+  "/v1/rooms/fuzz-room",
+  "/v1/rooms/fuzz-room/participants",
+  "/v1/nodes",
+  "/healthz",
+  "/openapi.json",
+];
 
-export async function runFuzz(o: { httpInputs: number; signalInputs: number; seed: number; budgetMs: number }): Promise<ScenarioResult> {
+export async function runFuzz(o: {
+  httpInputs: number;
+  signalInputs: number;
+  seed: number;
+  budgetMs: number;
+}): Promise<ScenarioResult> {
   const { check, note, result } = checker("fuzz");
   const cluster = await startCluster({
     regions: [REGION],
@@ -27,9 +40,26 @@ export async function runFuzz(o: { httpInputs: number; signalInputs: number; see
   const now = Math.floor(Date.now() / 1000);
   const tokens = await Promise.all([
     mintToken({ ...key, identity: "fz", video: { roomJoin: true, room: "fuzz-room" }, ttlSeconds: 600 }),
-    mintToken({ ...key, identity: "fz", video: { roomList: true, roomCreate: true, roomAdmin: true }, ttlSeconds: 600 }),
-    mintToken({ ...key, identity: "fz", video: { roomJoin: true, room: "fuzz-room" }, ttlSeconds: 60, now: now - 3600 }),
-    mintToken({ ...key, apiSecret: "not-the-secret-but-long-enough-x", identity: "fz", video: { roomJoin: true, room: "fuzz-room" }, ttlSeconds: 600 }),
+    mintToken({
+      ...key,
+      identity: "fz",
+      video: { roomList: true, roomCreate: true, roomAdmin: true },
+      ttlSeconds: 600,
+    }),
+    mintToken({
+      ...key,
+      identity: "fz",
+      video: { roomJoin: true, room: "fuzz-room" },
+      ttlSeconds: 60,
+      now: now - 3600,
+    }),
+    mintToken({
+      ...key,
+      apiSecret: "not-the-secret-but-long-enough-x",
+      identity: "fz",
+      video: { roomJoin: true, room: "fuzz-room" },
+      ttlSeconds: 600,
+    }),
   ]);
   const deadline = Date.now() + o.budgetMs;
 
@@ -43,8 +73,23 @@ export async function runFuzz(o: { httpInputs: number; signalInputs: number; see
   const body = fc.oneof(
     fc.json({ maxDepth: 3 }),
     fc.string({ maxLength: 300 }),
-    fc.record({ token, room: fc.oneof(fc.string(), fc.integer()), identity: fc.anything(), grants: fc.anything() }, { requiredKeys: [] }).map((b) => JSON.stringify(b)),
-    fc.record({ name: fc.oneof(fc.string({ maxLength: 300 }), fc.constant("fuzz-room"), fc.anything()), emptyTimeout: fc.anything(), maxParticipants: fc.anything(), region: fc.anything() }, { requiredKeys: [] }).map((b) => JSON.stringify(b)),
+    fc
+      .record(
+        { token, room: fc.oneof(fc.string(), fc.integer()), identity: fc.anything(), grants: fc.anything() },
+        { requiredKeys: [] },
+      )
+      .map((b) => JSON.stringify(b)),
+    fc
+      .record(
+        {
+          name: fc.oneof(fc.string({ maxLength: 300 }), fc.constant("fuzz-room"), fc.anything()),
+          emptyTimeout: fc.anything(),
+          maxParticipants: fc.anything(),
+          region: fc.anything(),
+        },
+        { requiredKeys: [] },
+      )
+      .map((b) => JSON.stringify(b)),
   );
   const path = fc.oneof(
     fc.constantFrom(...ROUTES),
@@ -56,14 +101,23 @@ export async function runFuzz(o: { httpInputs: number; signalInputs: number; see
     method: fc.constantFrom("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"),
     path,
     headers: header,
-    contentType: fc.constantFrom("application/json", "text/plain", "application/x-www-form-urlencoded", "", "application/json; charset=utf-8"),
+    contentType: fc.constantFrom(
+      "application/json",
+      "text/plain",
+      "application/x-www-form-urlencoded",
+      "",
+      "application/json; charset=utf-8",
+    ),
     body,
   });
   const inputs = fc.sample(request, { numRuns: o.httpInputs, seed: o.seed });
   const http = { sent: 0, fiveXx: [] as string[], badBody: [] as string[], statuses: new Map<number, number>() };
   await pool(inputs, 8, async (r) => {
     if (Date.now() > deadline) return;
-    const init: Record<string, unknown> = { method: r.method, headers: { ...r.headers, ...(r.contentType ? { "content-type": r.contentType } : {}) } };
+    const init: Record<string, unknown> = {
+      method: r.method,
+      headers: { ...r.headers, ...(r.contentType ? { "content-type": r.contentType } : {}) },
+    };
     if (r.method !== "GET" && r.method !== "HEAD") init.body = r.body;
     let res: { status: number; body: unknown };
     try {
@@ -74,13 +128,31 @@ export async function runFuzz(o: { httpInputs: number; signalInputs: number; see
     }
     http.sent++;
     http.statuses.set(res.status, (http.statuses.get(res.status) ?? 0) + 1);
-    if (res.status >= 500) http.fiveXx.push(`${r.method} ${r.path} → ${res.status} ${JSON.stringify(res.body).slice(0, 120)}`);
-    else if (res.status >= 400 && r.method !== "HEAD" && !CODES.has((res.body as { error?: { code?: string } })?.error?.code ?? ""))
+    if (res.status >= 500)
+      http.fiveXx.push(`${r.method} ${r.path} → ${res.status} ${JSON.stringify(res.body).slice(0, 120)}`);
+    else if (
+      res.status >= 400 &&
+      r.method !== "HEAD" &&
+      !CODES.has((res.body as { error?: { code?: string } })?.error?.code ?? "")
+    )
       http.badBody.push(`${r.method} ${r.path} → ${res.status} ${JSON.stringify(res.body).slice(0, 120)}`);
   });
-  check("HTTP: 0 × 5xx for generated input", http.fiveXx.length === 0 && http.sent === o.httpInputs, `${http.sent}/${o.httpInputs} sent; 5xx: ${http.fiveXx.length} ${http.fiveXx.slice(0, 2).join("; ")}`);
-  check("HTTP: every 4xx has {error:{code,message}} with a stable code", http.badBody.length === 0, `${http.badBody.length} ${http.badBody.slice(0, 2).join("; ")}`);
-  note(`HTTP statuses: ${[...http.statuses].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${s}×${n}`).join(", ")}`);
+  check(
+    "HTTP: 0 × 5xx for generated input",
+    http.fiveXx.length === 0 && http.sent === o.httpInputs,
+    `${http.sent}/${o.httpInputs} sent; 5xx: ${http.fiveXx.length} ${http.fiveXx.slice(0, 2).join("; ")}`,
+  );
+  check(
+    "HTTP: every 4xx has {error:{code,message}} with a stable code",
+    http.badBody.length === 0,
+    `${http.badBody.length} ${http.badBody.slice(0, 2).join("; ")}`,
+  );
+  note(
+    `HTTP statuses: ${[...http.statuses]
+      .sort((a, b) => a[0] - b[0])
+      .map(([s, n]) => `${s}×${n}`)
+      .join(", ")}`,
+  );
 
   // ---- signaling ----
   const frame = fc.oneof(
@@ -92,7 +164,10 @@ export async function runFuzz(o: { httpInputs: number; signalInputs: number; see
         .record({
           v: fc.oneof({ weight: 8, arbitrary: fc.constant(PROTOCOL_VERSION) }, { weight: 1, arbitrary: fc.anything() }),
           id: fc.oneof({ weight: 8, arbitrary: fc.nat(2 ** 31) }, { weight: 1, arbitrary: fc.anything() }),
-          method: fc.oneof({ weight: 8, arbitrary: fc.constantFrom(...METHODS.filter((m) => m !== "leave")) }, { weight: 1, arbitrary: fc.string() }),
+          method: fc.oneof(
+            { weight: 8, arbitrary: fc.constantFrom(...METHODS.filter((m) => m !== "leave")) },
+            { weight: 1, arbitrary: fc.string() },
+          ),
           data: fc.oneof(fc.anything(), fc.object(), requestLike()),
         })
         .map((x) => JSON.stringify(x)),
@@ -127,9 +202,17 @@ export async function runFuzz(o: { httpInputs: number; signalInputs: number; see
     sig.internal.push(...c.internal);
     sig.closes.set(close, (sig.closes.get(close) ?? 0) + 1);
   }
-  check("signaling: 0 internal errors for generated frames", sig.internal.length === 0 && sig.sent > 0, `${sig.sent} frames on ${sig.connections} connections, ${sig.replies} replies; internal: ${sig.internal.length} ${sig.internal.slice(0, 2).join("; ")}`);
+  check(
+    "signaling: 0 internal errors for generated frames",
+    sig.internal.length === 0 && sig.sent > 0,
+    `${sig.sent} frames on ${sig.connections} connections, ${sig.replies} replies; internal: ${sig.internal.length} ${sig.internal.slice(0, 2).join("; ")}`,
+  );
   note(`signaling close codes seen: ${[...sig.closes].map(([c, n]) => `${c}×${n}`).join(", ")}`);
-  check("signaling: every generated input was sent", sig.sent === o.signalInputs, `${sig.sent}/${o.signalInputs} (connections closed by a refused join stop their batch)`);
+  check(
+    "signaling: every generated input was sent",
+    sig.sent === o.signalInputs,
+    `${sig.sent}/${o.signalInputs} (connections closed by a refused join stop their batch)`,
+  );
 
   // ---- still serving ----
   check("media node process still running", node.running, `pid ${node.pid} running=${node.running}`);
@@ -174,8 +257,23 @@ function requestLike(): fc.Arbitrary<Record<string, unknown>> {
       consumerId: fc.uuid(),
       kind: fc.oneof(fc.constantFrom("audio", "video"), fc.string()),
       rtpParameters: fc.anything(),
-      rtpCapabilities: fc.oneof(fc.anything(), fc.record({ codecs: fc.array(fc.record({ kind: fc.constantFrom("audio", "video"), mimeType: fc.string(), clockRate: fc.integer() })) })),
-      dtlsParameters: fc.oneof(fc.anything(), fc.record({ fingerprints: fc.array(fc.record({ algorithm: fc.constant("sha-256"), value: fc.string() }), { minLength: 1, maxLength: 2 }) })),
+      rtpCapabilities: fc.oneof(
+        fc.anything(),
+        fc.record({
+          codecs: fc.array(
+            fc.record({ kind: fc.constantFrom("audio", "video"), mimeType: fc.string(), clockRate: fc.integer() }),
+          ),
+        }),
+      ),
+      dtlsParameters: fc.oneof(
+        fc.anything(),
+        fc.record({
+          fingerprints: fc.array(fc.record({ algorithm: fc.constant("sha-256"), value: fc.string() }), {
+            minLength: 1,
+            maxLength: 2,
+          }),
+        }),
+      ),
       sctpStreamParameters: fc.anything(),
       enableSctp: fc.anything(),
       numSctpStreams: fc.anything(),

@@ -30,7 +30,10 @@ export async function findGhosts(redis: Redis, alive: ReadonlySet<string>): Prom
       if (dead(decodeKeyPart(node[1]!))) ghosts.push(`${key}`);
       continue;
     }
-    if (type === "zset" && (key === keys.nodes() || key.startsWith(`${KEY_PREFIX}sel:`) || key.startsWith(`${KEY_PREFIX}sweep:`))) {
+    if (
+      type === "zset" &&
+      (key === keys.nodes() || key.startsWith(`${KEY_PREFIX}sel:`) || key.startsWith(`${KEY_PREFIX}sweep:`))
+    ) {
       for (const m of await redis.zrange(key, 0, -1)) if (dead(m)) ghosts.push(`${key} member ${m}`);
       continue;
     }

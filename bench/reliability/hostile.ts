@@ -87,7 +87,10 @@ export async function runHostile(o: HostileOptions): Promise<ScenarioResult> {
           hostile.push({ kind: "slow reader", node: n.nodeId, sock: slow });
           slow.send(clientFrame(JSON.stringify({ v: PROTOCOL_VERSION, id: 1, method: "join", data: {} })));
           await sleep(500); // joined by then (it never reads the answer)
-          await slow.flood(clientFrame(JSON.stringify({ v: PROTOCOL_VERSION, id: 2, method: "ping", data: {} })), deadline - Date.now());
+          await slow.flood(
+            clientFrame(JSON.stringify({ v: PROTOCOL_VERSION, id: 2, method: "ping", data: {} })),
+            deadline - Date.now(),
+          );
         });
       }
     }
@@ -98,11 +101,37 @@ export async function runHostile(o: HostileOptions): Promise<ScenarioResult> {
         while (Date.now() < deadline) {
           for (const n of cluster.nodes) {
             const bus = keys.nodeBus(n.nodeId);
-            const claims = { iss: cluster.apiKey, sub: "intruder", exp: Math.floor(Date.now() / 1000) + 600, video: { roomJoin: true, room: "hostile-room-0" }, meridian: { node: n.nodeId, region: REGION.name } };
+            const claims = {
+              iss: cluster.apiKey,
+              sub: "intruder",
+              exp: Math.floor(Date.now() / 1000) + 600,
+              video: { roomJoin: true, room: "hostile-room-0" },
+              meridian: { node: n.nodeId, region: REGION.name },
+            };
             const messages = [
-              ...Array.from({ length: o.rooms }, (_, r) => JSON.stringify({ type: "room.delete", room: `hostile-room-${r}` })),
-              JSON.stringify({ t: "bridge", v: 1, k: "open", s: randomUUID(), f: cluster.nodes[0]!.nodeId, r: "s", init: { assertion: JSON.stringify({ v: 1, claims }) } }),
-              JSON.stringify({ t: "bridge", v: 1, k: "data", s: randomUUID(), f: cluster.nodes[0]!.nodeId, r: "s", q: 1, a: 0, m: ['{"v":1,"id":1,"method":"leave","data":{}}'] }),
+              ...Array.from({ length: o.rooms }, (_, r) =>
+                JSON.stringify({ type: "room.delete", room: `hostile-room-${r}` }),
+              ),
+              JSON.stringify({
+                t: "bridge",
+                v: 1,
+                k: "open",
+                s: randomUUID(),
+                f: cluster.nodes[0]!.nodeId,
+                r: "s",
+                init: { assertion: JSON.stringify({ v: 1, claims }) },
+              }),
+              JSON.stringify({
+                t: "bridge",
+                v: 1,
+                k: "data",
+                s: randomUUID(),
+                f: cluster.nodes[0]!.nodeId,
+                r: "s",
+                q: 1,
+                a: 0,
+                m: ['{"v":1,"id":1,"method":"leave","data":{}}'],
+              }),
               `["mb1","${cluster.apiKey}","control-plane",${Date.now()},"AAAAAAAAAAAAAAAAAAAA","${"A".repeat(43)}"]\n{"type":"room.delete","room":"hostile-room-0"}`,
               "x".repeat(1000),
             ];
@@ -132,7 +161,9 @@ export async function runHostile(o: HostileOptions): Promise<ScenarioResult> {
           });
           for (const n of cluster.nodes) {
             scrapes.tried++;
-            const r = await fetch(`${n.httpUrl}/metrics`, { signal: AbortSignal.timeout(5_000) }).catch(() => undefined);
+            const r = await fetch(`${n.httpUrl}/metrics`, { signal: AbortSignal.timeout(5_000) }).catch(
+              () => undefined,
+            );
             if (r?.ok) scrapes.ok++;
             await r?.text();
           }
@@ -158,7 +189,11 @@ export async function runHostile(o: HostileOptions): Promise<ScenarioResult> {
       pings.answered === pings.sent && pings.sent > 0 && participants.every((p) => !p.closed),
       `${pings.answered}/${pings.sent} pings answered; ${participants.filter((p) => p.closed).length}/${participants.length} closed ${pings.failed.slice(0, 2).join("; ")}`,
     );
-    check("/metrics answered during the attack", scrapes.ok === scrapes.tried && scrapes.tried > 0, `${scrapes.ok}/${scrapes.tried} scrapes`);
+    check(
+      "/metrics answered during the attack",
+      scrapes.ok === scrapes.tried && scrapes.tried > 0,
+      `${scrapes.ok}/${scrapes.tried} scrapes`,
+    );
     const growth = peaks.map(({ node, peak }) => ({ node, peak, growth: peak - (before.get(node.nodeId) ?? 0) }));
     check(
       "memory bounded",
@@ -168,7 +203,9 @@ export async function runHostile(o: HostileOptions): Promise<ScenarioResult> {
     note(`peak RSS of the nodes: ${growth.map((g) => `${g.node.nodeId} ${MiB(g.peak)}`).join(", ")}`);
 
     const rejected = await Promise.all(cluster.nodes.map((n) => rejectedOf(n)));
-    const rooms = await Promise.all(Array.from({ length: o.rooms }, (_, r) => redis.hget(keys.room(`hostile-room-${r}`), "node")));
+    const rooms = await Promise.all(
+      Array.from({ length: o.rooms }, (_, r) => redis.hget(keys.room(`hostile-room-${r}`), "node")),
+    );
     check(
       "forged bus messages change nothing and are counted",
       rooms.every((n) => n !== null) && rejected.reduce((a, b) => a + b, 0) >= forged,
@@ -184,7 +221,11 @@ export async function runHostile(o: HostileOptions): Promise<ScenarioResult> {
     check("0 split rooms", splits.length === 0, `${splits.length} ${splits.slice(0, 3).join("; ")}`);
     const ghosts = await findGhosts(redis, alive);
     check("0 ghost keys", ghosts.length === 0, `${ghosts.length} ${ghosts.slice(0, 4).join("; ")}`);
-    check("every node still running", cluster.nodes.every((n) => n.running), cluster.nodes.map((n) => `${n.nodeId} ${n.running ? "up" : "DOWN"}`).join(", "));
+    check(
+      "every node still running",
+      cluster.nodes.every((n) => n.running),
+      cluster.nodes.map((n) => `${n.nodeId} ${n.running ? "up" : "DOWN"}`).join(", "),
+    );
   } finally {
     for (const p of participants) p.client.close();
     redis.disconnect();
@@ -205,13 +246,15 @@ async function scrape(n: MediaNodeChild): Promise<string> {
 
 async function rejectedOf(n: MediaNodeChild): Promise<number> {
   let sum = 0;
-  for (const m of (await scrape(n)).matchAll(/^meridian_bus_messages_rejected\{reason="[a-z_]+"\} (\d+)$/gm)) sum += Number(m[1]);
+  for (const m of (await scrape(n)).matchAll(/^meridian_bus_messages_rejected\{reason="[a-z_]+"\} (\d+)$/gm))
+    sum += Number(m[1]);
   return sum;
 }
 
 async function closesOf(n: MediaNodeChild): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  for (const m of (await scrape(n)).matchAll(/^meridian_signal_closes_total\{reason="([a-z_]+)"\} (\d+)$/gm)) out[m[1]!] = Number(m[2]);
+  for (const m of (await scrape(n)).matchAll(/^meridian_signal_closes_total\{reason="([a-z_]+)"\} (\d+)$/gm))
+    out[m[1]!] = Number(m[2]);
   return out;
 }
 

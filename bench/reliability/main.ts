@@ -18,10 +18,14 @@ import { runTokenAttacks } from "./tokens.ts";
 const args = benchArgs({ only: { type: "string" } });
 const smoke = args.smoke;
 const seed = Number(args.seed);
-const only = new Set(((args.only as string | undefined) ?? "storm,churn,redis,fuzz,tokens,timetravel,hostile").split(","));
+const only = new Set(
+  ((args.only as string | undefined) ?? "storm,churn,redis,fuzz,tokens,timetravel,hostile").split(","),
+);
 
 // Full sizes are the issue's; smoke sizes keep the whole suite near a minute.
-const storm = smoke ? { joins: 60, durationMs: 4_000, rooms: 10, wsEvery: 6 } : { joins: 2_000, durationMs: 60_000, rooms: 50, wsEvery: 20 };
+const storm = smoke
+  ? { joins: 60, durationMs: 4_000, rooms: 10, wsEvery: 6 }
+  : { joins: 2_000, durationMs: 60_000, rooms: 50, wsEvery: 20 };
 const scenarios: Record<string, () => Promise<ScenarioResult>> = {
   storm: () => runStorm({ name: "storm", nodes: 3, seed, ...storm }),
   churn: () => runStorm({ name: "churn", nodes: 3, seed: seed + 1, ...storm, churnEveryMs: smoke ? 3_000 : 10_000 }),
@@ -34,7 +38,13 @@ const scenarios: Record<string, () => Promise<ScenarioResult>> = {
       ...(smoke ? { durationMs: 6_000 } : { joins: 1_000, durationMs: 30_000 }),
       redisOutage: smoke ? { atMs: 2_000, forMs: 1_500 } : { atMs: 10_000, forMs: 5_000 },
     }),
-  fuzz: () => runFuzz({ httpInputs: smoke ? 300 : 10_000, signalInputs: smoke ? 300 : 10_000, seed, budgetMs: smoke ? 20_000 : 180_000 }),
+  fuzz: () =>
+    runFuzz({
+      httpInputs: smoke ? 300 : 10_000,
+      signalInputs: smoke ? 300 : 10_000,
+      seed,
+      budgetMs: smoke ? 20_000 : 180_000,
+    }),
   tokens: () => runTokenAttacks(),
   timetravel: () => runTimeTravel({ rooms: smoke ? 2 : 10, probes: smoke ? 2 : 5, maxNodeRssMiB: 512 }),
   hostile: () =>
@@ -55,13 +65,23 @@ for (const [name, run] of Object.entries(scenarios)) {
     checks.push(...r.checks);
     notes.push(...r.notes, `${name}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   } catch (e) {
-    checks.push({ scenario: name, name: "scenario ran to the end", passed: false, detail: (e as Error).stack?.split("\n").slice(0, 3).join(" ") ?? String(e) });
+    checks.push({
+      scenario: name,
+      name: "scenario ran to the end",
+      passed: false,
+      detail: (e as Error).stack?.split("\n").slice(0, 3).join(" ") ?? String(e),
+    });
   }
 }
 
 printTable(
   ["scenario", "check", "result", "measured"],
-  checks.map((c) => [c.scenario, c.name, c.passed ? "pass" : "FAIL", c.detail.length > 220 ? `${c.detail.slice(0, 220)}…` : c.detail]),
+  checks.map((c) => [
+    c.scenario,
+    c.name,
+    c.passed ? "pass" : "FAIL",
+    c.detail.length > 220 ? `${c.detail.slice(0, 220)}…` : c.detail,
+  ]),
 );
 console.log("");
 for (const n of notes) console.log(n);
@@ -69,5 +89,9 @@ for (const c of checks.filter((c) => !c.passed)) console.log(`FAILED ${c.scenari
 const passed = checks.filter((c) => c.passed).length;
 const failed = checks.length - passed;
 console.log(`\n${passed} passed, ${failed} failed`);
-printRatio("reliability", checks.length ? passed / checks.length : 0, `${passed}/${checks.length} checks passed${smoke ? " (smoke sizes)" : ""}; goal 1.000`);
+printRatio(
+  "reliability",
+  checks.length ? passed / checks.length : 0,
+  `${passed}/${checks.length} checks passed${smoke ? " (smoke sizes)" : ""}; goal 1.000`,
+);
 process.exit(failed === 0 ? 0 : 1);

@@ -14,7 +14,11 @@ export interface ScenarioResult {
   notes: string[];
 }
 
-export function checker(scenario: string): { check: (name: string, passed: boolean, detail: string) => void; note: (s: string) => void; result: () => ScenarioResult } {
+export function checker(scenario: string): {
+  check: (name: string, passed: boolean, detail: string) => void;
+  note: (s: string) => void;
+  result: () => ScenarioResult;
+} {
   const checks: Check[] = [];
   const notes: string[] = [];
   return {
@@ -25,7 +29,11 @@ export function checker(scenario: string): { check: (name: string, passed: boole
 }
 
 /** Runs `fn` on items with at most `limit` in flight. */
-export async function pool<T>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
+export async function pool<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
     while (next < items.length) {

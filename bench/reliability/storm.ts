@@ -55,7 +55,7 @@ export async function runStorm(o: StormOptions): Promise<ScenarioResult> {
   const rng = seededRng(o.seed);
   const cluster = await startCluster({
     regions: [REGION],
-    nodes: Array.from({ length: o.nodes }, (_, i) => ({ nodeId: `${o.name}-n${i}` , region: REGION.name })),
+    nodes: Array.from({ length: o.nodes }, (_, i) => ({ nodeId: `${o.name}-n${i}`, region: REGION.name })),
   });
   const live = new Map<string, MediaNodeChild>(cluster.nodes.map((n) => [n.nodeId, n]));
   const extra: MediaNodeChild[] = [];
@@ -171,11 +171,19 @@ export async function runStorm(o: StormOptions): Promise<ScenarioResult> {
   const failed = records.filter((r) => r.status !== 200);
   const faulty = o.churnEveryMs !== undefined || o.redisOutage !== undefined;
   const notRetryable = failed.filter((r) => r.status !== 503 || !RETRYABLE.has(r.code ?? ""));
-  check("every join scheduled and answered", records.length === o.joins, `${records.length}/${o.joins} joins in ${(stormMs / 1000).toFixed(1)} s`);
+  check(
+    "every join scheduled and answered",
+    records.length === o.joins,
+    `${records.length}/${o.joins} joins in ${(stormMs / 1000).toFixed(1)} s`,
+  );
   if (!faulty) {
     check("0 join errors", failed.length === 0, `${failed.length} errors ${summarize(failed)}`);
   } else {
-    check("failed joins all get a documented retryable error", notRetryable.length === 0, `${failed.length} failed (${summarize(failed)}); not retryable: ${notRetryable.length} ${summarize(notRetryable)}`);
+    check(
+      "failed joins all get a documented retryable error",
+      notRetryable.length === 0,
+      `${failed.length} failed (${summarize(failed)}); not retryable: ${notRetryable.length} ${summarize(notRetryable)}`,
+    );
   }
   if (o.redisOutage) {
     // first report after reconnect (≤ one interval + back-off), then the warm-up it starts
@@ -191,7 +199,11 @@ export async function runStorm(o: StormOptions): Promise<ScenarioResult> {
     );
   }
 
-  check("0 split rooms in the join answers", splits(ok, killedAt).length === 0, `${splits(ok, killedAt).length} unexplained node changes ${splits(ok, killedAt).slice(0, 3).join("; ")}`);
+  check(
+    "0 split rooms in the join answers",
+    splits(ok, killedAt).length === 0,
+    `${splits(ok, killedAt).length} unexplained node changes ${splits(ok, killedAt).slice(0, 3).join("; ")}`,
+  );
   check(
     "sampled WebSockets join on the answered node",
     ws.failed.length === 0 && ws.wrongNode === 0 && ws.ok > 0,
@@ -205,11 +217,23 @@ export async function runStorm(o: StormOptions): Promise<ScenarioResult> {
   if (faulty) await sleep(NODE_TTL_MS + 2 * REPORT_INTERVAL_MS); // TTLs run out; sweeps run on the next reports
   const alive = new Set([...live.keys()]);
   const redisSplits = await redisSplitRooms(redis, alive);
-  check("0 split rooms in Redis", redisSplits.length === 0, `${redisSplits.length} ${redisSplits.slice(0, 3).join("; ")}`);
+  check(
+    "0 split rooms in Redis",
+    redisSplits.length === 0,
+    `${redisSplits.length} ${redisSplits.slice(0, 3).join("; ")}`,
+  );
   const ghosts = await findGhosts(redis, alive);
-  check("0 ghost keys", ghosts.length === 0, `${ghosts.length} ${ghosts.slice(0, 4).join("; ")}${ghosts.length > 4 ? " …" : ""}`);
+  check(
+    "0 ghost keys",
+    ghosts.length === 0,
+    `${ghosts.length} ${ghosts.slice(0, 4).join("; ")}${ghosts.length > 4 ? " …" : ""}`,
+  );
   const registered = await redis.zrange(keys.nodes(), 0, -1);
-  check("every live node registered", [...alive].every((id) => registered.includes(id)), `live ${[...alive].join(",")}; registered ${registered.join(",")}`);
+  check(
+    "every live node registered",
+    [...alive].every((id) => registered.includes(id)),
+    `live ${[...alive].join(",")}; registered ${registered.join(",")}`,
+  );
 
   redis.disconnect();
   await Promise.all(extra.map((n) => n.stop()));

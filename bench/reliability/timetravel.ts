@@ -88,13 +88,33 @@ export async function runTimeTravel(o: TimeTravelOptions): Promise<ScenarioResul
     victim.signal("SIGKILL");
     await victim.exited;
     for (const [room, host] of [...hosts]) if (host === oldHost) hosts.delete(room); // they died with it
-    await waitFor(() => redis.exists(keys.node(oldHost)), (n) => n === 0, `${oldHost}'s record expired`, NODE_TTL_MS * 4);
+    await waitFor(
+      () => redis.exists(keys.node(oldHost)),
+      (n) => n === 0,
+      `${oldHost}'s record expired`,
+      NODE_TTL_MS * 4,
+    );
     const newHost = await openRoom(moved);
-    check("the room moved off the killed node before the restore", newHost !== oldHost, `${moved}: ${oldHost} → ${newHost}`);
-    const back = await MediaNodeChild.start({ apiKey: cluster.apiKey, apiSecret: cluster.apiSecret, nodeId: oldHost, region: REGION.name, redisUrl: cluster.redisUrl });
+    check(
+      "the room moved off the killed node before the restore",
+      newHost !== oldHost,
+      `${moved}: ${oldHost} → ${newHost}`,
+    );
+    const back = await MediaNodeChild.start({
+      apiKey: cluster.apiKey,
+      apiSecret: cluster.apiSecret,
+      nodeId: oldHost,
+      region: REGION.name,
+      redisUrl: cluster.redisUrl,
+    });
     restarted.push(back);
     nodes.set(oldHost, back);
-    await waitFor(() => redis.exists(keys.node(oldHost)), (n) => n === 1, `${oldHost} registered again`, NODE_TTL_MS * 4);
+    await waitFor(
+      () => redis.exists(keys.node(oldHost)),
+      (n) => n === 1,
+      `${oldHost} registered again`,
+      NODE_TTL_MS * 4,
+    );
     await sleep(REPORT_INTERVAL_MS);
 
     // Back in time.
@@ -126,15 +146,20 @@ export async function runTimeTravel(o: TimeTravelOptions): Promise<ScenarioResul
             try {
               const joined = await c.request("join", {}, 10_000);
               const met = joined.participants.some((p) => p.identity === anchor(room));
-              if (joined.node.id !== hosts.get(room) || !met) wrong.push(`${room}: joined on ${joined.node.id} (host ${hosts.get(room)}), met its anchor: ${met}`);
+              if (joined.node.id !== hosts.get(room) || !met)
+                wrong.push(`${room}: joined on ${joined.node.id} (host ${hosts.get(room)}), met its anchor: ${met}`);
               else probesOk.n++;
             } finally {
               c.close();
             }
             k++;
           } catch (e) {
-            const code = e instanceof ClusterError ? `${e.status} ${(e.body as { error?: { code?: string } })?.error?.code}` : (e as Error).message.slice(0, 80);
-            if (!(e instanceof ClusterError && e.status === 503 && RETRYABLE.has(code.split(" ")[1] ?? ""))) refused.push(`${room}: ${code}`);
+            const code =
+              e instanceof ClusterError
+                ? `${e.status} ${(e.body as { error?: { code?: string } })?.error?.code}`
+                : (e as Error).message.slice(0, 80);
+            if (!(e instanceof ClusterError && e.status === 503 && RETRYABLE.has(code.split(" ")[1] ?? "")))
+              refused.push(`${room}: ${code}`);
             else retried.set(code, (retried.get(code) ?? 0) + 1);
             if (e instanceof ClusterError) await sleep(100);
             else k++; // a WebSocket that failed counts as a probe (it is in `refused`)
@@ -153,10 +178,17 @@ export async function runTimeTravel(o: TimeTravelOptions): Promise<ScenarioResul
     check(
       "0 split rooms in the join answers (every answer names the room's real host)",
       misplaced.length === 0 && answers.length > 0,
-      `${misplaced.length}/${answers.length} elsewhere ${misplaced.slice(0, 3).map((a) => `${a.room} → ${a.node} at +${a.ms} ms (host ${hosts.get(a.room)})`).join("; ")}`,
+      `${misplaced.length}/${answers.length} elsewhere ${misplaced
+        .slice(0, 3)
+        .map((a) => `${a.room} → ${a.node} at +${a.ms} ms (host ${hosts.get(a.room)})`)
+        .join("; ")}`,
     );
     const onOld = answers.filter((a) => a.room === moved && a.node === oldHost);
-    check("the moved room is never answered on its old node", onOld.length === 0, `${onOld.length} answers for ${moved} named ${oldHost}`);
+    check(
+      "the moved room is never answered on its old node",
+      onOld.length === 0,
+      `${onOld.length} answers for ${moved} named ${oldHost}`,
+    );
     check(
       "every probe joined the one room (its host, meeting the participant who never left)",
       wrong.length === 0 && probesOk.n === hosts.size * o.probes,
@@ -178,8 +210,12 @@ export async function runTimeTravel(o: TimeTravelOptions): Promise<ScenarioResul
     await sleep(2 * REPORT_INTERVAL_MS); // every node has reported and re-synced
     const alive = new Set(nodes.keys());
     const splits = await redisSplitRooms(redis, alive);
-    const recorded = await Promise.all([...hosts].map(async ([room, host]) => [room, host, await redis.hget(keys.room(room), "node")] as const));
-    const mismatched = recorded.filter(([, host, node]) => node !== host).map(([room, host, node]) => `${room}: record ${node}, host ${host}`);
+    const recorded = await Promise.all(
+      [...hosts].map(async ([room, host]) => [room, host, await redis.hget(keys.room(room), "node")] as const),
+    );
+    const mismatched = recorded
+      .filter(([, host, node]) => node !== host)
+      .map(([room, host, node]) => `${room}: record ${node}, host ${host}`);
     check(
       "0 split rooms in Redis (each room in one live node's set, its record naming the host)",
       splits.length + mismatched.length === 0,

@@ -41,7 +41,15 @@ export interface DashboardState {
   viewport: Viewport | undefined;
 }
 
-const state: DashboardState = { polls: 0, errors: 0, lastError: undefined, regions: [], nodes: [], rooms: [], viewport: undefined };
+const state: DashboardState = {
+  polls: 0,
+  errors: 0,
+  lastError: undefined,
+  regions: [],
+  nodes: [],
+  rooms: [],
+  viewport: undefined,
+};
 (globalThis as unknown as { meridianDashboard: DashboardState }).meridianDashboard = state;
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -139,7 +147,14 @@ function renderTables(regions: Region[], nodes: Node[], rooms: Room[], now: numb
     "regions",
     regions.map((r) => {
       const here = nodes.filter((n) => n.region === r.name);
-      return [r.name, fixed(r.lat, 2), fixed(r.lon, 2), here.length, rooms.filter((x) => x.region === r.name).length, here.reduce((s, n) => s + n.stats.clients, 0)];
+      return [
+        r.name,
+        fixed(r.lat, 2),
+        fixed(r.lon, 2),
+        here.length,
+        rooms.filter((x) => x.region === r.name).length,
+        here.reduce((s, n) => s + n.stats.clients, 0),
+      ];
     }),
   );
   fill(
@@ -175,7 +190,11 @@ function renderTables(regions: Region[], nodes: Node[], rooms: Room[], now: numb
 
 // ---- the map ------------------------------------------------------------------------------------
 
-function el<K extends keyof SVGElementTagNameMap>(name: K, attrs: Record<string, string | number>, text?: string): SVGElementTagNameMap[K] {
+function el<K extends keyof SVGElementTagNameMap>(
+  name: K,
+  attrs: Record<string, string | number>,
+  text?: string,
+): SVGElementTagNameMap[K] {
   const e = document.createElementNS(SVG, name);
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
   if (text !== undefined) e.textContent = text;
@@ -195,7 +214,9 @@ function nodeCard(n: Node, at: Rect, busiestClients: number, roomsHosted: number
     const y = 22 + row * 13;
     g.append(el("text", { class: "label", x: 8, y: y + 7 }, label));
     g.append(el("rect", { class: "bar-bg", x: CARD.bar.x, y, width: CARD.bar.w, height: CARD.bar.h }));
-    g.append(el("rect", { class: `bar ${kind}`, "data-bar": kind, x: CARD.bar.x, y, width: r1(width), height: CARD.bar.h }));
+    g.append(
+      el("rect", { class: `bar ${kind}`, "data-bar": kind, x: CARD.bar.x, y, width: r1(width), height: CARD.bar.h }),
+    );
     g.append(el("text", { class: "value", x: CARD.bar.x + CARD.bar.w + 6, y: y + 7 }, value));
   };
   bar(0, "sysload", "load", sysloadBarWidth(n.stats.sysload), fixed(n.stats.sysload, 2));
@@ -226,7 +247,10 @@ function renderMap(regions: Region[], nodes: Node[], rooms: Room[]): void {
   $("map-regions").replaceChildren(
     ...placed.map((r) => {
       const g = el("g", { class: "region", "data-region": r.name });
-      g.append(el("circle", { cx: r1(r.at.x), cy: r1(r.at.y), r: 6 }), el("text", { x: r1(r.at.x), y: r1(r.at.y + 18), "text-anchor": "middle" }, r.name));
+      g.append(
+        el("circle", { cx: r1(r.at.x), cy: r1(r.at.y), r: 6 }),
+        el("text", { x: r1(r.at.x), y: r1(r.at.y + 18), "text-anchor": "middle" }, r.name),
+      );
       return g;
     }),
   );
@@ -240,14 +264,22 @@ function renderMap(regions: Region[], nodes: Node[], rooms: Room[]): void {
   $("map-rooms").replaceChildren(
     ...lines.map((l) => {
       const g = el("g", { class: "room", "data-room": l.room, "data-from": l.from, "data-to": l.to });
-      g.append(el("title", {}, `room ${l.room}: ${plural(l.participants, "participant")} signaling on ${l.from}, hosted on ${l.to}`));
+      g.append(
+        el(
+          "title",
+          {},
+          `room ${l.room}: ${plural(l.participants, "participant")} signaling on ${l.from}, hosted on ${l.to}`,
+        ),
+      );
       g.append(el("path", { d: l.d, "marker-end": "url(#arrow)" }));
       return g;
     }),
   );
   // Labels above the cards: a line between stacked cards has no free spot for its label.
   $("map-labels").replaceChildren(
-    ...lines.map((l) => el("text", { "data-room": l.room, x: r1(l.label.x), y: r1(l.label.y - 3), "text-anchor": "middle" }, l.text)),
+    ...lines.map((l) =>
+      el("text", { "data-room": l.room, x: r1(l.label.x), y: r1(l.label.y - 3), "text-anchor": "middle" }, l.text),
+    ),
   );
 }
 
@@ -273,7 +305,8 @@ async function poll(): Promise<void> {
     render();
     $("status").className = "";
     const roomCount = `${r.more ? "the first " : ""}${plural(r.rooms.length, "room")}`;
-    $("status").textContent = `${plural(n.nodes.length, "node")}, ${roomCount} · updated ${new Date().toLocaleTimeString()}`;
+    $("status").textContent =
+      `${plural(n.nodes.length, "node")}, ${roomCount} · updated ${new Date().toLocaleTimeString()}`;
   } catch (e) {
     state.errors++;
     state.lastError = String((e as Error).message);

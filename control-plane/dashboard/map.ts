@@ -35,7 +35,8 @@ export interface Viewport {
 export const toPixels = (v: Viewport, p: Point): Point => ({ x: (p.x - v.x0) * v.scale, y: (p.y - v.y0) * v.scale });
 
 /** The SVG transform drawing the outline (in outline units) into the viewport. */
-export const outlineTransform = (v: Viewport): string => `scale(${round(v.scale, 5)}) translate(${round(-v.x0, 2)} ${round(-v.y0, 2)})`;
+export const outlineTransform = (v: Viewport): string =>
+  `scale(${round(v.scale, 5)}) translate(${round(-v.x0, 2)} ${round(-v.y0, 2)})`;
 
 /** At least this much of the world is shown (degrees of longitude), so a one-region cluster still
  * shows its continent. */
@@ -87,12 +88,17 @@ export interface NodeLoad {
 export const sysloadBarWidth = (sysload: number): number => CARD.bar.w * clamp01(sysload);
 
 /** Width of the clients bar: full for the busiest node of the cluster (at least one client). */
-export const clientsBarWidth = (clients: number, busiest: number): number => CARD.bar.w * clamp01(clients / Math.max(1, busiest));
+export const clientsBarWidth = (clients: number, busiest: number): number =>
+  CARD.bar.w * clamp01(clients / Math.max(1, busiest));
 
 /** Where each region's stack of node cards goes: below its dot if that is free, else above,
  * right or left — the first spot that overlaps neither another stack nor a region dot and stays on
  * the canvas; with none free, the one overlapping least. Regions in the order given. */
-export function layoutCards(regions: readonly { name: string; at: Point; nodes: readonly string[] }[], width: number, height: number): Map<string, Rect> {
+export function layoutCards(
+  regions: readonly { name: string; at: Point; nodes: readonly string[] }[],
+  width: number,
+  height: number,
+): Map<string, Rect> {
   const out = new Map<string, Rect>();
   const dots: Rect[] = regions.map((r) => ({ x: r.at.x - 8, y: r.at.y - 8, w: 16, h: 16 }));
   const taken: Rect[] = [];
@@ -118,7 +124,8 @@ export function layoutCards(regions: readonly { name: string; at: Point; nodes: 
       if (c === 0) break;
     }
     taken.push(best);
-    for (const [i, id] of r.nodes.entries()) out.set(id, { x: best.x, y: best.y + i * (CARD.h + CARD.gap), w: CARD.w, h: CARD.h });
+    for (const [i, id] of r.nodes.entries())
+      out.set(id, { x: best.x, y: best.y + i * (CARD.h + CARD.gap), w: CARD.w, h: CARD.h });
   }
   return out;
 }

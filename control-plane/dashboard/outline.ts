@@ -12,7 +12,9 @@ import { UNITS_PER_DEGREE, WORLD } from "./map.ts";
 const require = createRequire(import.meta.url);
 
 export function worldOutline(): string {
-  const topo = JSON.parse(readFileSync(require.resolve("world-atlas/land-110m.json"), "utf8")) as Topology<{ land: GeometryCollection }>;
+  const topo = JSON.parse(readFileSync(require.resolve("world-atlas/land-110m.json"), "utf8")) as Topology<{
+    land: GeometryCollection;
+  }>;
   const land = feature(topo, topo.objects.land);
   const projection = geoEquirectangular()
     .scale((UNITS_PER_DEGREE * 180) / Math.PI)

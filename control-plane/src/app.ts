@@ -45,7 +45,11 @@ export function createApp(): OpenAPIHono<{ Bindings: Env }> {
   app.route("/", join);
   app.route("/", regions);
   app.route("/", dashboard);
-  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+  });
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
     info: {
@@ -55,7 +59,9 @@ export function createApp(): OpenAPIHono<{ Bindings: Env }> {
     },
   });
 
-  app.notFound((c) => c.json(new ApiError(404, ErrorCode.NotFound, `no route ${c.req.method} ${c.req.path}`).body(), 404));
+  app.notFound((c) =>
+    c.json(new ApiError(404, ErrorCode.NotFound, `no route ${c.req.method} ${c.req.path}`).body(), 404),
+  );
   app.onError((err, c) => {
     if (err instanceof ApiError) return c.json(err.body(), err.status, err.headers);
     if (err instanceof HTTPException && err.status < 500) {

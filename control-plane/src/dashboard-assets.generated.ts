@@ -202,7 +202,8 @@ export const DASHBOARD_SCRIPT = `"use strict";
         if (c === 0) break;
       }
       taken.push(best);
-      for (const [i, id] of r.nodes.entries()) out.set(id, { x: best.x, y: best.y + i * (CARD.h + CARD.gap), w: CARD.w, h: CARD.h });
+      for (const [i, id] of r.nodes.entries())
+        out.set(id, { x: best.x, y: best.y + i * (CARD.h + CARD.gap), w: CARD.w, h: CARD.h });
     }
     return out;
   }
@@ -278,7 +279,15 @@ export const DASHBOARD_SCRIPT = `"use strict";
   var POLL_MS = 2e3;
   var KEY = "meridian.dashboard.token";
   var SVG = "http://www.w3.org/2000/svg";
-  var state = { polls: 0, errors: 0, lastError: void 0, regions: [], nodes: [], rooms: [], viewport: void 0 };
+  var state = {
+    polls: 0,
+    errors: 0,
+    lastError: void 0,
+    regions: [],
+    nodes: [],
+    rooms: [],
+    viewport: void 0
+  };
   globalThis.meridianDashboard = state;
   var $ = (id) => document.getElementById(id);
   var fragment = /(?:^|[#&])token=([^&]+)/.exec(location.hash);
@@ -352,7 +361,14 @@ export const DASHBOARD_SCRIPT = `"use strict";
       "regions",
       regions.map((r) => {
         const here = nodes.filter((n) => n.region === r.name);
-        return [r.name, fixed(r.lat, 2), fixed(r.lon, 2), here.length, rooms.filter((x) => x.region === r.name).length, here.reduce((s, n) => s + n.stats.clients, 0)];
+        return [
+          r.name,
+          fixed(r.lat, 2),
+          fixed(r.lon, 2),
+          here.length,
+          rooms.filter((x) => x.region === r.name).length,
+          here.reduce((s, n) => s + n.stats.clients, 0)
+        ];
       })
     );
     fill(
@@ -404,7 +420,9 @@ export const DASHBOARD_SCRIPT = `"use strict";
       const y = 22 + row * 13;
       g.append(el("text", { class: "label", x: 8, y: y + 7 }, label));
       g.append(el("rect", { class: "bar-bg", x: CARD.bar.x, y, width: CARD.bar.w, height: CARD.bar.h }));
-      g.append(el("rect", { class: \`bar \${kind}\`, "data-bar": kind, x: CARD.bar.x, y, width: r12(width), height: CARD.bar.h }));
+      g.append(
+        el("rect", { class: \`bar \${kind}\`, "data-bar": kind, x: CARD.bar.x, y, width: r12(width), height: CARD.bar.h })
+      );
       g.append(el("text", { class: "value", x: CARD.bar.x + CARD.bar.w + 6, y: y + 7 }, value));
     };
     bar(0, "sysload", "load", sysloadBarWidth(n.stats.sysload), fixed(n.stats.sysload, 2));
@@ -432,7 +450,10 @@ export const DASHBOARD_SCRIPT = `"use strict";
     $("map-regions").replaceChildren(
       ...placed.map((r) => {
         const g = el("g", { class: "region", "data-region": r.name });
-        g.append(el("circle", { cx: r12(r.at.x), cy: r12(r.at.y), r: 6 }), el("text", { x: r12(r.at.x), y: r12(r.at.y + 18), "text-anchor": "middle" }, r.name));
+        g.append(
+          el("circle", { cx: r12(r.at.x), cy: r12(r.at.y), r: 6 }),
+          el("text", { x: r12(r.at.x), y: r12(r.at.y + 18), "text-anchor": "middle" }, r.name)
+        );
         return g;
       })
     );
@@ -446,13 +467,21 @@ export const DASHBOARD_SCRIPT = `"use strict";
     $("map-rooms").replaceChildren(
       ...lines.map((l) => {
         const g = el("g", { class: "room", "data-room": l.room, "data-from": l.from, "data-to": l.to });
-        g.append(el("title", {}, \`room \${l.room}: \${plural(l.participants, "participant")} signaling on \${l.from}, hosted on \${l.to}\`));
+        g.append(
+          el(
+            "title",
+            {},
+            \`room \${l.room}: \${plural(l.participants, "participant")} signaling on \${l.from}, hosted on \${l.to}\`
+          )
+        );
         g.append(el("path", { d: l.d, "marker-end": "url(#arrow)" }));
         return g;
       })
     );
     $("map-labels").replaceChildren(
-      ...lines.map((l) => el("text", { "data-room": l.room, x: r12(l.label.x), y: r12(l.label.y - 3), "text-anchor": "middle" }, l.text))
+      ...lines.map(
+        (l) => el("text", { "data-room": l.room, x: r12(l.label.x), y: r12(l.label.y - 3), "text-anchor": "middle" }, l.text)
+      )
     );
   }
   async function poll() {

@@ -87,5 +87,9 @@ const SECURITY_HEADERS = {
 
 export const dashboard = new Hono<{ Bindings: Env }>();
 
-dashboard.get("/dashboard", (c) => c.body(HTML, 200, { ...SECURITY_HEADERS, "content-type": "text/html; charset=utf-8" }));
-dashboard.get("/dashboard.js", (c) => c.body(DASHBOARD_SCRIPT, 200, { ...SECURITY_HEADERS, "content-type": "text/javascript; charset=utf-8" }));
+dashboard.get("/dashboard", (c) =>
+  c.body(HTML, 200, { ...SECURITY_HEADERS, "content-type": "text/html; charset=utf-8" }),
+);
+dashboard.get("/dashboard.js", (c) =>
+  c.body(DASHBOARD_SCRIPT, 200, { ...SECURITY_HEADERS, "content-type": "text/javascript; charset=utf-8" }),
+);

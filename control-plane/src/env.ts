@@ -75,15 +75,29 @@ function parse(env: Env): Settings {
   }
   if (!env.UPSTASH_REDIS_REST_URL || !env.UPSTASH_REDIS_REST_TOKEN)
     throw misconfigured("UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN must be set");
-  const rpcTimeout = z.coerce.number().int().min(50).max(9_000).safeParse(env.ROOM_RPC_TIMEOUT_MS ?? 3_000);
-  if (!rpcTimeout.success) throw misconfigured("ROOM_RPC_TIMEOUT_MS must be an integer number of milliseconds in 50..9000");
+  const rpcTimeout = z.coerce
+    .number()
+    .int()
+    .min(50)
+    .max(9_000)
+    .safeParse(env.ROOM_RPC_TIMEOUT_MS ?? 3_000);
+  if (!rpcTimeout.success)
+    throw misconfigured("ROOM_RPC_TIMEOUT_MS must be an integer number of milliseconds in 50..9000");
   const defaultRegion = env.DEFAULT_REGION || undefined;
   if (defaultRegion && !selector.data.regions.some((r) => r.name === defaultRegion))
     throw misconfigured(`DEFAULT_REGION ${defaultRegion} is not in NODE_SELECTOR.regions`);
-  const quota = z.coerce.number().int().min(0).max(10_000_000).safeParse(env.ROOMS_PER_API_KEY ?? DEFAULT_ROOMS_PER_API_KEY);
+  const quota = z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(10_000_000)
+    .safeParse(env.ROOMS_PER_API_KEY ?? DEFAULT_ROOMS_PER_API_KEY);
   if (!quota.success) throw misconfigured("ROOMS_PER_API_KEY must be a non-negative integer (0 = no limit)");
   const corsOrigins = new Set<string>();
-  for (const o of (env.CORS_ORIGINS ?? "").split(",").map((x) => x.trim()).filter(Boolean)) {
+  for (const o of (env.CORS_ORIGINS ?? "")
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean)) {
     const u = URL.parse(o);
     if (!u || (u.protocol !== "https:" && u.protocol !== "http:") || u.origin !== o)
       throw misconfigured(`CORS_ORIGINS: ${o} is not an origin like https://app.example.com`);

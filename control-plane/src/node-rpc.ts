@@ -44,7 +44,13 @@ export async function callRoomNode(s: Settings, room: string, op: RoomOp): Promi
   const seal = await busSealFor(s);
   const id = crypto.randomUUID();
   const timeoutMs = s.roomRpcTimeoutMs;
-  const payload = JSON.stringify({ type: "room.rpc", id, room, deadline: Date.now() + timeoutMs, op } satisfies RoomRpcMessage);
+  const payload = JSON.stringify({
+    type: "room.rpc",
+    id,
+    room,
+    deadline: Date.now() + timeoutMs,
+    op,
+  } satisfies RoomRpcMessage);
   let node = hosts.get(room) ?? "";
   let receivers = -1;
   for (let attempt = 0; attempt < 3 && receivers < 0; attempt++) {

@@ -19,6 +19,9 @@ export function errorResponses(...statuses: (400 | 401 | 403 | 404 | 409 | 429 |
   );
 }
 
-export const json = <T>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
+export const json = <T>(schema: T, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
 
 export const bearerSecurity = [{ bearer: [] as string[] }];

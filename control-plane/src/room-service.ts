@@ -24,7 +24,12 @@ export interface CreateRoomInput {
 }
 
 /** Places a new room; an existing one is returned as it is with created: false. */
-export async function createRoom(s: Settings, apiKey: string, input: CreateRoomInput, cf: CfLocation | undefined): Promise<{ room: RoomView; created: boolean }> {
+export async function createRoom(
+  s: Settings,
+  apiKey: string,
+  input: CreateRoomInput,
+  cf: CfLocation | undefined,
+): Promise<{ room: RoomView; created: boolean }> {
   let point = referencePoint(cf, s.selector.regions, s.defaultRegion);
   if (input.region !== undefined) {
     const r = s.selector.regions.find((x) => x.name === input.region);
@@ -57,11 +62,27 @@ export async function createRoom(s: Settings, apiKey: string, input: CreateRoomI
   if (r.status === "warming") throw registryWarming(r.retryAfterMs);
   if (r.status === "quota") throw quotaExceeded(r.limit);
   if (r.status !== "ok") throw noNodes();
-  return { room: { sid: r.roomSid, name: input.name, node: r.node.id, region: r.node.region, createdAt: now, ...settings, numParticipants: 0, signalNodes: [] }, created: true };
+  return {
+    room: {
+      sid: r.roomSid,
+      name: input.name,
+      node: r.node.id,
+      region: r.node.region,
+      createdAt: now,
+      ...settings,
+      numParticipants: 0,
+      signalNodes: [],
+    },
+    created: true,
+  };
 }
 
 /** One page of rooms, oldest first, after `after`; `next` names the following page. */
-export function listRooms(s: Settings, limit: number, after?: RoomCursor): Promise<{ rooms: RoomView[]; next: RoomCursor | undefined }> {
+export function listRooms(
+  s: Settings,
+  limit: number,
+  after?: RoomCursor,
+): Promise<{ rooms: RoomView[]; next: RoomCursor | undefined }> {
   return store.listRooms(redisFor(s), limit, after);
 }
 
@@ -81,7 +102,11 @@ export async function deleteRoom(s: Settings, name: string): Promise<string> {
 }
 
 /** One page of the room's participants (`cursor`: the previous page's `next`). */
-export async function listParticipants(s: Settings, room: string, cursor?: string): Promise<store.ScanPage<ParticipantRecord>> {
+export async function listParticipants(
+  s: Settings,
+  room: string,
+  cursor?: string,
+): Promise<store.ScanPage<ParticipantRecord>> {
   return (await store.listParticipants(redisFor(s), room, cursor)) ?? noRoom(room);
 }
 

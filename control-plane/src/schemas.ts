@@ -21,7 +21,13 @@ export const ErrorBody = z
   .openapi("Error");
 
 export const RoomSettingsFields = {
-  emptyTimeout: z.number().int().min(0).max(7 * 86_400).optional().openapi({ description: "seconds; default 300" }),
+  emptyTimeout: z
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 86_400)
+    .optional()
+    .openapi({ description: "seconds; default 300" }),
   maxParticipants: z.number().int().min(0).max(100_000).optional().openapi({ description: "0 = unlimited" }),
   metadata: z.string().max(ROOM_METADATA_MAX).optional(),
 };
@@ -30,7 +36,12 @@ export const CreateRoomBody = z
   .object({
     name: RoomName,
     ...RoomSettingsFields,
-    region: z.string().min(1).max(64).optional().openapi({ description: "place near this configured region instead of the caller" }),
+    region: z
+      .string()
+      .min(1)
+      .max(64)
+      .optional()
+      .openapi({ description: "place near this configured region instead of the caller" }),
   })
   .strict()
   .openapi("CreateRoom");
@@ -46,37 +57,58 @@ export const Room = z
     maxParticipants: z.number(),
     metadata: z.string(),
     numParticipants: z.number(),
-    signalNodes: z
-      .array(z.object({ node: z.string(), participants: z.number() }))
-      .openapi({ description: "participants by the node their signaling connection is on (the hosting node, or a bridged join's signal node)" }),
+    signalNodes: z.array(z.object({ node: z.string(), participants: z.number() })).openapi({
+      description:
+        "participants by the node their signaling connection is on (the hosting node, or a bridged join's signal node)",
+    }),
   })
   .openapi("Room");
 
 export const RoomList = z
   .object({
     rooms: z.array(Room),
-    nextCursor: z.string().nullable().openapi({ description: "pass as ?cursor= for the next page; null on the last page" }),
+    nextCursor: z
+      .string()
+      .nullable()
+      .openapi({ description: "pass as ?cursor= for the next page; null on the last page" }),
   })
   .openapi("RoomList");
 export const RoomParam = z.object({ name: RoomName.openapi({ param: { name: "name", in: "path" } }) });
 export const ListQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(1000).optional().openapi({ description: "rooms per page (default 100); a page also stops at 1 MiB of room records" }),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .optional()
+    .openapi({ description: "rooms per page (default 100); a page also stops at 1 MiB of room records" }),
   cursor: z.string().max(1024).optional().openapi({ description: "nextCursor of the previous page" }),
 });
 
 /** A SCAN cursor (GET /v1/nodes, participants): the `nextCursor` of the previous page. */
 export const ScanQuery = z.object({
-  cursor: z.string().regex(/^\d{1,20}$/, "a nextCursor this API returned").optional().openapi({ description: "nextCursor of the previous page" }),
+  cursor: z
+    .string()
+    .regex(/^\d{1,20}$/, "a nextCursor this API returned")
+    .optional()
+    .openapi({ description: "nextCursor of the previous page" }),
 });
-const nextCursor = z.string().nullable().openapi({ description: "pass as ?cursor= for the next page; null on the last page" });
+const nextCursor = z
+  .string()
+  .nullable()
+  .openapi({ description: "pass as ?cursor= for the next page; null on the last page" });
 
-export const Participants = z.object({ room: z.string(), participants: z.array(ParticipantRecord), nextCursor }).openapi("Participants");
+export const Participants = z
+  .object({ room: z.string(), participants: z.array(ParticipantRecord), nextCursor })
+  .openapi("Participants");
 export const Deleted = z.object({ room: z.string(), node: z.string() }).openapi("DeletedRoom");
 
 export const NodeView = NodeRecord.extend({ reserved: z.number() });
 export const NodeList = z.object({ nodes: z.array(NodeView), nextCursor }).openapi("NodeList");
 
-export const RegionList = z.object({ regions: z.array(Region), defaultRegion: z.string().nullable() }).openapi("RegionList");
+export const RegionList = z
+  .object({ regions: z.array(Region), defaultRegion: z.string().nullable() })
+  .openapi("RegionList");
 
 export const JoinGrants = GrantRequest.strict();
 
@@ -94,7 +126,9 @@ export const JoinResponse = z
   .object({
     room: z.string(),
     identity: z.string(),
-    token: z.string().openapi({ description: "media token for the signal node (HS256, LiveKit claims + meridian{node,region})" }),
+    token: z
+      .string()
+      .openapi({ description: "media token for the signal node (HS256, LiveKit claims + meridian{node,region})" }),
     url: z.string().openapi({ description: "wss URL of the signal node nearest the client" }),
     node: z.string().openapi({ description: "node hosting the room" }),
     region: z.string().openapi({ description: "region of the hosting node" }),

@@ -33,7 +33,8 @@ export interface NodeView extends NodeRecord {
 function signalNodes(flat: unknown): RoomView["signalNodes"] {
   const out: RoomView["signalNodes"] = [];
   if (!Array.isArray(flat)) return out;
-  for (let i = 0; i + 1 < flat.length; i += 2) out.push({ node: String(flat[i]), participants: Number(flat[i + 1]) || 0 });
+  for (let i = 0; i + 1 < flat.length; i += 2)
+    out.push({ node: String(flat[i]), participants: Number(flat[i + 1]) || 0 });
   return out.sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
 }
 
@@ -55,7 +56,10 @@ function roomView(flat: unknown, numParticipants: unknown, bySignalNode: unknown
 }
 
 export async function getRoom(redis: ScriptRunner, name: string): Promise<RoomView | undefined> {
-  const [flat, n, by] = (await redis.run(SCRIPTS.get_room, [keys.room(name), keys.roomParticipants(name)])) as unknown[];
+  const [flat, n, by] = (await redis.run(SCRIPTS.get_room, [
+    keys.room(name),
+    keys.roomParticipants(name),
+  ])) as unknown[];
   return roomView(flat, n, by);
 }
 
@@ -97,8 +101,15 @@ export interface ScanPage<T> {
 }
 
 /** undefined = no such room. Participant records are written by the hosting node. */
-export async function listParticipants(redis: ScriptRunner, room: string, cursor = "0"): Promise<ScanPage<ParticipantRecord> | undefined> {
-  const r = await redis.run(SCRIPTS.list_participants, [keys.room(room), keys.roomParticipants(room)], { cursor, count: SCAN_PAGE });
+export async function listParticipants(
+  redis: ScriptRunner,
+  room: string,
+  cursor = "0",
+): Promise<ScanPage<ParticipantRecord> | undefined> {
+  const r = await redis.run(SCRIPTS.list_participants, [keys.room(room), keys.roomParticipants(room)], {
+    cursor,
+    count: SCAN_PAGE,
+  });
   if (!Array.isArray(r)) return undefined;
   const [next, values] = r as [unknown, unknown[]];
   const items = values.flatMap((v) => readParticipantRecord(v) ?? []); // a record we cannot read is not listed
@@ -106,20 +117,31 @@ export async function listParticipants(redis: ScriptRunner, room: string, cursor
 }
 
 /** undefined = no such room; { participant: undefined } = no such participant. */
-export async function getParticipant(redis: ScriptRunner, room: string, identity: string): Promise<{ participant: ParticipantRecord | undefined } | undefined> {
+export async function getParticipant(
+  redis: ScriptRunner,
+  room: string,
+  identity: string,
+): Promise<{ participant: ParticipantRecord | undefined } | undefined> {
   const r = await redis.run(SCRIPTS.get_participant, [keys.room(room), keys.roomParticipants(room)], { identity });
   if (!Array.isArray(r)) return undefined;
   return { participant: r[0] ? readParticipantRecord(r[0]) : undefined };
 }
 
 /** Stores the room's metadata (a node opening the room later reads it); undefined = no such room. */
-export async function setRoomMetadata(redis: ScriptRunner, room: string, metadata: string): Promise<RoomView | undefined> {
+export async function setRoomMetadata(
+  redis: ScriptRunner,
+  room: string,
+  metadata: string,
+): Promise<RoomView | undefined> {
   const r = await redis.run(SCRIPTS.set_room_metadata, [keys.room(room), keys.roomParticipants(room)], { metadata });
   return Array.isArray(r) ? roomView(r[0], r[1], r[2]) : undefined;
 }
 
 export async function listNodes(redis: ScriptRunner, cursor = "0", now = Date.now()): Promise<ScanPage<NodeView>> {
-  const [next, rows] = (await redis.run(SCRIPTS.list_nodes, [], { now, cursor, count: SCAN_PAGE })) as [unknown, unknown[][]];
+  const [next, rows] = (await redis.run(SCRIPTS.list_nodes, [], { now, cursor, count: SCAN_PAGE })) as [
+    unknown,
+    unknown[][],
+  ];
   const items = rows.flatMap(([json, reserved]) => {
     const node = readNodeRecord(json);
     return node ? [{ ...node, reserved: Number(reserved) || 0 }] : []; // unreadable: not listed (and never selected)
@@ -138,10 +160,15 @@ export async function deleteRoom(redis: ScriptRunner, room: string, seal: BusSea
   const payload = JSON.stringify({ type: "room.delete", room } satisfies NodeBusMessage);
   const messages: Record<string, string> = {};
   for (let attempt = 0; attempt < 3; attempt++) {
-    const r = await redis.run(SCRIPTS.delete_room, [keys.room(room), keys.rooms(), keys.roomParticipants(room), keys.unclaimedRooms()], { room, messages });
+    const r = await redis.run(
+      SCRIPTS.delete_room,
+      [keys.room(room), keys.rooms(), keys.roomParticipants(room), keys.unclaimedRooms()],
+      { room, messages },
+    );
     if (typeof r === "string") return r;
     if (!Array.isArray(r)) return undefined;
-    for (const node of r) if (typeof node === "string" && !(node in messages)) messages[node] = await seal(keys.nodeBus(node), payload);
+    for (const node of r)
+      if (typeof node === "string" && !(node in messages)) messages[node] = await seal(keys.nodeBus(node), payload);
   }
   throw conflict(`room ${room} changed nodes while being deleted; try again`);
 }

@@ -41,10 +41,16 @@ function describe(err: unknown): { message: string; code: number } {
   if (err instanceof DnsSyncError || err instanceof PlanError) return { message: err.message, code: 1 };
   const e = err as Error;
   if (e?.name === "CredentialsProviderError") {
-    return { message: `no AWS credentials found in the standard chain (AWS_PROFILE / env / SSO / instance role): ${e.message}`, code: 1 };
+    return {
+      message: `no AWS credentials found in the standard chain (AWS_PROFILE / env / SSO / instance role): ${e.message}`,
+      code: 1,
+    };
   }
   if (e?.name === "AccessDenied" || e?.name === "AccessDeniedException") {
-    return { message: `AWS denied access (${e.message}); the identity needs route53:List*, Get*, ChangeResourceRecordSets, CreateHealthCheck, DeleteHealthCheck, ChangeTagsForResource`, code: 1 };
+    return {
+      message: `AWS denied access (${e.message}); the identity needs route53:List*, Get*, ChangeResourceRecordSets, CreateHealthCheck, DeleteHealthCheck, ChangeTagsForResource`,
+      code: 1,
+    };
   }
   return { message: `${e?.name ?? "Error"}: ${e?.message ?? String(err)}`, code: 1 };
 }

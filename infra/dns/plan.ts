@@ -3,7 +3,14 @@
 // rule is unit-testable and `--dry-run` prints exactly what a real run would send.
 import { createHash } from "node:crypto";
 import { isIP } from "node:net";
-import type { Change, ChangeBatch, HealthCheck, HealthCheckConfig, ResourceRecordSet, RRType } from "@aws-sdk/client-route-53";
+import type {
+  Change,
+  ChangeBatch,
+  HealthCheck,
+  HealthCheckConfig,
+  ResourceRecordSet,
+  RRType,
+} from "@aws-sdk/client-route-53";
 import { fqdn, healthCheckFor, type DeployConfig } from "./config.ts";
 
 export interface DesiredRegion {
@@ -103,7 +110,8 @@ function sameHealthCheck(current: HealthCheckConfig | undefined, desired: Health
   return (
     current.Type === desired.Type &&
     (current.IPAddress ? canonicalIp(current.IPAddress) : undefined) === desired.IPAddress &&
-    (current.FullyQualifiedDomainName ? stripDot(current.FullyQualifiedDomainName) : undefined) === desired.FullyQualifiedDomainName &&
+    (current.FullyQualifiedDomainName ? stripDot(current.FullyQualifiedDomainName) : undefined) ===
+      desired.FullyQualifiedDomainName &&
     current.Port === desired.Port &&
     current.ResourcePath === desired.ResourcePath &&
     (current.RequestInterval ?? 30) === desired.RequestInterval &&
@@ -152,9 +160,14 @@ export function planSync(desired: DesiredRegion[], current: CurrentState, owner:
     const existing = managed.filter((r) => r.SetIdentifier === want.setIdentifier);
     // Keep the check the live record points at when it still fits; else adopt a fitting one this
     // region created earlier (e.g. a run that died before its ChangeBatch); else create one.
-    const inUse = existing.map((r) => byId.get(r.HealthCheckId)).find((hc) => hc && sameHealthCheck(hc.HealthCheckConfig, want.healthCheck));
+    const inUse = existing
+      .map((r) => byId.get(r.HealthCheckId))
+      .find((hc) => hc && sameHealthCheck(hc.HealthCheckConfig, want.healthCheck));
     const adoptable = current.healthChecks.find(
-      (hc) => !claimed.has(hc.Id ?? "") && hc.CallerReference?.startsWith(regionPrefix) && sameHealthCheck(hc.HealthCheckConfig, want.healthCheck),
+      (hc) =>
+        !claimed.has(hc.Id ?? "") &&
+        hc.CallerReference?.startsWith(regionPrefix) &&
+        sameHealthCheck(hc.HealthCheckConfig, want.healthCheck),
     );
     const reuse = inUse ?? adoptable;
     let healthCheckId: string;
@@ -163,7 +176,12 @@ export function planSync(desired: DesiredRegion[], current: CurrentState, owner:
       claimed.add(reuse.Id);
     } else {
       healthCheckId = placeholderFor(want.setIdentifier);
-      createHealthChecks.push({ setIdentifier: want.setIdentifier, placeholder: healthCheckId, callerReferencePrefix: regionPrefix, config: want.healthCheck });
+      createHealthChecks.push({
+        setIdentifier: want.setIdentifier,
+        placeholder: healthCheckId,
+        callerReferencePrefix: regionPrefix,
+        config: want.healthCheck,
+      });
     }
     const record: ResourceRecordSet = { ...want.record, HealthCheckId: healthCheckId };
     const sameType = existing.find((r) => r.Type === record.Type);
@@ -173,14 +191,17 @@ export function planSync(desired: DesiredRegion[], current: CurrentState, owner:
   }
 
   const wanted = new Set(desired.map((d) => d.setIdentifier));
-  for (const r of managed) if (!wanted.has(r.SetIdentifier ?? "")) deletes.push({ Action: "DELETE", ResourceRecordSet: r });
+  for (const r of managed)
+    if (!wanted.has(r.SetIdentifier ?? "")) deletes.push({ Action: "DELETE", ResourceRecordSet: r });
 
   // DELETEs first: Route 53 validates a batch in order, and a region switching between CNAME and
   // A/AAAA must lose its old record before the new one may exist.
   const changes = [...deletes, ...writes];
   return {
     createHealthChecks,
-    changeBatch: changes.length ? { Comment: `meridian dns sync: ${name ?? "remove all regions"}`, Changes: changes } : null,
+    changeBatch: changes.length
+      ? { Comment: `meridian dns sync: ${name ?? "remove all regions"}`, Changes: changes }
+      : null,
     deleteHealthChecks: current.healthChecks.map((hc) => hc.Id ?? "").filter((id) => id && !claimed.has(id)),
   };
 }

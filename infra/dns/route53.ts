@@ -22,7 +22,13 @@ export class DnsSyncError extends Error {
   override name = "DnsSyncError";
 }
 
-const THROTTLING = new Set(["Throttling", "ThrottlingException", "PriorRequestNotComplete", "TooManyRequestsException", "RequestLimitExceeded"]);
+const THROTTLING = new Set([
+  "Throttling",
+  "ThrottlingException",
+  "PriorRequestNotComplete",
+  "TooManyRequestsException",
+  "RequestLimitExceeded",
+]);
 
 export function isThrottling(err: unknown): boolean {
   const e = err as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
@@ -81,15 +87,20 @@ export class Route53Io {
         const res = await this.call("GetHostedZone", () => this.client.send(new GetHostedZoneCommand({ Id: id })));
         return bareZoneId(res.HostedZone?.Id ?? id);
       } catch (err) {
-        if ((err as Error).name === "NoSuchHostedZone") throw new DnsSyncError(`hosted zone ${id} does not exist (or these AWS credentials cannot see it)`);
+        if ((err as Error).name === "NoSuchHostedZone")
+          throw new DnsSyncError(`hosted zone ${id} does not exist (or these AWS credentials cannot see it)`);
         throw err;
       }
     }
     const name = fqdn(opts.name ?? "");
-    const res = await this.call("ListHostedZonesByName", () => this.client.send(new ListHostedZonesByNameCommand({ DNSName: name, MaxItems: 10 })));
+    const res = await this.call("ListHostedZonesByName", () =>
+      this.client.send(new ListHostedZonesByNameCommand({ DNSName: name, MaxItems: 10 })),
+    );
     const zones = (res.HostedZones ?? []).filter((z) => fqdn(z.Name ?? "") === name && !z.Config?.PrivateZone);
-    if (zones.length === 0) throw new DnsSyncError(`no public hosted zone named ${name} (or these AWS credentials cannot see it)`);
-    if (zones.length > 1) throw new DnsSyncError(`${zones.length} public hosted zones are named ${name}; set dns.hosted_zone_id`);
+    if (zones.length === 0)
+      throw new DnsSyncError(`no public hosted zone named ${name} (or these AWS credentials cannot see it)`);
+    if (zones.length > 1)
+      throw new DnsSyncError(`${zones.length} public hosted zones are named ${name}; set dns.hosted_zone_id`);
     return bareZoneId(zones[0]!.Id ?? "");
   }
 
@@ -103,7 +114,11 @@ export class Route53Io {
   /** Pages from the name onwards; Route 53 sorts by name, so the first other name ends the list. */
   private async listRecordsNamed(zone: string, name: string): Promise<ResourceRecordSet[]> {
     const out: ResourceRecordSet[] = [];
-    let start: { StartRecordName: string; StartRecordType?: ResourceRecordSet["Type"]; StartRecordIdentifier?: string } = { StartRecordName: name };
+    let start: {
+      StartRecordName: string;
+      StartRecordType?: ResourceRecordSet["Type"];
+      StartRecordIdentifier?: string;
+    } = { StartRecordName: name };
     for (let page = 0; page < 1000; page++) {
       const res = await this.call("ListResourceRecordSets", () =>
         this.client.send(new ListResourceRecordSetsCommand({ HostedZoneId: zone, ...start })),
@@ -113,7 +128,11 @@ export class Route53Io {
         out.push(r);
       }
       if (!res.IsTruncated || !res.NextRecordName) return out;
-      start = { StartRecordName: res.NextRecordName, StartRecordType: res.NextRecordType, ...(res.NextRecordIdentifier ? { StartRecordIdentifier: res.NextRecordIdentifier } : {}) };
+      start = {
+        StartRecordName: res.NextRecordName,
+        StartRecordType: res.NextRecordType,
+        ...(res.NextRecordIdentifier ? { StartRecordIdentifier: res.NextRecordIdentifier } : {}),
+      };
     }
     throw new DnsSyncError(`ListResourceRecordSets for ${name} did not end`);
   }
@@ -122,7 +141,9 @@ export class Route53Io {
     const out: HealthCheck[] = [];
     let marker: string | undefined;
     for (let page = 0; page < 1000; page++) {
-      const res = await this.call("ListHealthChecks", () => this.client.send(new ListHealthChecksCommand(marker ? { Marker: marker } : {})));
+      const res = await this.call("ListHealthChecks", () =>
+        this.client.send(new ListHealthChecksCommand(marker ? { Marker: marker } : {})),
+      );
       out.push(...(res.HealthChecks ?? []));
       if (!res.IsTruncated || !res.NextMarker) return out;
       marker = res.NextMarker;
@@ -132,12 +153,18 @@ export class Route53Io {
 
   /** Creates health checks, switches the records in one atomic batch, then deletes the checks
    * nothing references any more (Route 53 refuses to delete a check a record still uses). */
-  async apply(hostedZoneId: string, recordName: string, plan: Plan): Promise<{ createdHealthChecks: string[]; changeId?: string }> {
+  async apply(
+    hostedZoneId: string,
+    recordName: string,
+    plan: Plan,
+  ): Promise<{ createdHealthChecks: string[]; changeId?: string }> {
     const ids = new Map<string, string>();
     for (const hc of plan.createHealthChecks) {
       const callerReference = `${hc.callerReferencePrefix}${Date.now().toString(36)}${randomBytes(4).toString("hex")}`;
       const res = await this.call("CreateHealthCheck", () =>
-        this.client.send(new CreateHealthCheckCommand({ CallerReference: callerReference, HealthCheckConfig: hc.config })),
+        this.client.send(
+          new CreateHealthCheckCommand({ CallerReference: callerReference, HealthCheckConfig: hc.config }),
+        ),
       );
       const id = res.HealthCheck?.Id;
       if (!id) throw new DnsSyncError(`CreateHealthCheck for ${hc.setIdentifier} returned no Id`);
@@ -162,7 +189,9 @@ export class Route53Io {
     }
     for (const id of plan.deleteHealthChecks) {
       try {
-        await this.call("DeleteHealthCheck", () => this.client.send(new DeleteHealthCheckCommand({ HealthCheckId: id })));
+        await this.call("DeleteHealthCheck", () =>
+          this.client.send(new DeleteHealthCheckCommand({ HealthCheckId: id })),
+        );
       } catch (err) {
         // Already gone is the state we want.
         if ((err as Error).name !== "NoSuchHealthCheck") throw err;

@@ -120,7 +120,13 @@ export async function startCluster(o: ClusterOptions): Promise<LocalCluster> {
     const redisUrl = o.redisUrl ?? redis!.url;
     const upstashRest = await startUpstashRest({ redisUrl, token: restToken });
     stops.push(() => upstashRest.close());
-    const selector = { kind: "regionaware", sort_by: "sysload", algorithm: "lowest", ...o.selector, regions: o.regions };
+    const selector = {
+      kind: "regionaware",
+      sort_by: "sysload",
+      algorithm: "lowest",
+      ...o.selector,
+      regions: o.regions,
+    };
     const { mf, url } = await startLocalWorker({
       bindings: {
         NODE_SELECTOR: JSON.stringify(selector),
@@ -148,7 +154,11 @@ export async function startCluster(o: ClusterOptions): Promise<LocalCluster> {
           region: spec.region,
           redisUrl,
           detached: o.detached ?? false,
-          env: { API_KEYS: apiKeys, ...(o.deployConfigPath ? { MERIDIAN_CONFIG: o.deployConfigPath } : {}), ...spec.env },
+          env: {
+            API_KEYS: apiKeys,
+            ...(o.deployConfigPath ? { MERIDIAN_CONFIG: o.deployConfigPath } : {}),
+            ...spec.env,
+          },
           ...(o.onLog ? { onLog: (line: string) => o.onLog!(spec.nodeId, line) } : {}),
         }),
       );
@@ -184,18 +194,30 @@ export async function startCluster(o: ClusterOptions): Promise<LocalCluster> {
       workerFetch,
       adminToken,
       async join(req) {
-        const video: VideoGrant = { roomJoin: true, room: req.room, canPublish: true, canSubscribe: true, canPublishData: true };
+        const video: VideoGrant = {
+          roomJoin: true,
+          room: req.room,
+          canPublish: true,
+          canSubscribe: true,
+          canPublishData: true,
+        };
         const appToken = await mintToken({ apiKey, apiSecret, identity: req.identity, video, ttlSeconds: 300 });
         const r = await workerFetch(
           "/v1/join",
-          { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${appToken}` }, body: "{}" },
+          {
+            method: "POST",
+            headers: { "content-type": "application/json", authorization: `Bearer ${appToken}` },
+            body: "{}",
+          },
           req.location,
         );
         if (r.status !== 200) throw new ClusterError(r.status, r.body);
         return r.body as JoinResult;
       },
       pids() {
-        return [redis?.pid, ...nodes.filter((n) => n.running).map((n) => n.pid)].filter((p): p is number => p !== undefined);
+        return [redis?.pid, ...nodes.filter((n) => n.running).map((n) => n.pid)].filter(
+          (p): p is number => p !== undefined,
+        );
       },
       stop: stopAll,
     };

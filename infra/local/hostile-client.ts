@@ -93,14 +93,21 @@ export class DeafSocket {
    * socket takes it (waits for drain, so this process's own buffer stays small). Resolves with
    * whether the node closed the connection within the time. */
   async flood(frame: Buffer, durationMs: number): Promise<boolean> {
-    const chunk = Buffer.concat(Array.from({ length: Math.max(1, Math.floor(64 * 1024 / frame.length)) }, () => frame));
+    const chunk = Buffer.concat(
+      Array.from({ length: Math.max(1, Math.floor((64 * 1024) / frame.length)) }, () => frame),
+    );
     const perChunk = Math.floor(chunk.length / frame.length);
     const deadline = Date.now() + durationMs;
     while (!this.isClosed && Date.now() < deadline) {
       const more = this.socket.write(chunk);
       this.bytesSent += chunk.length;
       this.framesSent += perChunk;
-      if (!more) await Promise.race([new Promise((r) => this.socket.once("drain", r)), this.closed, sleep(Math.max(0, deadline - Date.now()))]);
+      if (!more)
+        await Promise.race([
+          new Promise((r) => this.socket.once("drain", r)),
+          this.closed,
+          sleep(Math.max(0, deadline - Date.now())),
+        ]);
       else await yieldToLoop();
     }
     return this.isClosed;

@@ -9,7 +9,9 @@ import { mintToken, type VideoGrant } from "#shared/token.ts";
 import { freePort } from "./ports.ts";
 
 const MAIN = fileURLToPath(new URL("../../media-node/src/main.ts", import.meta.url));
-const WORKER_BIN = fileURLToPath(new URL("../../node_modules/mediasoup/worker/out/Release/mediasoup-worker", import.meta.url));
+const WORKER_BIN = fileURLToPath(
+  new URL("../../node_modules/mediasoup/worker/out/Release/mediasoup-worker", import.meta.url),
+);
 const MAX_LOG_LINES = 2000;
 
 /** Whether the mediasoup worker binary is installed (infra/mediasoup/build-worker.sh). */
@@ -17,7 +19,12 @@ export const mediasoupWorkerAvailable = (): boolean => existsSync(process.env.ME
 
 /** Environment (config keys) of a media node on loopback with free ports and one worker, for a
  * node run in the caller's own process (MediaNode.start(resolveConfig({}, env))). */
-export async function loopbackNodeEnv(o: { nodeId: string; apiKeys: string; redisUrl?: string; logLevel?: string }): Promise<Record<string, string>> {
+export async function loopbackNodeEnv(o: {
+  nodeId: string;
+  apiKeys: string;
+  redisUrl?: string;
+  logLevel?: string;
+}): Promise<Record<string, string>> {
   return {
     NODE_ID: o.nodeId,
     REGION: "local",
@@ -92,7 +99,12 @@ export class MediaNodeChild {
   private readonly proc: ChildProcess;
   private readonly key: { apiKey: string; apiSecret: string };
 
-  private constructor(o: MediaNodeChildOptions & { nodeId: string; region: string }, httpPort: number, rtcPort: number, proc: ChildProcess) {
+  private constructor(
+    o: MediaNodeChildOptions & { nodeId: string; region: string },
+    httpPort: number,
+    rtcPort: number,
+    proc: ChildProcess,
+  ) {
     this.nodeId = o.nodeId;
     this.region = o.region;
     this.httpPort = httpPort;
@@ -134,7 +146,11 @@ export class MediaNodeChild {
       ...(process.env.MEDIASOUP_WORKER_BIN ? { MEDIASOUP_WORKER_BIN: process.env.MEDIASOUP_WORKER_BIN } : {}),
       ...o.env,
     };
-    const proc = spawn(process.execPath, [MAIN], { env, stdio: ["ignore", "pipe", "pipe"], detached: o.detached ?? false });
+    const proc = spawn(process.execPath, [MAIN], {
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: o.detached ?? false,
+    });
     const node = new MediaNodeChild({ ...o, nodeId, region }, httpPort, rtcPort, proc);
     let exit: Exit | undefined;
     void node.exited.then((e) => (exit = e));
@@ -149,7 +165,9 @@ export class MediaNodeChild {
       await sleep(100);
     }
     proc.kill("SIGKILL");
-    throw new Error(`media node ${nodeId} did not become healthy (exit ${JSON.stringify(exit)}):\n${node.logs.slice(-30).join("\n")}`);
+    throw new Error(
+      `media node ${nodeId} did not become healthy (exit ${JSON.stringify(exit)}):\n${node.logs.slice(-30).join("\n")}`,
+    );
   }
 
   get pid(): number | undefined {
@@ -186,6 +204,9 @@ export class MediaNodeChild {
 
   /** Mints a media token for this node (with the `meridian` claim, as the control plane does). */
   token(identity: string, room: string, video: Partial<VideoGrant> = {}, o: TokenOptions = {}): Promise<string> {
-    return mintMediaToken(this.key, identity, room, video, { meridian: { node: this.nodeId, region: this.region }, ...o });
+    return mintMediaToken(this.key, identity, room, video, {
+      meridian: { node: this.nodeId, region: this.region },
+      ...o,
+    });
   }
 }

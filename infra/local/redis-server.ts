@@ -59,12 +59,29 @@ export class RedisServer {
     if (snapshot) copyFileSync(snapshot, rdb);
     this.proc = spawn(
       "redis-server",
-      ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no", "--dir", this.dir],
+      [
+        "--port",
+        String(this.port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--protected-mode",
+        "no",
+        "--dir",
+        this.dir,
+      ],
       { stdio: "ignore", detached: this.detached },
     );
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
-      const c = new Redis(this.port, "127.0.0.1", { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      const c = new Redis(this.port, "127.0.0.1", {
+        lazyConnect: true,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+      });
       c.on("error", () => {}); // connection refused while the server boots is expected
       try {
         await c.connect();
@@ -90,8 +107,6 @@ export class RedisServer {
       p.kill("SIGKILL");
     });
   }
-
-
 
   /** SAVE, and a copy of the RDB it wrote: pass it to restart() to go back to this moment. */
   async snapshot(): Promise<string> {

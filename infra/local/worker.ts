@@ -64,7 +64,10 @@ export async function startLocalWorker(o: LocalWorkerOptions): Promise<{ mf: Min
 }
 
 /** A response's status and body: parsed JSON, or the text when it is not JSON. */
-export async function readResponse(res: { status: number; text(): Promise<string> }): Promise<{ status: number; body: any }> {
+export async function readResponse(res: {
+  status: number;
+  text(): Promise<string>;
+}): Promise<{ status: number; body: any }> {
   const text = await res.text();
   try {
     return { status: res.status, body: JSON.parse(text) };

@@ -15,4 +15,5 @@ const upstashRest = await startUpstashRest({
   host: process.env.UPSTASH_REST_HOST ?? "127.0.0.1",
 });
 console.log(`upstash rest listening on ${upstashRest.url}`);
-for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => void upstashRest.close().then(() => process.exit(0)));
+for (const sig of ["SIGINT", "SIGTERM"] as const)
+  process.once(sig, () => void upstashRest.close().then(() => process.exit(0)));

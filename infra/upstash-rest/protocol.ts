@@ -40,7 +40,8 @@ function isCommand(v: unknown): v is Command {
 export function parseCommand(body: unknown, scripts: ReadonlySet<string>): Command {
   if (!isCommand(body)) throw new BadRequest("ERR request body must be a non-empty JSON array of strings/numbers");
   const name = String(body[0]).toUpperCase();
-  if (!ALLOWED_COMMANDS.has(name)) throw new BadRequest(`ERR command '${String(body[0]).slice(0, 32)}' is not allowed through the REST stand-in`);
+  if (!ALLOWED_COMMANDS.has(name))
+    throw new BadRequest(`ERR command '${String(body[0]).slice(0, 32)}' is not allowed through the REST stand-in`);
   if (name === "EVAL" || name === "EVALSHA") {
     const script = String(body[1] ?? "");
     const sha = name === "EVAL" ? scriptSha(script) : script.toLowerCase();
@@ -48,17 +49,25 @@ export function parseCommand(body: unknown, scripts: ReadonlySet<string>): Comma
   }
   if (name === "BLPOP") {
     const timeout = Number(body[2]);
-    if (body.length !== 3 || !String(body[1]).startsWith(RPC_REPLY_PREFIX) || !(timeout > 0 && timeout <= MAX_BLOCK_SECONDS))
-      throw new BadRequest(`ERR BLPOP is not allowed except alone on one RoomService reply list, for at most ${MAX_BLOCK_SECONDS} s`);
+    if (
+      body.length !== 3 ||
+      !String(body[1]).startsWith(RPC_REPLY_PREFIX) ||
+      !(timeout > 0 && timeout <= MAX_BLOCK_SECONDS)
+    )
+      throw new BadRequest(
+        `ERR BLPOP is not allowed except alone on one RoomService reply list, for at most ${MAX_BLOCK_SECONDS} s`,
+      );
   }
   return [name, ...body.slice(1)];
 }
 
 export function parseCommands(body: unknown, scripts: ReadonlySet<string>): Command[] {
-  if (!Array.isArray(body) || body.length === 0) throw new BadRequest("ERR request body must be a non-empty JSON array of commands");
+  if (!Array.isArray(body) || body.length === 0)
+    throw new BadRequest("ERR request body must be a non-empty JSON array of commands");
   if (body.length > MAX_COMMANDS) throw new BadRequest(`ERR at most ${MAX_COMMANDS} commands per request`);
   const cmds = body.map((c) => parseCommand(c, scripts));
-  if (cmds.some((c) => BLOCKING_COMMANDS.has(String(c[0])))) throw new BadRequest("ERR blocking commands run alone, not in a pipeline");
+  if (cmds.some((c) => BLOCKING_COMMANDS.has(String(c[0]))))
+    throw new BadRequest("ERR blocking commands run alone, not in a pipeline");
   return cmds;
 }
 

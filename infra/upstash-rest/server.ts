@@ -9,7 +9,15 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { Redis, ReplyError } from "ioredis";
 import { SCRIPTS } from "#shared/redis/scripts.ts";
-import { BLOCKING_COMMANDS, BadRequest, encodeReply, parseCommand, parseCommands, scriptSha, type Command } from "./protocol.ts";
+import {
+  BLOCKING_COMMANDS,
+  BadRequest,
+  encodeReply,
+  parseCommand,
+  parseCommands,
+  scriptSha,
+  type Command,
+} from "./protocol.ts";
 
 export interface UpstashRestOptions {
   redisUrl: string;

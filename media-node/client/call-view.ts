@@ -32,7 +32,9 @@ export interface CallView {
 export function describeRoute(joined: Pick<MeridianClient["joined"], "node" | "signalNode">): string {
   const host = `${joined.node.id} (${joined.node.region})`;
   if (!joined.signalNode) return `host ${host}`; // a node from before the join answer named it
-  return joined.signalNode === joined.node.id ? `signal node and host ${host}` : `signal node ${joined.signalNode} → host ${host} (bridged)`;
+  return joined.signalNode === joined.node.id
+    ? `signal node and host ${host}`
+    : `signal node ${joined.signalNode} → host ${host} (bridged)`;
 }
 
 /** The status line once joined. */

@@ -22,8 +22,20 @@ export function wireControls(state: CallState, el: ControlElements): void {
     button.textContent = labels[t.paused ? 0 : 1]; // t was read before the toggle
     button.setAttribute("aria-pressed", String(!t.paused));
   };
-  el.mic.addEventListener("click", () => void toggle("microphone", el.mic, ["Mute mic", "Unmute mic"]).catch((e: unknown) => el.status(`mute failed: ${String(e)}`)));
-  el.camera.addEventListener("click", () => void toggle("camera", el.camera, ["Turn camera off", "Turn camera on"]).catch((e: unknown) => el.status(`camera failed: ${String(e)}`)));
+  el.mic.addEventListener(
+    "click",
+    () =>
+      void toggle("microphone", el.mic, ["Mute mic", "Unmute mic"]).catch((e: unknown) =>
+        el.status(`mute failed: ${String(e)}`),
+      ),
+  );
+  el.camera.addEventListener(
+    "click",
+    () =>
+      void toggle("camera", el.camera, ["Turn camera off", "Turn camera on"]).catch((e: unknown) =>
+        el.status(`camera failed: ${String(e)}`),
+      ),
+  );
   let screen: MediaStream | undefined;
   el.screen.addEventListener("click", () => {
     const c = state.client;

@@ -60,17 +60,34 @@ async function join(url: string, token: string): Promise<void> {
   // No control plane here to ask for a new node: rejoin the same URL with the same token. That
   // follows a restarted node, and in a cluster the node re-resolves a moved room (wrong node); it
   // fails once the token expires or the node stays away (the client's bounded retries).
-  const client = await MeridianClient.connect({ url, token, onReconnect: async () => ({ url, token }), dynacast: params.get("dynacast") !== "0", ...(params.get("relay") === "1" ? { iceTransportPolicy: "relay" as const } : {}) });
+  const client = await MeridianClient.connect({
+    url,
+    token,
+    onReconnect: async () => ({ url, token }),
+    dynacast: params.get("dynacast") !== "0",
+    ...(params.get("relay") === "1" ? { iceTransportPolicy: "relay" as const } : {}),
+  });
   state.joinedAt = performance.now();
   wire(client);
   status(joinedStatus(client));
   const publish = params.get("publish");
   if (publish !== "0" && client.joined.permissions.canPublish) {
-    const local = await client.publishMedia({ audio: true, video: publish !== "audio", simulcast: params.get("simulcast") !== "0" });
+    const local = await client.publishMedia({
+      audio: true,
+      video: publish !== "audio",
+      simulcast: params.get("simulcast") !== "0",
+    });
     showLocal($<HTMLVideoElement>("local"), local, client.joined.participant.identity);
     state.publishedAt = performance.now();
   }
-  if (client.joined.permissions.canPublish) wireControls(state, { mic: $("mute-mic"), camera: $("mute-camera"), screen: $("share-screen"), box: $("controls"), status });
+  if (client.joined.permissions.canPublish)
+    wireControls(state, {
+      mic: $("mute-mic"),
+      camera: $("mute-camera"),
+      screen: $("share-screen"),
+      box: $("controls"),
+      status,
+    });
   if (params.get("data") === "1") {
     const dp = await client.publishData("chat");
     state.sendData = (text) => dp.send(text);

@@ -3,9 +3,29 @@
 // through a hook that fetches a fresh url + token from the control plane — when the node asks it to
 // (`reconnect`) or its connection is lost in a way a rejoin can fix (node died, bridge timed out).
 import { Device, type types } from "mediasoup-client";
-import { CloseCode, defaultSource, shouldReconnect, type NotificationData, type NotificationName, type ParticipantInfo, type ResumeInfo, type Responses, type TrackInfo, type TrackSource, type VideoLayer, type ConnectionQuality } from "#shared/protocol.ts";
+import {
+  CloseCode,
+  defaultSource,
+  shouldReconnect,
+  type NotificationData,
+  type NotificationName,
+  type ParticipantInfo,
+  type ResumeInfo,
+  type Responses,
+  type TrackInfo,
+  type TrackSource,
+  type VideoLayer,
+  type ConnectionQuality,
+} from "#shared/protocol.ts";
 import { SignalClient, SignalError, type CloseInfo } from "./signal-client.ts";
-import { CAMERA_CAPTURE, cameraEncodings, encodingLayers, SCREEN_ENCODINGS, START_BITRATE_KBPS, type Simulcast } from "./simulcast.ts";
+import {
+  CAMERA_CAPTURE,
+  cameraEncodings,
+  encodingLayers,
+  SCREEN_ENCODINGS,
+  START_BITRATE_KBPS,
+  type Simulcast,
+} from "./simulcast.ts";
 import { TrackViews } from "./track-views.ts";
 
 /** Rejoin attempts after a lost connection, and the backoff between them (doubling, capped). */
@@ -27,7 +47,16 @@ const RESUME_WINDOW_MS = 5_000;
  * 1006: the socket dropped (node died); 1001/1012/1013: the server went away or is restarting;
  * the node's wrong-node/draining codes; the bridge's codes for a lost hosting node. */
 export function shouldRejoin(code: number): boolean {
-  return code === 1006 || code === 1001 || code === 1012 || code === 1013 || code === CloseCode.WrongNode || code === CloseCode.Draining || code === CloseCode.SessionExpired || shouldReconnect(code);
+  return (
+    code === 1006 ||
+    code === 1001 ||
+    code === 1012 ||
+    code === 1013 ||
+    code === CloseCode.WrongNode ||
+    code === CloseCode.Draining ||
+    code === CloseCode.SessionExpired ||
+    shouldReconnect(code)
+  );
 }
 
 export function rejoinBackoffMs(attempt: number): number {
@@ -160,7 +189,9 @@ export class MeridianClient {
     const client = new MeridianClient(signal, device, joined, opts);
     client.watchSignal(signal);
     if (joined.permissions.canSubscribe) {
-      await signal.request("setRtpCapabilities", { rtpCapabilities: device.recvRtpCapabilities as Record<string, unknown> });
+      await signal.request("setRtpCapabilities", {
+        rtpCapabilities: device.recvRtpCapabilities as Record<string, unknown>,
+      });
       client.recvTransport = await client.createTransport("recv");
       for (const p of joined.participants) for (const t of p.tracks) void client.subscribe(p.identity, t);
       void client.subscribe("", { trackId: joined.serverDataTrackId, kind: "data", muted: false });
@@ -239,7 +270,8 @@ export class MeridianClient {
       ...(iceServers ? { iceServers } : {}),
       ...(this.opts.iceTransportPolicy ? { iceTransportPolicy: this.opts.iceTransportPolicy } : {}),
     });
-    const transport = direction === "send" ? this.device.createSendTransport(options) : this.device.createRecvTransport(options);
+    const transport =
+      direction === "send" ? this.device.createSendTransport(options) : this.device.createRecvTransport(options);
     this.watchIce(transport, direction);
     transport.on("connect", ({ dtlsParameters }, ok, fail) => {
       this.signal
@@ -261,7 +293,12 @@ export class MeridianClient {
       });
       transport.on("producedata", ({ sctpStreamParameters, label, protocol }, ok, fail) => {
         this.signal
-          .request("produceData", { transportId: transport.id, sctpStreamParameters: sctpStreamParameters as never, label, protocol })
+          .request("produceData", {
+            transportId: transport.id,
+            sctpStreamParameters: sctpStreamParameters as never,
+            label,
+            protocol,
+          })
           .then(({ trackId }) => ok({ id: trackId }), fail);
       });
     }
@@ -297,7 +334,9 @@ export class MeridianClient {
       else if (state === "failed") void restart();
       else if (state === "disconnected") timer = setTimeout(() => void restart(), ICE_DISCONNECTED_GRACE_MS);
     });
-    transport.on("icecandidateerror", (e) => this.emit("iceError", { direction, errorCode: e.errorCode, errorText: e.errorText, url: e.url }));
+    transport.on("icecandidateerror", (e) =>
+      this.emit("iceError", { direction, errorCode: e.errorCode, errorText: e.errorText, url: e.url }),
+    );
   }
 
   private async send(): Promise<types.Transport> {
@@ -309,7 +348,10 @@ export class MeridianClient {
    * simulcast layers (320×180, 640×360, 1280×720, VP8 with temporal layers) unless `simulcast`
    * says otherwise. Returns the local stream. */
   async publishMedia(opts: { audio?: boolean; video?: boolean; simulcast?: Simulcast } = {}): Promise<MediaStream> {
-    const stream = await navigator.mediaDevices.getUserMedia({ audio: opts.audio ?? true, video: (opts.video ?? true) ? CAMERA_CAPTURE : false });
+    const stream = await navigator.mediaDevices.getUserMedia({
+      audio: opts.audio ?? true,
+      video: (opts.video ?? true) ? CAMERA_CAPTURE : false,
+    });
     await this.publishStream(stream, { simulcast: opts.simulcast ?? true });
     return stream;
   }
@@ -318,7 +360,10 @@ export class MeridianClient {
    * offered. Source `screen_share` (`screen_share_audio`). Returns the captured stream; ending it
    * (the browser's "stop sharing") unpublishes it. */
   async publishScreen(opts: { audio?: boolean } = {}): Promise<MediaStream> {
-    const stream = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: 15 }, audio: opts.audio ?? false });
+    const stream = await navigator.mediaDevices.getDisplayMedia({
+      video: { frameRate: 15 },
+      audio: opts.audio ?? false,
+    });
     await this.publishStream(stream, { screen: true });
     for (const t of stream.getTracks()) t.addEventListener("ended", () => void this.unpublishTrack(t));
     return stream;
@@ -328,8 +373,13 @@ export class MeridianClient {
     const transport = await this.send();
     for (const track of stream.getTracks()) {
       const kind = track.kind === "audio" ? "audio" : "video";
-      const source: TrackSource = opts.screen ? (kind === "audio" ? "screen_share_audio" : "screen_share") : defaultSource(kind);
-      const encodings = kind === "audio" ? undefined : opts.screen ? SCREEN_ENCODINGS : cameraEncodings(opts.simulcast ?? true);
+      const source: TrackSource = opts.screen
+        ? kind === "audio"
+          ? "screen_share_audio"
+          : "screen_share"
+        : defaultSource(kind);
+      const encodings =
+        kind === "audio" ? undefined : opts.screen ? SCREEN_ENCODINGS : cameraEncodings(opts.simulcast ?? true);
       const layers = encodings ? encodingLayers(track.getSettings(), encodings) : undefined;
       const producer = await transport.produce({
         track,
@@ -355,12 +405,21 @@ export class MeridianClient {
 
   /** The local tracks published, by track id (for mute buttons). */
   get localTracks(): { trackId: string; kind: string; source: TrackSource; paused: boolean }[] {
-    return [...this.published.values()].map((p) => ({ trackId: p.id, kind: p.kind, source: p.appData.source as TrackSource, paused: p.paused }));
+    return [...this.published.values()].map((p) => ({
+      trackId: p.id,
+      kind: p.kind,
+      source: p.appData.source as TrackSource,
+      paused: p.paused,
+    }));
   }
 
   /** Explicit layer choice for a subscribed video track (LiveKit's setVideoQuality): the node
    * forwards the best layer available up to `spatialLayer`; `priority` (1-255) shares bandwidth. */
-  async setPreferredLayers(trackId: string, spatialLayer: number, opts: { temporalLayer?: number; priority?: number } = {}): Promise<void> {
+  async setPreferredLayers(
+    trackId: string,
+    spatialLayer: number,
+    opts: { temporalLayer?: number; priority?: number } = {},
+  ): Promise<void> {
     await this.signal.request("setPreferredLayers", { trackId, spatialLayer, ...opts });
   }
 
@@ -412,7 +471,8 @@ export class MeridianClient {
           label: r.label,
           protocol: r.protocol,
         });
-        if (t.trackId === this.joined.serverDataTrackId) dc.on("message", (data: string | ArrayBuffer) => this.serverMessage(data));
+        if (t.trackId === this.joined.serverDataTrackId)
+          dc.on("message", (data: string | ArrayBuffer) => this.serverMessage(data));
         else dc.on("message", (data: string | ArrayBuffer) => this.emit("data", { identity, label: dc.label, data }));
         return;
       }
@@ -424,7 +484,15 @@ export class MeridianClient {
         rtpParameters: r.rtpParameters as unknown as types.RtpParameters,
       });
       const source = t.source ?? (r.kind === "audio" ? "microphone" : "camera");
-      const remote: RemoteTrack = { identity, trackId: t.trackId, kind: r.kind, source, muted: t.muted, track: consumer.track, consumer };
+      const remote: RemoteTrack = {
+        identity,
+        trackId: t.trackId,
+        kind: r.kind,
+        source,
+        muted: t.muted,
+        track: consumer.track,
+        consumer,
+      };
       this.remote.set(consumer.id, remote);
       await this.signal.request("resumeConsumer", { consumerId: consumer.id });
       this.emit("trackSubscribed", remote);
@@ -437,7 +505,10 @@ export class MeridianClient {
   /** Server data frames are JSON text {topic?, data: base64} (shared/protocol.ts serverDataTrackId). */
   private serverMessage(frame: string | ArrayBuffer): void {
     try {
-      const m = JSON.parse(typeof frame === "string" ? frame : new TextDecoder().decode(frame)) as { topic?: string; data: string };
+      const m = JSON.parse(typeof frame === "string" ? frame : new TextDecoder().decode(frame)) as {
+        topic?: string;
+        data: string;
+      };
       this.emit("serverData", { topic: m.topic, payload: Uint8Array.from(atob(m.data), (c) => c.charCodeAt(0)) });
     } catch (e) {
       console.warn("malformed server data frame", e);
@@ -485,7 +556,8 @@ export class MeridianClient {
       case "speakers":
         return this.emit("speakers", (data as NotificationData<"speakers">).speakers);
       case "connectionQuality":
-        for (const u of (data as NotificationData<"connectionQuality">).updates) this.quality.set(u.identity, u.quality);
+        for (const u of (data as NotificationData<"connectionQuality">).updates)
+          this.quality.set(u.identity, u.quality);
         return this.emit("connectionQuality", (data as NotificationData<"connectionQuality">).updates);
       case "consumerClosed": {
         const d = data as NotificationData<"consumerClosed">;
@@ -522,7 +594,9 @@ export class MeridianClient {
   private async followReconnect(reason: string): Promise<void> {
     const onReconnect = this.opts.onReconnect;
     if (!onReconnect || this.finished) return;
-    const tracks = [...this.published.values()].filter((p) => p.track !== null).map((p) => ({ track: p.track!, as: this.publishedAs.get(p.id) ?? {} }));
+    const tracks = [...this.published.values()]
+      .filter((p) => p.track !== null)
+      .map((p) => ({ track: p.track!, as: this.publishedAs.get(p.id) ?? {} }));
     this.leave();
     let error = "";
     for (let attempt = 0; attempt < REJOIN_ATTEMPTS; attempt++) {

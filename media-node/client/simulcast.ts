@@ -33,7 +33,10 @@ export function cameraEncodings(s: Simulcast): types.RtpEncodingParameters[] | u
 }
 
 /** Pure: the size of each encoding of a track captured at `settings`' size (lowest first). */
-export function encodingLayers(settings: { width?: number; height?: number }, encodings: readonly types.RtpEncodingParameters[] | undefined): VideoLayer[] | undefined {
+export function encodingLayers(
+  settings: { width?: number; height?: number },
+  encodings: readonly types.RtpEncodingParameters[] | undefined,
+): VideoLayer[] | undefined {
   const { width, height } = settings;
   if (!width || !height) return undefined;
   return (encodings ?? [{}]).map((e) => {

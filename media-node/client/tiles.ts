@@ -33,7 +33,13 @@ export function addTileStyles(doc: Document): void {
 /** What the name line says about a participant's tracks. */
 export function describeKinds(kinds: readonly ("audio" | "video")[]): string {
   const has = (k: "audio" | "video") => kinds.includes(k);
-  return has("audio") && has("video") ? "audio + video" : has("video") ? "video" : has("audio") ? "audio only" : "no media";
+  return has("audio") && has("video")
+    ? "audio + video"
+    : has("video")
+      ? "video"
+      : has("audio")
+        ? "audio only"
+        : "no media";
 }
 
 /** First letter (or symbol) of an identity, for the placeholder. */

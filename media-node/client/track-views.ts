@@ -88,7 +88,8 @@ export class TrackViews {
     if (!el) return;
     const box = el.getBoundingClientRect();
     const dpr = globalThis.devicePixelRatio || 1;
-    const visible = document.visibilityState !== "hidden" && this.inView.get(el) !== false && box.width > 0 && box.height > 0;
+    const visible =
+      document.visibilityState !== "hidden" && this.inView.get(el) !== false && box.width > 0 && box.height > 0;
     this.send(trackId, { visible, width: Math.round(box.width * dpr), height: Math.round(box.height * dpr) });
   }
 

@@ -13,7 +13,12 @@ const ms = z.coerce.number().int().nonnegative();
 const bool = z.union([z.boolean(), z.enum(["true", "false", "1", "0"]).transform((s) => s === "true" || s === "1")]);
 
 export const ConfigSchema = z.object({
-  node_id: z.string().min(1).max(128).regex(/^[A-Za-z0-9._-]+$/).optional(),
+  node_id: z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(/^[A-Za-z0-9._-]+$/)
+    .optional(),
   region: z.string().min(1).max(64).default("local"),
   /** Address put in ICE candidates (public IP or hostname); defaults to the first non-internal IPv4. */
   announced_address: z.string().min(1).optional(),
@@ -57,7 +62,11 @@ export const ConfigSchema = z.object({
    * this bounds how long a revoked user or a stale grant can stay in a call. Default 12 h. */
   max_session_age_ms: ms.default(12 * 3_600_000),
   /** Bytes the node queues for one signaling socket before closing it (SendBufferFull, 4507). */
-  signal_max_buffered_bytes: z.coerce.number().int().min(64 * 1024).default(1024 * 1024),
+  signal_max_buffered_bytes: z.coerce
+    .number()
+    .int()
+    .min(64 * 1024)
+    .default(1024 * 1024),
   /** WebSockets that have not joined yet, node-wide; more upgrades get 503. */
   max_pending_sockets: z.coerce.number().int().positive().default(1_000),
   /** How long a session is kept after its connection dropped, for the client to resume it
@@ -68,13 +77,23 @@ export const ConfigSchema = z.object({
   /** TURN servers for clients (comma-separated turn:/turns: URIs); unset: no TURN. */
   turn_urls: z
     .string()
-    .transform((s) => s.split(",").map((u) => u.trim()).filter((u) => u !== ""))
+    .transform((s) =>
+      s
+        .split(",")
+        .map((u) => u.trim())
+        .filter((u) => u !== ""),
+    )
     .pipe(z.array(z.string().regex(/^turns?:[^\s,]+$/, "a turn: or turns: URI")).max(8))
     .optional(),
   /** The TURN server's static-auth-secret (coturn `use-auth-secret`); required with turn_urls. */
   turn_secret: z.string().min(16).optional(),
   /** Lifetime of the TURN credentials handed out at join (and resume), seconds. */
-  turn_credential_ttl_s: z.coerce.number().int().min(60).max(7 * 86_400).default(86_400),
+  turn_credential_ttl_s: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(7 * 86_400)
+    .default(86_400),
   log_level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   mediasoup_log_level: z.enum(["debug", "warn", "error", "none"]).default("warn"),
   /** Serve the browser client bundle and demo page. */
@@ -82,22 +101,20 @@ export const ConfigSchema = z.object({
   /** LiveKit's webhook config (the deploy file's top-level `webhook:`): room events POSTed to each
    * URL, signed with api_key's secret (one of api_keys). In the environment: WEBHOOK as JSON. */
   webhook: z
-    .preprocess(
-      (v) => {
-        if (typeof v !== "string") return v;
-        try {
-          return JSON.parse(v) as unknown;
-        } catch {
-          return v;
-        }
-      },
-      WebhookConfig,
-    )
+    .preprocess((v) => {
+      if (typeof v !== "string") return v;
+      try {
+        return JSON.parse(v) as unknown;
+      } catch {
+        return v;
+      }
+    }, WebhookConfig)
     .optional(),
 });
 type Raw = z.infer<typeof ConfigSchema>;
 
-export interface MediaNodeConfig extends Omit<Raw, "node_id" | "announced_address" | "workers" | "signal_url" | "api_keys"> {
+export interface MediaNodeConfig
+  extends Omit<Raw, "node_id" | "announced_address" | "workers" | "signal_url" | "api_keys"> {
   /** The deploy file's `cascade:` section overlaid by CASCADE_* variables. */
   cascade: CascadeConfig;
   node_id: string;
@@ -135,8 +152,12 @@ export function resolveConfig(
     throw new ConfigError(`invalid media node config: ${msg}`);
   }
   const c = parsed.data;
-  if ((c.turn_urls?.length ?? 0) > 0 && !c.turn_secret) throw new ConfigError("invalid media node config: turn_secret is required with turn_urls");
-  if ((c.pipe_port_min === undefined) !== (c.pipe_port_max === undefined) || (c.pipe_port_min ?? 0) > (c.pipe_port_max ?? 0))
+  if ((c.turn_urls?.length ?? 0) > 0 && !c.turn_secret)
+    throw new ConfigError("invalid media node config: turn_secret is required with turn_urls");
+  if (
+    (c.pipe_port_min === undefined) !== (c.pipe_port_max === undefined) ||
+    (c.pipe_port_min ?? 0) > (c.pipe_port_max ?? 0)
+  )
     throw new ConfigError("invalid media node config: pipe_port_min and pipe_port_max go together, min <= max");
   const cascadeMerged: Record<string, unknown> = { ...cascadeFile };
   for (const key of Object.keys(CascadeConfig.shape)) {
@@ -144,14 +165,18 @@ export function resolveConfig(
     if (v !== undefined && v !== "") cascadeMerged[key] = v;
   }
   const cascade = CascadeConfig.safeParse(cascadeMerged);
-  if (!cascade.success) throw new ConfigError(`invalid media node config: cascade: ${cascade.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  if (!cascade.success)
+    throw new ConfigError(
+      `invalid media node config: cascade: ${cascade.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+    );
   let apiKeys: ApiKeys;
   try {
     apiKeys = parseApiKeys(c.api_keys);
   } catch (e) {
     throw new ConfigError(`invalid media node config: api_keys: ${(e as Error).message}`);
   }
-  if (c.webhook && !apiKeys.has(c.webhook.api_key)) throw new ConfigError("invalid media node config: webhook.api_key is not one of api_keys");
+  if (c.webhook && !apiKeys.has(c.webhook.api_key))
+    throw new ConfigError("invalid media node config: webhook.api_key is not one of api_keys");
   const announced = c.announced_address ?? firstPublicIpv4();
   const signalHost = announced.includes(":") ? `[${announced}]` : announced;
   return {
@@ -178,10 +203,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError((e as Error).message);
   }
   const unknown = Object.keys(deploy.media_node).filter((k) => !Object.hasOwn(ConfigSchema.shape, k));
-  if (unknown.length > 0) throw new ConfigError(`invalid media node config: ${path}: unknown media_node key(s) ${unknown.join(", ")}`);
-  const config = resolveConfig({ ...deploy.media_node, ...(deploy.webhook ? { webhook: deploy.webhook } : {}) }, env, deploy.cascade);
+  if (unknown.length > 0)
+    throw new ConfigError(`invalid media node config: ${path}: unknown media_node key(s) ${unknown.join(", ")}`);
+  const config = resolveConfig(
+    { ...deploy.media_node, ...(deploy.webhook ? { webhook: deploy.webhook } : {}) },
+    env,
+    deploy.cascade,
+  );
   const regions = deploy.node_selector.regions.map((r) => r.name);
   if (regions.length > 0 && !regions.includes(config.region))
-    throw new ConfigError(`invalid media node config: region ${config.region} is not a node_selector region in ${path} (${regions.join(", ")})`);
+    throw new ConfigError(
+      `invalid media node config: region ${config.region} is not a node_selector region in ${path} (${regions.join(", ")})`,
+    );
   return config;
 }

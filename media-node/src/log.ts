@@ -8,6 +8,9 @@ export function createLogger(level: string, nodeId: string): Logger {
   return pino({
     level,
     base: { node: nodeId },
-    redact: { paths: ["token", "*.token", "access_token", "api_keys", "apiSecret", "*.apiSecret"], censor: "[redacted]" },
+    redact: {
+      paths: ["token", "*.token", "access_token", "api_keys", "apiSecret", "*.apiSecret"],
+      censor: "[redacted]",
+    },
   });
 }

@@ -81,7 +81,8 @@ export class MediaNode {
       if (config.cascade.enabled) {
         const registry = this.registry;
         const pipeIp = config.pipe_listen_ip ?? config.listen_ip;
-        const announced = config.pipe_announced_address ?? (isIP(config.announced_address) ? config.announced_address : undefined);
+        const announced =
+          config.pipe_announced_address ?? (isIP(config.announced_address) ? config.announced_address : undefined);
         this.cascade = new Cascade({
           nodeId: config.node_id,
           region: config.region,
@@ -89,19 +90,28 @@ export class MediaNode {
           pipe: {
             listenIp: pipeIp,
             ...(announced ? { announcedAddress: announced } : {}),
-            ...(config.pipe_port_min !== undefined && config.pipe_port_max !== undefined ? { portRange: { min: config.pipe_port_min, max: config.pipe_port_max } } : {}),
+            ...(config.pipe_port_min !== undefined && config.pipe_port_max !== undefined
+              ? { portRange: { min: config.pipe_port_min, max: config.pipe_port_max } }
+              : {}),
           },
           redis: () => registry.scripts,
           bridge: () => this.bridge,
           serves: (room, node) => registry.servesRoom(room, node),
           openRoom: async (room) => this.rooms.roomFor(room, undefined, (await registry.roomRecord(room))?.record),
           owner: async (room) => (await registry.roomRecord(room))?.record?.node,
-          resync: (room) => registry.rewriteParticipants(room.name, [...room.participants.values()].map((p) => p.record())),
+          resync: (room) =>
+            registry.rewriteParticipants(
+              room.name,
+              [...room.participants.values()].map((p) => p.record()),
+            ),
           log: log.child({ component: "cascade" }),
         });
       }
     }
-    const turn = config.turn_urls?.length && config.turn_secret ? { urls: config.turn_urls, secret: config.turn_secret, ttlSec: config.turn_credential_ttl_s } : undefined;
+    const turn =
+      config.turn_urls?.length && config.turn_secret
+        ? { urls: config.turn_urls, secret: config.turn_secret, ttlSec: config.turn_credential_ttl_s }
+        : undefined;
     if (config.webhook) {
       this.webhooks = new WebhookNotifier({
         apiKey: config.webhook.api_key,
@@ -142,7 +152,11 @@ export class MediaNode {
     }
     const resumable =
       config.resume_grace_ms > 0
-        ? new ResumeRegistry({ graceMs: config.resume_grace_ms, maxParked: config.max_parked_sessions, count: (result) => metrics.resumes.inc({ result }) })
+        ? new ResumeRegistry({
+            graceMs: config.resume_grace_ms,
+            maxParked: config.max_parked_sessions,
+            count: (result) => metrics.resumes.inc({ result }),
+          })
         : undefined;
     this.signaling = new SignalingServer({
       resumable,
@@ -179,9 +193,16 @@ export class MediaNode {
   private async connectBridge(): Promise<void> {
     const c = this.config;
     if (!c.redis_url || this.stopping) return;
-    const ep = new BridgeEndpoint({ nodeId: c.node_id, redisUrl: c.redis_url, apiKeys: c.api_keys, log: this.log.child({ component: "bridge" }) });
+    const ep = new BridgeEndpoint({
+      nodeId: c.node_id,
+      redisUrl: c.redis_url,
+      apiKeys: c.api_keys,
+      log: this.log.child({ component: "bridge" }),
+    });
     ep.onSession((session, init) =>
-      init.query?.[CASCADE_QUERY] !== undefined && this.cascade ? this.cascade.hostLink(session, init) : this.signaling.hostBridged(session),
+      init.query?.[CASCADE_QUERY] !== undefined && this.cascade
+        ? this.cascade.hostLink(session, init)
+        : this.signaling.hostBridged(session),
     );
     ep.onBusMessage((msg, from) => {
       const m = parseBusMessage(msg);
@@ -205,7 +226,10 @@ export class MediaNode {
     this.bridge = ep;
   }
 
-  static async start(config: MediaNodeConfig, log = createLogger(config.log_level, config.node_id)): Promise<MediaNode> {
+  static async start(
+    config: MediaNodeConfig,
+    log = createLogger(config.log_level, config.node_id),
+  ): Promise<MediaNode> {
     const pool = await WorkerPool.start({
       count: config.workers,
       listenIp: config.listen_ip,
@@ -226,7 +250,12 @@ export class MediaNode {
       throw e;
     }
     log.info(
-      { region: config.region, signalUrl: config.signal_url, workers: config.workers, mode: config.standalone ? "standalone" : "cluster" },
+      {
+        region: config.region,
+        signalUrl: config.signal_url,
+        workers: config.workers,
+        mode: config.standalone ? "standalone" : "cluster",
+      },
       "media node serving",
     );
     return node;
@@ -254,7 +283,8 @@ export class MediaNode {
     }
     const deadline = AbortSignal.timeout(deadlineMs);
     await this.rooms.whenEmpty(deadline);
-    if (this.rooms.rooms.size > 0) this.log.warn({ rooms: this.rooms.rooms.size }, "drain deadline passed; closing rooms");
+    if (this.rooms.rooms.size > 0)
+      this.log.warn({ rooms: this.rooms.rooms.size }, "drain deadline passed; closing rooms");
     this.rooms.closeAll();
   }
 

@@ -11,14 +11,18 @@ export const GENERATED_MODULE = join(here, "sources.generated.ts");
 
 function luaFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true })
-    .flatMap((e) => (e.isDirectory() ? luaFiles(join(dir, e.name)) : e.name.endsWith(".lua") ? [join(dir, e.name)] : []))
+    .flatMap((e) =>
+      e.isDirectory() ? luaFiles(join(dir, e.name)) : e.name.endsWith(".lua") ? [join(dir, e.name)] : [],
+    )
     .sort();
 }
 
 /** The module's text for the .lua files as they are now. */
 export function renderSourcesModule(): string {
   const entries = luaFiles(SCRIPTS_DIR).map((file) => {
-    const name = relative(SCRIPTS_DIR, file).replaceAll("\\", "/").replace(/\.lua$/, "");
+    const name = relative(SCRIPTS_DIR, file)
+      .replaceAll("\\", "/")
+      .replace(/\.lua$/, "");
     return `  ${JSON.stringify(name)}: ${JSON.stringify(readFileSync(file, "utf8"))},`;
   });
   return [

@@ -31,7 +31,14 @@ describe("bench fleet registration", () => {
     await sleep(NODE_TTL_MS + 500);
     expect(await freshNodes(redis, fleet.now)).toBe(3000);
     const config = NodeSelectorConfig.parse({ regions: REGIONS });
-    const r = await placeRoom(run, { room: "r", mode: "create", autoCreate: true, config, regionOrder: [REGIONS[0]!.name], now: fleet.now });
+    const r = await placeRoom(run, {
+      room: "r",
+      mode: "create",
+      autoCreate: true,
+      config,
+      regionOrder: [REGIONS[0]!.name],
+      now: fleet.now,
+    });
     expect(r.status).toBe("ok");
   }, 60_000);
 });

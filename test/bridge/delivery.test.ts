@@ -95,7 +95,12 @@ describe("bridge delivery", () => {
   });
 
   it("fails start() clearly when Redis is unreachable", async () => {
-    const ep = new BridgeEndpoint({ nodeId: "nowhere", redisUrl: "redis://127.0.0.1:1", apiKeys: busKeys, log: { info() {}, warn() {} } });
+    const ep = new BridgeEndpoint({
+      nodeId: "nowhere",
+      redisUrl: "redis://127.0.0.1:1",
+      apiKeys: busKeys,
+      log: { info() {}, warn() {} },
+    });
     await expect(ep.start()).rejects.toThrow(/ECONNREFUSED|Connection is closed/);
     // A relay that calls open() anyway gets a session that closes with a clear code.
     expect(await closed(ep.open("x", { assertion: "t" }))).toMatchObject({ code: BridgeCloseCode.EndpointClosed });
@@ -167,10 +172,28 @@ describe("bridge delivery", () => {
     // A bridge envelope claiming another sender than the one that sealed it.
     await fake.sealed("host-1", encode("sig-1", { k: "close", s: randomUUID(), r: "s", c: 1000, w: "" }));
     const rejectedNow = () => host.metrics.busRejected;
-    await until(() => seen.length === 1 && rejectedNow().replayed > before.replayed && rejectedNow().sender_mismatch > before.sender_mismatch, 5_000, "rejections");
+    await until(
+      () =>
+        seen.length === 1 &&
+        rejectedNow().replayed > before.replayed &&
+        rejectedNow().sender_mismatch > before.sender_mismatch,
+      5_000,
+      "rejections",
+    );
     expect(seen).toEqual([JSON.parse(del)]); // only the genuine one, once
-    const delta = Object.fromEntries(Object.entries(rejectedNow()).map(([k, n]) => [k, n - before[k as keyof typeof before]]));
-    expect(delta).toEqual({ unsigned: 1, malformed: 0, unknown_key: 0, bad_mac: 3, stale: 1, replayed: 1, too_large: 0, sender_mismatch: 1 });
+    const delta = Object.fromEntries(
+      Object.entries(rejectedNow()).map(([k, n]) => [k, n - before[k as keyof typeof before]]),
+    );
+    expect(delta).toEqual({
+      unsigned: 1,
+      malformed: 0,
+      unknown_key: 0,
+      bad_mac: 3,
+      stale: 1,
+      replayed: 1,
+      too_large: 0,
+      sender_mismatch: 1,
+    });
     fake.stop();
   });
 });

@@ -5,7 +5,17 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestRedis } from "../support/redis.ts";
 import { BridgeCloseCode, type BridgeEndpoint, type BridgeSession } from "../../media-node/src/bridge/index.ts";
-import { closed, collect, echo, FakeNode, opened, sigkill, spawnNode as spawnChild, startEndpoint, until } from "./support.ts";
+import {
+  closed,
+  collect,
+  echo,
+  FakeNode,
+  opened,
+  sigkill,
+  spawnNode as spawnChild,
+  startEndpoint,
+  until,
+} from "./support.ts";
 
 let redis: TestRedis;
 let a: BridgeEndpoint;
@@ -74,7 +84,10 @@ describe("bridge faults", () => {
     await redis.restart();
 
     const frames = await got.waitFor(20, 20_000);
-    expect(frames).toEqual([...Array.from({ length: 10 }, (_, i) => `before-${i}`), ...Array.from({ length: 10 }, (_, i) => `during-${i}`)]);
+    expect(frames).toEqual([
+      ...Array.from({ length: 10 }, (_, i) => `before-${i}`),
+      ...Array.from({ length: 10 }, (_, i) => `during-${i}`),
+    ]);
     expect(a.metrics.framesRetransmitted).toBeGreaterThan(0);
     expect(s.state).toBe("open");
 
@@ -114,7 +127,11 @@ describe("bridge faults", () => {
   it("closes with Overflow when the peer stops draining, and the queue stays bounded", async () => {
     const maxQueuedBytes = 64 * 1024;
     const maxQueuedFrames = 200;
-    const flooder = await startEndpoint(redis, "node-flood", { maxQueuedBytes, maxQueuedFrames, peerTimeoutMs: 60_000 });
+    const flooder = await startEndpoint(redis, "node-flood", {
+      maxQueuedBytes,
+      maxQueuedFrames,
+      peerTimeoutMs: 60_000,
+    });
     const fake = await FakeNode.start(redis, "silent-host");
     try {
       const s = flooder.open("silent-host", { assertion: "t" });

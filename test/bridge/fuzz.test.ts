@@ -63,15 +63,34 @@ const victimRef = (i: number) => `victim:${i}`;
 /** Mostly well-formed envelopes aimed at live sessions (both directions), at unknown sessions and
  *  as forged opens; then the same with one field broken or removed; then plain garbage. */
 function shotArb(): fc.Arbitrary<Shot> {
-  const seq = fc.oneof({ weight: 8, arbitrary: fc.nat(40) }, { weight: 1, arbitrary: fc.constant(Number.MAX_SAFE_INTEGER) });
+  const seq = fc.oneof(
+    { weight: 8, arbitrary: fc.nat(40) },
+    { weight: 1, arbitrary: fc.constant(Number.MAX_SAFE_INTEGER) },
+  );
   // Acks beyond what the receiver sent close the session (ProtocolError): mostly 0 so victims live on.
   const ack = fc.oneof({ weight: 8, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: seq });
   const frames = fc.array(fc.string({ unit: "binary", maxLength: 100 }), { minLength: 1, maxLength: 8 });
   const body = fc.oneof(
-    { weight: 6, arbitrary: fc.record({ k: fc.constant("data"), q: seq.map((n) => Math.max(1, n)), m: frames, a: ack }) },
+    {
+      weight: 6,
+      arbitrary: fc.record({ k: fc.constant("data"), q: seq.map((n) => Math.max(1, n)), m: frames, a: ack }),
+    },
     { weight: 2, arbitrary: fc.record({ k: fc.constantFrom("ping", "ack"), a: ack }) },
-    { weight: 1, arbitrary: fc.record({ k: fc.constantFrom("open", "accept"), init: fc.record({ assertion: fc.constantFrom("good", "bad") }) }) },
-    { weight: 1, arbitrary: fc.record({ k: fc.constantFrom("refuse", "close"), c: fc.constantFrom(1000, 4100, 4105, 4999), w: fc.string({ maxLength: 40 }) }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        k: fc.constantFrom("open", "accept"),
+        init: fc.record({ assertion: fc.constantFrom("good", "bad") }),
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        k: fc.constantFrom("refuse", "close"),
+        c: fc.constantFrom(1000, 4100, 4105, 4999),
+        w: fc.string({ maxLength: 40 }),
+      }),
+    },
   );
   const victimShot = fc.tuple(fc.nat(POOL - 1), fc.boolean(), body).map(
     ([i, toHost, b]): Shot => ({
@@ -80,24 +99,50 @@ function shotArb(): fc.Arbitrary<Shot> {
     }),
   );
   const strangerShot = fc
-    .tuple(fc.constantFrom<Target>("fz-sig", "fz-host"), fc.uuid(), fc.constantFrom("s", "h"), fc.constantFrom("fz-fuzzer", "fz-sig", "fz-host"), body)
+    .tuple(
+      fc.constantFrom<Target>("fz-sig", "fz-host"),
+      fc.uuid(),
+      fc.constantFrom("s", "h"),
+      fc.constantFrom("fz-fuzzer", "fz-sig", "fz-host"),
+      body,
+    )
     .map(([to, s, r, f, b]): Shot => ({ to, env: { t: "bridge", v: 1, s, f, r, ...b } }));
-  const forgedOpen = fc
-    .tuple(fc.uuid(), fc.constantFrom("good", "bad"))
-    .map(([s, token]): Shot => ({ to: "fz-host", env: { t: "bridge", v: 1, k: "open", s, f: "fz-fuzzer", r: "s", init: { assertion: token } } }));
-  const wellFormed = fc.oneof({ weight: 6, arbitrary: victimShot }, { weight: 2, arbitrary: strangerShot }, { weight: 1, arbitrary: forgedOpen });
+  const forgedOpen = fc.tuple(fc.uuid(), fc.constantFrom("good", "bad")).map(
+    ([s, token]): Shot => ({
+      to: "fz-host",
+      env: { t: "bridge", v: 1, k: "open", s, f: "fz-fuzzer", r: "s", init: { assertion: token } },
+    }),
+  );
+  const wellFormed = fc.oneof(
+    { weight: 6, arbitrary: victimShot },
+    { weight: 2, arbitrary: strangerShot },
+    { weight: 1, arbitrary: forgedOpen },
+  );
   const fields = ["t", "v", "k", "s", "f", "r", "q", "m", "a", "c", "w", "init"] as const;
   const broken = fc
     .tuple(wellFormed, fc.constantFrom(...fields), fc.option(fc.anything(), { nil: undefined }))
-    .map(([shot, field, value]): Shot => ("env" in shot ? { to: shot.to, env: { ...shot.env, [field]: value } } : shot));
+    .map(
+      ([shot, field, value]): Shot => ("env" in shot ? { to: shot.to, env: { ...shot.env, [field]: value } } : shot),
+    );
   const garbage = fc
-    .tuple(fc.constantFrom<Target>("fz-sig", "fz-host"), fc.oneof(fc.json(), fc.string({ unit: "binary", maxLength: 300 })))
+    .tuple(
+      fc.constantFrom<Target>("fz-sig", "fz-host"),
+      fc.oneof(fc.json(), fc.string({ unit: "binary", maxLength: 300 })),
+    )
     .map(([to, raw]): Shot => ({ to, raw }));
   // Oversized: just past the inbox limit, padded inside a plausible envelope.
-  const oversized = fc
-    .nat(1_000)
-    .map((n): Shot => ({ to: "fz-host", env: { t: "bridge", v: 1, k: "data", s: victimRef(0), q: 1, m: ["z".repeat(envelopeLimit + n)], a: 0 } }));
-  return fc.oneof({ weight: 8, arbitrary: wellFormed }, { weight: 3, arbitrary: broken }, { weight: 2, arbitrary: garbage }, { weight: 1, arbitrary: oversized });
+  const oversized = fc.nat(1_000).map(
+    (n): Shot => ({
+      to: "fz-host",
+      env: { t: "bridge", v: 1, k: "data", s: victimRef(0), q: 1, m: ["z".repeat(envelopeLimit + n)], a: 0 },
+    }),
+  );
+  return fc.oneof(
+    { weight: 8, arbitrary: wellFormed },
+    { weight: 3, arbitrary: broken },
+    { weight: 2, arbitrary: garbage },
+    { weight: 1, arbitrary: oversized },
+  );
 }
 
 describe("bridge fuzz", () => {
@@ -120,10 +165,16 @@ describe("bridge fuzz", () => {
       fc.asyncProperty(fc.array(shotArb(), { minLength: 1, maxLength: 6 }), async (shots) => {
         await refill();
         for (const shot of shots) {
-          const raw = "raw" in shot ? shot.raw : JSON.stringify(shot.env).replace(/victim:(\d)/g, (_, i: string) => victims[Number(i)]!.id);
+          const raw =
+            "raw" in shot
+              ? shot.raw
+              : JSON.stringify(shot.env).replace(/victim:(\d)/g, (_, i: string) => victims[Number(i)]!.id);
           // An insider with the cluster's bus key, signing as the node the envelope names, so the
           // fuzz reaches the sessions; the bus authentication itself is tested in delivery.test.ts.
-          const as = "env" in shot && typeof shot.env.f === "string" && shot.env.f.length > 0 && shot.env.f.length <= 128 ? shot.env.f : undefined;
+          const as =
+            "env" in shot && typeof shot.env.f === "string" && shot.env.f.length > 0 && shot.env.f.length <= 128
+              ? shot.env.f
+              : undefined;
           await fuzzer.sealed(shot.to, raw, as);
         }
       }),
@@ -140,7 +191,11 @@ describe("bridge fuzz", () => {
 
     expect(await roundTrip(bystander, "still here")).toBe("echoed");
     for (const v of victims) if (v.state === "open") await roundTrip(v, "victim probe");
-    await until(() => victims.every((v) => v.state !== "closed") || victimCloses.length > 0, 5_000, "victim close events");
+    await until(
+      () => victims.every((v) => v.state !== "closed") || victimCloses.length > 0,
+      5_000,
+      "victim close events",
+    );
     expect(victimCloses.every(isValidCloseCode)).toBe(true);
 
     const fresh = sig.open("fz-host", { assertion: "good" });
@@ -158,12 +213,15 @@ describe("bridge fuzz", () => {
     await opened(s);
     let expected: string[] = [];
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.string({ unit: "binary", maxLength: 1_000 }), { minLength: 1, maxLength: 10 }), async (frames) => {
-        for (const f of frames) s.send(f);
-        expected = expected.concat(frames);
-        await got.waitFor(expected.length);
-        expect(got.frames).toEqual(expected);
-      }),
+      fc.asyncProperty(
+        fc.array(fc.string({ unit: "binary", maxLength: 1_000 }), { minLength: 1, maxLength: 10 }),
+        async (frames) => {
+          for (const f of frames) s.send(f);
+          expected = expected.concat(frames);
+          await got.waitFor(expected.length);
+          expect(got.frames).toEqual(expected);
+        },
+      ),
       { numRuns: 100 },
     );
     s.close();

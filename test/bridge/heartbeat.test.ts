@@ -102,7 +102,8 @@ describe("bridge node-pair heartbeats", () => {
         await fake.send("hb-digest", { k: "accept", s: open.s as string, r: "h" });
         await opened(s);
       }
-      const heartbeat = (held: BridgeSession[]) => fake.send("hb-digest", { k: "hb", e: "fake-epoch", ...digestOf(held) });
+      const heartbeat = (held: BridgeSession[]) =>
+        fake.send("hb-digest", { k: "hb", e: "fake-epoch", ...digestOf(held) });
 
       // Agreeing heartbeats: no session is pinged.
       for (let i = 0; i < 3; i++) await heartbeat(sessions);
@@ -119,7 +120,13 @@ describe("bridge node-pair heartbeats", () => {
 
       // The fake answers the probe of the lost session as a real node would.
       const ev = closed(lost);
-      await fake.send("hb-digest", { k: "close", s: lost.id, r: "h", c: BridgeCloseCode.SessionUnknown, w: "peer node has no such session" });
+      await fake.send("hb-digest", {
+        k: "close",
+        s: lost.id,
+        r: "h",
+        c: BridgeCloseCode.SessionUnknown,
+        w: "peer node has no such session",
+      });
       expect((await ev).code).toBe(BridgeCloseCode.SessionUnknown);
       expect(sessions.slice(0, 2).every((s) => s.state === "open")).toBe(true);
     } finally {

@@ -7,7 +7,12 @@ import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Redis } from "ioredis";
 import { keys } from "#shared/keys.ts";
-import { BridgeEndpoint, type BridgeEndpointConfig, type BridgeCloseEvent, type BridgeSession } from "../../media-node/src/bridge/index.ts";
+import {
+  BridgeEndpoint,
+  type BridgeEndpointConfig,
+  type BridgeCloseEvent,
+  type BridgeSession,
+} from "../../media-node/src/bridge/index.ts";
 import { encode, type Outgoing } from "../../media-node/src/bridge/envelope.ts";
 import { BusAuth } from "../../media-node/src/cluster/bus-auth.ts";
 import type { TestRedis } from "../support/redis.ts";
@@ -15,7 +20,9 @@ import type { TestRedis } from "../support/redis.ts";
 export const quietLog = { info: () => {}, warn: () => {} };
 
 /** The API keys every test endpoint derives its bus key from (shared/bus.ts). */
-export const busKeys: ReadonlyMap<string, string> = new Map([["bridge-test", "bridge-test-secret-long-enough-for-hmac"]]);
+export const busKeys: ReadonlyMap<string, string> = new Map([
+  ["bridge-test", "bridge-test-secret-long-enough-for-hmac"],
+]);
 
 /** Timeouts short enough for tests; outcomes are asserted, never durations. */
 export const fastTimers = {
@@ -26,8 +33,19 @@ export const fastTimers = {
   maxRtoMs: 400,
 } satisfies Partial<BridgeEndpointConfig>;
 
-export async function startEndpoint(redis: TestRedis, nodeId: string, extra: Partial<BridgeEndpointConfig> = {}): Promise<BridgeEndpoint> {
-  const ep = new BridgeEndpoint({ nodeId, redisUrl: redis.url, apiKeys: busKeys, log: quietLog, ...fastTimers, ...extra });
+export async function startEndpoint(
+  redis: TestRedis,
+  nodeId: string,
+  extra: Partial<BridgeEndpointConfig> = {},
+): Promise<BridgeEndpoint> {
+  const ep = new BridgeEndpoint({
+    nodeId,
+    redisUrl: redis.url,
+    apiKeys: busKeys,
+    log: quietLog,
+    ...fastTimers,
+    ...extra,
+  });
   await ep.start();
   return ep;
 }
@@ -39,7 +57,10 @@ export function echo(session: BridgeSession): void {
 
 export async function opened(s: BridgeSession): Promise<void> {
   if (s.state === "open") return;
-  const r = await Promise.race([once(s, "open").then(() => "open" as const), once(s, "close").then(([e]) => e as BridgeCloseEvent)]);
+  const r = await Promise.race([
+    once(s, "open").then(() => "open" as const),
+    once(s, "close").then(([e]) => e as BridgeCloseEvent),
+  ]);
   if (r !== "open") throw new Error(`session closed instead of opening: ${r.code} ${r.reason}`);
 }
 
@@ -72,7 +93,12 @@ const nodeFixture = fileURLToPath(new URL("./fixtures/bridge-node.ts", import.me
 
 /** Starts fixtures/bridge-node.ts in its own process (so a test can SIGKILL a "node"); resolves
  *  once it printed readyLine. The child is pushed to `children` for the caller's cleanup. */
-export async function spawnNode(redis: TestRedis, args: string[], readyLine: string, children: ChildProcess[]): Promise<ChildProcess> {
+export async function spawnNode(
+  redis: TestRedis,
+  args: string[],
+  readyLine: string,
+  children: ChildProcess[],
+): Promise<ChildProcess> {
   const child = spawn(process.execPath, [nodeFixture, redis.url, ...args], { stdio: ["ignore", "pipe", "inherit"] });
   children.push(child);
   let out = "";

@@ -3,7 +3,18 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ASSETS_FILE, assetsModule } from "../../control-plane/dashboard/build.ts";
-import { CARD, WORLD, clientsBarWidth, fitViewport, layoutCards, project, roomLines, sysloadBarWidth, toPixels, type Rect } from "../../control-plane/dashboard/map.ts";
+import {
+  CARD,
+  WORLD,
+  clientsBarWidth,
+  fitViewport,
+  layoutCards,
+  project,
+  roomLines,
+  sysloadBarWidth,
+  toPixels,
+  type Rect,
+} from "../../control-plane/dashboard/map.ts";
 import { WORLD_OUTLINE } from "../../control-plane/src/dashboard-assets.generated.ts";
 
 /** Shoelace area of every ring of an "M x y l dx dy … z" path, in outline units². */
@@ -102,9 +113,23 @@ describe("map geometry", () => {
     const lines = roomLines(
       [
         { name: "local", host: "n1", nodes: [{ node: "n1", participants: 3 }] },
-        { name: "bridged", host: "n2", nodes: [{ node: "n1", participants: 1 }, { node: "n2", participants: 2 }] },
+        {
+          name: "bridged",
+          host: "n2",
+          nodes: [
+            { node: "n1", participants: 1 },
+            { node: "n2", participants: 2 },
+          ],
+        },
         // Several nodes per room (a room spanning nodes): one line from each to the host.
-        { name: "spread", host: "n2", nodes: [{ node: "n1", participants: 1 }, { node: "n3", participants: 4 }] },
+        {
+          name: "spread",
+          host: "n2",
+          nodes: [
+            { node: "n1", participants: 1 },
+            { node: "n3", participants: 4 },
+          ],
+        },
         { name: "unknown host", host: "gone", nodes: [{ node: "n1", participants: 1 }] },
       ],
       cards,
@@ -119,7 +144,9 @@ describe("map geometry", () => {
     expect(Math.sign(controlY(lines[0]!.d) - 125)).toBe(-Math.sign(controlY(lines[1]!.d) - 125));
     // Labels say room and participants, and two labels never share a spot.
     expect(lines.map((l) => l.text)).toEqual(["bridged · 1", "spread · 1", "spread · 4"]);
-    for (const [i, a] of lines.entries()) for (const b of lines.slice(i + 1)) expect(Math.hypot(a.label.x - b.label.x, a.label.y - b.label.y)).toBeGreaterThan(12);
+    for (const [i, a] of lines.entries())
+      for (const b of lines.slice(i + 1))
+        expect(Math.hypot(a.label.x - b.label.x, a.label.y - b.label.y)).toBeGreaterThan(12);
   });
 
   it("scales load bars: sysload 1 and the busiest node fill the bar", () => {

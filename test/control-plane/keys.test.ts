@@ -19,7 +19,13 @@ scriptRedisPerFile((c) => {
   run = c.run;
 });
 
-const participant = (identity: string, node: string): ParticipantRecord => ({ identity, sid: `PA_${identity}`, joinedAt: 1, signalNode: node, tracks: [] });
+const participant = (identity: string, node: string): ParticipantRecord => ({
+  identity,
+  sid: `PA_${identity}`,
+  joinedAt: 1,
+  signalNode: node,
+  tracks: [],
+});
 
 const NAMES = [
   "plain-room_1.~",
@@ -68,7 +74,10 @@ describe("a name that spells another key touches only its own keys", () => {
   it("node 'n:rooms' neither overwrites nor sweeps node n's room set", async () => {
     await reportNode(run, nodeRecord({ id: "n" }));
     expect(await claimRoom(run, "room", { id: "n", region: "us-east" }, true)).toBe(true);
-    await reportNode(run, nodeRecord({ id: "n:rooms", region: "us-east:expiry", signalUrl: "wss://n-rooms.example.test/signal" }));
+    await reportNode(
+      run,
+      nodeRecord({ id: "n:rooms", region: "us-east:expiry", signalUrl: "wss://n-rooms.example.test/signal" }),
+    );
     expect(await r.type(keys.nodeRooms("n"))).toBe("set");
     await removeNode(run, "n:rooms");
     await r.del(keys.node("n:rooms"));

@@ -157,13 +157,20 @@ describe("registry warm-up after Redis restarts empty", () => {
     const now = Date.now();
     await restartedUnder(now);
     expect(Number(await r.get(keys.registrySince()))).toBe(now);
-    expect(await place("lost", { now: now + 10 })).toEqual({ status: "warming", retryAfterMs: REGISTRY_WARMUP_MS - 10 });
+    expect(await place("lost", { now: now + 10 })).toEqual({
+      status: "warming",
+      retryAfterMs: REGISTRY_WARMUP_MS - 10,
+    });
     expect(await place("lost", { now: now + 10, mode: "create" })).toMatchObject({ status: "warming" });
     expect(await r.exists(keys.room("lost"))).toBe(0); // nothing placed
 
     // b still hosts "kept" and re-claims it on re-registration: joins land on b at once.
     expect(await claimRoom(run, "kept", { id: "b", region: "us-east" }, false, now + 20)).toBe(true);
-    expect(await place("kept", { now: now + 30 })).toMatchObject({ status: "ok", placement: "existing", node: { id: "b" } });
+    expect(await place("kept", { now: now + 30 })).toMatchObject({
+      status: "ok",
+      placement: "existing",
+      node: { id: "b" },
+    });
 
     await restartedUnder(now + REPORT_INTERVAL_MS, now); // their next reports (still registered)
     const after = await place("lost", { now: now + REGISTRY_WARMUP_MS });
@@ -186,13 +193,20 @@ describe("registry warm-up after Redis restarts empty", () => {
     const now = Date.now();
     // Nodes that started with the registry (up for less than one report interval).
     for (const id of ["a", "b"]) {
-      await reportNode(run, { ...nodeRecord({ id, region: "us-east" }, now), startedAt: now - REGISTRY_RESTART_UPTIME_MS + 1 }, now);
+      await reportNode(
+        run,
+        { ...nodeRecord({ id, region: "us-east" }, now), startedAt: now - REGISTRY_RESTART_UPTIME_MS + 1 },
+        now,
+      );
     }
     expect(await place("room", { now })).toMatchObject({ status: "ok", placement: "created" });
     // A long-running node whose record expired re-registers after the warm-up window: nothing
     // was lost but its own rooms (failover handled them), so nothing waits.
     await kill("a");
-    const back: NodeRecord = { ...nodeRecord({ id: "a", region: "us-east" }, now + REGISTRY_WARMUP_MS), startedAt: now - 600_000 };
+    const back: NodeRecord = {
+      ...nodeRecord({ id: "a", region: "us-east" }, now + REGISTRY_WARMUP_MS),
+      startedAt: now - 600_000,
+    };
     expect((await reportNode(run, back, now + REGISTRY_WARMUP_MS)).registered).toBe(false);
     expect(await r.exists(keys.registryWarming())).toBe(0);
     expect(await place("other", { now: now + REGISTRY_WARMUP_MS + 1 })).toMatchObject({ status: "ok" });
@@ -230,7 +244,8 @@ class Node {
     this.outcome = outcome;
     if (outcome.lost || !outcome.registered) {
       await releaseRooms(this.log.runner, this.id, [...this.rooms.keys()]);
-      for (const [room, held] of this.rooms) await claimRoom(this.log.runner, room, { id: this.id, region: "us-east" }, false, Date.now(), held);
+      for (const [room, held] of this.rooms)
+        await claimRoom(this.log.runner, room, { id: this.id, region: "us-east" }, false, Date.now(), held);
     }
     return outcome.lost;
   }
@@ -245,7 +260,11 @@ async function readSettings(room: string): Promise<StoredRoomSettings> {
  * back to that moment, dropping keys whose expiry passed since, as an RDB load does. */
 async function snapshot(): Promise<() => Promise<void>> {
   const saved = await Promise.all(
-    (await r.keys("*")).map(async (k) => ({ k, dump: (await r.dumpBuffer(k))!, at: Number(await r.call("PEXPIRETIME", k)) })),
+    (await r.keys("*")).map(async (k) => ({
+      k,
+      dump: (await r.dumpBuffer(k))!,
+      at: Number(await r.call("PEXPIRETIME", k)),
+    })),
   );
   return async () => {
     await r.flushall();
@@ -306,7 +325,9 @@ describe("Redis went back in time", () => {
     expect(await r.exists(keys.room("closed-since"))).toBe(0);
     expect(await r.smembers(keys.nodeRooms("a"))).toEqual([]);
     expect(await r.smembers(keys.nodeRooms("b"))).toEqual(["moved"]);
-    expect(await r.hgetall(keys.roomParticipants("moved"))).toEqual({ alice: JSON.stringify(participant("alice", "b")) });
+    expect(await r.hgetall(keys.roomParticipants("moved"))).toEqual({
+      alice: JSON.stringify(participant("alice", "b")),
+    });
     const after = await place("moved", { now: Date.now() + REGISTRY_WARMUP_MS });
     expect(hostOf(after)).toBe("b");
   });
@@ -367,7 +388,7 @@ describe("Redis went back in time", () => {
 });
 
 describe("room settings survive Redis losing them", () => {
-  const settings = { emptyTimeout: 77, maxParticipants: 3, metadata: "{\"topic\":\"kept\"}" };
+  const settings = { emptyTimeout: 77, maxParticipants: 3, metadata: '{"topic":"kept"}' };
 
   it("FLUSHALL, then the host's re-sync writes back maxParticipants, emptyTimeout, metadata and createdAt; a later failover keeps the limit", async () => {
     const [a, b] = [new Node("a"), new Node("b")];
@@ -382,7 +403,8 @@ describe("room settings survive Redis losing them", () => {
     await r.flushall();
     for (const n of [a, b]) await n.report();
     const after = await r.hgetall(keys.room("room"));
-    for (const f of ["name", "node", "createdAt", "emptyTimeout", "maxParticipants", "metadata"]) expect(after[f], f).toBe(before[f]);
+    for (const f of ["name", "node", "createdAt", "emptyTimeout", "maxParticipants", "metadata"])
+      expect(after[f], f).toBe(before[f]);
     expect(await r.zscore(keys.rooms(), "room")).toBe(before.createdAt);
 
     // After the warm-up the host dies; the room is re-placed; the new host opens it with the limit.

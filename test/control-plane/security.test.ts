@@ -2,7 +2,13 @@
 // the shared limits and name rules, CORS, and a join that never 500s.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { keys } from "#shared/keys.ts";
-import { PUBLISH_SOURCES_MAX, ROOM_NAME_MAX, SOURCE_NAME_MAX, TOKEN_MAX_CHARS, TOKEN_METADATA_MAX_BYTES } from "#shared/limits.ts";
+import {
+  PUBLISH_SOURCES_MAX,
+  ROOM_NAME_MAX,
+  SOURCE_NAME_MAX,
+  TOKEN_MAX_CHARS,
+  TOKEN_METADATA_MAX_BYTES,
+} from "#shared/limits.ts";
 import { Requests } from "#shared/protocol.ts";
 import { reportNode, upsertParticipant } from "#shared/registry.ts";
 import { NodeSelectorConfig } from "#shared/config.ts";
@@ -11,12 +17,23 @@ import { mintToken, parseApiKeys, verifyToken } from "#shared/token.ts";
 import { REGIONS, nodeRecord } from "../support/nodes.ts";
 import { startWorker, type WorkerHarness } from "../support/worker.ts";
 
-const SELECTOR = JSON.stringify({ kind: "regionaware", sort_by: "sysload", algorithm: "lowest", sysload_limit: 0.7, regions: REGIONS });
+const SELECTOR = JSON.stringify({
+  kind: "regionaware",
+  sort_by: "sysload",
+  algorithm: "lowest",
+  sysload_limit: 0.7,
+  regions: REGIONS,
+});
 
 const QUOTA = 12;
 let h: WorkerHarness;
 beforeAll(async () => {
-  h = await startWorker({ NODE_SELECTOR: SELECTOR, DEFAULT_REGION: "us-east", CORS_ORIGINS: "https://app.example, http://localhost:5173", ROOMS_PER_API_KEY: String(QUOTA) });
+  h = await startWorker({
+    NODE_SELECTOR: SELECTOR,
+    DEFAULT_REGION: "us-east",
+    CORS_ORIGINS: "https://app.example, http://localhost:5173",
+    ROOMS_PER_API_KEY: String(QUOTA),
+  });
 });
 afterAll(async () => {
   await h?.close();
@@ -64,7 +81,12 @@ describe("finding 6: media tokens are refused wherever an app token is expected"
           headers: { ...bearer(t), "content-type": "application/json" },
           ...(body ? { body: JSON.stringify(body) } : {}),
         });
-        expect({ method, path, status: r.status, code: r.body.error?.code }).toEqual({ method, path, status: 403, code: "forbidden" });
+        expect({ method, path, status: r.status, code: r.body.error?.code }).toEqual({
+          method,
+          path,
+          status: 403,
+          code: "forbidden",
+        });
       }
     }
     expect(await h.ioredis.exists(keys.room("renew"))).toBe(1); // the DELETE did not go through
@@ -88,7 +110,15 @@ describe("finding 11: one set of limits, so the control plane never mints a toke
       identity: "€".repeat(256),
       name: "€".repeat(256),
       metadata,
-      video: { roomJoin: true, room, canPublish: true, canSubscribe: true, canPublishData: true, hidden: false, canPublishSources: sources },
+      video: {
+        roomJoin: true,
+        room,
+        canPublish: true,
+        canSubscribe: true,
+        canPublishData: true,
+        hidden: false,
+        canPublishSources: sources,
+      },
       ttlSeconds: 600,
     });
     const r = await h.post("/v1/join", {}, app);
@@ -125,7 +155,20 @@ describe("finding 11: one set of limits, so the control plane never mints a toke
 });
 
 describe("finding 12: one room-name rule on every entry path", () => {
-  const BAD = ["a\nb", "nul\u0000byte", "..", ".", "a/b", "back\\slash", " lead", "trail ", "zero\u200bwidth", "bidi\u202eevil", "x".repeat(ROOM_NAME_MAX + 1), ""];
+  const BAD = [
+    "a\nb",
+    "nul\u0000byte",
+    "..",
+    ".",
+    "a/b",
+    "back\\slash",
+    " lead",
+    "trail ",
+    "zero\u200bwidth",
+    "bidi\u202eevil",
+    "x".repeat(ROOM_NAME_MAX + 1),
+    "",
+  ];
   const GOOD = ["café ☕", "a b", "x:participants", "100%", "q?x#y", "...", "a.b", "Ünïcödé-名前"];
 
   it.each(BAD.map((n) => [JSON.stringify(n), n]))("refused everywhere: %s", async (_label, name) => {
@@ -166,7 +209,11 @@ describe("finding 15: CORS for browser apps, from CORS_ORIGINS only", () => {
   const preflight = (origin: string, path = "/v1/join") =>
     h.mf.dispatchFetch(`http://control-plane.test${path}`, {
       method: "OPTIONS",
-      headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "authorization,content-type" },
+      headers: {
+        origin,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization,content-type",
+      },
     });
   it("answers preflights; allows only the configured origins", async () => {
     const ok = await preflight("https://app.example");
@@ -187,7 +234,7 @@ describe("finding 15: CORS for browser apps, from CORS_ORIGINS only", () => {
 });
 
 describe("finding 16a: node records are validated before any write; a join never 500s", () => {
-  it("a node of region \"\" is refused by reportNode before Redis is touched, and joins answer 503, not 500", async () => {
+  it('a node of region "" is refused by reportNode before Redis is touched, and joins answer 503, not 500', async () => {
     await h.ioredis.flushall();
     await expect(reportNode(h.runner, nodeRecord({ id: "nowhere", region: "" }))).rejects.toThrow();
     expect(await h.ioredis.dbsize()).toBe(0);
@@ -196,13 +243,17 @@ describe("finding 16a: node records are validated before any write; a join never
     expect(await h.ioredis.exists(keys.room("no-region"))).toBe(0);
   });
 
-  it("a record written around reportNode (region \"\", not JSON) is skipped before the room is mapped", async () => {
+  it('a record written around reportNode (region "", not JSON) is skipped before the room is mapped', async () => {
     for (const bad of [JSON.stringify({ ...nodeRecord({ id: "us-1" }), region: "" }), "{not json"]) {
       await h.ioredis.flushall();
       await reportNode(h.runner, nodeRecord({ id: "us-1", region: "us-east", sysload: 0.1 }));
       await h.ioredis.set(keys.node("us-1"), bad, "PX", 4000);
       const r = await h.post("/v1/join", {}, await joinToken("corrupt"));
-      expect({ bad, status: r.status, code: r.body.error?.code }).toEqual({ bad, status: 503, code: "no_available_nodes" });
+      expect({ bad, status: r.status, code: r.body.error?.code }).toEqual({
+        bad,
+        status: 503,
+        code: "no_available_nodes",
+      });
       expect(await h.ioredis.exists(keys.room("corrupt"))).toBe(0);
       // a valid node next to it takes the room
       await reportNode(h.runner, nodeRecord({ id: "us-2", region: "us-east", sysload: 0.3 }));
@@ -216,11 +267,18 @@ describe("finding 13: a per-key room quota, cursor pagination, bounded replies",
   it("an API key holds at most ROOMS_PER_API_KEY rooms (join and create); closed rooms stop counting; placement scores grow by at most quota x room cost", async () => {
     const before = Number(await h.ioredis.zscore(keys.sel("us-east", "sysload"), "us-1"));
     for (let i = 0; i < QUOTA; i++) {
-      const r = i % 2 ? await h.post("/v1/join", {}, await joinToken(`q-${i}`)) : await h.post("/v1/rooms", { name: `q-${i}` }, await h.token({ roomCreate: true }));
+      const r =
+        i % 2
+          ? await h.post("/v1/join", {}, await joinToken(`q-${i}`))
+          : await h.post("/v1/rooms", { name: `q-${i}` }, await h.token({ roomCreate: true }));
       expect({ i, status: r.status }).toEqual({ i, status: i % 2 ? 200 : 201 });
     }
-    const over = [await h.post("/v1/join", {}, await joinToken("q-over")), await h.post("/v1/rooms", { name: "q-over" }, await h.token({ roomCreate: true }))];
-    for (const r of over) expect([r.status, r.body.error?.code, r.body.error?.details]).toEqual([429, "quota_exceeded", { limit: QUOTA }]);
+    const over = [
+      await h.post("/v1/join", {}, await joinToken("q-over")),
+      await h.post("/v1/rooms", { name: "q-over" }, await h.token({ roomCreate: true })),
+    ];
+    for (const r of over)
+      expect([r.status, r.body.error?.code, r.body.error?.details]).toEqual([429, "quota_exceeded", { limit: QUOTA }]);
     expect(await h.ioredis.exists(keys.room("q-over"))).toBe(0);
     // The unopened rooms raised the node's score by exactly QUOTA x the default room cost, no more.
     const after = Number(await h.ioredis.zscore(keys.sel("us-east", "sysload"), "us-1"));
@@ -234,7 +292,15 @@ describe("finding 13: a per-key room quota, cursor pagination, bounded replies",
 
   it("GET /v1/rooms pages with a stable cursor: every room exactly once, in creation order, also when rooms go away between pages", async () => {
     const names = Array.from({ length: 10 }, (_, i) => `page-${String(i).padStart(2, "0")}`);
-    for (const name of names) await placeRoom(h.runner, { room: name, mode: "create", autoCreate: true, config: NodeSelectorConfig.parse({ regions: REGIONS }), regionOrder: ["us-east"], now: 1_000 + (name < "page-05" ? 0 : 1) });
+    for (const name of names)
+      await placeRoom(h.runner, {
+        room: name,
+        mode: "create",
+        autoCreate: true,
+        config: NodeSelectorConfig.parse({ regions: REGIONS }),
+        regionOrder: ["us-east"],
+        now: 1_000 + (name < "page-05" ? 0 : 1),
+      });
     const list = bearer(await h.token({ roomList: true, roomCreate: true }));
     const seen: string[] = [];
     let cursor: string | null = null;
@@ -245,8 +311,10 @@ describe("finding 13: a per-key room quota, cursor pagination, bounded replies",
       expect(r.body.rooms.length).toBeLessThanOrEqual(3);
       seen.push(...r.body.rooms.map((x: { name: string }) => x.name));
       cursor = r.body.nextCursor;
-      if (pages++ === 0) expect((await h.fetch("/v1/rooms/page-01", { method: "DELETE", headers: list })).status).toBe(200); // listed already
-      if (pages === 2) expect((await h.fetch("/v1/rooms/page-09", { method: "DELETE", headers: list })).status).toBe(200); // not yet
+      if (pages++ === 0)
+        expect((await h.fetch("/v1/rooms/page-01", { method: "DELETE", headers: list })).status).toBe(200); // listed already
+      if (pages === 2)
+        expect((await h.fetch("/v1/rooms/page-09", { method: "DELETE", headers: list })).status).toBe(200); // not yet
     } while (cursor && pages < 10);
     expect(seen).toEqual(names.filter((n) => n !== "page-09"));
     expect(pages).toBe(3);
@@ -260,7 +328,14 @@ describe("finding 13: a per-key room quota, cursor pagination, bounded replies",
     const metadata = "m".repeat(16 * 1024);
     const config = NodeSelectorConfig.parse({ regions: REGIONS });
     for (let i = 0; i < 70; i++)
-      await placeRoom(h.runner, { room: `big-${i}`, mode: "create", autoCreate: true, config, regionOrder: ["us-east"], settings: { emptyTimeout: 300, maxParticipants: 0, metadata } });
+      await placeRoom(h.runner, {
+        room: `big-${i}`,
+        mode: "create",
+        autoCreate: true,
+        config,
+        regionOrder: ["us-east"],
+        settings: { emptyTimeout: 300, maxParticipants: 0, metadata },
+      });
     const list = bearer(await h.token({ roomList: true }));
     const first = await h.fetch("/v1/rooms?limit=1000", { headers: list });
     expect(first.status).toBe(200);
@@ -273,10 +348,27 @@ describe("finding 13: a per-key room quota, cursor pagination, bounded replies",
   });
   it("GET /v1/nodes and /v1/rooms/{name}/participants page too (SCAN cursors): every entry, in bounded pages", async () => {
     const N = 300;
-    await Promise.all(Array.from({ length: N }, (_, i) => reportNode(h.runner, nodeRecord({ id: `n-${i}`, region: "us-east" }))));
-    await placeRoom(h.runner, { room: "crowd", mode: "create", autoCreate: true, config: NodeSelectorConfig.parse({ regions: REGIONS }), regionOrder: ["us-east"] });
+    await Promise.all(
+      Array.from({ length: N }, (_, i) => reportNode(h.runner, nodeRecord({ id: `n-${i}`, region: "us-east" }))),
+    );
+    await placeRoom(h.runner, {
+      room: "crowd",
+      mode: "create",
+      autoCreate: true,
+      config: NodeSelectorConfig.parse({ regions: REGIONS }),
+      regionOrder: ["us-east"],
+    });
     const host = (await h.ioredis.hget(keys.room("crowd"), "node"))!;
-    await Promise.all(Array.from({ length: N }, (_, i) => upsertParticipant(h.runner, "crowd", { identity: `p-${i}`, sid: `PA_${i}`, joinedAt: 1, signalNode: host, tracks: [] }, host)));
+    await Promise.all(
+      Array.from({ length: N }, (_, i) =>
+        upsertParticipant(
+          h.runner,
+          "crowd",
+          { identity: `p-${i}`, sid: `PA_${i}`, joinedAt: 1, signalNode: host, tracks: [] },
+          host,
+        ),
+      ),
+    );
     const admin = bearer(await h.token({ roomList: true, roomAdmin: true }));
     const all = async (path: string, field: string, key: string) => {
       const seen = new Set<string>();
@@ -304,7 +396,8 @@ describe("finding 13: a per-key room quota, cursor pagination, bounded replies",
 
 describe("finding 7 (control plane): media tokens name the room's incarnation", () => {
   it("each placement of a name gets a new sid, carried in the media token; joins of an existing room get its sid", async () => {
-    const sidOf = async (t: string) => (await verifyToken(t, parseApiKeys(`${h.apiKey}:${h.apiSecret}`), "media")).meridian?.roomSid;
+    const sidOf = async (t: string) =>
+      (await verifyToken(t, parseApiKeys(`${h.apiKey}:${h.apiSecret}`), "media")).meridian?.roomSid;
     const a = await h.post("/v1/join", {}, await joinToken("incarnation"));
     const b = await h.post("/v1/join", {}, await joinToken("incarnation", "bob"));
     const sid = await sidOf(a.body.token);

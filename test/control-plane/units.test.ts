@@ -7,13 +7,33 @@ import { LUA_KEY_FUNCTIONS, decodeKeyPart, encodeKeyPart, keys } from "#shared/k
 
 describe("mediaGrants", () => {
   it.each([
-    ["token grants pass through", { canPublish: true, canSubscribe: false }, {}, { canPublish: true, canSubscribe: false }],
+    [
+      "token grants pass through",
+      { canPublish: true, canSubscribe: false },
+      {},
+      { canPublish: true, canSubscribe: false },
+    ],
     ["a request may drop a permission", { canPublish: true }, { canPublish: false }, { canPublish: false }],
     ["absent means allowed (LiveKit), so asking is fine", {}, { canPublish: true }, { canPublish: true }],
-    ["sources narrow to a subset", { canPublishSources: ["camera", "microphone"] }, { canPublishSources: ["camera"] }, { canPublishSources: ["camera"] }],
+    [
+      "sources narrow to a subset",
+      { canPublishSources: ["camera", "microphone"] },
+      { canPublishSources: ["camera"] },
+      { canPublishSources: ["camera"] },
+    ],
     ["hidden may be dropped", { hidden: true }, { hidden: false }, { hidden: false }],
-    ["an empty source list on an unlimited token stays unlimited", {}, { canPublishSources: [] }, { canPublishSources: [] }],
-    ["an empty source list on the token allows any subset", { canPublishSources: [] }, { canPublishSources: ["camera"] }, { canPublishSources: ["camera"] }],
+    [
+      "an empty source list on an unlimited token stays unlimited",
+      {},
+      { canPublishSources: [] },
+      { canPublishSources: [] },
+    ],
+    [
+      "an empty source list on the token allows any subset",
+      { canPublishSources: [] },
+      { canPublishSources: ["camera"] },
+      { canPublishSources: ["camera"] },
+    ],
   ])("%s", (_n, token, req, expected) => {
     expect(mediaGrants(token, "r", req)).toEqual({ roomJoin: true, room: "r", ...expected });
   });
@@ -30,7 +50,11 @@ describe("mediaGrants", () => {
     expect(() => mediaGrants(token, "r", req)).toThrow(expect.objectContaining({ status: 403, code: "forbidden" }));
   });
   it("drops admin grants from the media token", () => {
-    expect(mediaGrants({ roomAdmin: true, roomCreate: true, canPublish: true }, "r")).toEqual({ roomJoin: true, room: "r", canPublish: true });
+    expect(mediaGrants({ roomAdmin: true, roomCreate: true, canPublish: true }, "r")).toEqual({
+      roomJoin: true,
+      room: "r",
+      canPublish: true,
+    });
   });
 });
 
@@ -48,7 +72,10 @@ describe("settings", () => {
   it("accepts NODE_SELECTOR as JSON text or as a table", () => {
     const sel = { kind: "sysload", sort_by: "rooms", regions: [{ name: "a", lat: 1, lon: 2 }] };
     expect(settings({ ...base, NODE_SELECTOR: JSON.stringify(sel), DEFAULT_REGION: "a" }).selector).toMatchObject(sel);
-    expect(settings({ ...base, NODE_SELECTOR: sel, AUTO_CREATE: "false" })).toMatchObject({ selector: sel, autoCreate: false });
+    expect(settings({ ...base, NODE_SELECTOR: sel, AUTO_CREATE: "false" })).toMatchObject({
+      selector: sel,
+      autoCreate: false,
+    });
   });
   it.each([
     ["NODE_SELECTOR not JSON", { NODE_SELECTOR: "{" }, /NODE_SELECTOR is not JSON/],
@@ -75,7 +102,9 @@ describe("settings", () => {
 describe("Lua key functions", () => {
   it("are generated from keys.ts, every parameter encoded", () => {
     expect(LUA_KEY_FUNCTIONS).toContain(`local function k_node(a1) return "${keys.node("")}" .. k_enc(a1) end`);
-    expect(LUA_KEY_FUNCTIONS).toContain(`local function k_sel(a1, a2) return "${keys.sel("", "").split("::")[0]}:" .. k_enc(a1) .. ":" .. k_enc(a2) end`);
+    expect(LUA_KEY_FUNCTIONS).toContain(
+      `local function k_sel(a1, a2) return "${keys.sel("", "").split("::")[0]}:" .. k_enc(a1) .. ":" .. k_enc(a2) end`,
+    );
     expect(LUA_KEY_FUNCTIONS).toContain(`local function k_nodes() return "${keys.nodes()}" end`);
   });
 
@@ -84,7 +113,8 @@ describe("Lua key functions", () => {
     expect(keys.node("n:rooms")).not.toBe(keys.nodeRooms("n"));
     expect(keys.sel("eu:expiry", "x")).not.toBe(keys.sel("eu", "expiry:x"));
     expect(keys.room("a%3Ab")).not.toBe(keys.room("a:b")); // "%" itself is encoded
-    for (const s of ["X:participants", "a b", "é", "*", "%", "\u0000", "plain-room_1.~"]) expect(decodeKeyPart(encodeKeyPart(s))).toBe(s);
+    for (const s of ["X:participants", "a b", "é", "*", "%", "\u0000", "plain-room_1.~"])
+      expect(decodeKeyPart(encodeKeyPart(s))).toBe(s);
     expect(encodeKeyPart("plain-room_1.~")).toBe("plain-room_1.~");
     expect(encodeKeyPart("a:b/é")).toBe("a%3Ab%2F%C3%A9");
   });

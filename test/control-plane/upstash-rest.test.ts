@@ -20,7 +20,11 @@ beforeAll(async () => {
   redis = await TestRedis.start();
   io = redis.client();
   io.on("error", () => undefined); // the outage test stops Redis
-  upstashRest = await startUpstashRest({ redisUrl: redis.url, token: TOKEN, scripts: [...Object.values(SCRIPTS).map((s) => s.lua), ECHO, HGETALL] });
+  upstashRest = await startUpstashRest({
+    redisUrl: redis.url,
+    token: TOKEN,
+    scripts: [...Object.values(SCRIPTS).map((s) => s.lua), ECHO, HGETALL],
+  });
 });
 afterAll(async () => {
   io?.disconnect();
@@ -60,8 +64,14 @@ describe("upstash rest", () => {
     await io.del("h");
     await io.hset("h", "a", "1", "b", "two");
     const r = await raw("/", ["EVAL", HGETALL, 1, "h"], { "upstash-encoding": "base64" });
-    expect(r).toEqual({ status: 200, body: { result: [["a", "1", "b", "two"].map((s) => Buffer.from(s).toString("base64")), 2] } });
-    expect(await raw("/", ["GET", "missing"], { "upstash-encoding": "base64" })).toEqual({ status: 200, body: { result: null } });
+    expect(r).toEqual({
+      status: 200,
+      body: { result: [["a", "1", "b", "two"].map((s) => Buffer.from(s).toString("base64")), 2] },
+    });
+    expect(await raw("/", ["GET", "missing"], { "upstash-encoding": "base64" })).toEqual({
+      status: 200,
+      body: { result: null },
+    });
   });
 
   it("serves /pipeline (auto-pipelining client) with per-command errors", async () => {
@@ -70,7 +80,11 @@ describe("upstash rest", () => {
     const c = client({ autoPipeline: true });
     expect(await Promise.all([c.get("p:a"), c.get("p:b"), c.ping()])).toEqual(["1", "2", "PONG"]);
     expect(upstashRest.stats.requests).toBeGreaterThan(0);
-    const r = await raw("/pipeline", [["GET", "p:a"], ["GET", "h"], ["GET", "p:b"]]);
+    const r = await raw("/pipeline", [
+      ["GET", "p:a"],
+      ["GET", "h"],
+      ["GET", "p:b"],
+    ]);
     expect(r.status).toBe(200);
     expect(r.body).toEqual([{ result: "1" }, { error: expect.stringMatching(/^WRONGTYPE/) }, { result: "2" }]);
   });
@@ -99,28 +113,66 @@ describe("upstash rest", () => {
     expect((await raw("/", { not: "a command" })).status).toBe(400);
     expect((await raw("/", [])).status).toBe(400);
     expect((await raw("/pipeline", [["GET", "x"], "oops"])).status).toBe(400);
-    expect(await raw("/", ["GET", "h"])).toMatchObject({ status: 400, body: { error: expect.stringMatching(/^WRONGTYPE/) } });
-    const notJson = await fetch(`${upstashRest.url}/`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` }, body: "{" });
+    expect(await raw("/", ["GET", "h"])).toMatchObject({
+      status: 400,
+      body: { error: expect.stringMatching(/^WRONGTYPE/) },
+    });
+    const notJson = await fetch(`${upstashRest.url}/`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}` },
+      body: "{",
+    });
     expect(notJson.status).toBe(400);
   });
 
   it("runs only what the control plane sends: every other command is refused with 400, also in /pipeline and /multi-exec", async () => {
     await io.set("survivor", "still here");
     const refused: (string | number)[][] = [
-      ["HELLO", 3], ["SYNC"], ["PSYNC", "?", -1], ["FLUSHALL"], ["FLUSHDB"], ["SWAPDB", 0, 1], ["CONFIG", "SET", "maxmemory", "1"],
-      ["SAVE"], ["BGSAVE"], ["KEYS", "*"], ["SCAN", 0], ["SCRIPT", "FLUSH"], ["MONITOR"], ["SUBSCRIBE", "c"], ["BLPOP", "q", 0],
-      ["SELECT", 1], ["CLIENT", "KILL", "TYPE", "normal"], ["DEBUG", "SLEEP", 1], ["SHUTDOWN"], ["SET", "survivor", "gone"], ["DEL", "survivor"],
-      ["EVAL", "return redis.call('FLUSHALL')", 0], ["EVALSHA", "0".repeat(40), 0], ["eval", "x".repeat(200_000), 0], ["FUNCTION", "FLUSH"],
+      ["HELLO", 3],
+      ["SYNC"],
+      ["PSYNC", "?", -1],
+      ["FLUSHALL"],
+      ["FLUSHDB"],
+      ["SWAPDB", 0, 1],
+      ["CONFIG", "SET", "maxmemory", "1"],
+      ["SAVE"],
+      ["BGSAVE"],
+      ["KEYS", "*"],
+      ["SCAN", 0],
+      ["SCRIPT", "FLUSH"],
+      ["MONITOR"],
+      ["SUBSCRIBE", "c"],
+      ["BLPOP", "q", 0],
+      ["SELECT", 1],
+      ["CLIENT", "KILL", "TYPE", "normal"],
+      ["DEBUG", "SLEEP", 1],
+      ["SHUTDOWN"],
+      ["SET", "survivor", "gone"],
+      ["DEL", "survivor"],
+      ["EVAL", "return redis.call('FLUSHALL')", 0],
+      ["EVALSHA", "0".repeat(40), 0],
+      ["eval", "x".repeat(200_000), 0],
+      ["FUNCTION", "FLUSH"],
     ];
     for (const cmd of refused) {
       const one = await raw("/", cmd);
-      expect(one, String(cmd[0])).toMatchObject({ status: 400, body: { error: expect.stringMatching(/not allowed|only the control plane/) } });
+      expect(one, String(cmd[0])).toMatchObject({
+        status: 400,
+        body: { error: expect.stringMatching(/not allowed|only the control plane/) },
+      });
       expect((await raw("/pipeline", [["PING"], cmd])).status, `pipeline ${cmd[0]}`).toBe(400);
       expect((await raw("/multi-exec", [["PING"], cmd])).status, `multi-exec ${cmd[0]}`).toBe(400);
     }
     expect(await io.get("survivor")).toBe("still here");
     expect(await io.dbsize()).toBeGreaterThan(0);
-    expect((await raw("/pipeline", Array.from({ length: 101 }, () => ["PING"]))).status).toBe(400);
+    expect(
+      (
+        await raw(
+          "/pipeline",
+          Array.from({ length: 101 }, () => ["PING"]),
+        )
+      ).status,
+    ).toBe(400);
     const huge = await fetch(`${upstashRest.url}/`, {
       method: "POST",
       headers: { authorization: `Bearer ${TOKEN}` },
@@ -136,7 +188,12 @@ describe("upstash rest", () => {
     await io.rpush(key, "the reply");
     expect(await waiting).toMatchObject({ status: 200, body: { result: [key, "the reply"] } });
     expect(await raw("/", ["BLPOP", key, 0.05])).toMatchObject({ status: 200, body: { result: null } });
-    for (const bad of [["BLPOP", "meridian:room:x", 1], ["BLPOP", key, 0], ["BLPOP", key, 11], ["BLPOP", key, key, 1]])
+    for (const bad of [
+      ["BLPOP", "meridian:room:x", 1],
+      ["BLPOP", key, 0],
+      ["BLPOP", key, 11],
+      ["BLPOP", key, key, 1],
+    ])
       expect(await raw("/", bad), JSON.stringify(bad)).toMatchObject({ status: 400 });
     expect((await raw("/pipeline", [["BLPOP", key, 1]])).status).toBe(400);
   });
@@ -158,10 +215,14 @@ describe("upstash rest", () => {
       }),
     );
     await spam;
-    const failed = answers.filter((a) => a.status === "rejected").map((a) => String((a as PromiseRejectedResult).reason).slice(0, 80));
+    const failed = answers
+      .filter((a) => a.status === "rejected")
+      .map((a) => String((a as PromiseRejectedResult).reason).slice(0, 80));
     expect(failed, failed.slice(0, 3).join("; ")).toEqual([]);
     expect(refused).toBe(40);
-    expect(answers.map((a) => (a as PromiseFulfilledResult<unknown>).value)).toEqual(Array.from({ length: 60 }, (_, i) => ["v", `${i}k`]));
+    expect(answers.map((a) => (a as PromiseFulfilledResult<unknown>).value)).toEqual(
+      Array.from({ length: 60 }, (_, i) => ["v", `${i}k`]),
+    );
   });
 
   it("answers 503 while Redis is down and recovers when it is back", async () => {

@@ -10,7 +10,13 @@ import { parseApiKeys, verifyToken } from "#shared/token.ts";
 import { NEW_YORK, PARIS, REGIONS, SINGAPORE, nodeRecord, type NodeSpec } from "../support/nodes.ts";
 import { ORIGIN, startWorker, type WorkerHarness } from "../support/worker.ts";
 
-const SELECTOR = JSON.stringify({ kind: "regionaware", sort_by: "sysload", algorithm: "lowest", sysload_limit: 0.7, regions: REGIONS });
+const SELECTOR = JSON.stringify({
+  kind: "regionaware",
+  sort_by: "sysload",
+  algorithm: "lowest",
+  sysload_limit: 0.7,
+  regions: REGIONS,
+});
 const at = (p: { lat: number; lon: number }) => ({ latitude: String(p.lat), longitude: String(p.lon) });
 
 let h: WorkerHarness;
@@ -33,7 +39,8 @@ const CLUSTER: NodeSpec[] = [
   { id: "eu-1", region: "eu-west", sysload: 0.3 },
   { id: "ap-1", region: "ap-south", sysload: 0.0 },
 ];
-const joinToken = (room: string, identity: string, extra = {}) => h.token({ roomJoin: true, room, ...extra }, { identity });
+const joinToken = (room: string, identity: string, extra = {}) =>
+  h.token({ roomJoin: true, room, ...extra }, { identity });
 
 describe("basics", () => {
   it("serves /healthz and an OpenAPI document listing every route", async () => {
@@ -46,10 +53,20 @@ describe("basics", () => {
     expect(Object.keys(doc.body.paths["/v1/rooms/{name}"])).toEqual(expect.arrayContaining(["get", "delete"]));
     // The participants API states the participant record's schema (shared/records.ts), not "anything".
     const participant = doc.body.components.schemas.Participants.properties.participants.items;
-    expect(Object.keys(participant.properties ?? {}).sort()).toEqual(["identity", "joinedAt", "name", "sid", "signalNode", "tracks"]);
+    expect(Object.keys(participant.properties ?? {}).sort()).toEqual([
+      "identity",
+      "joinedAt",
+      "name",
+      "sid",
+      "signalNode",
+      "tracks",
+    ]);
   });
   it("CORS: a preflight is answered, but no origin is allowed by default (CORS_ORIGINS unset)", async () => {
-    const r = await h.mf.dispatchFetch(`${ORIGIN}/v1/rooms`, { method: "OPTIONS", headers: { origin: "https://app.example", "access-control-request-method": "GET" } });
+    const r = await h.mf.dispatchFetch(`${ORIGIN}/v1/rooms`, {
+      method: "OPTIONS",
+      headers: { origin: "https://app.example", "access-control-request-method": "GET" },
+    });
     expect(r.status).toBe(204);
     expect(r.headers.get("access-control-allow-origin")).toBeNull();
   });
@@ -63,7 +80,13 @@ describe("join", () => {
     await seed(...CLUSTER);
     const ny = await h.post("/v1/join", {}, await joinToken("ny-room", "alice"), at(NEW_YORK));
     expect(ny.status).toBe(200);
-    expect(ny.body).toMatchObject({ room: "ny-room", identity: "alice", node: "us-2", region: "us-east", placement: "created" });
+    expect(ny.body).toMatchObject({
+      room: "ny-room",
+      identity: "alice",
+      node: "us-2",
+      region: "us-east",
+      placement: "created",
+    });
     expect(ny.body.url).toBe("wss://us-2.example.test/signal");
     const paris = await h.post("/v1/join", {}, await joinToken("paris-room", "bob"), at(PARIS));
     expect(paris.body).toMatchObject({ node: "eu-1", region: "eu-west", url: "wss://eu-1.example.test/signal" });
@@ -92,7 +115,12 @@ describe("join", () => {
   it("mints a short-lived media token with LiveKit claims + meridian{node,region}", async () => {
     await seed(...CLUSTER);
     const app = await joinToken("tok", "erin", { canPublish: true, canSubscribe: true });
-    const r = await h.post("/v1/join", { room: "tok", identity: "erin", grants: { canPublish: false } }, app, at(PARIS));
+    const r = await h.post(
+      "/v1/join",
+      { room: "tok", identity: "erin", grants: { canPublish: false } },
+      app,
+      at(PARIS),
+    );
     expect(r.status).toBe(200);
     const claims = await verifyToken(r.body.token, parseApiKeys(`${h.apiKey}:${h.apiSecret}`), "media");
     expect(claims).toMatchObject({
@@ -115,7 +143,11 @@ describe("join", () => {
     // Tokens first: the seeded records live one node TTL (no reports follow), and the joins must all
     // fall inside it even on a loaded machine.
     const tokens = await Promise.all(Array.from({ length: 200 }, (_, i) => joinToken("herd", `user-${i}`)));
-    await seed(...CLUSTER, { id: "us-3", region: "us-east", sysload: 0.1 }, { id: "us-4", region: "us-east", sysload: 0.1 });
+    await seed(
+      ...CLUSTER,
+      { id: "us-3", region: "us-east", sysload: 0.1 },
+      { id: "us-4", region: "us-east", sysload: 0.1 },
+    );
     const results = await Promise.all(tokens.map((t) => h.post("/v1/join", {}, t, at(NEW_YORK))));
     expect(results.map((r) => r.status)).toEqual(Array(200).fill(200));
     const nodes = new Set(results.map((r) => r.body.node));
@@ -133,11 +165,16 @@ describe("join", () => {
   it("a burst of new rooms between two reports spreads over equal nodes (reservations)", async () => {
     await seed({ id: "a", sysload: 0.1 }, { id: "b", sysload: 0.1 }, { id: "c", sysload: 0.1 });
     const placed = await Promise.all(
-      Array.from({ length: 30 }, async (_, i) => (await h.post("/v1/join", {}, await joinToken(`burst-${i}`, "u"), at(NEW_YORK))).body.node),
+      Array.from(
+        { length: 30 },
+        async (_, i) => (await h.post("/v1/join", {}, await joinToken(`burst-${i}`, "u"), at(NEW_YORK))).body.node,
+      ),
     );
     const counts = Object.fromEntries(["a", "b", "c"].map((id) => [id, placed.filter((n) => n === id).length]));
     expect(counts).toEqual({ a: 10, b: 10, c: 10 });
-    const list = await h.fetch("/v1/nodes", { headers: { authorization: `Bearer ${await h.token({ roomList: true })}` } });
+    const list = await h.fetch("/v1/nodes", {
+      headers: { authorization: `Bearer ${await h.token({ roomList: true })}` },
+    });
     expect(list.body.nodes.map((n: { reserved: number }) => n.reserved)).toEqual([10, 10, 10]);
   });
 
@@ -160,39 +197,38 @@ describe("join", () => {
   });
 
   it("never chooses a node with stale stats", async () => {
-    await seed({ id: "stale", sysload: 0, updatedAt: Date.now() - STATS_FRESHNESS_MS - 100 }, { id: "fresh", sysload: 0.6 });
+    await seed(
+      { id: "stale", sysload: 0, updatedAt: Date.now() - STATS_FRESHNESS_MS - 100 },
+      { id: "fresh", sysload: 0.6 },
+    );
     const r = await h.post("/v1/join", {}, await joinToken("fresh-only", "a"), at(NEW_YORK));
     expect(r.body.node).toBe("fresh");
   });
 
-  it(
-    "a node that stops reporting is never chosen after its TTL (and leaves no ghost)",
-    async () => {
-      const alive = { id: "alive", sysload: 0.6 };
-      await seed({ id: "quiet", sysload: 0.0 }, alive);
-      const early = await h.post("/v1/join", {}, await joinToken("while-alive", "a"), at(NEW_YORK));
-      expect(early.body.node).toBe("quiet");
-      // "alive" keeps reporting, "quiet" does not; wait (bounded) for quiet's record to expire
-      const deadline = Date.now() + NODE_TTL_MS + 5_000;
-      while ((await h.ioredis.exists(keys.node("quiet"))) && Date.now() < deadline) {
-        await seed(alive);
-        await new Promise((r) => setTimeout(r, 500));
-      }
+  it("a node that stops reporting is never chosen after its TTL (and leaves no ghost)", async () => {
+    const alive = { id: "alive", sysload: 0.6 };
+    await seed({ id: "quiet", sysload: 0.0 }, alive);
+    const early = await h.post("/v1/join", {}, await joinToken("while-alive", "a"), at(NEW_YORK));
+    expect(early.body.node).toBe("quiet");
+    // "alive" keeps reporting, "quiet" does not; wait (bounded) for quiet's record to expire
+    const deadline = Date.now() + NODE_TTL_MS + 5_000;
+    while ((await h.ioredis.exists(keys.node("quiet"))) && Date.now() < deadline) {
       await seed(alive);
-      expect(await h.ioredis.exists(keys.node("quiet"))).toBe(0);
-      for (let i = 0; i < 5; i++) {
-        const r = await h.post("/v1/join", {}, await joinToken(`after-ttl-${i}`, "b"), at(NEW_YORK));
-        expect(r.body.node).toBe("alive");
-      }
-      // the join swept the ghost from the registry and the selection index
-      expect(await h.ioredis.zscore(keys.nodes(), "quiet")).toBeNull();
-      expect(await h.ioredis.zscore(keys.sel("us-east", "expiry"), "quiet")).toBeNull();
-      // and the room it hosted moves on the next join
-      const moved = await h.post("/v1/join", {}, await joinToken("while-alive", "c"), at(NEW_YORK));
-      expect(moved.body).toMatchObject({ node: "alive", placement: "replaced" });
-    },
-    30_000,
-  );
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    await seed(alive);
+    expect(await h.ioredis.exists(keys.node("quiet"))).toBe(0);
+    for (let i = 0; i < 5; i++) {
+      const r = await h.post("/v1/join", {}, await joinToken(`after-ttl-${i}`, "b"), at(NEW_YORK));
+      expect(r.body.node).toBe("alive");
+    }
+    // the join swept the ghost from the registry and the selection index
+    expect(await h.ioredis.zscore(keys.nodes(), "quiet")).toBeNull();
+    expect(await h.ioredis.zscore(keys.sel("us-east", "expiry"), "quiet")).toBeNull();
+    // and the room it hosted moves on the next join
+    const moved = await h.post("/v1/join", {}, await joinToken("while-alive", "c"), at(NEW_YORK));
+    expect(moved.body).toMatchObject({ node: "alive", placement: "replaced" });
+  }, 30_000);
 
   it("no node at all → 503 no_available_nodes", async () => {
     const r = await h.post("/v1/join", {}, await joinToken("empty", "a"), at(NEW_YORK));
@@ -207,7 +243,11 @@ describe("X-Meridian-Client-Location (dev only)", () => {
     "x-meridian-client-location": typeof p === "string" ? p : `${p.lat},${p.lon}`,
   });
   const joinWith = (target: WorkerHarness, token: string, headers: Record<string, string>) =>
-    target.fetch("/v1/join", { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}`, ...headers }, body: "{}" });
+    target.fetch("/v1/join", {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${token}`, ...headers },
+      body: "{}",
+    });
 
   it("is ignored unless TRUST_CLIENT_LOCATION=true: request.cf (here none → DEFAULT_REGION) decides", async () => {
     await seed(...CLUSTER);
@@ -259,17 +299,34 @@ describe("room API", () => {
   it("create, conflict, get, list, participants, delete (with bus message), 404 after", async () => {
     await seed(...CLUSTER);
     const create = await admin({ roomCreate: true });
-    const made = await h.post("/v1/rooms", { name: "board", maxParticipants: 5, metadata: "m", region: "eu-west" }, create.authorization.slice(7));
-    expect(made).toMatchObject({ status: 201, body: { name: "board", node: "eu-1", region: "eu-west", maxParticipants: 5, emptyTimeout: 300, metadata: "m" } });
+    const made = await h.post(
+      "/v1/rooms",
+      { name: "board", maxParticipants: 5, metadata: "m", region: "eu-west" },
+      create.authorization.slice(7),
+    );
+    expect(made).toMatchObject({
+      status: 201,
+      body: { name: "board", node: "eu-1", region: "eu-west", maxParticipants: 5, emptyTimeout: 300, metadata: "m" },
+    });
     expect((await h.post("/v1/rooms", { name: "board" }, create.authorization.slice(7))).status).toBe(409);
 
     const list = await admin({ roomList: true });
     const got = await h.fetch("/v1/rooms/board", { headers: list });
     expect(got).toMatchObject({ status: 200, body: { name: "board", node: "eu-1", numParticipants: 0 } });
-    await upsertParticipant(h.runner, "board", { identity: "p1", sid: "PA_1", joinedAt: 1, signalNode: "eu-1", tracks: [] }, "eu-1");
+    await upsertParticipant(
+      h.runner,
+      "board",
+      { identity: "p1", sid: "PA_1", joinedAt: 1, signalNode: "eu-1", tracks: [] },
+      "eu-1",
+    );
     expect((await h.fetch("/v1/rooms/board", { headers: list })).body.numParticipants).toBe(1);
     // Two more: one bridged in through us-1, and a record the node could not have written (skipped).
-    await upsertParticipant(h.runner, "board", { identity: "p2", sid: "PA_2", joinedAt: 1, signalNode: "us-1", tracks: [] }, "eu-1");
+    await upsertParticipant(
+      h.runner,
+      "board",
+      { identity: "p2", sid: "PA_2", joinedAt: 1, signalNode: "us-1", tracks: [] },
+      "eu-1",
+    );
     await h.ioredis.hset(keys.roomParticipants("board"), "p3", "{not json");
     expect((await h.fetch("/v1/rooms/board", { headers: list })).body).toMatchObject({
       numParticipants: 3,
@@ -286,14 +343,31 @@ describe("room API", () => {
 
     // JSON, but not a participant record: skipped like the one that is not JSON (records.ts)
     await h.ioredis.hset(keys.roomParticipants("board"), "p4", JSON.stringify({ identity: "p4", tracks: "none" }));
-    const parts = await h.fetch("/v1/rooms/board/participants", { headers: await admin({ roomAdmin: true, room: "board" }) });
-    expect(parts).toMatchObject({ status: 200, body: { room: "board", participants: expect.arrayContaining([{ identity: "p1", sid: "PA_1", joinedAt: 1, signalNode: "eu-1", tracks: [] }]) } });
+    const parts = await h.fetch("/v1/rooms/board/participants", {
+      headers: await admin({ roomAdmin: true, room: "board" }),
+    });
+    expect(parts).toMatchObject({
+      status: 200,
+      body: {
+        room: "board",
+        participants: expect.arrayContaining([
+          { identity: "p1", sid: "PA_1", joinedAt: 1, signalNode: "eu-1", tracks: [] },
+        ]),
+      },
+    });
     expect(parts.body.participants.map((p: { identity: string }) => p.identity).sort()).toEqual(["p1", "p2"]);
-    expect((await h.fetch("/v1/rooms/board/participants", { headers: await admin({ roomAdmin: true, room: "other" }) })).status).toBe(403);
+    expect(
+      (await h.fetch("/v1/rooms/board/participants", { headers: await admin({ roomAdmin: true, room: "other" }) }))
+        .status,
+    ).toBe(403);
 
     const nodes = await h.fetch("/v1/nodes", { headers: list });
     expect(nodes.body.nodes.map((n: { id: string }) => n.id).sort()).toEqual(["ap-1", "eu-1", "us-1", "us-2"]);
-    expect(nodes.body.nodes.find((n: { id: string }) => n.id === "eu-1")).toMatchObject({ region: "eu-west", stats: { sysload: 0.3 }, reserved: 1 });
+    expect(nodes.body.nodes.find((n: { id: string }) => n.id === "eu-1")).toMatchObject({
+      region: "eu-west",
+      stats: { sysload: 0.3 },
+      reserved: 1,
+    });
 
     const sub = new Redis(h.redis.port, "127.0.0.1");
     const message = new Promise<string>((resolve) => sub.on("message", (_c, m: string) => resolve(m)));
@@ -309,7 +383,9 @@ describe("room API", () => {
     sub.disconnect();
     expect((await h.fetch("/v1/rooms/board", { headers: list })).status).toBe(404);
     expect((await h.fetch("/v1/rooms/board", { method: "DELETE", headers: create })).status).toBe(404);
-    expect((await h.fetch("/v1/rooms/board/participants", { headers: await admin({ roomAdmin: true }) })).status).toBe(404);
+    expect((await h.fetch("/v1/rooms/board/participants", { headers: await admin({ roomAdmin: true }) })).status).toBe(
+      404,
+    );
     expect(await h.ioredis.exists(keys.roomParticipants("board"))).toBe(0);
     expect(await h.ioredis.sismember(keys.nodeRooms("eu-1"), "board")).toBe(0);
   });
@@ -335,7 +411,11 @@ describe("bad input and bad tokens → documented 4xx", () => {
   });
 
   it("create room: non-JSON content type → 415 bad_request", async () => {
-    const r = await h.fetch("/v1/rooms", { method: "POST", headers: { "content-type": "text/plain", authorization: `Bearer ${await h.token({ roomCreate: true })}` }, body: "name=r" });
+    const r = await h.fetch("/v1/rooms", {
+      method: "POST",
+      headers: { "content-type": "text/plain", authorization: `Bearer ${await h.token({ roomCreate: true })}` },
+      body: "name=r",
+    });
     expect(r).toMatchObject({ status: 415, body: { error: { code: "bad_request" } } });
   });
 
@@ -364,15 +444,35 @@ describe("bad input and bad tokens → documented 4xx", () => {
       ["missing", {}],
       ["not bearer", { authorization: "Basic abc" }],
       ["not a JWT", { authorization: "Bearer nope" }],
-      ["forged", { authorization: `Bearer ${await h.token({ roomJoin: true, room: "r" }, { identity: "a", secret: "not-the-secret" })}` }],
-      ["expired", { authorization: `Bearer ${await h.token({ roomJoin: true, room: "r" }, { identity: "a", now: now - 7200, ttlSeconds: 600 })}` }],
+      [
+        "forged",
+        {
+          authorization: `Bearer ${await h.token({ roomJoin: true, room: "r" }, { identity: "a", secret: "not-the-secret" })}`,
+        },
+      ],
+      [
+        "expired",
+        {
+          authorization: `Bearer ${await h.token({ roomJoin: true, room: "r" }, { identity: "a", now: now - 7200, ttlSeconds: 600 })}`,
+        },
+      ],
     ];
     const { mintToken } = await import("#shared/token.ts");
-    cases.push(["unknown key", { authorization: `Bearer ${await mintToken({ apiKey: "who", apiSecret: "x", video: { roomJoin: true, room: "r" }, identity: "a", ttlSeconds: 60 })}` }]);
+    cases.push([
+      "unknown key",
+      {
+        authorization: `Bearer ${await mintToken({ apiKey: "who", apiSecret: "x", video: { roomJoin: true, room: "r" }, identity: "a", ttlSeconds: 60 })}`,
+      },
+    ]);
     for (const [name, headers] of cases) {
       for (const path of ["/v1/join", "/v1/rooms"]) {
         const r = await h.fetch(path, { method: path === "/v1/join" ? "POST" : "GET", headers });
-        expect({ name, path, status: r.status, code: r.body.error?.code }).toEqual({ name, path, status: 401, code: "unauthorized" });
+        expect({ name, path, status: r.status, code: r.body.error?.code }).toEqual({
+          name,
+          path,
+          status: 401,
+          code: "unauthorized",
+        });
       }
     }
   });
@@ -401,9 +501,17 @@ describe("bad input and bad tokens → documented 4xx", () => {
       ["other room", await joinToken("r", "a"), { room: "s" }],
       ["other identity", await joinToken("r", "a"), { identity: "b" }],
       ["widening canPublish", await joinToken("r", "a", { canPublish: false }), { grants: { canPublish: true } }],
-      ["widening sources", await joinToken("r", "a", { canPublishSources: ["camera"] }), { grants: { canPublishSources: ["screen_share"] } }],
+      [
+        "widening sources",
+        await joinToken("r", "a", { canPublishSources: ["camera"] }),
+        { grants: { canPublishSources: ["screen_share"] } },
+      ],
       // [] is LiveKit's "every source" (the node reads it so): not a subset of ["microphone"] (issue 12 #4)
-      ["widening sources to all ([])", await joinToken("r", "a", { canPublishSources: ["microphone"] }), { grants: { canPublishSources: [] } }],
+      [
+        "widening sources to all ([])",
+        await joinToken("r", "a", { canPublishSources: ["microphone"] }),
+        { grants: { canPublishSources: [] } },
+      ],
       ["becoming hidden", await joinToken("r", "a"), { grants: { hidden: true } }],
     ];
     for (const [name, token, body] of joins) {
@@ -424,7 +532,11 @@ describe("Redis outage", () => {
     expect(join.body.error.message).toMatch(/Redis is unreachable/);
     for (const path of ["/v1/rooms", "/v1/nodes", "/v1/rooms/outage"]) {
       const r = await h.fetch(path, { headers: { authorization: `Bearer ${lt}` } });
-      expect({ path, status: r.status, code: r.body.error?.code }).toEqual({ path, status: 503, code: "redis_unavailable" });
+      expect({ path, status: r.status, code: r.body.error?.code }).toEqual({
+        path,
+        status: 503,
+        code: "redis_unavailable",
+      });
     }
     // bad input is still a 4xx, not a 503: validation and auth never need Redis
     expect((await h.post("/v1/join", { evil: 1 }, jt)).status).toBe(400);

@@ -28,7 +28,11 @@ describe("wrangler deploy --dry-run", () => {
   it("bundles env dev, which trusts the dev-only client location header", async () => {
     const out = mkdtempSync(join(tmpdir(), "meridian-wrangler-"));
     try {
-      const stdout = await dryRun(join(root, "node_modules/.bin/wrangler"), ["deploy", "--dry-run", "--outdir", out, "--env", "dev"], out);
+      const stdout = await dryRun(
+        join(root, "node_modules/.bin/wrangler"),
+        ["deploy", "--dry-run", "--outdir", out, "--env", "dev"],
+        out,
+      );
       expect(stdout).toMatch(/env\.NODE_SELECTOR/);
       expect(stdout).toMatch(/env\.TRUST_CLIENT_LOCATION \("true"\)/);
     } finally {
@@ -50,9 +54,16 @@ describe("wrangler deploy --dry-run", () => {
   });
 
   it("deploy:worker --print shows the vars it would pass", async () => {
-    const { stdout } = await run(process.execPath, ["infra/deploy-worker.ts", "--config", "infra/meridian.example.yaml", "--print"], { cwd: root, env: ENV });
+    const { stdout } = await run(
+      process.execPath,
+      ["infra/deploy-worker.ts", "--config", "infra/meridian.example.yaml", "--print"],
+      { cwd: root, env: ENV },
+    );
     const vars = JSON.parse(stdout);
-    expect(JSON.parse(vars.NODE_SELECTOR).regions.map((r: { name: string }) => r.name)).toEqual(["us-west-2", "us-east"]);
+    expect(JSON.parse(vars.NODE_SELECTOR).regions.map((r: { name: string }) => r.name)).toEqual([
+      "us-west-2",
+      "us-east",
+    ]);
     expect(vars.DEFAULT_REGION).toBe("us-east");
   });
 });

@@ -41,7 +41,11 @@ const api = async (path: string) => {
 };
 
 const devJoin = async (body: unknown) => {
-  const res = await fetch(`${launcher.ready.app}/api/join`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const res = await fetch(`${launcher.ready.app}/api/join`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
   return { status: res.status, body: (await res.json()) as any };
 };
 
@@ -50,10 +54,19 @@ const rawJoin = (headers: Record<string, string>) =>
   new Promise<number>((resolve, reject) => {
     const u = new URL(`${launcher.ready.app}/api/join`);
     const body = JSON.stringify({ room: "dev-room", identity: "mallory", location: "us-east" });
-    const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: "POST", headers: { ...headers, "content-length": Buffer.byteLength(body) } }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
+    const req = request(
+      {
+        host: u.hostname,
+        port: u.port,
+        path: u.pathname,
+        method: "POST",
+        headers: { ...headers, "content-length": Buffer.byteLength(body) },
+      },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
     req.on("error", reject);
     req.end(body);
   });
@@ -63,8 +76,17 @@ describe("npm run dev", () => {
     const { nodes } = launcher.ready;
     expect(nodes.map((n) => n.region).sort()).toEqual(["us-east", "us-east", "us-west-2"]);
     for (const n of nodes) {
-      const rec = await waitFor(() => readNodeRecord(redis, n.id), (r) => r !== null, `record of ${n.id}`);
-      expect(rec).toMatchObject({ id: n.id, region: n.region, state: "SERVING", signalUrl: `${n.http.replace("http", "ws")}/rtc` });
+      const rec = await waitFor(
+        () => readNodeRecord(redis, n.id),
+        (r) => r !== null,
+        `record of ${n.id}`,
+      );
+      expect(rec).toMatchObject({
+        id: n.id,
+        region: n.region,
+        state: "SERVING",
+        signalUrl: `${n.http.replace("http", "ws")}/rtc`,
+      });
     }
     expect((await redis.zrange(keys.nodes(), 0, -1)).sort()).toEqual(nodes.map((n) => n.id).sort());
   });
@@ -81,7 +103,8 @@ describe("npm run dev", () => {
     // One hosting node for the room, whoever asks; the media token names it.
     expect(east.body.node).toBe(west.body.node);
     expect(await redis.hget(keys.room("dev-room"), "node")).toBe(west.body.node);
-    for (const j of [west, east]) expect(decodeJwt(j.body.token)).toMatchObject({ sub: j.body.identity, meridian: { node: west.body.node } });
+    for (const j of [west, east])
+      expect(decodeJwt(j.body.token)).toMatchObject({ sub: j.body.identity, meridian: { node: west.body.node } });
   });
 
   it("serves an app server of your own: its key pair, its user's location in X-Meridian-Client-Location", async () => {
@@ -89,10 +112,20 @@ describe("npm run dev", () => {
     // The secret came from the environment: it is not printed.
     expect(launcher.output.filter((l) => !l.startsWith("MERIDIAN_DEV_READY")).join("\n")).not.toContain(APP_SECRET);
     const appJoin = async (identity: string, location: string) => {
-      const token = await mintToken({ apiKey: APP_KEY, apiSecret: APP_SECRET, identity, video: { roomJoin: true, room: "outside-room" }, ttlSeconds: 60 });
+      const token = await mintToken({
+        apiKey: APP_KEY,
+        apiSecret: APP_SECRET,
+        identity,
+        video: { roomJoin: true, room: "outside-room" },
+        ttlSeconds: 60,
+      });
       const res = await fetch(`${launcher.ready.worker}/v1/join`, {
         method: "POST",
-        headers: { "content-type": "application/json", authorization: `Bearer ${token}`, "x-meridian-client-location": location },
+        headers: {
+          "content-type": "application/json",
+          authorization: `Bearer ${token}`,
+          "x-meridian-client-location": location,
+        },
         body: "{}",
       });
       return { status: res.status, body: (await res.json()) as any };
@@ -106,8 +139,18 @@ describe("npm run dev", () => {
     expect(newYork.body.node).toBe(portland.body.node);
     // Without the header: the Worker's fixed cf object has no location, so DEFAULT_REGION (us-east)
     // decides — Miniflare's placeholder (Austin) would have been nearer us-west-2.
-    const token = await mintToken({ apiKey: APP_KEY, apiSecret: APP_SECRET, identity: "sam", video: { roomJoin: true, room: "nowhere-room" }, ttlSeconds: 60 });
-    const plain = await fetch(`${launcher.ready.worker}/v1/join`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: "{}" });
+    const token = await mintToken({
+      apiKey: APP_KEY,
+      apiSecret: APP_SECRET,
+      identity: "sam",
+      video: { roomJoin: true, room: "nowhere-room" },
+      ttlSeconds: 60,
+    });
+    const plain = await fetch(`${launcher.ready.worker}/v1/join`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+      body: "{}",
+    });
     expect(nodeOfUrl(((await plain.json()) as { url: string }).url)?.region).toBe("us-east");
     const bad = await appJoin("rae", "somewhere");
     expect(bad).toMatchObject({ status: 400, body: { error: { code: "bad_request" } } });
@@ -115,12 +158,16 @@ describe("npm run dev", () => {
 
   it("answers a client that asks for no encoding with an unencoded body", async () => {
     const raw = await new Promise<{ encoding: string | undefined; body: string }>((resolve, reject) => {
-      const req = request(`${launcher.ready.worker}/openapi.json`, { headers: { "x-meridian-client-location": "40.7,-74" } }, (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (c) => (body += c));
-        res.on("end", () => resolve({ encoding: res.headers["content-encoding"], body }));
-      });
+      const req = request(
+        `${launcher.ready.worker}/openapi.json`,
+        { headers: { "x-meridian-client-location": "40.7,-74" } },
+        (res) => {
+          let body = "";
+          res.setEncoding("utf8");
+          res.on("data", (c) => (body += c));
+          res.on("end", () => resolve({ encoding: res.headers["content-encoding"], body }));
+        },
+      );
       req.on("error", reject);
       req.end(); // node:http sends no Accept-Encoding
     });
@@ -132,7 +179,11 @@ describe("npm run dev", () => {
     const bad = await devJoin({ room: "dev-room", identity: "x", location: "mars" });
     expect(bad.status).toBe(400);
     expect(bad.body.error).toMatchObject({ code: "bad_request" });
-    const notJson = await fetch(`${launcher.ready.app}/api/join`, { method: "POST", headers: { "content-type": "application/json" }, body: "{" });
+    const notJson = await fetch(`${launcher.ready.app}/api/join`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{",
+    });
     expect(notJson.status).toBe(400);
     // without a JSON content type (fetch sends text/plain): 415, as a cross-site form post gets
     expect((await fetch(`${launcher.ready.app}/api/join`, { method: "POST", body: "{" })).status).toBe(415);
@@ -188,8 +239,17 @@ describe("npm run dev", () => {
     it("the dashboard renders regions, nodes and rooms, and drops the token from the address bar", async () => {
       const { page, console } = await openPage(browser, launcher.ready.dashboard);
       const table = (id: string) =>
-        page.evaluate((id) => [...document.querySelectorAll(`#${id} tbody tr`)].map((tr) => [...tr.children].map((td) => td.textContent)), id);
-      const nodes = await waitFor(() => table("nodes"), (rows) => rows.length === 3, "three node rows", 15_000).catch((e) => {
+        page.evaluate(
+          (id) =>
+            [...document.querySelectorAll(`#${id} tbody tr`)].map((tr) => [...tr.children].map((td) => td.textContent)),
+          id,
+        );
+      const nodes = await waitFor(
+        () => table("nodes"),
+        (rows) => rows.length === 3,
+        "three node rows",
+        15_000,
+      ).catch((e) => {
         throw new Error(`${e}\n${console.join("\n")}`);
       });
       expect(nodes.map((r) => r[0]).sort()).toEqual(launcher.ready.nodes.map((n) => n.id).sort());
@@ -216,7 +276,10 @@ describe("npm run dev", () => {
         await waitFor(() => inboundRtp(p.page), mediaFlows, "remote media decoded", 45_000).catch((e) => {
           throw new Error(`${e}\n${p.console.join("\n")}\n${launcher.output.slice(-20).join("\n")}`);
         });
-      const joins = await west.page.evaluate(() => (globalThis as unknown as { meridian: { joins: { signalRegion: string; node: string }[] } }).meridian.joins);
+      const joins = await west.page.evaluate(
+        () =>
+          (globalThis as unknown as { meridian: { joins: { signalRegion: string; node: string }[] } }).meridian.joins,
+      );
       expect(joins[0]?.signalRegion).toBe("us-west-2");
       expect(joins[0]?.node).toBe(await redis.hget(keys.room("dev-media"), "node"));
     });
@@ -227,8 +290,18 @@ describe("npm run dev", () => {
     expect(pids).toHaveLength(4); // redis-server + three media nodes (REST stand-in and Worker are in-process)
     launcher.proc.kill("SIGINT");
     expect(await launcher.exited).toEqual({ code: 0, signal: null });
-    await waitFor(async () => pids.filter(alive), (left) => left.length === 0, "children gone", 10_000);
-    for (const url of [launcher.ready.worker, launcher.ready.app, launcher.ready.upstashRest, ...nodes.map((n) => n.http)])
+    await waitFor(
+      async () => pids.filter(alive),
+      (left) => left.length === 0,
+      "children gone",
+      10_000,
+    );
+    for (const url of [
+      launcher.ready.worker,
+      launcher.ready.app,
+      launcher.ready.upstashRest,
+      ...nodes.map((n) => n.http),
+    ])
       await expect(fetch(`${url}/healthz`)).rejects.toThrow();
     expect(launcher.output.join("\n")).toContain("[dev] stopped");
   });

@@ -27,7 +27,15 @@ export interface Launcher {
 
 export async function startLauncher(env: Record<string, string> = {}, timeoutMs = 90_000): Promise<Launcher> {
   const proc = spawn(process.execPath, [LAUNCHER, "--free-ports", "--machine"], {
-    env: { ...process.env, REDIS_URL: "", MERIDIAN_API_KEY: "", MERIDIAN_API_SECRET: "", API_KEYS: "", MERIDIAN_CONFIG: "", ...env },
+    env: {
+      ...process.env,
+      REDIS_URL: "",
+      MERIDIAN_API_KEY: "",
+      MERIDIAN_API_SECRET: "",
+      API_KEYS: "",
+      MERIDIAN_CONFIG: "",
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const output: string[] = [];
@@ -35,7 +43,10 @@ export async function startLauncher(env: Record<string, string> = {}, timeoutMs 
     proc.once("exit", (code, signal) => resolve({ code, signal })),
   );
   const ready = await new Promise<Ready>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`launcher not ready in ${timeoutMs} ms:\n${output.slice(-30).join("\n")}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`launcher not ready in ${timeoutMs} ms:\n${output.slice(-30).join("\n")}`)),
+      timeoutMs,
+    );
     let buf = "";
     const onData = (chunk: Buffer) => {
       buf += chunk.toString();

@@ -12,7 +12,18 @@ import { SignalClient, SignalError } from "../../media-node/client/signal-client
 import { BusAuth } from "../../media-node/src/cluster/bus-auth.ts";
 import { SOCKET_BUDGET } from "../../media-node/src/signaling/signaling-server.ts";
 import { waitFor } from "../support/media-node.ts";
-import { EAST_A, EAST_B, PORTLAND, WASHINGTON, WEST, expectHealthy, metric, participantsOf, startDistributedCluster, type Cluster } from "./cluster.ts";
+import {
+  EAST_A,
+  EAST_B,
+  PORTLAND,
+  WASHINGTON,
+  WEST,
+  expectHealthy,
+  metric,
+  participantsOf,
+  startDistributedCluster,
+  type Cluster,
+} from "./cluster.ts";
 
 let c: Cluster;
 beforeAll(async () => {
@@ -22,7 +33,10 @@ afterAll(async () => {
   await c?.stop();
 });
 
-async function connect(url: string, token: string): Promise<{ client: SignalClient; notes: { name: NotificationName; data: unknown }[] }> {
+async function connect(
+  url: string,
+  token: string,
+): Promise<{ client: SignalClient; notes: { name: NotificationName; data: unknown }[] }> {
   const client = await SignalClient.open(url, token);
   const notes: { name: NotificationName; data: unknown }[] = [];
   client.onNotification((name, data) => notes.push({ name, data }));
@@ -50,18 +64,28 @@ describe("signaling bridge", () => {
     // unknown one, and the client falls back to a full rejoin).
     expect(joined.resume).toBeUndefined();
     const stray = await SignalClient.open(a.url);
-    await expect(stray.request("resume", { token: bobJoined.resume!.token })).rejects.toMatchObject({ code: "not_found" });
+    await expect(stray.request("resume", { token: bobJoined.resume!.token })).rejects.toMatchObject({
+      code: "not_found",
+    });
     expect((await stray.closed).code).toBe(4404);
     expect(joined.participants.map((p) => p.identity)).toEqual(["bob"]);
     expect((await alice.client.request("ping", {})).now).toBeGreaterThan(0);
-    await waitFor(async () => bob.notes.map((n) => n.name), (n) => n.includes("participantJoined"), "bob hears alice join");
+    await waitFor(
+      async () => bob.notes.map((n) => n.name),
+      (n) => n.includes("participantJoined"),
+      "bob hears alice join",
+    );
 
     // Redis: the room is on one node; alice's participant record names the bridging node.
     expect(await c.ioredis.hget(keys.room(room), "node")).toBe(b.node);
     const holders = [];
     for (const id of [WEST, EAST_A, EAST_B]) if (await c.ioredis.sismember(keys.nodeRooms(id), room)) holders.push(id);
     expect(holders).toEqual([b.node]);
-    const ps = await waitFor(() => participantsOf(c.ioredis, room), (p) => p.alice !== undefined && p.bob !== undefined, "both participant records");
+    const ps = await waitFor(
+      () => participantsOf(c.ioredis, room),
+      (p) => p.alice !== undefined && p.bob !== undefined,
+      "both participant records",
+    );
     expect(ps.alice!.signalNode).toBe(WEST);
     expect(ps.bob!.signalNode).toBe(b.node);
     expect(await metric(c.node(WEST), "meridian_bridge_frames_sent")).toBeGreaterThanOrEqual(2);
@@ -73,14 +97,34 @@ describe("signaling bridge", () => {
     expect(err).toBeInstanceOf(SignalError);
     expect((err as SignalError).code).toBe(ErrorCode.NotFound);
     alice.client.sendRaw("{not json");
-    await waitFor(async () => alice.notes.filter((n) => n.name === "error").length, (n) => n === 1, "error notification through the bridge");
+    await waitFor(
+      async () => alice.notes.filter((n) => n.name === "error").length,
+      (n) => n === 1,
+      "error notification through the bridge",
+    );
 
     // Client goes away → the host drops the participant, both nodes free the session.
     alice.client.close();
-    await waitFor(() => participantsOf(c.ioredis, room), (p) => p.alice === undefined, "alice's record removed by the host");
-    await waitFor(async () => bob.notes.map((n) => n.name), (n) => n.includes("participantLeft"), "bob hears alice leave");
-    await waitFor(() => metric(c.node(WEST), "meridian_bridge_sessions_open"), (n) => n === 0, "w freed the session");
-    await waitFor(() => metric(host, "meridian_bridge_sessions_open"), (n) => n === 0, "host freed the session");
+    await waitFor(
+      () => participantsOf(c.ioredis, room),
+      (p) => p.alice === undefined,
+      "alice's record removed by the host",
+    );
+    await waitFor(
+      async () => bob.notes.map((n) => n.name),
+      (n) => n.includes("participantLeft"),
+      "bob hears alice leave",
+    );
+    await waitFor(
+      () => metric(c.node(WEST), "meridian_bridge_sessions_open"),
+      (n) => n === 0,
+      "w freed the session",
+    );
+    await waitFor(
+      () => metric(host, "meridian_bridge_sessions_open"),
+      (n) => n === 0,
+      "host freed the session",
+    );
     bob.client.close();
   });
 
@@ -100,7 +144,8 @@ describe("signaling bridge", () => {
       buffered = lines.pop() ?? "";
       for (const line of lines) {
         const m = /^\+\S+ \[\d+ ([^\]]+)\] "(\w+)" "([^"]*)"/.exec(line);
-        if (m && m[1] !== "lua" && /^h(get|mget|getall|exists)$/i.test(m[2]!) && m[3] === key) reads.push(m[2]!.toLowerCase());
+        if (m && m[1] !== "lua" && /^h(get|mget|getall|exists)$/i.test(m[2]!) && m[3] === key)
+          reads.push(m[2]!.toLowerCase());
       }
     });
     try {
@@ -109,13 +154,21 @@ describe("signaling bridge", () => {
       expect(a.url).toBe(c.node(WEST).signalUrl);
       const bob = await connect(b.url, b.token);
       await bob.client.request("join", {}); // opens the room on the host
-      await waitFor(async () => reads.length, (n) => n >= 1, "bob's read");
+      await waitFor(
+        async () => reads.length,
+        (n) => n >= 1,
+        "bob's read",
+      );
       await new Promise((resolve) => setTimeout(resolve, 200)); // MONITOR lags the replies a little
       expect(reads).toEqual(["hgetall"]);
       reads.length = 0;
       const alice = await connect(a.url, a.token);
       expect((await alice.client.request("join", {})).node.id).toBe(b.node); // bridged through w
-      await waitFor(async () => reads.length, (n) => n >= 1, "alice's read");
+      await waitFor(
+        async () => reads.length,
+        (n) => n >= 1,
+        "alice's read",
+      );
       await new Promise((resolve) => setTimeout(resolve, 200));
       expect(reads).toEqual(["hgetall"]);
       alice.client.close();
@@ -133,12 +186,23 @@ describe("signaling bridge", () => {
     await alice.client.request("join", {});
     // DELETE /v1/rooms/:name → room.delete on the host's bus → the host closes the room.
     const admin = await c.adminToken(60, { roomCreate: true });
-    expect((await c.workerFetch(`/v1/rooms/${room}`, { method: "DELETE", headers: { authorization: `Bearer ${admin}` } })).status).toBe(200);
+    expect(
+      (await c.workerFetch(`/v1/rooms/${room}`, { method: "DELETE", headers: { authorization: `Bearer ${admin}` } }))
+        .status,
+    ).toBe(200);
     const closed = await alice.client.closed;
     expect(closed.code).toBe(CloseCode.RoomClosed);
     expect(alice.notes.map((n) => n.name)).toContain("roomClosed");
-    await waitFor(() => metric(c.node(WEST), "meridian_bridge_sessions_open"), (n) => n === 0, "w freed the session");
-    await waitFor(() => metric(c.node(b.node), "meridian_bridge_sessions_open"), (n) => n === 0, "host freed the session");
+    await waitFor(
+      () => metric(c.node(WEST), "meridian_bridge_sessions_open"),
+      (n) => n === 0,
+      "w freed the session",
+    );
+    await waitFor(
+      () => metric(c.node(b.node), "meridian_bridge_sessions_open"),
+      (n) => n === 0,
+      "host freed the session",
+    );
   });
 
   it("a host that does not own the room refuses (wrong node); the signal node re-resolves once and joins there", async () => {
@@ -155,7 +219,11 @@ describe("signaling bridge", () => {
     // Direct: the old host refuses locally, re-resolves and becomes bob's signal node.
     const bob = await connect(b.url, b.token);
     expect((await bob.client.request("join", {})).node.id).toBe(other);
-    const ps = await waitFor(() => participantsOf(c.ioredis, room), (p) => p.alice !== undefined && p.bob !== undefined, "both records");
+    const ps = await waitFor(
+      () => participantsOf(c.ioredis, room),
+      (p) => p.alice !== undefined && p.bob !== undefined,
+      "both records",
+    );
     expect(ps.alice!.signalNode).toBe(WEST);
     expect(ps.bob!.signalNode).toBe(b.node);
     alice.client.close();
@@ -194,14 +262,32 @@ describe("fuzz", () => {
           a: fc.oneof(fc.nat(50), fc.integer()),
           c: fc.constantFrom(1000, 4100, 4105, 4999, 1, -5),
           w: fc.string({ maxLength: 150 }),
-          init: fc.record({ assertion: fc.oneof(fc.constant(a.token), fc.string({ maxLength: 50 })) }, { requiredKeys: [] }),
+          init: fc.record(
+            { assertion: fc.oneof(fc.constant(a.token), fc.string({ maxLength: 50 })) },
+            { requiredKeys: [] },
+          ),
         },
         { requiredKeys: [] },
       );
       const shot = fc.oneof(
         { weight: 6, arbitrary: env.map((e) => JSON.stringify(e)) },
         { weight: 2, arbitrary: fc.oneof(fc.json(), fc.string({ unit: "binary", maxLength: 400 })) },
-        { weight: 1, arbitrary: fc.nat(1_000).map((n) => JSON.stringify({ t: "bridge", v: 1, k: "data", s: crypto.randomUUID(), f: WEST, r: "s", q: 1, a: 0, m: ["z".repeat(2_000_000 + n)] })) },
+        {
+          weight: 1,
+          arbitrary: fc.nat(1_000).map((n) =>
+            JSON.stringify({
+              t: "bridge",
+              v: 1,
+              k: "data",
+              s: crypto.randomUUID(),
+              f: WEST,
+              r: "s",
+              q: 1,
+              a: 0,
+              m: ["z".repeat(2_000_000 + n)],
+            }),
+          ),
+        },
       );
       // Each shot twice: as anyone with the Redis credential can publish it (refused by the bus
       // authentication), and sealed with the cluster's bus key as from the node it names (an
@@ -225,14 +311,21 @@ describe("fuzz", () => {
       const clientFrame = fc.oneof(
         fc.json(),
         fc.string({ unit: "binary", maxLength: 300 }),
-        fc.record({ v: fc.constant(1), id: fc.integer(), method: fc.string({ maxLength: 20 }), data: fc.anything() }).map((o) => JSON.stringify(o)),
+        fc
+          .record({ v: fc.constant(1), id: fc.integer(), method: fc.string({ maxLength: 20 }), data: fc.anything() })
+          .map((o) => JSON.stringify(o)),
         fc.nat(2).map((n) => "x".repeat(70_000 + n)),
       );
       // Fewer than a socket's strikes (SOCKET_BUDGET): past them the node closes a flooding socket.
-      for (const frame of fc.sample(clientFrame, { numRuns: SOCKET_BUDGET.strikes - 10, seed: 5 })) alice.client.sendRaw(frame);
+      for (const frame of fc.sample(clientFrame, { numRuns: SOCKET_BUDGET.strikes - 10, seed: 5 }))
+        alice.client.sendRaw(frame);
       // Still answering in order after all of it (the rate limit may refuse a few: retry).
       await waitFor(
-        () => alice.client.request("ping", {}).then(() => true, (e: unknown) => (e instanceof SignalError && e.code === ErrorCode.RateLimited ? false : Promise.reject(e))),
+        () =>
+          alice.client.request("ping", {}).then(
+            () => true,
+            (e: unknown) => (e instanceof SignalError && e.code === ErrorCode.RateLimited ? false : Promise.reject(e)),
+          ),
         (ok) => ok,
         "ping through the fuzzed bridged session",
       );

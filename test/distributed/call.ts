@@ -34,7 +34,13 @@ export type PageGlobals = {
   moves?: number;
 };
 
-export async function joinCall(c: Cluster, browser: Browser, identity: string, room: string, where: Where): Promise<Participant> {
+export async function joinCall(
+  c: Cluster,
+  browser: Browser,
+  identity: string,
+  room: string,
+  where: Where,
+): Promise<Participant> {
   // Any node's demo page serves the client bundle; the page joins wherever the control plane says.
   const { page, console } = await openPage(browser, `${c.nodes[0]!.httpUrl}/demo`);
   const p: Participant = { identity, where, page, console, rejoins: [] };
@@ -44,21 +50,26 @@ export async function joinCall(c: Cluster, browser: Browser, identity: string, r
     return { url: r.url, token: r.token };
   });
   const first = await c.join({ identity, room, location: where });
-  await page.evaluate(async (first) => {
-    const g = globalThis as unknown as PageGlobals;
-    const client = await g.MeridianClient.connect({ ...first, onReconnect: (reason) => g.meridianJoin(reason) });
-    g.meridian.client = client;
-    client.on("reconnected", (next) => {
-      g.meridian.client = next;
-      g.moves = (g.moves ?? 0) + 1;
-    });
-    await client.publishMedia();
-  }, { url: first.url, token: first.token });
+  await page.evaluate(
+    async (first) => {
+      const g = globalThis as unknown as PageGlobals;
+      const client = await g.MeridianClient.connect({ ...first, onReconnect: (reason) => g.meridianJoin(reason) });
+      g.meridian.client = client;
+      client.on("reconnected", (next) => {
+        g.meridian.client = next;
+        g.moves = (g.moves ?? 0) + 1;
+      });
+      await client.publishMedia();
+    },
+    { url: first.url, token: first.token },
+  );
   return p;
 }
 
 /** The node answering the page's current client, its video frames decoded so far, and its moves. */
-export async function callStatus(p: Participant): Promise<{ node: string | undefined; frames: number; flows: boolean; moves: number; videoTracks: number }> {
+export async function callStatus(
+  p: Participant,
+): Promise<{ node: string | undefined; frames: number; flows: boolean; moves: number; videoTracks: number }> {
   const [node, moves] = await p.page.evaluate(() => {
     const g = globalThis as unknown as PageGlobals;
     return [g.meridian.client?.joined.node.id, g.moves ?? 0] as const;

@@ -15,7 +15,16 @@ import { BusAuth } from "../../media-node/src/cluster/bus-auth.ts";
 import { launchChromium } from "../support/browser.ts";
 import { waitFor } from "../support/media-node.ts";
 import { callStatus, joinCall, stopCall, type Participant } from "./call.ts";
-import { EAST_A, EAST_B, PORTLAND, WASHINGTON, WEST, metric, startDistributedCluster, type Cluster } from "./cluster.ts";
+import {
+  EAST_A,
+  EAST_B,
+  PORTLAND,
+  WASHINGTON,
+  WEST,
+  metric,
+  startDistributedCluster,
+  type Cluster,
+} from "./cluster.ts";
 
 const ROOM = "cascade-call";
 let c: Cluster;
@@ -29,13 +38,20 @@ beforeAll(async () => {
 afterAll(() => stopCall(c, browser));
 
 function context(): string {
-  return [...[...people.values()].flatMap((p) => [`${p.identity} console:`, ...p.console.slice(-8)]), c.logs(30)].join("\n");
+  return [...[...people.values()].flatMap((p) => [`${p.identity} console:`, ...p.console.slice(-8)]), c.logs(30)].join(
+    "\n",
+  );
 }
 
 /** Video frames decoded from each remote participant, as one number per page (the sum). */
 async function everyoneDecodes(ids: string[], what: string): Promise<void> {
   for (const id of ids) {
-    await waitFor(() => callStatus(people.get(id)!), (s) => s.flows && s.videoTracks >= ids.length - 1, `${id} decodes ${what}`, 45_000).catch((e) => {
+    await waitFor(
+      () => callStatus(people.get(id)!),
+      (s) => s.flows && s.videoTracks >= ids.length - 1,
+      `${id} decodes ${what}`,
+      45_000,
+    ).catch((e) => {
       throw new Error(`${e}\n${context()}`);
     });
   }
@@ -68,7 +84,7 @@ describe("cascade across nodes", { timeout: 240_000 }, () => {
     expect(await metric(c.node(WEST), "meridian_cascade_pipe_transports")).toBe(1);
     console.log(
       `[cascade] origin ${origin}, edge ${WEST}: piped producers west ${westIn}, east ${eastIn}; ` +
-        `pipe bytes west→east ${await metric(c.node(WEST), 'meridian_cascade_pipe_bytes{peer="' + origin + '",direction="sent"}')}`,
+        `pipe bytes west→east ${await metric(c.node(WEST), `meridian_cascade_pipe_bytes{peer="${origin}",direction="sent"}`)}`,
     );
     await people.get("dave")!.page.close();
     people.delete("dave");
@@ -78,12 +94,27 @@ describe("cascade across nodes", { timeout: 240_000 }, () => {
     // Authentic on the bus (signed with the cluster's key, as a compromised or confused node could),
     // but the sender is no serving node of the room in Redis.
     const evil = new BusAuth(new Map([[c.apiKey, c.apiSecret]]), "node-evil");
-    const open = (s: string) => JSON.stringify({ t: "bridge", v: 1, k: "open", s, f: "node-evil", r: "s", init: { assertion: JSON.stringify({ cascade: ROOM }), query: { cascade: ROOM } } });
+    const open = (s: string) =>
+      JSON.stringify({
+        t: "bridge",
+        v: 1,
+        k: "open",
+        s,
+        f: "node-evil",
+        r: "s",
+        init: { assertion: JSON.stringify({ cascade: ROOM }), query: { cascade: ROOM } },
+      });
     await c.ioredis.publish(keys.nodeBus(origin), evil.seal(keys.nodeBus(origin), open(crypto.randomUUID())));
     await c.ioredis.publish(keys.nodeBus(origin), open(crypto.randomUUID())); // unsigned
     await c.ioredis.publish(keys.nodeBus(origin), "{not json");
-    await waitFor(() => metric(c.node(origin), "meridian_cascade_links_refused"), (n) => n >= 1, "link from a non-serving node refused");
-    expect(c.node(origin).logs.some((l) => l.includes("cascade: link refused") && l.includes("does not serve the room"))).toBe(true);
+    await waitFor(
+      () => metric(c.node(origin), "meridian_cascade_links_refused"),
+      (n) => n >= 1,
+      "link from a non-serving node refused",
+    );
+    expect(
+      c.node(origin).logs.some((l) => l.includes("cascade: link refused") && l.includes("does not serve the room")),
+    ).toBe(true);
     expect((await fetch(`${c.node(origin).httpUrl}/healthz`)).status).toBe(200);
     expect((await callStatus(people.get("bob")!)).flows).toBe(true);
   });
@@ -111,7 +142,12 @@ describe("cascade across nodes", { timeout: 240_000 }, () => {
     await new Promise((r) => setTimeout(r, 3_000));
     const mid = await Promise.all([callStatus(b), callStatus(cc)]);
     for (const i of [0, 1]) expect(mid[i]!.frames, "B and C keep decoding").toBeGreaterThan(before[i]!.frames);
-    await waitFor(() => callStatus(people.get("alice")!), (s) => s.node !== WEST && s.flows, "alice back with media", 60_000).catch((e) => {
+    await waitFor(
+      () => callStatus(people.get("alice")!),
+      (s) => s.node !== WEST && s.flows,
+      "alice back with media",
+      60_000,
+    ).catch((e) => {
       throw new Error(`${e}\n${context()}`);
     });
     console.log(`[cascade] west killed → alice decoding again after ${Date.now() - killedAt} ms`);

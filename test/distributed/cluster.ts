@@ -86,7 +86,9 @@ export async function dumpRedis(r: Redis): Promise<Map<string, string>> {
 /** Keys that name `text` or hold it (members, fields, participant records), as "key = content". */
 export async function dumpRedisWith(r: Redis, text: string): Promise<string[]> {
   const dump = await dumpRedis(r);
-  return [...dump].filter(([k, v]) => k.includes(text) || v.includes(text)).map(([k, v]) => `${k} = ${v.slice(0, 200)}`);
+  return [...dump]
+    .filter(([k, v]) => k.includes(text) || v.includes(text))
+    .map(([k, v]) => `${k} = ${v.slice(0, 200)}`);
 }
 
 /** The room's participant records in Redis, by identity. */

@@ -14,7 +14,17 @@ import { NODE_TTL_MS, REPORT_INTERVAL_MS } from "#shared/node.ts";
 import { CloseCode, PROTOCOL_VERSION, type NotificationName } from "#shared/protocol.ts";
 import { SignalClient } from "../../media-node/client/signal-client.ts";
 import { waitFor } from "../support/media-node.ts";
-import { EAST_A, EAST_B, PORTLAND, WASHINGTON, WEST, metric, participantsOf, startDistributedCluster, type Cluster } from "./cluster.ts";
+import {
+  EAST_A,
+  EAST_B,
+  PORTLAND,
+  WASHINGTON,
+  WEST,
+  metric,
+  participantsOf,
+  startDistributedCluster,
+  type Cluster,
+} from "./cluster.ts";
 
 let c: Cluster;
 /** Everything published on any channel, as a redis-cli PSUBSCRIBE * would see it. */
@@ -92,10 +102,17 @@ describe("finding 8: the node bus trusts nobody without the cluster key", () => 
     const alice = await connect(a.url, a.token);
     await alice.client.request("join", {});
     await alice.client.request("ping", {});
-    await waitFor(() => participantsOf(c.ioredis, room), (p) => p.alice !== undefined && p.bob !== undefined, "both records");
+    await waitFor(
+      () => participantsOf(c.ioredis, room),
+      (p) => p.alice !== undefined && p.bob !== undefined,
+      "both records",
+    );
 
     // What the tap learnt: alice's session id and the next sequence numbers both ways.
-    const envs = seen.slice(from).map((m) => ({ channel: m.channel, env: payloadOf(m.message) })).filter((x) => x.env?.t === "bridge" && typeof x.env.s === "string");
+    const envs = seen
+      .slice(from)
+      .map((m) => ({ channel: m.channel, env: payloadOf(m.message) }))
+      .filter((x) => x.env?.t === "bridge" && typeof x.env.s === "string");
     const toHost = envs.filter((x) => x.channel === keys.nodeBus(b.node) && x.env!.f === WEST && x.env!.k === "data");
     const toSignal = envs.filter((x) => x.channel === keys.nodeBus(WEST) && x.env!.f === b.node && x.env!.k === "data");
     expect(toHost.length).toBeGreaterThan(0);
@@ -108,8 +125,24 @@ describe("finding 8: the node bus trusts nobody without the cluster key", () => 
     const leave = JSON.stringify({ v: PROTOCOL_VERSION, id: 900, method: "leave", data: {} });
     const moved = JSON.stringify({ v: PROTOCOL_VERSION, notification: "reconnect", data: { reason: "room_moved" } });
     for (let q = next(toHost); q < next(toHost) + 3; q++)
-      await attacker.publish(keys.nodeBus(b.node), JSON.stringify({ t: "bridge", v: 1, s: session, f: WEST, r: "s", k: "data", q, m: [leave], a: 0 }));
-    await attacker.publish(keys.nodeBus(WEST), JSON.stringify({ t: "bridge", v: 1, s: session, f: b.node, r: "h", k: "data", q: next(toSignal), m: [moved], a: 0 }));
+      await attacker.publish(
+        keys.nodeBus(b.node),
+        JSON.stringify({ t: "bridge", v: 1, s: session, f: WEST, r: "s", k: "data", q, m: [leave], a: 0 }),
+      );
+    await attacker.publish(
+      keys.nodeBus(WEST),
+      JSON.stringify({
+        t: "bridge",
+        v: 1,
+        s: session,
+        f: b.node,
+        r: "h",
+        k: "data",
+        q: next(toSignal),
+        m: [moved],
+        a: 0,
+      }),
+    );
     await attacker.publish(keys.nodeBus(b.node), JSON.stringify({ type: "room.delete", room }));
 
     // The forgeries were published before these pings went out: Redis delivers them first.
@@ -121,7 +154,11 @@ describe("finding 8: the node bus trusts nobody without the cluster key", () => 
     const ps = await participantsOf(c.ioredis, room);
     expect(Object.keys(ps).sort()).toEqual(["alice", "bob"]);
     expect(await c.ioredis.hget(keys.room(room), "node")).toBe(b.node);
-    await waitFor(() => metric(c.node(b.node), 'meridian_bus_messages_rejected{reason="unsigned"}'), (n) => n >= rejectedBefore + 4, "forgeries counted");
+    await waitFor(
+      () => metric(c.node(b.node), 'meridian_bus_messages_rejected{reason="unsigned"}'),
+      (n) => n >= rejectedBefore + 4,
+      "forgeries counted",
+    );
     expect(c.node(b.node).logs.some((l) => l.includes("bus message rejected"))).toBe(true);
     alice.client.close();
     bob.client.close();
@@ -139,7 +176,10 @@ describe("finding 8: the node bus trusts nobody without the cluster key", () => 
     let again = first;
     for (let i = 0; i < 10 && !captured.has(again.node); i++) {
       const from = seen.length;
-      expect((await c.workerFetch(`/v1/rooms/${room}`, { method: "DELETE", headers: { authorization: `Bearer ${admin}` } })).status).toBe(200);
+      expect(
+        (await c.workerFetch(`/v1/rooms/${room}`, { method: "DELETE", headers: { authorization: `Bearer ${admin}` } }))
+          .status,
+      ).toBe(200);
       const genuine = await waitFor(
         async () => seen.slice(from).find((m) => payloadOf(m.message)?.type === "room.delete"),
         (m) => m !== undefined,
@@ -175,19 +215,30 @@ describe("finding 8: the node bus trusts nobody without the cluster key", () => 
 });
 
 describe("finding 2: a node that stalled past its TTL while its room moved hands its participants over", () => {
-  it("SIGSTOP beyond the TTL, room re-placed via the Worker, SIGCONT: notice + close, one live room", { timeout: 90_000 }, async () => {
+  it("SIGSTOP beyond the TTL, room re-placed via the Worker, SIGCONT: notice + close, one live room", {
+    timeout: 90_000,
+  }, async () => {
     const room = "stalled-room";
     const a = await c.join({ identity: "alice", room, location: WASHINGTON });
     const host = c.node(a.node);
     const alice = await connect(a.url, a.token);
     await alice.client.request("join", {});
-    await waitFor(() => c.ioredis.sismember(keys.nodeRooms(host.nodeId), room), (n) => n === 1, "room claimed");
+    await waitFor(
+      () => c.ioredis.sismember(keys.nodeRooms(host.nodeId), room),
+      (n) => n === 1,
+      "room claimed",
+    );
 
     host.signal("SIGSTOP");
     let b;
     try {
       // Gone from the registry once its record expired; then the next join re-places the room.
-      await waitFor(() => c.ioredis.exists(keys.node(host.nodeId)), (n) => n === 0, "stalled node's record expired", NODE_TTL_MS + 10_000);
+      await waitFor(
+        () => c.ioredis.exists(keys.node(host.nodeId)),
+        (n) => n === 0,
+        "stalled node's record expired",
+        NODE_TTL_MS + 10_000,
+      );
       b = await waitFor(
         () => c.join({ identity: "bob", room, location: WASHINGTON }).catch(() => undefined),
         (r) => r !== undefined && r.node !== host.nodeId,
@@ -201,7 +252,10 @@ describe("finding 2: a node that stalled past its TTL while its room moved hands
     await bob.client.request("join", {});
 
     // The stalled node comes back, fails to re-claim the room and sends its participants over.
-    const closed = await Promise.race([alice.client.closed, sleep(3 * REPORT_INTERVAL_MS + 10_000).then(() => undefined)]);
+    const closed = await Promise.race([
+      alice.client.closed,
+      sleep(3 * REPORT_INTERVAL_MS + 10_000).then(() => undefined),
+    ]);
     expect(closed?.code, `alice saw: ${JSON.stringify(alice.notes.map((n) => n.name))}`).toBe(CloseCode.WrongNode);
     expect(alice.notes).toContainEqual({ name: "reconnect", data: { reason: "room_moved" } });
 
@@ -211,16 +265,28 @@ describe("finding 2: a node that stalled past its TTL while its room moved hands
     const alice2 = await connect(again.url, again.token);
     const joined = await alice2.client.request("join", {});
     expect(joined.participants.map((p) => p.identity)).toEqual(["bob"]);
-    await waitFor(async () => bob.notes.map((n) => n.name), (n) => n.includes("participantJoined"), "bob sees alice arrive");
+    await waitFor(
+      async () => bob.notes.map((n) => n.name),
+      (n) => n.includes("participantJoined"),
+      "bob sees alice arrive",
+    );
 
     // One room: only the new host lists it, its record names the new host, both participants there.
     const holders = [];
     for (const id of [WEST, EAST_A, EAST_B]) if (await c.ioredis.sismember(keys.nodeRooms(id), room)) holders.push(id);
     expect(holders).toEqual([b!.node]);
     expect(await c.ioredis.hget(keys.room(room), "node")).toBe(b!.node);
-    const ps = await waitFor(() => participantsOf(c.ioredis, room), (p) => Object.keys(p).length === 2, "two participant records");
+    const ps = await waitFor(
+      () => participantsOf(c.ioredis, room),
+      (p) => Object.keys(p).length === 2,
+      "two participant records",
+    );
     expect(Object.keys(ps).sort()).toEqual(["alice", "bob"]);
-    await waitFor(() => metric(host, "meridian_rooms"), (n) => n === 0, "stalled node closed its half");
+    await waitFor(
+      () => metric(host, "meridian_rooms"),
+      (n) => n === 0,
+      "stalled node closed its half",
+    );
     alice2.client.close();
     bob.client.close();
   });

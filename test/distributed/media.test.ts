@@ -12,7 +12,18 @@ import { keys } from "#shared/keys.ts";
 import { REPORT_INTERVAL_MS } from "#shared/node.ts";
 import { ClusterError } from "../../infra/local/cluster.ts";
 import { waitFor } from "../support/media-node.ts";
-import { PORTLAND, WASHINGTON, WEST, EAST_A, EAST_B, dumpRedisWith, metric, participantsOf, type Cluster, type Where } from "./cluster.ts";
+import {
+  PORTLAND,
+  WASHINGTON,
+  WEST,
+  EAST_A,
+  EAST_B,
+  dumpRedisWith,
+  metric,
+  participantsOf,
+  type Cluster,
+  type Where,
+} from "./cluster.ts";
 import { callStatus, joinCall, startCall, stopCall, type PageGlobals, type Participant } from "./call.ts";
 
 const ROOM = "distributed-call";
@@ -28,7 +39,13 @@ beforeAll(async () => void ({ c, browser } = await startCall()), 90_000);
 afterAll(() => stopCall(c, browser));
 
 function context(): string {
-  return [`A console:`, ...(a?.console.slice(-10) ?? []), `B console:`, ...(b?.console.slice(-10) ?? []), c.logs()].join("\n");
+  return [
+    `A console:`,
+    ...(a?.console.slice(-10) ?? []),
+    `B console:`,
+    ...(b?.console.slice(-10) ?? []),
+    c.logs(),
+  ].join("\n");
 }
 
 const participant = (identity: string, where: Where) => joinCall(c, browser, identity, ROOM, where);
@@ -40,7 +57,12 @@ describe("distributed call", () => {
     expect([EAST_A, EAST_B]).toContain(host);
     a = await participant("alice", PORTLAND);
     for (const p of [a, b]) {
-      await waitFor(() => callStatus(p), (s) => s.flows, `${p.identity} decodes video and receives audio`, 45_000).catch((e) => {
+      await waitFor(
+        () => callStatus(p),
+        (s) => s.flows,
+        `${p.identity} decodes video and receives audio`,
+        45_000,
+      ).catch((e) => {
         throw new Error(`${e}\n${context()}`);
       });
     }
@@ -60,7 +82,9 @@ describe("distributed call", () => {
     expect(framesSent).toBeGreaterThan(5);
     expect(framesReceived).toBeGreaterThan(5);
     expect(await metric(c.node(WEST), "meridian_rooms")).toBe(0);
-    console.log(`[distributed] room on ${host}; bridge via ${WEST}: ${framesSent} frames sent, ${framesReceived} received`);
+    console.log(
+      `[distributed] room on ${host}; bridge via ${WEST}: ${framesSent} frames sent, ${framesReceived} received`,
+    );
   });
 
   it("Redis down for 10 s mid-call: media keeps flowing, nodes stay healthy, the control plane answers 503; all re-register after", async () => {
@@ -83,19 +107,35 @@ describe("distributed call", () => {
       }
       const health = await (await fetch(`${c.node(host).httpUrl}/healthz`)).json();
       expect(health).toMatchObject({ status: "ok", redis: "unreachable" });
-      console.log(`[distributed] frames decoded during the ${OUTAGE_MS / 1000} s outage: A ${before[0]!.frames}→${end[0]!.frames}, B ${before[1]!.frames}→${end[1]!.frames}`);
+      console.log(
+        `[distributed] frames decoded during the ${OUTAGE_MS / 1000} s outage: A ${before[0]!.frames}→${end[0]!.frames}, B ${before[1]!.frames}→${end[1]!.frames}`,
+      );
     } finally {
       await c.redis.restart();
     }
     // The restarted Redis is empty: every node re-registers and the host reclaims the room.
     const restartedAt = Date.now();
-    await waitFor(() => c.ioredis.zcard(keys.nodes()), (n) => n === 3, "three nodes re-registered");
-    await waitFor(() => c.ioredis.hget(keys.room(ROOM), "node"), (n) => n === host, "room mapping reclaimed by its host");
-    await waitFor(() => participantsOf(c.ioredis, ROOM), (p) => p.alice?.signalNode === WEST && p.bob?.signalNode === host, "participants re-synced");
+    await waitFor(
+      () => c.ioredis.zcard(keys.nodes()),
+      (n) => n === 3,
+      "three nodes re-registered",
+    );
+    await waitFor(
+      () => c.ioredis.hget(keys.room(ROOM), "node"),
+      (n) => n === host,
+      "room mapping reclaimed by its host",
+    );
+    await waitFor(
+      () => participantsOf(c.ioredis, ROOM),
+      (p) => p.alice?.signalNode === WEST && p.bob?.signalNode === host,
+      "participants re-synced",
+    );
     console.log(`[distributed] re-registered ${Date.now() - restartedAt} ms after Redis came back`);
     // The bridged signaling session survived the outage.
     const pong = await a.page.evaluate(() => {
-      const client = (globalThis as unknown as PageGlobals).meridian.client as unknown as { signal: { request(m: string, d: object): Promise<{ now: number }> } };
+      const client = (globalThis as unknown as PageGlobals).meridian.client as unknown as {
+        signal: { request(m: string, d: object): Promise<{ now: number }> };
+      };
       return client.signal.request("ping", {});
     });
     expect(pong.now).toBeGreaterThan(0);
@@ -108,7 +148,12 @@ describe("distributed call", () => {
     c.node(dead).signal("SIGKILL");
     await c.node(dead).exited;
     const back = async (p: Participant) =>
-      waitFor(() => callStatus(p), (s) => s.node !== undefined && s.node !== dead && s.flows, `${p.identity} back with media`, 60_000).catch((e) => {
+      waitFor(
+        () => callStatus(p),
+        (s) => s.node !== undefined && s.node !== dead && s.flows,
+        `${p.identity} back with media`,
+        60_000,
+      ).catch((e) => {
         throw new Error(`${e}\n${context()}`);
       });
     const [sa, sb] = await Promise.all([back(a), back(b)]);
@@ -118,12 +163,19 @@ describe("distributed call", () => {
     expect(sb.moves).toBeGreaterThanOrEqual(1);
     const newHost = sa.node!;
     expect(await c.ioredis.hget(keys.room(ROOM), "node")).toBe(newHost);
-    const firstLive = [...a.rejoins, ...b.rejoins].filter((j) => j.at > killedAt && j.node !== dead).sort((x, y) => x.at - y.at)[0]!;
+    const firstLive = [...a.rejoins, ...b.rejoins]
+      .filter((j) => j.at > killedAt && j.node !== dead)
+      .sort((x, y) => x.at - y.at)[0]!;
     console.log(
       `[distributed] failover: kill → first join placed on a live node ${firstLive.at - killedAt} ms (2 report intervals = ${2 * REPORT_INTERVAL_MS} ms); ` +
         `kill → both clients decoding video again ${failoverMs} ms; new host ${newHost}; rejoin calls A ${a.rejoins.length}, B ${b.rejoins.length}`,
     );
-    const left = await waitFor(() => dumpRedisWith(c.ioredis, dead), (k) => k.length === 0, `no Redis keys mentioning ${dead}`, 15_000).catch(async (e) => {
+    const left = await waitFor(
+      () => dumpRedisWith(c.ioredis, dead),
+      (k) => k.length === 0,
+      `no Redis keys mentioning ${dead}`,
+      15_000,
+    ).catch(async (e) => {
       throw new Error(`${e}\n${(await dumpRedisWith(c.ioredis, dead)).join("\n")}`);
     });
     expect(left).toEqual([]);

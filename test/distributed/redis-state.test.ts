@@ -18,7 +18,10 @@ let admin: string;
 const clients: SignalClient[] = [];
 
 beforeAll(async () => {
-  c = await startCluster({ regions: [REGION], nodes: ["state-a", "state-b"].map((nodeId) => ({ nodeId, region: REGION.name })) });
+  c = await startCluster({
+    regions: [REGION],
+    nodes: ["state-a", "state-b"].map((nodeId) => ({ nodeId, region: REGION.name })),
+  });
   admin = await c.adminToken(600, { roomCreate: true, roomList: true, roomAdmin: true });
 }, 90_000);
 afterAll(async () => {
@@ -27,7 +30,10 @@ afterAll(async () => {
 });
 
 const api = (path: string, init: RequestInit = {}) =>
-  c.workerFetch(path, { ...init, headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" } } as never) as Promise<{ status: number; body: any }>;
+  c.workerFetch(path, {
+    ...init,
+    headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
+  } as never) as Promise<{ status: number; body: any }>;
 const room = (name: string) => `/v1/rooms/${encodeURIComponent(name)}`;
 
 /** Joins through the Worker and completes the signaling join on the answered node. */
@@ -39,14 +45,20 @@ async function join(name: string, identity: string): Promise<{ node: string; cli
   return { node: joined.node.id, client };
 }
 
-const identities = async (name: string) => ((await api(`${room(name)}/participants`)).body.participants as { identity: string }[]).map((p) => p.identity).sort();
+const identities = async (name: string) =>
+  ((await api(`${room(name)}/participants`)).body.participants as { identity: string }[]).map((p) => p.identity).sort();
 
 describe.skipIf(!mediasoupWorkerAvailable())("Redis state through the Worker and real nodes", () => {
   it("a room named 'X:participants' never touches room X's keys", { timeout: 60_000 }, async () => {
     await join("X", "alice");
     await join("X:participants", "mallory");
     await join("X:participants", "mallet");
-    await waitFor(() => identities("X:participants"), (ids) => ids.length === 2, "both participants of X:participants recorded", 10_000);
+    await waitFor(
+      () => identities("X:participants"),
+      (ids) => ids.length === 2,
+      "both participants of X:participants recorded",
+      10_000,
+    );
     expect(await identities("X")).toEqual(["alice"]);
     const redis = c.redis!.client();
     try {
@@ -63,14 +75,24 @@ describe.skipIf(!mediasoupWorkerAvailable())("Redis state through the Worker and
     ]);
     // Deleting it (the node closes it) leaves X and its participant alone.
     expect((await api(room("X:participants"), { method: "DELETE" })).status).toBe(200);
-    await waitFor(() => api(room("X:participants")), (r) => r.status === 404, "X:participants deleted", 10_000);
+    await waitFor(
+      () => api(room("X:participants")),
+      (r) => r.status === 404,
+      "X:participants deleted",
+      10_000,
+    );
     await new Promise((r) => setTimeout(r, REPORT_INTERVAL_MS));
     expect(await identities("X")).toEqual(["alice"]);
     expect((await api(room("X"))).body).toMatchObject({ name: "X", numParticipants: 1 });
   });
 
-  it("room settings come back after FLUSHALL, and a later failover keeps the participant limit", { timeout: 90_000 }, async () => {
-    const created = await api("/v1/rooms", { method: "POST", body: JSON.stringify({ name: "limited", maxParticipants: 2, emptyTimeout: 120, metadata: "kept" }) });
+  it("room settings come back after FLUSHALL, and a later failover keeps the participant limit", {
+    timeout: 90_000,
+  }, async () => {
+    const created = await api("/v1/rooms", {
+      method: "POST",
+      body: JSON.stringify({ name: "limited", maxParticipants: 2, emptyTimeout: 120, metadata: "kept" }),
+    });
     expect(created.status).toBe(201);
     const before = (await api(room("limited"))).body;
     const host = (await join("limited", "p1")).node;
@@ -78,13 +100,30 @@ describe.skipIf(!mediasoupWorkerAvailable())("Redis state through the Worker and
     try {
       await redis.flushall();
       // The host re-registers and re-syncs what it holds: the room with its settings.
-      const back = await waitFor(() => api(room("limited")), (r) => r.status === 200, "room re-synced", 15_000);
-      expect(back.body).toMatchObject({ name: "limited", node: host, maxParticipants: 2, emptyTimeout: 120, metadata: "kept", createdAt: before.createdAt });
+      const back = await waitFor(
+        () => api(room("limited")),
+        (r) => r.status === 200,
+        "room re-synced",
+        15_000,
+      );
+      expect(back.body).toMatchObject({
+        name: "limited",
+        node: host,
+        maxParticipants: 2,
+        emptyTimeout: 120,
+        metadata: "kept",
+        createdAt: before.createdAt,
+      });
 
       // The host dies after the warm-up; the next join re-places the room on the other node, which
       // reads the limit from Redis. (Right after the other node's report, so its sweep, which
       // would drop the dead host's room altogether, cannot run first.)
-      await waitFor(() => redis.exists(keys.registryWarming()), (n) => n === 0, "warm-up over", REGISTRY_WARMUP_MS * 2);
+      await waitFor(
+        () => redis.exists(keys.registryWarming()),
+        (n) => n === 0,
+        "warm-up over",
+        REGISTRY_WARMUP_MS * 2,
+      );
       const other = c.nodes.find((n) => n.nodeId !== host)!.nodeId;
       c.node(host).signal("SIGKILL");
       await c.node(host).exited;

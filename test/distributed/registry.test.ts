@@ -22,7 +22,13 @@ scriptRedisPerFile((c) => {
   run = c.run;
 });
 
-const participant = (identity: string, signalNode: string): ParticipantRecord => ({ identity, sid: `PA_${identity}`, joinedAt: 1, signalNode, tracks: [] });
+const participant = (identity: string, signalNode: string): ParticipantRecord => ({
+  identity,
+  sid: `PA_${identity}`,
+  joinedAt: 1,
+  signalNode,
+  tracks: [],
+});
 
 /** Two nodes, each hosting a room with a participant; `dead` then stops reporting (record expires). */
 async function twoNodes(): Promise<void> {
@@ -107,9 +113,24 @@ describe("claimRoom", () => {
 
 describe("client rejoin rule", () => {
   it("rejoins on lost connections, dead or moved hosts; not on purpose closes or refusals", () => {
-    for (const code of [1006, 1001, CloseCode.WrongNode, CloseCode.Draining, BridgeCloseCode.PeerTimeout, BridgeCloseCode.OpenTimeout, BridgeCloseCode.EndpointClosed])
+    for (const code of [
+      1006,
+      1001,
+      CloseCode.WrongNode,
+      CloseCode.Draining,
+      BridgeCloseCode.PeerTimeout,
+      BridgeCloseCode.OpenTimeout,
+      BridgeCloseCode.EndpointClosed,
+    ])
       expect(shouldRejoin(code), String(code)).toBe(true);
-    for (const code of [1000, CloseCode.Unauthorized, CloseCode.Forbidden, CloseCode.DuplicateIdentity, CloseCode.RoomClosed, BridgeCloseCode.Refused])
+    for (const code of [
+      1000,
+      CloseCode.Unauthorized,
+      CloseCode.Forbidden,
+      CloseCode.DuplicateIdentity,
+      CloseCode.RoomClosed,
+      BridgeCloseCode.Refused,
+    ])
       expect(shouldRejoin(code), String(code)).toBe(false);
   });
 

@@ -10,7 +10,17 @@ import { CloseCode, type NotificationName } from "#shared/protocol.ts";
 import { SignalClient } from "../../media-node/client/signal-client.ts";
 import { waitFor } from "../support/media-node.ts";
 import { callStatus, joinCall, startCall, stopCall, type Participant } from "./call.ts";
-import { EAST_A, EAST_B, PORTLAND, WASHINGTON, WEST, dumpRedisWith, metric, participantsOf, type Cluster } from "./cluster.ts";
+import {
+  EAST_A,
+  EAST_B,
+  PORTLAND,
+  WASHINGTON,
+  WEST,
+  dumpRedisWith,
+  metric,
+  participantsOf,
+  type Cluster,
+} from "./cluster.ts";
 
 const ROOM = "signal-drain-call";
 let c: Cluster;
@@ -23,9 +33,15 @@ describe("signal node drain", () => {
   it("relayed clients get reconnect + the drain close code at once, rejoin through a live signal node and decode video again; the node exits 0", async () => {
     let a: Participant | undefined;
     let b: Participant | undefined;
-    const context = () => [`A:`, ...(a?.console.slice(-10) ?? []), `B:`, ...(b?.console.slice(-10) ?? []), c.logs()].join("\n");
+    const context = () =>
+      [`A:`, ...(a?.console.slice(-10) ?? []), `B:`, ...(b?.console.slice(-10) ?? []), c.logs()].join("\n");
     const flowing = (p: Participant, what: string, ok: (s: Awaited<ReturnType<typeof callStatus>>) => boolean) =>
-      waitFor(() => callStatus(p), (s) => s.flows && ok(s), `${p.identity} ${what}`, 45_000).catch((e) => {
+      waitFor(
+        () => callStatus(p),
+        (s) => s.flows && ok(s),
+        `${p.identity} ${what}`,
+        45_000,
+      ).catch((e) => {
         throw new Error(`${e}\n${context()}`);
       });
 
@@ -67,21 +83,42 @@ describe("signal node drain", () => {
     expect((await dave.request("ping", {})).now).toBeGreaterThan(0); // its own room is served on
     // Its room ends (deleted through the API: an emptied room would wait for its empty timeout).
     const admin = await c.adminToken(60, { roomCreate: true });
-    expect((await c.workerFetch("/v1/rooms/west-room", { method: "DELETE", headers: { authorization: `Bearer ${admin}` } })).status).toBe(200);
+    expect(
+      (await c.workerFetch("/v1/rooms/west-room", { method: "DELETE", headers: { authorization: `Bearer ${admin}` } }))
+        .status,
+    ).toBe(200);
     expect((await dave.closed).code).toBe(CloseCode.RoomClosed);
     expect(await c.node(WEST).exited).toEqual({ code: 0, signal: null });
 
     // A followed the notification: a new client, on the same host, signalling through a live node.
-    const after = await flowing(a, "back with media through a live signal node", (s) => s.moves > before.moves && s.node === host);
+    const after = await flowing(
+      a,
+      "back with media through a live signal node",
+      (s) => s.moves > before.moves && s.node === host,
+    );
     const backMs = Date.now() - signalledAt;
     const rejoin = a.rejoins.at(-1)!;
     expect(rejoin.url).not.toBe(c.node(WEST).signalUrl);
     expect(after.frames).toBeGreaterThan(0);
     await flowing(b, "still decodes alice", () => true);
-    const ps = await waitFor(() => participantsOf(c.ioredis, ROOM), (p) => p.alice !== undefined && p.alice.signalNode !== WEST && p.carol === undefined, "alice re-signalled, carol gone");
+    const ps = await waitFor(
+      () => participantsOf(c.ioredis, ROOM),
+      (p) => p.alice !== undefined && p.alice.signalNode !== WEST && p.carol === undefined,
+      "alice re-signalled, carol gone",
+    );
     expect([EAST_A, EAST_B]).toContain(ps.alice!.signalNode);
-    await waitFor(() => metric(c.node(host), "meridian_bridge_sessions_open"), (n) => n === (ps.alice!.signalNode === host ? 0 : 1), "host holds only live bridged sessions");
-    expect(await waitFor(() => dumpRedisWith(c.ioredis, WEST), (k) => k.length === 0, `no Redis keys mentioning ${WEST}`)).toEqual([]);
+    await waitFor(
+      () => metric(c.node(host), "meridian_bridge_sessions_open"),
+      (n) => n === (ps.alice!.signalNode === host ? 0 : 1),
+      "host holds only live bridged sessions",
+    );
+    expect(
+      await waitFor(
+        () => dumpRedisWith(c.ioredis, WEST),
+        (k) => k.length === 0,
+        `no Redis keys mentioning ${WEST}`,
+      ),
+    ).toEqual([]);
     console.log(
       `[signal-drain] SIGTERM → A decoding video again ≤ ${backMs} ms (measured after WEST's exit); A rejoined via ${ps.alice!.signalNode}; room stayed on ${host}; rejoin calls ${a.rejoins.length}`,
     );

@@ -69,7 +69,12 @@ describe("docs", () => {
     const text = readFileSync(join(ROOT, doc), "utf8");
     const exists = ({ path, base }: { path: string; base: string }) =>
       [join(ROOT, path), join(ROOT, dirname(doc), path), join(ROOT, base, path)].some((p) => existsSync(p));
-    expect(repoPaths(text).filter((p) => !exists(p)).map((p) => p.path), `${doc} names paths that do not exist`).toEqual([]);
+    expect(
+      repoPaths(text)
+        .filter((p) => !exists(p))
+        .map((p) => p.path),
+      `${doc} names paths that do not exist`,
+    ).toEqual([]);
   });
 
   it.each(DOCS)("%s: every relative link points at an existing file and heading", (doc) => {
@@ -81,13 +86,17 @@ describe("docs", () => {
       const path = file ? join(ROOT, dirname(doc), file) : join(ROOT, doc);
       expect(existsSync(path), `${doc} links ${target}`).toBe(true);
       if (anchor && path.endsWith(".md"))
-        expect([...anchors(readFileSync(path, "utf8"))], `${doc} links ${target} (${relative(ROOT, path)})`).toContain(anchor);
+        expect([...anchors(readFileSync(path, "utf8"))], `${doc} links ${target} (${relative(ROOT, path)})`).toContain(
+          anchor,
+        );
     }
   });
 
   it(".ci/run runs exactly the README's commands: install, check, test", () => {
     const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-    const shown = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((m) => m[1]!.split("\n").map((l) => l.replace(/\s+#.*$/, "").trim()));
+    const shown = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((m) =>
+      m[1]!.split("\n").map((l) => l.replace(/\s+#.*$/, "").trim()),
+    );
     const ci = readFileSync(join(ROOT, ".ci/run"), "utf8")
       .split("\n")
       .map((l) => l.trim())
@@ -101,7 +110,9 @@ describe("docs", () => {
   });
 
   it("the checker catches what it is meant to", () => {
-    expect(repoPaths("see `test/support/{redis,worker}.ts` and `/usr/bin/x`, `room:<name>`\n| `infra/` | `a/b` |")).toEqual([
+    expect(
+      repoPaths("see `test/support/{redis,worker}.ts` and `/usr/bin/x`, `room:<name>`\n| `infra/` | `a/b` |"),
+    ).toEqual([
       { path: "test/support/redis.ts", base: "" },
       { path: "test/support/worker.ts", base: "" },
       { path: "infra/", base: "infra/" },

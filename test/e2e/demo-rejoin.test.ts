@@ -30,16 +30,27 @@ async function view(page: Page): Promise<{ client: number; frames: number; flows
     return [g.seen.length, g.meridian.errors] as const;
   });
   const stats = await inboundRtp(page);
-  return { client, errors: [...errors], frames: busiest(stats, "video", "framesDecoded")?.framesDecoded ?? 0, flows: mediaFlows(stats) };
+  return {
+    client,
+    errors: [...errors],
+    frames: busiest(stats, "video", "framesDecoded")?.framesDecoded ?? 0,
+    flows: mediaFlows(stats),
+  };
 }
 
 describe("demo page rejoin", () => {
   it("follows its node through a restart on the same URL and decodes the publisher again", async () => {
-    const demo = async (identity: string, query: string) => `${node.httpUrl}/demo?${query}#token=${encodeURIComponent(await node.token(identity, ROOM))}`;
+    const demo = async (identity: string, query: string) =>
+      `${node.httpUrl}/demo?${query}#token=${encodeURIComponent(await node.token(identity, ROOM))}`;
     const publisher = await openPage(browser, await demo("alice", "publish=1"));
     const subscriber = await openPage(browser, await demo("bob", "publish=0"));
     const context = () => [...publisher.console, ...subscriber.console, ...node.logs.slice(-20)].join("\n");
-    const before = await waitFor(() => view(subscriber.page), (v) => v.flows, "subscriber decodes video", 45_000).catch((e) => {
+    const before = await waitFor(
+      () => view(subscriber.page),
+      (v) => v.flows,
+      "subscriber decodes video",
+      45_000,
+    ).catch((e) => {
       throw new Error(`${e}\n${context()}`);
     });
     expect(before.client).toBe(1);
@@ -49,11 +60,14 @@ describe("demo page rejoin", () => {
     await node.stop();
     node = await MediaNodeProcess.start({ nodeId: "demo-rejoin-node", httpPort, rtcPort });
 
-    const after = await waitFor(() => view(subscriber.page), (v) => v.client === 2 && v.flows, "subscriber rejoined and decodes video again", 45_000).catch(
-      (e) => {
-        throw new Error(`${e}\n${context()}`);
-      },
-    );
+    const after = await waitFor(
+      () => view(subscriber.page),
+      (v) => v.client === 2 && v.flows,
+      "subscriber rejoined and decodes video again",
+      45_000,
+    ).catch((e) => {
+      throw new Error(`${e}\n${context()}`);
+    });
     expect((await view(publisher.page)).client).toBe(2);
     expect(after.errors).toEqual([]);
     expect(after.frames).toBeGreaterThan(0);

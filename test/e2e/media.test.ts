@@ -20,7 +20,14 @@ let publisher: { page: Page; console: string[] };
 let subscriber: { page: Page; console: string[] };
 
 function context(): string {
-  return [`publisher console:`, ...publisher.console.slice(-10), `subscriber console:`, ...subscriber.console.slice(-10), `node:`, ...node.logs.slice(-20)].join("\n");
+  return [
+    `publisher console:`,
+    ...publisher.console.slice(-10),
+    `subscriber console:`,
+    ...subscriber.console.slice(-10),
+    `node:`,
+    ...node.logs.slice(-20),
+  ].join("\n");
 }
 
 beforeAll(async () => {
@@ -41,13 +48,23 @@ describe("browser → media node → browser", () => {
   it("the subscriber decodes the publisher's video and receives its audio", async () => {
     const demo = (token: string, query: string) => `${node.httpUrl}/demo?${query}#token=${encodeURIComponent(token)}`;
     publisher = await openPage(browser, demo(await node.token("alice", ROOM), "data=1"));
-    const pub = await waitFor(() => demoState(publisher.page), (s) => s.publishedAt !== undefined || s.errors.length > 0, "publisher published", 30_000).catch((e) => {
+    const pub = await waitFor(
+      () => demoState(publisher.page),
+      (s) => s.publishedAt !== undefined || s.errors.length > 0,
+      "publisher published",
+      30_000,
+    ).catch((e) => {
       throw new Error(`${e}\n${context()}`);
     });
     expect(pub.errors).toEqual([]);
 
     subscriber = await openPage(browser, demo(await node.token("bob", ROOM, { canPublish: false }), "publish=0"));
-    const stats = await waitFor(() => inboundRtp(subscriber.page), mediaFlows, "decoded video frames and audio packets at the subscriber", 45_000).catch((e) => {
+    const stats = await waitFor(
+      () => inboundRtp(subscriber.page),
+      mediaFlows,
+      "decoded video frames and audio packets at the subscriber",
+      45_000,
+    ).catch((e) => {
       throw new Error(`${e}\n${context()}`);
     });
     const video = busiest(stats, "video", "framesDecoded")!;
@@ -55,7 +72,11 @@ describe("browser → media node → browser", () => {
     expect(video.framesDecoded).toBeGreaterThan(0);
     expect(audio.packetsReceived).toBeGreaterThan(0);
 
-    const sub = await waitFor(() => demoState(subscriber.page), (s) => s.firstFrameAt !== undefined, "first frame shown");
+    const sub = await waitFor(
+      () => demoState(subscriber.page),
+      (s) => s.firstFrameAt !== undefined,
+      "first frame shown",
+    );
     const joinToFirstFrame = sub.firstFrameAt! - sub.joinStartedAt!;
     console.log(
       `[e2e] publisher join→published ${(pub.publishedAt! - pub.joinStartedAt!).toFixed(0)} ms; ` +
@@ -67,9 +88,15 @@ describe("browser → media node → browser", () => {
   it("the node's record in Redis shows the room, both clients and the tracks", async () => {
     const rec = await waitFor(
       () => readNodeRecord(r, node.nodeId),
-      (x) => x !== null && x.stats.rooms === 1 && x.stats.clients === 2 && x.stats.tracksIn === 2 && x.stats.tracksOut >= 2 &&
+      (x) =>
+        x !== null &&
+        x.stats.rooms === 1 &&
+        x.stats.clients === 2 &&
+        x.stats.tracksIn === 2 &&
+        x.stats.tracksOut >= 2 &&
         // Forwarded media: the subscriber's transport sends roughly what the publisher's receives.
-        x.stats.bytesInPerSec > 5_000 && x.stats.bytesOutPerSec > 5_000,
+        x.stats.bytesInPerSec > 5_000 &&
+        x.stats.bytesOutPerSec > 5_000,
       "node stats with the room",
     );
     expect(rec!.state).toBe("SERVING");
@@ -84,7 +111,9 @@ describe("browser → media node → browser", () => {
   it("a data channel message from the publisher reaches the subscriber (SCTP)", async () => {
     const got = await waitFor(
       async () => {
-        await publisher.page.evaluate(() => (globalThis as unknown as { meridian: DemoState }).meridian.sendData?.("hello from alice"));
+        await publisher.page.evaluate(() =>
+          (globalThis as unknown as { meridian: DemoState }).meridian.sendData?.("hello from alice"),
+        );
         return (await demoState(subscriber.page)).messages;
       },
       (m) => m.length > 0,
@@ -98,7 +127,11 @@ describe("browser → media node → browser", () => {
 
   it("when the publisher leaves, the subscriber's consumers close and the stats drop", async () => {
     await publisher.page.close();
-    await waitFor(() => readNodeRecord(r, node.nodeId), (x) => x?.stats.clients === 1 && x.stats.tracksIn === 0 && x.stats.tracksOut === 0, "publisher gone");
+    await waitFor(
+      () => readNodeRecord(r, node.nodeId),
+      (x) => x?.stats.clients === 1 && x.stats.tracksIn === 0 && x.stats.tracksOut === 0,
+      "publisher gone",
+    );
     expect(await r.hkeys(keys.roomParticipants(ROOM))).toEqual(["bob"]);
   });
 });

@@ -31,7 +31,10 @@ afterAll(async () => {
 
 describe("reconnect hook", () => {
   it("follows a draining node's reconnect to another node and republishes there", async () => {
-    const subscriber = await openPage(browser, `${n2.httpUrl}/demo?publish=0#token=${encodeURIComponent(await n2.token("watcher", ROOM))}`);
+    const subscriber = await openPage(
+      browser,
+      `${n2.httpUrl}/demo?publish=0#token=${encodeURIComponent(await n2.token("watcher", ROOM))}`,
+    );
     const publisher = await openPage(browser, `${n1.httpUrl}/demo`);
     const first = { url: n1.signalUrl, token: await n1.token("mover", ROOM) };
     const next = { url: n2.signalUrl, token: await n2.token("mover", ROOM) };
@@ -55,7 +58,12 @@ describe("reconnect hook", () => {
       throw new Error(`${e}\n${publisher.console.join("\n")}`);
     });
     expect(movedTo).toBe(n2.nodeId);
-    await waitFor(() => inboundRtp(subscriber.page), mediaFlows, "media from the moved publisher on node 2", 45_000).catch((e) => {
+    await waitFor(
+      () => inboundRtp(subscriber.page),
+      mediaFlows,
+      "media from the moved publisher on node 2",
+      45_000,
+    ).catch((e) => {
       throw new Error(`${e}\n${subscriber.console.join("\n")}\n${n2.logs.slice(-20).join("\n")}`);
     });
   });

@@ -35,9 +35,16 @@ function seen(page: Page): Promise<Seen> {
     const s = (globalThis as unknown as { meridian: DemoState }).meridian;
     const tiles: Seen["tiles"] = {};
     for (const el of document.querySelectorAll<HTMLElement>("#remote .tile"))
-      tiles[el.dataset.identity!] = { muted: el.dataset.muted ?? "", quality: el.dataset.quality ?? "", name: el.querySelector(".name")?.textContent ?? "" };
+      tiles[el.dataset.identity!] = {
+        muted: el.dataset.muted ?? "",
+        quality: el.dataset.quality ?? "",
+        name: el.querySelector(".name")?.textContent ?? "",
+      };
     const stats = (await s.client?.recvStats()) ?? [];
-    const framesDecoded = Math.max(0, ...stats.filter((x) => x.type === "inbound-rtp" && x.kind === "video").map((x) => Number(x.framesDecoded ?? 0)));
+    const framesDecoded = Math.max(
+      0,
+      ...stats.filter((x) => x.type === "inbound-rtp" && x.kind === "video").map((x) => Number(x.framesDecoded ?? 0)),
+    );
     return {
       activeSpeaker: s.activeSpeaker,
       speakerNotifications: s.activeSpeakers?.length ?? 0,
@@ -50,7 +57,10 @@ function seen(page: Page): Promise<Seen> {
 
 async function published(who: string): Promise<void> {
   await waitFor(
-    () => pages[who]!.page.evaluate(() => (globalThis as unknown as { meridian: DemoState }).meridian.publishedAt !== undefined),
+    () =>
+      pages[who]!.page.evaluate(
+        () => (globalThis as unknown as { meridian: DemoState }).meridian.publishedAt !== undefined,
+      ),
     (x) => x,
     `${who} published`,
     30_000,
@@ -60,7 +70,8 @@ async function published(who: string): Promise<void> {
 beforeAll(async () => {
   node = await MediaNodeProcess.start({});
   browser = await launchChromium();
-  for (const who of ["alice", "bob"]) pages[who] = await openPage(browser, demo(await node.token(who, ROOM), "publish=audio"));
+  for (const who of ["alice", "bob"])
+    pages[who] = await openPage(browser, demo(await node.token(who, ROOM), "publish=audio"));
   await published("alice");
   await published("bob");
   pages.carol = await openPage(browser, demo(await node.token("carol", ROOM, { canPublish: false }), "publish=0"));
@@ -74,20 +85,43 @@ afterAll(async () => {
 describe("a room as the demo shows it", () => {
   it("muting one publisher's mic makes the other the active speaker; the tile says who is muted", async () => {
     const carol = pages.carol!.page;
-    await waitFor(() => seen(carol), (s) => s.remote.filter((r) => r.kind === "audio").length === 2, "carol hears alice and bob", 30_000).catch(explain);
-    for (const [mute, other] of [["alice", "bob"], ["bob", "alice"]] as const) {
+    await waitFor(
+      () => seen(carol),
+      (s) => s.remote.filter((r) => r.kind === "audio").length === 2,
+      "carol hears alice and bob",
+      30_000,
+    ).catch(explain);
+    for (const [mute, other] of [
+      ["alice", "bob"],
+      ["bob", "alice"],
+    ] as const) {
       const before = (await seen(carol)).speakerNotifications;
       await pages[mute]!.page.click("#mute-mic");
-      const s = await waitFor(() => seen(carol), (x) => x.tiles[mute]?.muted === "mic muted" && x.activeSpeaker === other, `${other} speaking while ${mute} is muted`, 30_000).catch(explain);
+      const s = await waitFor(
+        () => seen(carol),
+        (x) => x.tiles[mute]?.muted === "mic muted" && x.activeSpeaker === other,
+        `${other} speaking while ${mute} is muted`,
+        30_000,
+      ).catch(explain);
       expect(s.speakerNotifications - before).toBeLessThanOrEqual(SPEAKER_NOTIFICATIONS);
       expect(s.tiles[mute]!.name).toContain("mic muted");
       await pages[mute]!.page.click("#mute-mic"); // unmute again
-      await waitFor(() => seen(carol), (x) => x.tiles[mute]?.muted === "", `${mute} unmuted at carol's`, 15_000).catch(explain);
+      await waitFor(
+        () => seen(carol),
+        (x) => x.tiles[mute]?.muted === "",
+        `${mute} unmuted at carol's`,
+        15_000,
+      ).catch(explain);
     }
   });
 
   it("every participant's tile shows a connection quality", async () => {
-    const s = await waitFor(() => seen(pages.carol!.page), (x) => ["alice", "bob"].every((w) => x.tiles[w]?.quality), "quality on both tiles", 20_000).catch(explain);
+    const s = await waitFor(
+      () => seen(pages.carol!.page),
+      (x) => ["alice", "bob"].every((w) => x.tiles[w]?.quality),
+      "quality on both tiles",
+      20_000,
+    ).catch(explain);
     for (const w of ["alice", "bob"]) expect(["excellent", "good", "poor", "lost"]).toContain(s.tiles[w]!.quality);
     console.log(`[room-media] quality alice ${s.tiles.alice!.quality}, bob ${s.tiles.bob!.quality}`);
   });

@@ -46,7 +46,10 @@ const received = (page: Page) => page.evaluate(() => (globalThis as unknown as G
 
 beforeAll(async () => {
   [c, browser] = await Promise.all([
-    startCluster({ regions: [{ name: "us-east", lat: 39.04, lon: -77.49 }], nodes: [{ nodeId: "rsb-a", region: "us-east" }] }),
+    startCluster({
+      regions: [{ name: "us-east", lat: 39.04, lon: -77.49 }],
+      nodes: [{ nodeId: "rsb-a", region: "us-east" }],
+    }),
     launchChromium(),
   ]);
   svc = new RoomServiceClient(c.workerUrl, c.apiKey, c.apiSecret);
@@ -72,8 +75,16 @@ describe("RoomService seen from the browser", () => {
       "ben receives a direct message",
     );
     await send("to all", { topic: "all" });
-    const ben = await waitFor(() => received(pages.get("ben")!), (g) => g.some((m) => m.text === "to all"), "ben gets the broadcast");
-    const anna = await waitFor(() => received(pages.get("anna")!), (g) => g.some((m) => m.text === "to all"), "anna gets the broadcast");
+    const ben = await waitFor(
+      () => received(pages.get("ben")!),
+      (g) => g.some((m) => m.text === "to all"),
+      "ben gets the broadcast",
+    );
+    const anna = await waitFor(
+      () => received(pages.get("anna")!),
+      (g) => g.some((m) => m.text === "to all"),
+      "anna gets the broadcast",
+    );
     expect(ben[0]).toEqual({ topic: "direct", text: "to ben" });
     expect(anna.map((m) => m.text)).not.toContain("to ben"); // the direct ones never reached anna
     expect(anna.find((m) => m.text === "to all")!.topic).toBe("all");
@@ -81,12 +92,24 @@ describe("RoomService seen from the browser", () => {
 
   it("MutePublishedTrack: the publisher's own client pauses its sender, and resumes on unmute", async () => {
     const anna = pages.get("anna")!;
-    const [p] = await waitFor(() => svc.listParticipants(ROOM).then((ps) => ps.filter((x) => x.identity === "anna")), (ps) => ps[0]?.tracks.length === 1, "anna's track listed");
+    const [p] = await waitFor(
+      () => svc.listParticipants(ROOM).then((ps) => ps.filter((x) => x.identity === "anna")),
+      (ps) => ps[0]?.tracks.length === 1,
+      "anna's track listed",
+    );
     const trackSid = p!.tracks[0]!.sid;
     await svc.mutePublishedTrack(ROOM, "anna", trackSid, true);
-    const changed = await waitFor(() => anna.evaluate(() => (globalThis as unknown as Globals).changed), (ch) => ch.length === 1, "anna's client told");
+    const changed = await waitFor(
+      () => anna.evaluate(() => (globalThis as unknown as Globals).changed),
+      (ch) => ch.length === 1,
+      "anna's client told",
+    );
     expect(changed[0]).toEqual({ trackId: trackSid, muted: true });
     await svc.mutePublishedTrack(ROOM, "anna", trackSid, false);
-    await waitFor(() => anna.evaluate(() => (globalThis as unknown as Globals).changed), (ch) => ch.length === 2 && ch[1]!.muted === false, "unmuted");
+    await waitFor(
+      () => anna.evaluate(() => (globalThis as unknown as Globals).changed),
+      (ch) => ch.length === 2 && ch[1]!.muted === false,
+      "unmuted",
+    );
   });
 });

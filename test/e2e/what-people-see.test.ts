@@ -6,7 +6,14 @@
 // regions. Pixels are read from screenshots decoded in the page.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
-import { fitViewport, project, sysloadBarWidth, clientsBarWidth, toPixels, type Point } from "../../control-plane/dashboard/map.ts";
+import {
+  fitViewport,
+  project,
+  sysloadBarWidth,
+  clientsBarWidth,
+  toPixels,
+  type Point,
+} from "../../control-plane/dashboard/map.ts";
 import type { DashboardState } from "../../control-plane/dashboard/client.ts";
 import { startCluster, type LocalCluster } from "../../infra/local/cluster.ts";
 import { keys } from "#shared/keys.ts";
@@ -53,7 +60,10 @@ interface Opened {
 }
 
 async function open(url: string, height = 800): Promise<Opened> {
-  const context = await browser.newContext({ viewport: { width: WIDTH, height }, permissions: ["camera", "microphone"] });
+  const context = await browser.newContext({
+    viewport: { width: WIDTH, height },
+    permissions: ["camera", "microphone"],
+  });
   const page = await context.newPage();
   const failures: string[] = [];
   const console: string[] = [];
@@ -73,7 +83,12 @@ let decoder: Page | undefined;
 async function pixels(page: Page, at: Point[]): Promise<[number, number, number][]> {
   const x = Math.floor(Math.min(...at.map((p) => p.x)));
   const y = Math.floor(Math.min(...at.map((p) => p.y)));
-  const clip = { x, y, width: Math.ceil(Math.max(...at.map((p) => p.x))) - x + 1, height: Math.ceil(Math.max(...at.map((p) => p.y))) - y + 1 };
+  const clip = {
+    x,
+    y,
+    width: Math.ceil(Math.max(...at.map((p) => p.x))) - x + 1,
+    height: Math.ceil(Math.max(...at.map((p) => p.y))) - y + 1,
+  };
   const png = (await page.screenshot({ clip })).toString("base64");
   const points = at.map((p) => ({ x: Math.floor(p.x) - x, y: Math.floor(p.y) - y }));
   decoder ??= await browser.newPage();
@@ -116,9 +131,15 @@ describe("the demo page", () => {
     alice = await demo("alice", WASHINGTON); // creates the room on the us-east node, signals there
     bob = await demo("bob", PORTLAND, "&publish=audio"); // signals on us-west-2, bridged to the host
     const context = () => [...alice.console, ...bob.console, cluster.logs()].join("\n");
-    for (const p of [alice, bob]) await waitFor(() => statusOf(p), (s) => s.startsWith("joined"), "joined", 30_000).catch((e) => {
-      throw new Error(`${e}\n${context()}`);
-    });
+    for (const p of [alice, bob])
+      await waitFor(
+        () => statusOf(p),
+        (s) => s.startsWith("joined"),
+        "joined",
+        30_000,
+      ).catch((e) => {
+        throw new Error(`${e}\n${context()}`);
+      });
     expect(await statusOf(alice)).toBe(`joined ${ROOM} as alice · signal node and host ${EAST} (us-east)`);
     expect(await statusOf(bob)).toBe(`joined ${ROOM} as bob · signal node ${WEST} → host ${EAST} (us-east) (bridged)`);
   });
@@ -128,17 +149,46 @@ describe("the demo page", () => {
       p.page.evaluate((identity) => {
         const t = document.querySelector<HTMLElement>(`#remote .tile[data-identity="${identity}"]`);
         const media = t?.querySelector(".media")?.getBoundingClientRect();
-        const local = document.querySelector("#local")!.closest(".tile")!.querySelector(".media")!.getBoundingClientRect();
+        const local = document
+          .querySelector("#local")!
+          .closest(".tile")!
+          .querySelector(".media")!
+          .getBoundingClientRect();
         return t && media
-          ? { name: t.querySelector(".name")!.textContent, video: !!t.querySelector("video"), audio: t.querySelectorAll("audio").length, media: { x: media.x, y: media.y, w: media.width, h: media.height }, local: { w: local.width, h: local.height } }
+          ? {
+              name: t.querySelector(".name")!.textContent,
+              video: !!t.querySelector("video"),
+              audio: t.querySelectorAll("audio").length,
+              media: { x: media.x, y: media.y, w: media.width, h: media.height },
+              local: { w: local.width, h: local.height },
+            }
           : undefined;
       }, identity);
-    const bobOnAlice = await waitFor(() => tile(alice, "bob"), (t) => t?.audio === 1, "bob's audio tile on alice's page", 30_000);
-    expect(bobOnAlice).toMatchObject({ name: "bob · audio only", video: false, media: { w: 320, h: 180 }, local: { w: 320, h: 180 } });
-    const aliceOnBob = await waitFor(() => tile(bob, "alice"), (t) => t?.video === true && t.audio === 1, "alice's video tile on bob's page", 30_000);
+    const bobOnAlice = await waitFor(
+      () => tile(alice, "bob"),
+      (t) => t?.audio === 1,
+      "bob's audio tile on alice's page",
+      30_000,
+    );
+    expect(bobOnAlice).toMatchObject({
+      name: "bob · audio only",
+      video: false,
+      media: { w: 320, h: 180 },
+      local: { w: 320, h: 180 },
+    });
+    const aliceOnBob = await waitFor(
+      () => tile(bob, "alice"),
+      (t) => t?.video === true && t.audio === 1,
+      "alice's video tile on bob's page",
+      30_000,
+    );
     expect(aliceOnBob).toMatchObject({ name: "alice · audio + video", media: { w: 320, h: 180 } });
     // Bob's own tile: the placeholder too, not an empty video.
-    expect(await bob.page.evaluate(() => document.querySelector("#local")!.parentElement!.querySelector(".avatar")?.textContent)).toBe("B");
+    expect(
+      await bob.page.evaluate(
+        () => document.querySelector("#local")!.parentElement!.querySelector(".avatar")?.textContent,
+      ),
+    ).toBe("B");
     // What is on screen: the tile's dark box with the round placeholder in its middle.
     const m = bobOnAlice!.media;
     const [corner, middle] = await pixels(alice.page, [
@@ -180,7 +230,9 @@ describe("the dashboard at 1,100 px", () => {
           const svg = document.getElementById("map")!;
           return { ...g, width: Number(svg.getAttribute("width")), height: Number(svg.getAttribute("height")) };
         }),
-      (g) => g.rooms.some((r) => r.name === ROOM && r.signalNodes.length === 2) && g.nodes.find((n) => n.id === EAST)?.stats.clients === 2,
+      (g) =>
+        g.rooms.some((r) => r.name === ROOM && r.signalNodes.length === 2) &&
+        g.nodes.find((n) => n.id === EAST)?.stats.clients === 2,
       "a poll with the bridged room",
       20_000,
     ).catch((e) => {
@@ -188,7 +240,8 @@ describe("the dashboard at 1,100 px", () => {
     });
   });
 
-  const mapBox = () => d.page.evaluate(() => document.getElementById("map")!.getBoundingClientRect().toJSON() as DOMRect);
+  const mapBox = () =>
+    d.page.evaluate(() => document.getElementById("map")!.getBoundingClientRect().toJSON() as DOMRect);
 
   it("draws the world outline locally, scaled so the regions fill the map", async () => {
     const land = await d.page.evaluate(() => {
@@ -207,7 +260,12 @@ describe("the dashboard at 1,100 px", () => {
       const p = toPixels(s.viewport!, project(lat, lon));
       return { x: box.x + p.x, y: box.y + p.y };
     };
-    const [dakotas, mexico, atlantic, pacific] = await pixels(d.page, [at(47, -100), at(24, -103), at(30, -55), at(25, -140)]);
+    const [dakotas, mexico, atlantic, pacific] = await pixels(d.page, [
+      at(47, -100),
+      at(24, -103),
+      at(30, -55),
+      at(25, -140),
+    ]);
     for (const p of [dakotas!, mexico!]) expect(near(p, "#1d2b3a", 8)).toBe(true);
     for (const p of [atlantic!, pacific!]) expect(near(p, "#0b1420", 8)).toBe(true);
   });
@@ -216,7 +274,12 @@ describe("the dashboard at 1,100 px", () => {
     const dots = await d.page.evaluate(() =>
       [...document.querySelectorAll("#map-regions .region")].map((g) => {
         const c = g.querySelector("circle")!;
-        return { name: g.getAttribute("data-region"), cx: Number(c.getAttribute("cx")), cy: Number(c.getAttribute("cy")), label: g.textContent };
+        return {
+          name: g.getAttribute("data-region"),
+          cx: Number(c.getAttribute("cx")),
+          cy: Number(c.getAttribute("cy")),
+          label: g.textContent,
+        };
       }),
     );
     expect(dots.map((x) => x.name)).toEqual(REGIONS.map((r) => r.name));
@@ -228,7 +291,10 @@ describe("the dashboard at 1,100 px", () => {
       expect(dot.label).toBe(r.name);
     }
     const box = await mapBox();
-    const blue = await pixels(d.page, dots.map((x) => ({ x: box.x + x.cx, y: box.y + x.cy })));
+    const blue = await pixels(
+      d.page,
+      dots.map((x) => ({ x: box.x + x.cx, y: box.y + x.cy })),
+    );
     for (const p of blue) expect(near(p, "#4aa3ff")).toBe(true);
   });
 
@@ -239,7 +305,14 @@ describe("the dashboard at 1,100 px", () => {
         const bar = (k: string) => Number(g.querySelector(`[data-bar="${k}"]`)!.getAttribute("width"));
         const state = (globalThis as unknown as { meridianDashboard: DashboardState }).meridianDashboard;
         const n = state.nodes.find((x) => x.id === g.getAttribute("data-node"))!;
-        return { id: n.id, sysload: n.stats.sysload, clients: n.stats.clients, busiest: Math.max(...state.nodes.map((x) => x.stats.clients)), bars: { sysload: bar("sysload"), clients: bar("clients") }, box: { x: b.x, y: b.y, w: b.width, h: b.height } };
+        return {
+          id: n.id,
+          sysload: n.stats.sysload,
+          clients: n.stats.clients,
+          busiest: Math.max(...state.nodes.map((x) => x.stats.clients)),
+          bars: { sysload: bar("sysload"), clients: bar("clients") },
+          box: { x: b.x, y: b.y, w: b.width, h: b.height },
+        };
       }),
     );
     expect(cards.map((c) => c.id).sort()).toEqual([EAST, WEST]);
@@ -255,22 +328,37 @@ describe("the dashboard at 1,100 px", () => {
 
   it("draws the bridged room as one line from the signal node to the host", async () => {
     const lines = await d.page.evaluate(() =>
-      [...document.querySelectorAll("#map-rooms .room")].map((g) => ({ room: g.getAttribute("data-room"), from: g.getAttribute("data-from"), to: g.getAttribute("data-to"), label: document.querySelector(`#map-labels text[data-room="${g.getAttribute("data-room")}"]`)?.textContent })),
+      [...document.querySelectorAll("#map-rooms .room")].map((g) => ({
+        room: g.getAttribute("data-room"),
+        from: g.getAttribute("data-from"),
+        to: g.getAttribute("data-to"),
+        label: document.querySelector(`#map-labels text[data-room="${g.getAttribute("data-room")}"]`)?.textContent,
+      })),
     );
     expect(lines).toEqual([{ room: ROOM, from: WEST, to: EAST, label: `${ROOM} · 1` }]);
   });
 
   it("is readable at 1,100 px: nothing wider than the window, and the rooms columns agree", async () => {
     const t = await d.page.evaluate(() => {
-      const rows = (id: string) => [...document.querySelectorAll(`#${id} tbody tr`)].map((tr) => [...tr.children].map((td) => td.textContent!));
+      const rows = (id: string) =>
+        [...document.querySelectorAll(`#${id} tbody tr`)].map((tr) => [...tr.children].map((td) => td.textContent!));
       const head = (id: string) => [...document.querySelectorAll(`#${id} thead th`)].map((th) => th.textContent!);
       const icon = document.querySelector<HTMLLinkElement>('link[rel="icon"]')?.href;
-      return { scrollWidth: document.documentElement.scrollWidth, icon, regions: rows("regions"), nodes: rows("nodes"), regionHead: head("regions"), nodeHead: head("nodes") };
+      return {
+        scrollWidth: document.documentElement.scrollWidth,
+        icon,
+        regions: rows("regions"),
+        nodes: rows("nodes"),
+        regionHead: head("regions"),
+        nodeHead: head("nodes"),
+      };
     });
     expect(t.scrollWidth).toBeLessThanOrEqual(WIDTH);
     expect(t.icon).toMatch(/^data:image\/svg\+xml,/); // drawn inline: no /favicon.ico request
     const col = (head: string[], name: string) => head.indexOf(name);
-    const hostedByRegion = Object.fromEntries(t.regions.map((r) => [r[0], Number(r[col(t.regionHead, "rooms hosted")])]));
+    const hostedByRegion = Object.fromEntries(
+      t.regions.map((r) => [r[0], Number(r[col(t.regionHead, "rooms hosted")])]),
+    );
     const hostedByNode = Object.fromEntries(t.nodes.map((r) => [r[1], Number(r[col(t.nodeHead, "rooms hosted")])]));
     expect(hostedByRegion).toEqual({ "us-west-2": 0, "us-east": 1 });
     expect(hostedByNode).toEqual(hostedByRegion); // one node per region here

@@ -15,7 +15,11 @@ let browser: Browser;
 const pages: { page: Page; console: string[] }[] = [];
 
 function context(): string {
-  return [...pages.flatMap((p, i) => [`page ${i} console:`, ...p.console.slice(-10)]), "node:", ...node.logs.slice(-20)].join("\n");
+  return [
+    ...pages.flatMap((p, i) => [`page ${i} console:`, ...p.console.slice(-10)]),
+    "node:",
+    ...node.logs.slice(-20),
+  ].join("\n");
 }
 
 async function gauge(name: string): Promise<number> {
@@ -36,12 +40,23 @@ afterAll(async () => {
 
 describe("one room on two workers of a node", () => {
   it("participants on different workers decode each other's video, hear audio and get data", async () => {
-    const demo = async (identity: string) => `${node.httpUrl}/demo?token=${encodeURIComponent(await node.token(identity, ROOM))}&data=1`;
+    const demo = async (identity: string) =>
+      `${node.httpUrl}/demo?token=${encodeURIComponent(await node.token(identity, ROOM))}&data=1`;
     pages.push(await openPage(browser, await demo("alice")));
-    await waitFor(() => demoState(pages[0]!.page), (s) => s.publishedAt !== undefined || s.errors.length > 0, "alice published", 30_000);
+    await waitFor(
+      () => demoState(pages[0]!.page),
+      (s) => s.publishedAt !== undefined || s.errors.length > 0,
+      "alice published",
+      30_000,
+    );
     pages.push(await openPage(browser, await demo("bob")));
     for (const [i, p] of pages.entries()) {
-      const stats = await waitFor(() => inboundRtp(p.page), mediaFlows, `page ${i} decodes the other's video and receives audio`, 45_000).catch((e) => {
+      const stats = await waitFor(
+        () => inboundRtp(p.page),
+        mediaFlows,
+        `page ${i} decodes the other's video and receives audio`,
+        45_000,
+      ).catch((e) => {
         throw new Error(`${e}\n${context()}`);
       });
       expect(stats.length).toBeGreaterThan(0);
@@ -53,7 +68,9 @@ describe("one room on two workers of a node", () => {
 
     const got = await waitFor(
       async () => {
-        await pages[0]!.page.evaluate(() => (globalThis as unknown as { meridian: DemoState }).meridian.sendData?.("across workers"));
+        await pages[0]!.page.evaluate(() =>
+          (globalThis as unknown as { meridian: DemoState }).meridian.sendData?.("across workers"),
+        );
         return (await demoState(pages[1]!.page)).messages;
       },
       (m) => m.length > 0,
@@ -65,7 +82,15 @@ describe("one room on two workers of a node", () => {
 
   it("when bob leaves, his router and the pipes close", async () => {
     await pages[1]!.page.close();
-    await waitFor(() => gauge("meridian_room_routers"), (n) => n === 1, "bob's router closed");
-    await waitFor(() => gauge("meridian_worker_piped_producers"), (n) => n === 0, "pipes closed");
+    await waitFor(
+      () => gauge("meridian_room_routers"),
+      (n) => n === 1,
+      "bob's router closed",
+    );
+    await waitFor(
+      () => gauge("meridian_worker_piped_producers"),
+      (n) => n === 0,
+      "pipes closed",
+    );
   });
 });

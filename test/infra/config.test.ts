@@ -43,7 +43,12 @@ describe("the shipped example", () => {
     expect(vars).toMatchObject({ DEFAULT_REGION: "us-east", JOIN_TOKEN_TTL: "600", AUTO_CREATE: "true" });
     expect(vars).not.toHaveProperty("TRUST_CLIENT_LOCATION");
     // ...which the Worker accepts as they are.
-    const s = settings({ ...vars, API_KEYS: "k:s", UPSTASH_REDIS_REST_URL: "http://x", UPSTASH_REDIS_REST_TOKEN: "t" } as Env);
+    const s = settings({
+      ...vars,
+      API_KEYS: "k:s",
+      UPSTASH_REDIS_REST_URL: "http://x",
+      UPSTASH_REDIS_REST_TOKEN: "t",
+    } as Env);
     expect(s.selector.regions).toEqual(SEED_REGIONS);
     expect(s.defaultRegion).toBe("us-east");
     expect(s.trustClientLocation).toBe(false);
@@ -70,28 +75,45 @@ describe("the media node reads it (MERIDIAN_CONFIG)", () => {
   const env = { API_KEYS: "k:secret", MERIDIAN_CONFIG: EXAMPLE_DEPLOY_FILE };
 
   it("takes its media_node section, the environment winning", () => {
-    const path = file("node.yaml", "node_selector:\n  regions: [{name: a, lat: 1, lon: 2}]\nmedia_node:\n  http_port: 9000\n  rtc_port: 9100\n");
+    const path = file(
+      "node.yaml",
+      "node_selector:\n  regions: [{name: a, lat: 1, lon: 2}]\nmedia_node:\n  http_port: 9000\n  rtc_port: 9100\n",
+    );
     const c = loadConfig({ ...env, MERIDIAN_CONFIG: path, REGION: "a", RTC_PORT: "9200" });
     expect(c).toMatchObject({ region: "a", http_port: 9000, rtc_port: 9200 });
   });
 
   it("refuses a region the file's node_selector does not name", () => {
     expect(() => loadConfig({ ...env, REGION: "eu-west" })).toThrow(ConfigError);
-    expect(() => loadConfig({ ...env, REGION: "eu-west" })).toThrow(/region eu-west is not a node_selector region .*us-west-2, us-east/);
+    expect(() => loadConfig({ ...env, REGION: "eu-west" })).toThrow(
+      /region eu-west is not a node_selector region .*us-west-2, us-east/,
+    );
     expect(loadConfig({ ...env, REGION: "us-west-2" }).region).toBe("us-west-2");
   });
 
   it("refuses a bad file with a ConfigError naming it", () => {
-    expect(() => loadConfig({ ...env, MERIDIAN_CONFIG: join(dir, "missing.yaml") })).toThrow(/cannot read .*missing\.yaml/);
-    expect(() => loadConfig({ ...env, MERIDIAN_CONFIG: file("bad.yaml", "node_selector: [") })).toThrow(/not valid YAML/);
-    expect(() => loadConfig({ ...env, MERIDIAN_CONFIG: file("typo.yaml", "media_node:\n  http_prot: 1\n") })).toThrow(/unknown media_node key\(s\) http_prot/);
+    expect(() => loadConfig({ ...env, MERIDIAN_CONFIG: join(dir, "missing.yaml") })).toThrow(
+      /cannot read .*missing\.yaml/,
+    );
+    expect(() => loadConfig({ ...env, MERIDIAN_CONFIG: file("bad.yaml", "node_selector: [") })).toThrow(
+      /not valid YAML/,
+    );
+    expect(() => loadConfig({ ...env, MERIDIAN_CONFIG: file("typo.yaml", "media_node:\n  http_prot: 1\n") })).toThrow(
+      /unknown media_node key\(s\) http_prot/,
+    );
   });
 });
 
 describe("validation", () => {
   it("lists every issue with its path, across sections", () => {
     const raw = {
-      node_selector: { kind: "nearest", regions: [{ name: "a", lat: 100, lon: 0 }, { name: "a", lat: 0, lon: 0 }] },
+      node_selector: {
+        kind: "nearest",
+        regions: [
+          { name: "a", lat: 100, lon: 0 },
+          { name: "a", lat: 0, lon: 0 },
+        ],
+      },
       control_plane: { default_region: "b", join_token_ttl: 5 },
       mediasoup: {},
     };
@@ -103,22 +125,41 @@ describe("validation", () => {
       message = (e as Error).message;
     }
     expect(message).toContain("invalid deploy.yaml");
-    for (const path of ["node_selector.kind", "node_selector.regions.0.lat", "control_plane.join_token_ttl", "(root)"]) expect(message).toContain(path);
+    for (const path of ["node_selector.kind", "node_selector.regions.0.lat", "control_plane.join_token_ttl", "(root)"])
+      expect(message).toContain(path);
   });
 
   it("names an unknown key in the sections it owns", () => {
-    expect(() => parseDeployFile({ control_plane: { defaultRegion: "a" } })).toThrow(/control_plane: Unrecognized key: "defaultRegion"/);
-    const dns = { record_name: "signal.example.com", hosted_zone: "example.com", regions: [{ name: "a", aws_region: "us-east-1", endpoint: "192.0.2.1", heath_check: {} }] };
-    expect(() => parseDeployConfig({ node_selector: { regions: [{ name: "a", lat: 0, lon: 0 }] }, dns })).toThrow(/dns\.regions\.0: Unrecognized key: "heath_check"/);
+    expect(() => parseDeployFile({ control_plane: { defaultRegion: "a" } })).toThrow(
+      /control_plane: Unrecognized key: "defaultRegion"/,
+    );
+    const dns = {
+      record_name: "signal.example.com",
+      hosted_zone: "example.com",
+      regions: [{ name: "a", aws_region: "us-east-1", endpoint: "192.0.2.1", heath_check: {} }],
+    };
+    expect(() => parseDeployConfig({ node_selector: { regions: [{ name: "a", lat: 0, lon: 0 }] }, dns })).toThrow(
+      /dns\.regions\.0: Unrecognized key: "heath_check"/,
+    );
   });
 
   it("cross-checks regions: unique names, the default region among them", () => {
-    expect(() => parseDeployFile({ node_selector: { regions: [{ name: "a", lat: 0, lon: 0 }, { name: "a", lat: 1, lon: 1 }] } })).toThrow(
-      /node_selector\.regions\.1\.name: duplicate region a/,
-    );
-    expect(() => parseDeployFile({ node_selector: { regions: [{ name: "a", lat: 0, lon: 0 }] }, control_plane: { default_region: "b" } })).toThrow(
-      /control_plane\.default_region: b is not a node_selector region \(a\)/,
-    );
+    expect(() =>
+      parseDeployFile({
+        node_selector: {
+          regions: [
+            { name: "a", lat: 0, lon: 0 },
+            { name: "a", lat: 1, lon: 1 },
+          ],
+        },
+      }),
+    ).toThrow(/node_selector\.regions\.1\.name: duplicate region a/);
+    expect(() =>
+      parseDeployFile({
+        node_selector: { regions: [{ name: "a", lat: 0, lon: 0 }] },
+        control_plane: { default_region: "b" },
+      }),
+    ).toThrow(/control_plane\.default_region: b is not a node_selector region \(a\)/);
   });
 
   it("an empty file is the defaults (no regions)", () => {
@@ -128,7 +169,10 @@ describe("validation", () => {
 
 describe("dev cluster API keys", () => {
   it("honours MERIDIAN_API_KEY + MERIDIAN_API_SECRET, then API_KEYS, else generates a pair", () => {
-    expect(devApiKeys({ MERIDIAN_API_KEY: "app", MERIDIAN_API_SECRET: "s3cret" })).toEqual({ apiKeys: "app:s3cret", generated: false });
+    expect(devApiKeys({ MERIDIAN_API_KEY: "app", MERIDIAN_API_SECRET: "s3cret" })).toEqual({
+      apiKeys: "app:s3cret",
+      generated: false,
+    });
     expect(devApiKeys({ API_KEYS: "a:1,b:2" })).toEqual({ apiKeys: "a:1,b:2", generated: false });
     const g = devApiKeys({});
     expect(g.generated).toBe(true);
@@ -140,7 +184,7 @@ describe("dev cluster API keys", () => {
 
 describe("TRUST_CLIENT_LOCATION and the location header", () => {
   const base = { API_KEYS: "k:s", UPSTASH_REDIS_REST_URL: "http://x", UPSTASH_REDIS_REST_TOKEN: "t" };
-  it("is off unless exactly \"true\"; anything but true/false is a misconfiguration", () => {
+  it('is off unless exactly "true"; anything but true/false is a misconfiguration', () => {
     expect(settings({ ...base }).trustClientLocation).toBe(false);
     expect(settings({ ...base, TRUST_CLIENT_LOCATION: "false" }).trustClientLocation).toBe(false);
     expect(settings({ ...base, TRUST_CLIENT_LOCATION: "true" }).trustClientLocation).toBe(true);

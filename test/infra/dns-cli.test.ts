@@ -31,7 +31,8 @@ async function cli(args: string[], env: Record<string, string> = bareEnv()) {
   }
 }
 
-const xml = (root: string, body: string) => `<?xml version="1.0" encoding="UTF-8"?><${root} xmlns="https://route53.amazonaws.com/doc/2013-04-01/">${body}</${root}>`;
+const xml = (root: string, body: string) =>
+  `<?xml version="1.0" encoding="UTF-8"?><${root} xmlns="https://route53.amazonaws.com/doc/2013-04-01/">${body}</${root}>`;
 
 describe("dns:sync command", () => {
   let server: Server;
@@ -41,18 +42,42 @@ describe("dns:sync command", () => {
   beforeAll(async () => {
     // Answers the three reads a dry run makes, for an empty zone; any write would get a 500.
     server = createServer((req, res) => {
-      requests.push({ method: req.method ?? "", url: req.url ?? "", authorization: String(req.headers.authorization ?? "") });
+      requests.push({
+        method: req.method ?? "",
+        url: req.url ?? "",
+        authorization: String(req.headers.authorization ?? ""),
+      });
       const path = new URL(req.url ?? "/", "http://x").pathname;
       res.setHeader("content-type", "text/xml");
       if (req.method === "GET" && path === "/2013-04-01/hostedzone/ZEXAMPLE") {
-        res.end(xml("GetHostedZoneResponse", "<HostedZone><Id>/hostedzone/ZEXAMPLE</Id><Name>example.com.</Name><CallerReference>r</CallerReference><Config><PrivateZone>false</PrivateZone></Config></HostedZone>"));
+        res.end(
+          xml(
+            "GetHostedZoneResponse",
+            "<HostedZone><Id>/hostedzone/ZEXAMPLE</Id><Name>example.com.</Name><CallerReference>r</CallerReference><Config><PrivateZone>false</PrivateZone></Config></HostedZone>",
+          ),
+        );
       } else if (req.method === "GET" && path === "/2013-04-01/hostedzone/ZEXAMPLE/rrset") {
-        res.end(xml("ListResourceRecordSetsResponse", "<ResourceRecordSets></ResourceRecordSets><IsTruncated>false</IsTruncated><MaxItems>300</MaxItems>"));
+        res.end(
+          xml(
+            "ListResourceRecordSetsResponse",
+            "<ResourceRecordSets></ResourceRecordSets><IsTruncated>false</IsTruncated><MaxItems>300</MaxItems>",
+          ),
+        );
       } else if (req.method === "GET" && path === "/2013-04-01/healthcheck") {
-        res.end(xml("ListHealthChecksResponse", "<HealthChecks></HealthChecks><Marker></Marker><IsTruncated>false</IsTruncated><MaxItems>100</MaxItems>"));
+        res.end(
+          xml(
+            "ListHealthChecksResponse",
+            "<HealthChecks></HealthChecks><Marker></Marker><IsTruncated>false</IsTruncated><MaxItems>100</MaxItems>",
+          ),
+        );
       } else if (req.method === "GET" && path.startsWith("/2013-04-01/hostedzone/")) {
         res.statusCode = 404;
-        res.end(xml("ErrorResponse", "<Error><Type>Sender</Type><Code>NoSuchHostedZone</Code><Message>No hosted zone found</Message></Error><RequestId>1</RequestId>"));
+        res.end(
+          xml(
+            "ErrorResponse",
+            "<Error><Type>Sender</Type><Code>NoSuchHostedZone</Code><Message>No hosted zone found</Message></Error><RequestId>1</RequestId>",
+          ),
+        );
       } else {
         res.statusCode = 500;
         res.end(xml("ErrorResponse", "<Error><Code>Unexpected</Code><Message>unexpected request</Message></Error>"));
@@ -74,17 +99,31 @@ describe("dns:sync command", () => {
   }
 
   const withFakeAws = (extra: Record<string, string> = {}) =>
-    bareEnv({ AWS_ACCESS_KEY_ID: "AKIDEXAMPLE", AWS_SECRET_ACCESS_KEY: "not-a-secret", AWS_ENDPOINT_URL_ROUTE_53: endpoint, ...extra });
+    bareEnv({
+      AWS_ACCESS_KEY_ID: "AKIDEXAMPLE",
+      AWS_SECRET_ACCESS_KEY: "not-a-secret",
+      AWS_ENDPOINT_URL_ROUTE_53: endpoint,
+      ...extra,
+    });
 
   it("--dry-run prints the exact ChangeBatch and changes nothing", async () => {
     requests.length = 0;
-    const { code, stdout, stderr } = await cli(["--config", await configWithZone("ZEXAMPLE"), "--dry-run"], withFakeAws());
+    const { code, stdout, stderr } = await cli(
+      ["--config", await configWithZone("ZEXAMPLE"), "--dry-run"],
+      withFakeAws(),
+    );
     expect(stderr).toBe("");
     expect(code).toBe(0);
     const report = JSON.parse(stdout);
     expect(report.HostedZoneId).toBe("ZEXAMPLE");
     expect(report.DeleteHealthChecks).toEqual([]);
-    expect(report.CreateHealthChecks.map((h: any) => [h.Region, h.HealthCheckConfig.IPAddress, h.HealthCheckConfig.ResourcePath])).toEqual([
+    expect(
+      report.CreateHealthChecks.map((h: any) => [
+        h.Region,
+        h.HealthCheckConfig.IPAddress,
+        h.HealthCheckConfig.ResourcePath,
+      ]),
+    ).toEqual([
       ["us-west-2", "203.0.113.10", "/healthz"],
       ["us-east", "198.51.100.20", "/healthz"],
     ]);
@@ -127,7 +166,10 @@ describe("dns:sync command", () => {
   });
 
   it("without credentials it says so, and never asks for keys", async () => {
-    const { code, stderr } = await cli(["--config", EXAMPLE, "--dry-run"], bareEnv({ AWS_ENDPOINT_URL_ROUTE_53: endpoint }));
+    const { code, stderr } = await cli(
+      ["--config", EXAMPLE, "--dry-run"],
+      bareEnv({ AWS_ENDPOINT_URL_ROUTE_53: endpoint }),
+    );
     expect(code).toBe(1);
     expect(stderr).toContain("no AWS credentials found in the standard chain");
   });
@@ -135,7 +177,10 @@ describe("dns:sync command", () => {
   it("invalid config: exit 2 with every issue listed", async () => {
     const dir = await mkdtemp(join(tmpdir(), "meridian-dns-"));
     const file = join(dir, "bad.yaml");
-    await writeFile(file, "node_selector:\n  regions: [{name: a, lat: 100, lon: 0}]\ndns:\n  record_name: 'bad name'\n  regions: []\n");
+    await writeFile(
+      file,
+      "node_selector:\n  regions: [{name: a, lat: 100, lon: 0}]\ndns:\n  record_name: 'bad name'\n  regions: []\n",
+    );
     const { code, stderr } = await cli(["--config", file]);
     expect(code).toBe(2);
     expect(stderr).toContain("node_selector.regions.0.lat");

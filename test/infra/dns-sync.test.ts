@@ -9,7 +9,14 @@ import {
   Route53Client,
 } from "@aws-sdk/client-route-53";
 import { parseDeployConfig, type DeployConfig } from "../../infra/dns/config.ts";
-import { desiredState, ownerPrefix, planSync, placeholderFor, PlanError, regionReferencePrefix } from "../../infra/dns/plan.ts";
+import {
+  desiredState,
+  ownerPrefix,
+  planSync,
+  placeholderFor,
+  PlanError,
+  regionReferencePrefix,
+} from "../../infra/dns/plan.ts";
 import { DnsSyncError, Route53Io, type RetryOptions } from "../../infra/dns/route53.ts";
 import { dryRunReport, isNoop, syncDns } from "../../infra/dns/sync.ts";
 import { FakeRoute53 } from "./fake-route53.ts";
@@ -32,12 +39,22 @@ const AP: RegionSpec = { name: "ap-south", aws: "ap-south-1", endpoint: "2001:DB
 function config(regions: RegionSpec[], extra: Record<string, unknown> = {}): DeployConfig {
   return parseDeployConfig({
     node_selector: {
-      regions: regions.map((r, i) => ({ name: r.name, lat: r.lat ?? i, lon: i, signal_url: `wss://${extra.record_name ?? "signal.example.com"}` })),
+      regions: regions.map((r, i) => ({
+        name: r.name,
+        lat: r.lat ?? i,
+        lon: i,
+        signal_url: `wss://${extra.record_name ?? "signal.example.com"}`,
+      })),
     },
     dns: {
       hosted_zone_id: ZONE,
       record_name: "signal.example.com",
-      regions: regions.map((r) => ({ name: r.name, aws_region: r.aws, endpoint: r.endpoint, ...(r.port ? { health_check: { port: r.port } } : {}) })),
+      regions: regions.map((r) => ({
+        name: r.name,
+        aws_region: r.aws,
+        endpoint: r.endpoint,
+        ...(r.port ? { health_check: { port: r.port } } : {}),
+      })),
       ...extra,
     },
   });
@@ -52,11 +69,16 @@ beforeEach(() => {
   fake = new FakeRoute53();
   fake.addZone(ZONE, "example.com.");
   // Neighbours in the zone: the sync must see past them (paging) and never touch them.
-  fake.records.get(ZONE)!.push(
-    { Name: "a.signal.example.com.", Type: "A", TTL: 300, ResourceRecords: [{ Value: "192.0.2.1" }] },
-    { Name: "www.example.com.", Type: "CNAME", TTL: 300, ResourceRecords: [{ Value: "example.com." }] },
+  fake.records
+    .get(ZONE)!
+    .push(
+      { Name: "a.signal.example.com.", Type: "A", TTL: 300, ResourceRecords: [{ Value: "192.0.2.1" }] },
+      { Name: "www.example.com.", Type: "CNAME", TTL: 300, ResourceRecords: [{ Value: "example.com." }] },
+    );
+  io = new Route53Io(
+    new Route53Client({ region: "us-east-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } }),
+    noSleep,
   );
-  io = new Route53Io(new Route53Client({ region: "us-east-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } }), noSleep);
 });
 
 afterEach(() => fake.restore());
@@ -71,7 +93,11 @@ describe("deploy config", () => {
   const bad = (patch: (raw: any) => void) => {
     const raw: any = {
       node_selector: { regions: [{ name: "us-east", lat: 1, lon: 1, signal_url: "wss://signal.example.com" }] },
-      dns: { hosted_zone: "example.com", record_name: "signal.example.com", regions: [{ name: "us-east", aws_region: "us-east-1", endpoint: "203.0.113.1" }] },
+      dns: {
+        hosted_zone: "example.com",
+        record_name: "signal.example.com",
+        regions: [{ name: "us-east", aws_region: "us-east-1", endpoint: "203.0.113.1" }],
+      },
     };
     patch(raw);
     return () => parseDeployConfig(raw);
@@ -84,7 +110,9 @@ describe("deploy config", () => {
   });
 
   it("lists each problem with its path", () => {
-    expect(bad((r) => (r.dns.regions[0].name = "mars"))).toThrow(/dns\.regions\.0\.name: mars is not a node_selector region \(us-east\)/);
+    expect(bad((r) => (r.dns.regions[0].name = "mars"))).toThrow(
+      /dns\.regions\.0\.name: mars is not a node_selector region \(us-east\)/,
+    );
     expect(bad((r) => r.dns.regions.push(r.dns.regions[0]))).toThrow(/duplicate region us-east/);
     expect(bad((r) => delete r.dns.hosted_zone)).toThrow(/set hosted_zone_id or hosted_zone/);
     expect(bad((r) => (r.dns.record_name = "signal.other.org"))).toThrow(/not inside zone example\.com/);
@@ -152,7 +180,9 @@ describe("planning", () => {
   });
 
   it("routes hostnames with CNAME records and checks the hostname itself", () => {
-    const cfg = config([{ ...US, endpoint: "LB-1.us-east-1.elb.amazonaws.com" }], { health_check: { protocol: "HTTP", port: 7880, request_interval: 10 } });
+    const cfg = config([{ ...US, endpoint: "LB-1.us-east-1.elb.amazonaws.com" }], {
+      health_check: { protocol: "HTTP", port: 7880, request_interval: 10 },
+    });
     const [region] = desiredState(cfg);
     expect(region!.record.Type).toBe("CNAME");
     expect(region!.record.ResourceRecords).toStrictEqual([{ Value: "lb-1.us-east-1.elb.amazonaws.com." }]);
@@ -168,7 +198,9 @@ describe("planning", () => {
 
   it("refuses to mix with a non-latency record at the same name", () => {
     const plain = { Name: NAME, Type: "A" as const, TTL: 60, ResourceRecords: [{ Value: "192.0.2.9" }] };
-    expect(() => planSync(desiredState(config([US])), { records: [plain], healthChecks: [] }, "meridian:x:")).toThrow(PlanError);
+    expect(() => planSync(desiredState(config([US])), { records: [plain], healthChecks: [] }, "meridian:x:")).toThrow(
+      PlanError,
+    );
   });
 });
 
@@ -243,18 +275,30 @@ describe("sync against Route 53 (aws-sdk-client-mock)", () => {
     const [newId] = result.applied!.createdHealthChecks;
     expect(fake.healthChecks.get(newId!)!.HealthCheckConfig!.Port).toBe(8443);
     const batch = fake.mock.commandCalls(ChangeResourceRecordSetsCommand)[0]!.args[0].input.ChangeBatch!;
-    expect(batch.Changes!.map((c) => [c.Action, c.ResourceRecordSet!.SetIdentifier, c.ResourceRecordSet!.HealthCheckId])).toEqual([
-      ["UPSERT", "us-east", newId],
-    ]);
+    expect(
+      batch.Changes!.map((c) => [c.Action, c.ResourceRecordSet!.SetIdentifier, c.ResourceRecordSet!.HealthCheckId]),
+    ).toEqual([["UPSERT", "us-east", newId]]);
     expect(fake.mock.commandCalls(DeleteHealthCheckCommand).map((c) => c.args[0].input.HealthCheckId)).toEqual([oldId]);
   });
 
   it("switching endpoints from addresses to hostnames deletes the A records before creating CNAMEs", async () => {
     await syncDns(config([US, EU]), io, { dryRun: false });
     fake.mock.resetHistory();
-    await syncDns(config([{ ...US, endpoint: "lb.us.example.net" }, { ...EU, endpoint: "lb.eu.example.net" }]), io, { dryRun: false });
+    await syncDns(
+      config([
+        { ...US, endpoint: "lb.us.example.net" },
+        { ...EU, endpoint: "lb.eu.example.net" },
+      ]),
+      io,
+      { dryRun: false },
+    );
     const batch = fake.mock.commandCalls(ChangeResourceRecordSetsCommand)[0]!.args[0].input.ChangeBatch!;
-    expect(batch.Changes!.map((c) => `${c.Action} ${c.ResourceRecordSet!.Type}`)).toEqual(["DELETE A", "DELETE A", "CREATE CNAME", "CREATE CNAME"]);
+    expect(batch.Changes!.map((c) => `${c.Action} ${c.ResourceRecordSet!.Type}`)).toEqual([
+      "DELETE A",
+      "DELETE A",
+      "CREATE CNAME",
+      "CREATE CNAME",
+    ]);
     expect(fake.recordsNamed(ZONE, NAME).map((r) => r.Type)).toEqual(["CNAME", "CNAME"]);
     expect(fake.healthChecks.size).toBe(2);
   });
@@ -262,8 +306,10 @@ describe("sync against Route 53 (aws-sdk-client-mock)", () => {
   it("adopts a health check left by a run that died before its ChangeBatch; deletes stale orphans", async () => {
     const owner = ownerPrefix(ZONE, NAME);
     const [us] = desiredState(config([US]));
-    const left = fake.createHealthCheck(`${regionReferencePrefix(owner, "us-east")}crashed`, us!.healthCheck).HealthCheck.Id!;
-    const stale = fake.createHealthCheck(`${regionReferencePrefix(owner, "gone")}old`, { ...us!.healthCheck, Port: 1 }).HealthCheck.Id!;
+    const left = fake.createHealthCheck(`${regionReferencePrefix(owner, "us-east")}crashed`, us!.healthCheck)
+      .HealthCheck.Id!;
+    const stale = fake.createHealthCheck(`${regionReferencePrefix(owner, "gone")}old`, { ...us!.healthCheck, Port: 1 })
+      .HealthCheck.Id!;
     const foreign = fake.createHealthCheck("someone-else", us!.healthCheck).HealthCheck.Id!;
 
     await syncDns(config([US]), io, { dryRun: false });
@@ -280,12 +326,17 @@ describe("sync against Route 53 (aws-sdk-client-mock)", () => {
     const report = dryRunReport(result) as any;
     expect(report.HostedZoneId).toBe(ZONE);
     expect(report.ChangeBatch.Changes[0].ResourceRecordSet.HealthCheckId).toBe("{{new-health-check:us-east}}");
-    expect(report.CreateHealthChecks[0]).toMatchObject({ Region: "us-east", IdPlaceholder: "{{new-health-check:us-east}}" });
+    expect(report.CreateHealthChecks[0]).toMatchObject({
+      Region: "us-east",
+      IdPlaceholder: "{{new-health-check:us-east}}",
+    });
     expect(report.CreateHealthChecks[0].CallerReference).toMatch(/^meridian:[0-9a-f]{8}:[0-9a-f]{8}:<nonce>$/);
   });
 
   it("resolves the zone by name", async () => {
-    const result = await syncDns(config([US], { hosted_zone_id: undefined, hosted_zone: "example.com" }), io, { dryRun: true });
+    const result = await syncDns(config([US], { hosted_zone_id: undefined, hosted_zone: "example.com" }), io, {
+      dryRun: true,
+    });
     expect(result.hostedZoneId).toBe(ZONE);
   });
 
@@ -293,15 +344,23 @@ describe("sync against Route 53 (aws-sdk-client-mock)", () => {
     await expect(syncDns(config([US], { hosted_zone_id: "ZNOPE" }), io, { dryRun: false })).rejects.toThrow(
       new DnsSyncError("hosted zone ZNOPE does not exist (or these AWS credentials cannot see it)"),
     );
-    await expect(syncDns(config([US], { hosted_zone_id: undefined, hosted_zone: "example.org", record_name: "signal.example.org" }), io, { dryRun: false })).rejects.toThrow(
-      /no public hosted zone named example\.org\./,
-    );
+    await expect(
+      syncDns(
+        config([US], { hosted_zone_id: undefined, hosted_zone: "example.org", record_name: "signal.example.org" }),
+        io,
+        { dryRun: false },
+      ),
+    ).rejects.toThrow(/no public hosted zone named example\.org\./);
     expect(writes()).toEqual({ createHealthCheck: 0, changeRecords: 0, deleteHealthCheck: 0 });
   });
 
   it("retries throttling with backoff and succeeds", async () => {
     const delays: number[] = [];
-    io = new Route53Io(new Route53Client({ region: "us-east-1" }), { attempts: 4, baseDelayMs: 100, sleep: async (ms) => void delays.push(ms) });
+    io = new Route53Io(new Route53Client({ region: "us-east-1" }), {
+      attempts: 4,
+      baseDelayMs: 100,
+      sleep: async (ms) => void delays.push(ms),
+    });
     fake.throttleNext = 3;
     await syncDns(config([US]), io, { dryRun: false });
     expect(delays).toHaveLength(3);
@@ -311,7 +370,9 @@ describe("sync against Route 53 (aws-sdk-client-mock)", () => {
 
   it("persistent throttling ends with a clear error", async () => {
     fake.throttleNext = 1_000;
-    await expect(syncDns(config([US]), io, { dryRun: false })).rejects.toThrow(/Route 53 kept throttling GetHostedZone \(4 attempts\): Rate exceeded/);
+    await expect(syncDns(config([US]), io, { dryRun: false })).rejects.toThrow(
+      /Route 53 kept throttling GetHostedZone \(4 attempts\): Rate exceeded/,
+    );
     expect(writes()).toEqual({ createHealthCheck: 0, changeRecords: 0, deleteHealthCheck: 0 });
   });
 
@@ -325,13 +386,20 @@ describe("sync against Route 53 (aws-sdk-client-mock)", () => {
     await fc.assert(
       fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 4 }), async (steps) => {
         for (const s of steps) {
-          const cfg = config(s.regions.map((r) => ({ ...r, port: s.port })), { ttl: s.ttl });
+          const cfg = config(
+            s.regions.map((r) => ({ ...r, port: s.port })),
+            { ttl: s.ttl },
+          );
           await syncDns(cfg, io, { dryRun: false });
           const again = await syncDns(cfg, io, { dryRun: true });
           expect(isNoop(again.plan)).toBe(true);
           const stored = fake.recordsNamed(ZONE, NAME);
           expect(stored.map((r) => r.SetIdentifier).sort()).toEqual(s.regions.map((r) => r.name).sort());
-          expect(stored.every((r) => r.TTL === s.ttl && fake.healthChecks.get(r.HealthCheckId!)?.HealthCheckConfig?.Port === s.port)).toBe(true);
+          expect(
+            stored.every(
+              (r) => r.TTL === s.ttl && fake.healthChecks.get(r.HealthCheckId!)?.HealthCheckConfig?.Port === s.port,
+            ),
+          ).toBe(true);
           expect(fake.healthChecks.size).toBe(s.regions.length);
         }
       }),

@@ -42,7 +42,9 @@ describe("infra/Dockerfile", () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
     for (const s of stages) expect(s.image).toBe("node:24-bookworm-slim");
     // Only node_modules comes from the build stage: no compilers in the runtime image.
-    expect(runtime.copies.filter((c) => c.from)).toEqual([{ from: stages[0]!.name, sources: ["/app/node_modules"], dest: "node_modules" }]);
+    expect(runtime.copies.filter((c) => c.from)).toEqual([
+      { from: stages[0]!.name, sources: ["/app/node_modules"], dest: "node_modules" },
+    ]);
     expect(runtime.user).toBeDefined();
     expect(["root", "0"]).not.toContain(runtime.user!.split(":")[0]);
     expect(runtime.entrypoint).toEqual(["node", "media-node/src/main.ts"]);
@@ -65,21 +67,32 @@ describe("infra/Dockerfile", () => {
     // dpkg knows a file by one of its names (usrmerge: /lib vs /usr/lib), so ask with both, once.
     const names = libs.flatMap((l) => [l, realpathSync(l)]);
     const owners = new Map(
-      [...spawnSync("dpkg", ["-S", ...names], { encoding: "utf8" }).stdout.matchAll(/^([^:\n]+)(?::[^:\n]+)?: (\/.+)$/gm)].map((m) => [m[2]!, m[1]!]),
+      [
+        ...spawnSync("dpkg", ["-S", ...names], { encoding: "utf8" }).stdout.matchAll(
+          /^([^:\n]+)(?::[^:\n]+)?: (\/.+)$/gm,
+        ),
+      ].map((m) => [m[2]!, m[1]!]),
     );
     const owner = (lib: string) => owners.get(lib) ?? owners.get(realpathSync(lib)) ?? "";
     const installed = aptPackages(runtime);
     expect(installed.length).toBeGreaterThan(0);
     // What apt brings along with them (one level is enough for these libraries), plus what the
     // node base image already has for Node itself.
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own field syntax
-    const deps = installed.flatMap((p) => dpkg("-W", "-f=${Depends}", p).split(/[,|]/).map((d) => d.trim().split(" ")[0]!));
+    const deps = installed.flatMap((p) =>
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own field syntax
+      dpkg("-W", "-f=${Depends}", p)
+        .split(/[,|]/)
+        .map((d) => d.trim().split(" ")[0]!),
+    );
     const available = new Set([...installed, ...deps, "libc6", "libstdc++6", "libgcc-s1"]);
-    for (const lib of libs) expect(available, `${lib} (${owner(lib)}) is not installed in the runtime stage`).toContain(owner(lib));
+    for (const lib of libs)
+      expect(available, `${lib} (${owner(lib)}) is not installed in the runtime stage`).toContain(owner(lib));
   });
 
   it("copies every file and runtime package the entrypoint imports; .dockerignore lets them in", async () => {
-    const pkg = JSON.parse(await readFile(join(ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> };
+    const pkg = JSON.parse(await readFile(join(ROOT, "package.json"), "utf8")) as {
+      dependencies: Record<string, string>;
+    };
     const entry = runtime.entrypoint.find((a) => a.endsWith(".ts"))!;
     const result = await build({
       entryPoints: [join(ROOT, entry)],
@@ -96,20 +109,33 @@ describe("infra/Dockerfile", () => {
     const files = Object.keys(result.metafile.inputs);
     expect(files.length).toBeGreaterThan(5);
     for (const file of files) {
-      expect(copied.some((src) => file === src || file.startsWith(`${src.replace(/\/$/, "")}/`)), `${file} is not copied into the image`).toBe(true);
+      expect(
+        copied.some((src) => file === src || file.startsWith(`${src.replace(/\/$/, "")}/`)),
+        `${file} is not copied into the image`,
+      ).toBe(true);
     }
     const packages = new Set(
       Object.values(result.metafile.inputs)
         .flatMap((i) => i.imports)
         .filter((i) => i.external && !i.path.startsWith("node:"))
-        .map((i) => i.path.split("/").slice(0, i.path.startsWith("@") ? 2 : 1).join("/")),
+        .map((i) =>
+          i.path
+            .split("/")
+            .slice(0, i.path.startsWith("@") ? 2 : 1)
+            .join("/"),
+        ),
     );
     expect(packages.size).toBeGreaterThan(0);
-    for (const p of packages) expect(Object.keys(pkg.dependencies), `${p} is pruned by npm prune --omit=dev`).toContain(p);
+    for (const p of packages)
+      expect(Object.keys(pkg.dependencies), `${p} is pruned by npm prune --omit=dev`).toContain(p);
 
     const ignore = (await readFile(join(ROOT, ".dockerignore"), "utf8")).split("\n").map((l) => l.trim());
     const buildCopies = parseStages(text).flatMap((s) => s.copies.filter((c) => !c.from).flatMap((c) => c.sources));
-    for (const src of buildCopies) expect(ignore.some((l) => l === `!${src}` || l === `!${src}/`), `${src} is excluded by .dockerignore`).toBe(true);
+    for (const src of buildCopies)
+      expect(
+        ignore.some((l) => l === `!${src}` || l === `!${src}/`),
+        `${src} is excluded by .dockerignore`,
+      ).toBe(true);
   });
 });
 

@@ -28,14 +28,20 @@ export interface Stage {
 /** Exec form only: the shell form would run through /bin/sh -c, which these tests avoid. */
 function execForm(text: string, what: string): string[] {
   const parsed: unknown = JSON.parse(text);
-  if (!Array.isArray(parsed) || !parsed.every((s) => typeof s === "string")) throw new Error(`${what} must be an exec-form JSON array`);
+  if (!Array.isArray(parsed) || !parsed.every((s) => typeof s === "string"))
+    throw new Error(`${what} must be an exec-form JSON array`);
   return parsed;
 }
 
 /** Packages a stage installs with `apt-get install` (flags dropped). */
 export function aptPackages(stage: Stage): string[] {
   return stage.runs.flatMap((run) =>
-    [...run.matchAll(/apt-get install ([^&;|]+)/g)].flatMap((m) => m[1]!.trim().split(" ").filter((w) => w && !w.startsWith("-"))),
+    [...run.matchAll(/apt-get install ([^&;|]+)/g)].flatMap((m) =>
+      m[1]!
+        .trim()
+        .split(" ")
+        .filter((w) => w && !w.startsWith("-")),
+    ),
   );
 }
 
@@ -47,9 +53,11 @@ export function parseStages(text: string): Stage[] {
       return p ? [[p.getName(), p.getValue() ?? ""] as const] : [];
     }),
   );
-  const expand = (s: string) => s.replace(/\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?/g, (_, name: string) => args.get(name) ?? "");
+  const expand = (s: string) =>
+    s.replace(/\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?/g, (_, name: string) => args.get(name) ?? "");
   const froms = df.getFROMs();
-  const stageOf = (i: Instruction) => froms.filter((f) => f.getRange().start.line <= i.getRange().start.line).length - 1;
+  const stageOf = (i: Instruction) =>
+    froms.filter((f) => f.getRange().start.line <= i.getRange().start.line).length - 1;
   const stages: Stage[] = froms.map((f) => ({
     name: f.getBuildStage() ?? undefined,
     image: expand(f.getImageName() ?? ""),
@@ -69,7 +77,8 @@ export function parseStages(text: string): Stage[] {
     const content = ins.getArgumentsContent() ?? "";
     switch (ins.getKeyword()) {
       case "ENV":
-        if (ins instanceof Env) for (const p of ins.getProperties()) stage.env[p.getName()] = p.getUnescapedValue() ?? "";
+        if (ins instanceof Env)
+          for (const p of ins.getProperties()) stage.env[p.getName()] = p.getUnescapedValue() ?? "";
         break;
       case "RUN":
         stage.runs.push(content.replace(/\s+/g, " "));
@@ -86,7 +95,11 @@ export function parseStages(text: string): Stage[] {
       case "COPY": {
         if (!(ins instanceof Copy)) break;
         const parts = ins.getArguments().map((a) => a.getValue());
-        stage.copies.push({ from: ins.getFromFlag()?.getValue() ?? undefined, sources: parts.slice(0, -1), dest: parts.at(-1) ?? "" });
+        stage.copies.push({
+          from: ins.getFromFlag()?.getValue() ?? undefined,
+          sources: parts.slice(0, -1),
+          dest: parts.at(-1) ?? "",
+        });
         break;
       }
       case "ENTRYPOINT":

@@ -31,7 +31,8 @@ import { mockClient } from "aws-sdk-client-mock";
 const meta = { $metadata: {} };
 
 /** Route 53 orders names by their labels read right to left. */
-const sortKey = (r: ResourceRecordSet) => `${(r.Name ?? "").split(".").reverse().join(".")}\u0000${r.Type ?? ""}\u0000${r.SetIdentifier ?? ""}`;
+const sortKey = (r: ResourceRecordSet) =>
+  `${(r.Name ?? "").split(".").reverse().join(".")}\u0000${r.Type ?? ""}\u0000${r.SetIdentifier ?? ""}`;
 
 // Code-unit order, as Route 53 compares (localeCompare would skip the dots).
 const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -58,9 +59,15 @@ export class FakeRoute53 {
     m.on(ListHostedZonesByNameCommand).callsFake((i) => this.guard(() => this.listZones(i.DNSName)));
     m.on(ListResourceRecordSetsCommand).callsFake((i) => this.guard(() => this.listRecords(i)));
     m.on(ListHealthChecksCommand).callsFake((i) => this.guard(() => this.listHealthChecks(i.Marker)));
-    m.on(CreateHealthCheckCommand).callsFake((i) => this.guard(() => this.createHealthCheck(i.CallerReference, i.HealthCheckConfig)));
-    m.on(ChangeTagsForResourceCommand).callsFake((i) => this.guard(() => this.changeTags(i.ResourceId, i.AddTags ?? [])));
-    m.on(ChangeResourceRecordSetsCommand).callsFake((i) => this.guard(() => this.changeRecords(i.HostedZoneId, i.ChangeBatch.Changes)));
+    m.on(CreateHealthCheckCommand).callsFake((i) =>
+      this.guard(() => this.createHealthCheck(i.CallerReference, i.HealthCheckConfig)),
+    );
+    m.on(ChangeTagsForResourceCommand).callsFake((i) =>
+      this.guard(() => this.changeTags(i.ResourceId, i.AddTags ?? [])),
+    );
+    m.on(ChangeResourceRecordSetsCommand).callsFake((i) =>
+      this.guard(() => this.changeRecords(i.HostedZoneId, i.ChangeBatch.Changes)),
+    );
     m.on(DeleteHealthCheckCommand).callsFake((i) => this.guard(() => this.deleteHealthCheck(i.HealthCheckId)));
   }
 
@@ -72,7 +79,12 @@ export class FakeRoute53 {
     this.zones.set(id, name);
     this.records.set(id, [
       { Name: name, Type: "NS", TTL: 172800, ResourceRecords: [{ Value: "ns-1.awsdns-00.com." }] },
-      { Name: name, Type: "SOA", TTL: 900, ResourceRecords: [{ Value: "ns-1.awsdns-00.com. awsdns-hostmaster.amazon.com. 1 7200 900 1209600 86400" }] },
+      {
+        Name: name,
+        Type: "SOA",
+        TTL: 900,
+        ResourceRecords: [{ Value: "ns-1.awsdns-00.com. awsdns-hostmaster.amazon.com. 1 7200 900 1209600 86400" }],
+      },
     ]);
   }
 
@@ -91,18 +103,36 @@ export class FakeRoute53 {
   private getHostedZone(id: string) {
     const name = this.zones.get(id);
     if (!name) throw new NoSuchHostedZone({ message: `No hosted zone found with ID: ${id}`, ...meta });
-    return { HostedZone: { Id: `/hostedzone/${id}`, Name: name, CallerReference: "x", Config: { PrivateZone: false } } };
+    return {
+      HostedZone: { Id: `/hostedzone/${id}`, Name: name, CallerReference: "x", Config: { PrivateZone: false } },
+    };
   }
 
   private listZones(dnsName: string | undefined) {
-    const zones = [...this.zones].map(([id, name]) => ({ Id: `/hostedzone/${id}`, Name: name, CallerReference: "x", Config: { PrivateZone: false } }));
-    return { HostedZones: zones.filter((z) => !dnsName || z.Name >= dnsName).sort((a, b) => byText(a.Name, b.Name)), IsTruncated: false, MaxItems: 100 };
+    const zones = [...this.zones].map(([id, name]) => ({
+      Id: `/hostedzone/${id}`,
+      Name: name,
+      CallerReference: "x",
+      Config: { PrivateZone: false },
+    }));
+    return {
+      HostedZones: zones.filter((z) => !dnsName || z.Name >= dnsName).sort((a, b) => byText(a.Name, b.Name)),
+      IsTruncated: false,
+      MaxItems: 100,
+    };
   }
 
-  private listRecords(i: { HostedZoneId: string; StartRecordName?: string; StartRecordType?: string; StartRecordIdentifier?: string }) {
+  private listRecords(i: {
+    HostedZoneId: string;
+    StartRecordName?: string;
+    StartRecordType?: string;
+    StartRecordIdentifier?: string;
+  }) {
     this.getHostedZone(i.HostedZoneId);
     const all = [...(this.records.get(i.HostedZoneId) ?? [])].sort((a, b) => byText(sortKey(a), sortKey(b)));
-    const from = i.StartRecordName ? sortKey({ Name: i.StartRecordName, Type: i.StartRecordType as never, SetIdentifier: i.StartRecordIdentifier }) : "";
+    const from = i.StartRecordName
+      ? sortKey({ Name: i.StartRecordName, Type: i.StartRecordType as never, SetIdentifier: i.StartRecordIdentifier })
+      : "";
     const rest = all.filter((r) => sortKey(r) >= from);
     const page = rest.slice(0, this.pageSize);
     const next = rest[this.pageSize];
@@ -110,7 +140,13 @@ export class FakeRoute53 {
       ResourceRecordSets: page,
       IsTruncated: Boolean(next),
       MaxItems: this.pageSize,
-      ...(next ? { NextRecordName: next.Name, NextRecordType: next.Type, ...(next.SetIdentifier ? { NextRecordIdentifier: next.SetIdentifier } : {}) } : {}),
+      ...(next
+        ? {
+            NextRecordName: next.Name,
+            NextRecordType: next.Type,
+            ...(next.SetIdentifier ? { NextRecordIdentifier: next.SetIdentifier } : {}),
+          }
+        : {}),
     };
   }
 
@@ -130,7 +166,8 @@ export class FakeRoute53 {
   /** Stores the config as AWS echoes it back: with its defaults filled in. */
   createHealthCheck(callerReference: string, config: HealthCheckConfig) {
     if (!callerReference || callerReference.length > 64) throw new Error(`bad CallerReference ${callerReference}`);
-    if (this.usedReferences.has(callerReference)) throw new HealthCheckAlreadyExists({ message: "CallerReference already used", ...meta });
+    if (this.usedReferences.has(callerReference))
+      throw new HealthCheckAlreadyExists({ message: "CallerReference already used", ...meta });
     this.usedReferences.add(callerReference);
     const id = `hc-${String(this.nextId++).padStart(4, "0")}`;
     const hc: HealthCheck = {
@@ -161,30 +198,40 @@ export class FakeRoute53 {
     this.getHostedZone(zone);
     const invalid = (msg: string) => new InvalidChangeBatch({ message: msg, messages: [msg], ...meta });
     const next = [...(this.records.get(zone) ?? [])];
-    const same = (a: ResourceRecordSet, b: ResourceRecordSet) => a.Name === b.Name && a.Type === b.Type && (a.SetIdentifier ?? "") === (b.SetIdentifier ?? "");
+    const same = (a: ResourceRecordSet, b: ResourceRecordSet) =>
+      a.Name === b.Name && a.Type === b.Type && (a.SetIdentifier ?? "") === (b.SetIdentifier ?? "");
     for (const c of changes ?? []) {
       const r = c.ResourceRecordSet!;
       const at = next.findIndex((x) => same(x, r));
       if (c.Action === "DELETE") {
-        if (at < 0 || !isDeepStrictEqual(next[at], r)) throw invalid(`Tried to delete resource record set [name='${r.Name}', type='${r.Type}'] but the values provided do not match the current values`);
+        if (at < 0 || !isDeepStrictEqual(next[at], r))
+          throw invalid(
+            `Tried to delete resource record set [name='${r.Name}', type='${r.Type}'] but the values provided do not match the current values`,
+          );
         next.splice(at, 1);
         continue;
       }
-      if (r.HealthCheckId && !this.healthChecks.has(r.HealthCheckId)) throw invalid(`health check ${r.HealthCheckId} does not exist`);
+      if (r.HealthCheckId && !this.healthChecks.has(r.HealthCheckId))
+        throw invalid(`health check ${r.HealthCheckId} does not exist`);
       if (r.SetIdentifier && !r.Region) throw invalid("latency record needs Region");
-      if (c.Action === "CREATE" && at >= 0) throw invalid(`Tried to create resource record set [name='${r.Name}', type='${r.Type}'] but it already exists`);
+      if (c.Action === "CREATE" && at >= 0)
+        throw invalid(`Tried to create resource record set [name='${r.Name}', type='${r.Type}'] but it already exists`);
       if (at >= 0) next.splice(at, 1, r);
       else next.push(r);
     }
     for (const r of next) {
-      if (r.Type === "CNAME" && next.some((o) => o !== r && o.Name === r.Name && o.Type !== "CNAME")) throw invalid(`RRSet of type CNAME with DNS name ${r.Name} is not permitted as it conflicts with other records`);
+      if (r.Type === "CNAME" && next.some((o) => o !== r && o.Name === r.Name && o.Type !== "CNAME"))
+        throw invalid(
+          `RRSet of type CNAME with DNS name ${r.Name} is not permitted as it conflicts with other records`,
+        );
     }
     this.records.set(zone, next);
     return { ChangeInfo: { Id: `/change/C${this.nextId++}`, Status: "PENDING", SubmittedAt: new Date(0) } };
   }
 
   private deleteHealthCheck(id: string) {
-    if (!this.healthChecks.has(id)) throw new NoSuchHealthCheck({ message: `No health check found with ID ${id}`, ...meta });
+    if (!this.healthChecks.has(id))
+      throw new NoSuchHealthCheck({ message: `No health check found with ID ${id}`, ...meta });
     const inUse = [...this.records.values()].flat().some((r) => r.HealthCheckId === id);
     if (inUse) throw new HealthCheckInUse({ message: `health check ${id} is still referenced`, ...meta });
     this.healthChecks.delete(id);

@@ -17,7 +17,9 @@ afterAll(() => rmSync(emptyCache, { recursive: true, force: true }));
 
 describe("infra/bin/run", () => {
   it("every npm script goes through it (or through npm scripts that do)", () => {
-    const { scripts } = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> };
+    const { scripts } = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
+      scripts: Record<string, string>;
+    };
     for (const [name, cmd] of Object.entries(scripts)) {
       const parts = cmd.split("&&").map((p) => p.trim());
       for (const p of parts) expect(p, `npm script "${name}"`).toMatch(/^(infra\/bin\/run |npm run -s [\w:]+$)/);
@@ -25,7 +27,11 @@ describe("infra/bin/run", () => {
   });
 
   it("runs node and node_modules/.bin tools under Node 24 from a shell with the machine's Node first", async () => {
-    const env = { PATH: FRESH_PATH, HOME: process.env.HOME ?? "/root", MERIDIAN_CACHE: process.env.MERIDIAN_CACHE ?? "" };
+    const env = {
+      PATH: FRESH_PATH,
+      HOME: process.env.HOME ?? "/root",
+      MERIDIAN_CACHE: process.env.MERIDIAN_CACHE ?? "",
+    };
     if (!env.MERIDIAN_CACHE) delete (env as Partial<typeof env>).MERIDIAN_CACHE;
     const node = await run(RUN, ["node", "-p", "process.version"], { env, cwd: "/" });
     expect(node.stdout.trim()).toMatch(/^v24\./);
@@ -40,7 +46,10 @@ describe("infra/bin/run", () => {
       (e: { code: number; stderr: string }) => e,
     );
     // Only meaningful where the machine's own node is not 24 (the case this launcher exists for).
-    const machine = await run("node", ["-v"], { env: { PATH: FRESH_PATH } }).then((r) => r.stdout.trim(), () => "none");
+    const machine = await run("node", ["-v"], { env: { PATH: FRESH_PATH } }).then(
+      (r) => r.stdout.trim(),
+      () => "none",
+    );
     if (machine.startsWith("v24.")) return;
     expect(err?.code).toBe(127);
     expect(err?.stderr.trim().split("\n")).toHaveLength(1);

@@ -6,7 +6,10 @@ import { BUS_MAX_SKEW_MS, CONTROL_PLANE, ReplayGuard, busSigner, deriveBusKey } 
 import { BusAuth, deriveBusKeySync } from "../../media-node/src/cluster/bus-auth.ts";
 import { encodeAssertion, decodeAssertion } from "../../media-node/src/signaling/join-assertion.ts";
 
-const keys = new Map([["k1", "first-secret-long-enough-for-hs256-tokens"], ["k2", "second-secret-long-enough-for-hs256-tok"]]);
+const keys = new Map([
+  ["k1", "first-secret-long-enough-for-hs256-tokens"],
+  ["k2", "second-secret-long-enough-for-hs256-tok"],
+]);
 
 describe("bus authentication", () => {
   it("derives the same bus key with WebCrypto and node:crypto, and never the API secret itself", async () => {
@@ -52,14 +55,24 @@ describe("bus authentication", () => {
 });
 
 describe("join assertion", () => {
-  const claims = { iss: "k1", sub: "alice", exp: Math.floor(Date.now() / 1000) + 600, video: { roomJoin: true, room: "r" }, metadata: "x".repeat(1000) };
+  const claims = {
+    iss: "k1",
+    sub: "alice",
+    exp: Math.floor(Date.now() / 1000) + 600,
+    video: { roomJoin: true, room: "r" },
+    metadata: "x".repeat(1000),
+  };
 
   it("carries the verified claims without the metadata, and refuses expired or malformed ones", () => {
     const a = encodeAssertion(claims);
     expect(a).not.toContain("xxxx");
-    expect(decodeAssertion(a)).toEqual({ claims: { iss: "k1", sub: "alice", exp: claims.exp, video: { roomJoin: true, room: "r" } } });
+    expect(decodeAssertion(a)).toEqual({
+      claims: { iss: "k1", sub: "alice", exp: claims.exp, video: { roomJoin: true, room: "r" } },
+    });
     expect(decodeAssertion(encodeAssertion({ ...claims, exp: 1 }))).toEqual({ error: "join assertion expired" });
     expect(decodeAssertion("eyJhbGciOiJIUzI1NiJ9.e30.x")).toEqual({ error: "malformed join assertion" });
-    expect(decodeAssertion(JSON.stringify({ v: 1, claims: { ...claims, extra: 1 }, more: 2 }))).toEqual({ error: "malformed join assertion" });
+    expect(decodeAssertion(JSON.stringify({ v: 1, claims: { ...claims, extra: 1 }, more: 2 }))).toEqual({
+      error: "malformed join assertion",
+    });
   });
 });

@@ -5,14 +5,27 @@ import { describe, expect, it } from "vitest";
 import { resolveConfig, ConfigError } from "../../media-node/src/config.ts";
 import { MAX_LINK_PARTICIPANTS, parseLinkMessage } from "../../media-node/src/cascade/link-protocol.ts";
 
-const endpoint = { ip: "10.0.0.7", port: 40000, srtpParameters: { cryptoSuite: "AEAD_AES_256_GCM", keyBase64: "A".repeat(60) } };
-const offer = { producerId: "p1", kind: "video", rtpParameters: { codecs: [{ mimeType: "video/VP8" }], encodings: [{ ssrc: 1 }] }, paused: false };
+const endpoint = {
+  ip: "10.0.0.7",
+  port: 40000,
+  srtpParameters: { cryptoSuite: "AEAD_AES_256_GCM", keyBase64: "A".repeat(60) },
+};
+const offer = {
+  producerId: "p1",
+  kind: "video",
+  rtpParameters: { codecs: [{ mimeType: "video/VP8" }], encodings: [{ ssrc: 1 }] },
+  paused: false,
+};
 
 describe("link messages", () => {
   it("parses every kind of valid message", () => {
     const good = [
       { t: "hello", room: "r", endpoint, participants: [] },
-      { t: "welcome", endpoint, participants: [{ identity: "a", sid: "PA_1", tracks: [{ trackId: "t", kind: "audio", muted: false }] }] },
+      {
+        t: "welcome",
+        endpoint,
+        participants: [{ identity: "a", sid: "PA_1", tracks: [{ trackId: "t", kind: "audio", muted: false }] }],
+      },
       { t: "joined", participant: { identity: "a", sid: "PA_1", tracks: [] } },
       { t: "left", identity: "a" },
       { t: "published", identity: "a", track: { trackId: "t", kind: "video", muted: true } },
@@ -28,12 +41,42 @@ describe("link messages", () => {
   it.each([
     ["not json", "{nope"],
     ["unknown kind", JSON.stringify({ t: "rm -rf" })],
-    ["hostname in a pipe endpoint (pipes take IP literals)", JSON.stringify({ t: "hello", room: "r", endpoint: { ...endpoint, ip: "evil.example" }, participants: [] })],
-    ["weak SRTP suite", JSON.stringify({ t: "welcome", endpoint: { ...endpoint, srtpParameters: { cryptoSuite: "AES_CM_128_HMAC_SHA1_80", keyBase64: "A".repeat(40) } }, participants: [] })],
-    ["offer without codecs", JSON.stringify({ t: "offer", trackId: "t", offer: { ...offer, rtpParameters: { codecs: [], encodings: [{}] } } })],
+    [
+      "hostname in a pipe endpoint (pipes take IP literals)",
+      JSON.stringify({ t: "hello", room: "r", endpoint: { ...endpoint, ip: "evil.example" }, participants: [] }),
+    ],
+    [
+      "weak SRTP suite",
+      JSON.stringify({
+        t: "welcome",
+        endpoint: {
+          ...endpoint,
+          srtpParameters: { cryptoSuite: "AES_CM_128_HMAC_SHA1_80", keyBase64: "A".repeat(40) },
+        },
+        participants: [],
+      }),
+    ],
+    [
+      "offer without codecs",
+      JSON.stringify({ t: "offer", trackId: "t", offer: { ...offer, rtpParameters: { codecs: [], encodings: [{}] } } }),
+    ],
     ["offer of a data kind", JSON.stringify({ t: "offer", trackId: "t", offer: { ...offer, kind: "data" } })],
-    ["too many participants", JSON.stringify({ t: "welcome", endpoint, participants: Array.from({ length: MAX_LINK_PARTICIPANTS + 1 }, (_, i) => ({ identity: `p${i}`, sid: "s", tracks: [] })) })],
-    ["port out of range", JSON.stringify({ t: "hello", room: "r", endpoint: { ...endpoint, port: 70000 }, participants: [] })],
+    [
+      "too many participants",
+      JSON.stringify({
+        t: "welcome",
+        endpoint,
+        participants: Array.from({ length: MAX_LINK_PARTICIPANTS + 1 }, (_, i) => ({
+          identity: `p${i}`,
+          sid: "s",
+          tracks: [],
+        })),
+      }),
+    ],
+    [
+      "port out of range",
+      JSON.stringify({ t: "hello", room: "r", endpoint: { ...endpoint, port: 70000 }, participants: [] }),
+    ],
   ])("drops %s", (_, frame) => {
     expect(parseLinkMessage(frame)).toBeUndefined();
   });
@@ -41,11 +84,19 @@ describe("link messages", () => {
 
 describe("cascade config", () => {
   it("is off by default, with safe limits", () => {
-    expect(resolveConfig({}, { API_KEYS: "k:s" }).cascade).toEqual({ enabled: false, max_nodes_per_room: 8, participants_per_node: 200 });
+    expect(resolveConfig({}, { API_KEYS: "k:s" }).cascade).toEqual({
+      enabled: false,
+      max_nodes_per_room: 8,
+      participants_per_node: 200,
+    });
   });
 
   it("reads the file's cascade section, CASCADE_* variables win", () => {
-    const c = resolveConfig({}, { API_KEYS: "k:s", CASCADE_ENABLED: "true", CASCADE_MAX_NODES_PER_ROOM: "3" }, { participants_per_node: 50, max_nodes_per_room: 5 });
+    const c = resolveConfig(
+      {},
+      { API_KEYS: "k:s", CASCADE_ENABLED: "true", CASCADE_MAX_NODES_PER_ROOM: "3" },
+      { participants_per_node: 50, max_nodes_per_room: 5 },
+    );
     expect(c.cascade).toEqual({ enabled: true, max_nodes_per_room: 3, participants_per_node: 50 });
   });
 

@@ -28,7 +28,11 @@ afterAll(async () => {
 async function start(env: Record<string, string>): Promise<MediaNodeProcess> {
   const n = await MediaNodeProcess.start({ redisUrl: redis.url, env });
   nodes.push(n);
-  await waitFor(() => readNodeRecord(r, n.nodeId), (x) => x?.state === "SERVING", "first report");
+  await waitFor(
+    () => readNodeRecord(r, n.nodeId),
+    (x) => x?.state === "SERVING",
+    "first report",
+  );
   return n;
 }
 
@@ -45,7 +49,12 @@ describe("SIGTERM drain", () => {
     const signalledAt = Date.now();
     node.signal("SIGTERM");
 
-    const rec = await waitFor(() => readNodeRecord(r, node.nodeId), (x) => x?.state === "DRAINING", "DRAINING record", 5_000);
+    const rec = await waitFor(
+      () => readNodeRecord(r, node.nodeId),
+      (x) => x?.state === "DRAINING",
+      "DRAINING record",
+      5_000,
+    );
     console.log(`[drain] SIGTERM → DRAINING in Redis observed after ${Date.now() - signalledAt} ms (poll step 100 ms)`);
     expect(isEligible({ node: rec!, reserved: 0 }, Date.now())).toBe(false);
     expect(await r.zscore(keys.sel(node.region, "expiry"), node.nodeId)).toBeNull();

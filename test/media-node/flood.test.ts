@@ -20,8 +20,13 @@ let bystander: SignalClient;
 beforeAll(async () => {
   // Standalone and generous rate limits, so the slow reader below can make the node answer a lot;
   // the default auth timeout (10 s), so "closed" below is not the auth timeout.
-  node = await MediaNodeProcess.start({ env: { SIGNAL_RATE_PER_SEC: "100000", SIGNAL_BURST: "100000", SIGNAL_MAX_BUFFERED_BYTES: "262144" } });
-  bystander = await SignalClient.open(node.signalUrl, await node.token("bystander", "room-calm", {}, { meridian: null }));
+  node = await MediaNodeProcess.start({
+    env: { SIGNAL_RATE_PER_SEC: "100000", SIGNAL_BURST: "100000", SIGNAL_MAX_BUFFERED_BYTES: "262144" },
+  });
+  bystander = await SignalClient.open(
+    node.signalUrl,
+    await node.token("bystander", "room-calm", {}, { meridian: null }),
+  );
   await bystander.request("join", {});
 }, 60_000);
 
@@ -30,7 +35,8 @@ afterAll(async () => {
   await node?.stop();
 });
 
-const frame = (method: string, id: number, data: unknown = {}) => clientFrame(JSON.stringify({ v: PROTOCOL_VERSION, id, method, data }));
+const frame = (method: string, id: number, data: unknown = {}) =>
+  clientFrame(JSON.stringify({ v: PROTOCOL_VERSION, id, method, data }));
 
 async function metricsText(): Promise<string> {
   const r = await fetch(`${node.httpUrl}/metrics`, { signal: AbortSignal.timeout(5_000) });
@@ -45,7 +51,10 @@ async function floodAndWatch(sock: DeafSocket, f: Buffer): Promise<{ closed: boo
   const before = await rssOf(pid);
   const sampler = rssSampler(pid);
   const flooding = sock.flood(f, FLOOD_MS);
-  const ping = bystander.request("ping", {}, FLOOD_MS + 5_000).then(() => true, () => false);
+  const ping = bystander.request("ping", {}, FLOOD_MS + 5_000).then(
+    () => true,
+    () => false,
+  );
   const closed = await flooding;
   const peak = await sampler.stop();
   sock.destroy();
@@ -65,7 +74,9 @@ describe.skipIf(!mediasoupWorkerAvailable())("a client flooding without reading"
   });
 
   it("joined, 1-byte frames: closed, RSS bounded, others served", { timeout: 30_000 }, async () => {
-    const sock = await DeafSocket.open(`${node.signalUrl}?access_token=${await node.token("flooder", "room-flood", {}, { meridian: null })}`);
+    const sock = await DeafSocket.open(
+      `${node.signalUrl}?access_token=${await node.token("flooder", "room-flood", {}, { meridian: null })}`,
+    );
     sock.send(frame("join", 1));
     const r = await floodAndWatch(sock, clientFrame("x"));
     expect(r.closed, `socket still open after ${sock.framesSent} frames (RSS +${MiB(r.growth)})`).toBe(true);
@@ -77,15 +88,28 @@ describe.skipIf(!mediasoupWorkerAvailable())("a client flooding without reading"
   it("a slow reader in a busy room is closed once its send buffer is full", { timeout: 40_000 }, async () => {
     const room = "room-deaf";
     // Someone in the room keeps muting and unmuting a track: every change is broadcast to everyone.
-    const busy = await SignalClient.open(node.signalUrl, await node.token("b".repeat(200), room, {}, { meridian: null }));
+    const busy = await SignalClient.open(
+      node.signalUrl,
+      await node.token("b".repeat(200), room, {}, { meridian: null }),
+    );
     await busy.request("join", {});
     const send = await busy.request("createTransport", { direction: "send" });
     const opus = { mimeType: "audio/opus", payloadType: 100, clockRate: 48_000, channels: 2 };
-    const { trackId } = await busy.request("produce", { transportId: send.transportId, kind: "audio", rtpParameters: { codecs: [opus], encodings: [{ ssrc: 1111 }] } });
-    const sock = await DeafSocket.open(`${node.signalUrl}?access_token=${await node.token("deaf", room, {}, { meridian: null })}`);
+    const { trackId } = await busy.request("produce", {
+      transportId: send.transportId,
+      kind: "audio",
+      rtpParameters: { codecs: [opus], encodings: [{ ssrc: 1111 }] },
+    });
+    const sock = await DeafSocket.open(
+      `${node.signalUrl}?access_token=${await node.token("deaf", room, {}, { meridian: null })}`,
+    );
     sock.send(frame("join", 1));
     // It cannot read the join's answer: wait until the node counts it as a participant.
-    await waitFor(async () => /^meridian_clients (\d+)$/m.exec(await metricsText())?.[1], (n) => n === "3", "the slow reader joined");
+    await waitFor(
+      async () => /^meridian_clients (\d+)$/m.exec(await metricsText())?.[1],
+      (n) => n === "3",
+      "the slow reader joined",
+    );
 
     const pid = node.pid!;
     const before = await rssOf(pid);
@@ -93,7 +117,9 @@ describe.skipIf(!mediasoupWorkerAvailable())("a client flooding without reading"
     const deadline = Date.now() + 2 * FLOOD_MS;
     let changes = 0;
     while (!sock.isClosed && Date.now() < deadline) {
-      await Promise.all(Array.from({ length: 100 }, (_, i) => busy.request(i % 2 ? "resumeProducer" : "pauseProducer", { trackId })));
+      await Promise.all(
+        Array.from({ length: 100 }, (_, i) => busy.request(i % 2 ? "resumeProducer" : "pauseProducer", { trackId })),
+      );
       changes += 100;
     }
     const growth = (await sampler.stop()) - before;
@@ -106,7 +132,9 @@ describe.skipIf(!mediasoupWorkerAvailable())("a client flooding without reading"
     expect(await metricsText()).toMatch(/meridian_signal_closes_total\{reason="send_buffer_full"\} [1-9]/);
   });
 
-  it("a reading client sending garbage gets a bounded number of error replies, then the documented close code", { timeout: 20_000 }, async () => {
+  it("a reading client sending garbage gets a bounded number of error replies, then the documented close code", {
+    timeout: 20_000,
+  }, async () => {
     const c = await SignalClient.open(node.signalUrl);
     let errors = 0;
     c.onNotification((name) => void (name === "error" && errors++));

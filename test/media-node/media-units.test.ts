@@ -19,7 +19,13 @@ describe("layer choice", () => {
   it("dynacast wants the highest layer of any running subscription, -1 for none", () => {
     expect(maxWantedLayer([])).toBe(-1);
     expect(maxWantedLayer([{ paused: true, spatialLayer: 2 }])).toBe(-1);
-    expect(maxWantedLayer([{ paused: false, spatialLayer: 0 }, { paused: true, spatialLayer: 2 }, { paused: false, spatialLayer: 1 }])).toBe(1);
+    expect(
+      maxWantedLayer([
+        { paused: false, spatialLayer: 0 },
+        { paused: true, spatialLayer: 2 },
+        { paused: false, spatialLayer: 1 },
+      ]),
+    ).toBe(1);
     expect(maxWantedLayer([{ paused: false, spatialLayer: undefined }])).toBe(0);
   });
 

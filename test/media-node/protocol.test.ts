@@ -10,7 +10,10 @@ const frame = (o: unknown) => JSON.stringify(o);
 describe("parseRequest", () => {
   it("accepts a valid request of each simple shape", () => {
     const r = parseRequest(encodeRequest(7, "createTransport", { direction: "recv", enableSctp: true }));
-    expect(r).toEqual({ ok: true, request: { id: 7, method: "createTransport", data: { direction: "recv", enableSctp: true } } });
+    expect(r).toEqual({
+      ok: true,
+      request: { id: 7, method: "createTransport", data: { direction: "recv", enableSctp: true } },
+    });
     const j = parseRequest(frame({ v: PROTOCOL_VERSION, id: 1, method: "join" }));
     expect(j).toEqual({ ok: true, request: { id: 1, method: "join", data: {} } });
   });
@@ -21,7 +24,16 @@ describe("parseRequest", () => {
     ["missing id", frame({ v: 1, method: "ping" }), null],
     ["unknown method", frame({ v: 1, id: 4, method: "selfDestruct", data: {} }), 4],
     ["bad body", frame({ v: 1, id: 5, method: "createTransport", data: { direction: "sideways" } }), 5],
-    ["bad dtls", frame({ v: 1, id: 6, method: "connectTransport", data: { transportId: "t", dtlsParameters: { fingerprints: [] } } }), 6],
+    [
+      "bad dtls",
+      frame({
+        v: 1,
+        id: 6,
+        method: "connectTransport",
+        data: { transportId: "t", dtlsParameters: { fingerprints: [] } },
+      }),
+      6,
+    ],
     ["array", "[1,2,3]", null],
     ["prototype key as method", frame({ v: 1, id: 8, method: "__proto__" }), 8],
   ])("%s → bad_request", (_name, raw, id) => {
@@ -45,7 +57,9 @@ describe("parseRequest", () => {
         fc.oneof(
           fc.string(),
           fc.json(),
-          fc.record({ v: fc.constant(1), id: fc.nat(), method: fc.constantFrom(...METHODS), data: fc.anything() }).map((o) => JSON.stringify(o)),
+          fc
+            .record({ v: fc.constant(1), id: fc.nat(), method: fc.constantFrom(...METHODS), data: fc.anything() })
+            .map((o) => JSON.stringify(o)),
         ),
         (raw) => {
           const r = parseRequest(raw);

@@ -4,17 +4,34 @@
 import { describe, expect, it } from "vitest";
 import type { ParticipantSink } from "../../media-node/src/rooms/participant.ts";
 import type { RoomSession } from "../../media-node/src/rooms/room-session.ts";
-import { MAX_QUEUED_WHILE_PARKED, ResumeRegistry, SessionSink, type ResumeResult } from "../../media-node/src/signaling/resume.ts";
+import {
+  MAX_QUEUED_WHILE_PARKED,
+  ResumeRegistry,
+  SessionSink,
+  type ResumeResult,
+} from "../../media-node/src/signaling/resume.ts";
 
 function fixture(o: { maxParked?: number; graceMs?: number } = {}) {
   const counts: ResumeResult[] = [];
-  const registry = new ResumeRegistry({ graceMs: o.graceMs ?? 60_000, maxParked: o.maxParked ?? 10, count: (r) => counts.push(r) });
+  const registry = new ResumeRegistry({
+    graceMs: o.graceMs ?? 60_000,
+    maxParked: o.maxParked ?? 10,
+    count: (r) => counts.push(r),
+  });
   const session = (sid: string) => {
     const left: string[] = [];
-    const s = { left, session: { joined: { participant: { sid } }, leave: () => left.push(sid) } as unknown as RoomSession };
+    const s = {
+      left,
+      session: { joined: { participant: { sid } }, leave: () => left.push(sid) } as unknown as RoomSession,
+    };
     return s;
   };
-  const holder = () => ({ detached: 0, detach() { this.detached++; } });
+  const holder = () => ({
+    detached: 0,
+    detach() {
+      this.detached++;
+    },
+  });
   const conn = (): ParticipantSink & { frames: string[] } => {
     const frames: string[] = [];
     return { frames, notify: () => undefined, notifyEncoded: (f) => void frames.push(f), close: () => undefined };
@@ -25,7 +42,8 @@ function fixture(o: { maxParked?: number; graceMs?: number } = {}) {
 describe("ResumeRegistry", () => {
   it("parks up to maxParked sessions; a drop beyond the bound is not parked (the caller leaves)", () => {
     const f = fixture({ maxParked: 1 });
-    const a = f.session("PA_a"), b = f.session("PA_b");
+    const a = f.session("PA_a"),
+      b = f.session("PA_b");
     f.registry.register("PA_a", a.session, new SessionSink(f.conn()), f.holder());
     f.registry.register("PA_b", b.session, new SessionSink(f.conn()), f.holder());
     expect(f.registry.park("PA_a")).toBe(true);

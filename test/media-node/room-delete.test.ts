@@ -16,7 +16,14 @@ import { placeRoom } from "#shared/placement.ts";
 import { CloseCode } from "#shared/protocol.ts";
 import { ioredisRunner } from "#shared/redis/ioredis.ts";
 import type { ScriptRunner } from "#shared/redis/runner.ts";
-import { API_KEY, API_SECRET, MediaNodeProcess, mediasoupWorkerAvailable, readNodeRecord, waitFor } from "../support/media-node.ts";
+import {
+  API_KEY,
+  API_SECRET,
+  MediaNodeProcess,
+  mediasoupWorkerAvailable,
+  readNodeRecord,
+  waitFor,
+} from "../support/media-node.ts";
 import { TestRedis } from "../support/redis.ts";
 
 let redis: TestRedis;
@@ -28,8 +35,16 @@ beforeAll(async () => {
   redis = await TestRedis.start();
   r = redis.client();
   run = ioredisRunner(r);
-  node = await MediaNodeProcess.start({ redisUrl: redis.url, region: "local", env: { EMPTY_ROOM_TIMEOUT_MS: "60000" } });
-  await waitFor(() => readNodeRecord(r, node.nodeId), (rec) => rec !== null, "node registered");
+  node = await MediaNodeProcess.start({
+    redisUrl: redis.url,
+    region: "local",
+    env: { EMPTY_ROOM_TIMEOUT_MS: "60000" },
+  });
+  await waitFor(
+    () => readNodeRecord(r, node.nodeId),
+    (rec) => rec !== null,
+    "node registered",
+  );
 });
 afterAll(async () => {
   await node?.stop();
@@ -39,9 +54,20 @@ afterAll(async () => {
 
 /** What POST /v1/join does: place (or find) the room, mint a media token naming its sid. */
 async function join(room: string, identity: string): Promise<string> {
-  const placed = await placeRoom(run, { room, mode: "join", autoCreate: true, config: NodeSelectorConfig.parse({ regions: [{ name: "local", lat: 0, lon: 0 }] }), regionOrder: ["local"] });
+  const placed = await placeRoom(run, {
+    room,
+    mode: "join",
+    autoCreate: true,
+    config: NodeSelectorConfig.parse({ regions: [{ name: "local", lat: 0, lon: 0 }] }),
+    regionOrder: ["local"],
+  });
   if (placed.status !== "ok") throw new Error(`placement: ${placed.status}`);
-  return node.token(identity, room, {}, { meridian: { node: placed.node.id, region: placed.node.region, roomSid: placed.roomSid } });
+  return node.token(
+    identity,
+    room,
+    {},
+    { meridian: { node: placed.node.id, region: placed.node.region, roomSid: placed.roomSid } },
+  );
 }
 
 async function tryJoin(token: string): Promise<{ error: string; close?: number }> {
@@ -61,9 +87,15 @@ describe.runIf(mediasoupWorkerAvailable())("a deleted room stays deleted", () =>
     const early = await join("doomed", "mallory"); // minted before the delete, used after it
     const a = await SignalClient.open(node.signalUrl, alice);
     await a.request("join", {});
-    await waitFor(() => r.sismember(keys.nodeRooms(node.nodeId), "doomed"), (m) => m === 1, "room claimed");
+    await waitFor(
+      () => r.sismember(keys.nodeRooms(node.nodeId), "doomed"),
+      (m) => m === 1,
+      "room claimed",
+    );
 
-    expect(await deleteRoom(run, "doomed", await busSigner(new Map([[API_KEY, API_SECRET]]), CONTROL_PLANE))).toBe(node.nodeId);
+    expect(await deleteRoom(run, "doomed", await busSigner(new Map([[API_KEY, API_SECRET]]), CONTROL_PLANE))).toBe(
+      node.nodeId,
+    );
     expect((await a.closed).code).toBe(CloseCode.RoomClosed);
 
     expect(await tryJoin(early)).toEqual({ error: ErrorCode.NotFound, close: CloseCode.RoomClosed });
@@ -78,7 +110,12 @@ describe.runIf(mediasoupWorkerAvailable())("a deleted room stays deleted", () =>
   });
 
   it("a node does not create a room the control plane never placed (AUTO_CREATE=false holds at the node)", async () => {
-    const token = await node.token("eve", "never-placed", {}, { meridian: { node: node.nodeId, region: node.region, roomSid: "RM_forged-or-stale" } });
+    const token = await node.token(
+      "eve",
+      "never-placed",
+      {},
+      { meridian: { node: node.nodeId, region: node.region, roomSid: "RM_forged-or-stale" } },
+    );
     expect(await tryJoin(token)).toEqual({ error: ErrorCode.NotFound, close: CloseCode.RoomClosed });
     await new Promise((res) => setTimeout(res, 300));
     expect(await r.exists(keys.room("never-placed"))).toBe(0);

@@ -38,12 +38,30 @@ class Inbox implements ParticipantSink {
   }
 }
 
-const VP8 = { mimeType: "video/VP8", payloadType: 101, clockRate: 90000, rtcpFeedback: [{ type: "nack", parameter: "pli" }] };
+const VP8 = {
+  mimeType: "video/VP8",
+  payloadType: 101,
+  clockRate: 90000,
+  rtcpFeedback: [{ type: "nack", parameter: "pli" }],
+};
 const OPUS = { mimeType: "audio/opus", payloadType: 111, clockRate: 48000, channels: 2 };
 const RECV_CAPS = {
   codecs: [
-    { kind: "audio", mimeType: "audio/opus", clockRate: 48000, channels: 2, preferredPayloadType: 111, rtcpFeedback: [] },
-    { kind: "video", mimeType: "video/VP8", clockRate: 90000, preferredPayloadType: 101, rtcpFeedback: [{ type: "nack", parameter: "pli" }] },
+    {
+      kind: "audio",
+      mimeType: "audio/opus",
+      clockRate: 48000,
+      channels: 2,
+      preferredPayloadType: 111,
+      rtcpFeedback: [],
+    },
+    {
+      kind: "video",
+      mimeType: "video/VP8",
+      clockRate: 90000,
+      preferredPayloadType: 101,
+      rtcpFeedback: [{ type: "nack", parameter: "pli" }],
+    },
   ],
   headerExtensions: [],
 };
@@ -57,9 +75,22 @@ interface Member {
 
 async function member(room: string, identity: string): Promise<Member> {
   const inbox = new Inbox();
-  const s = await rooms.open({ room, identity, name: undefined, permissions: PERMS, hostNode: undefined, roomSid: undefined, signalNode: "here" }, inbox);
-  const send = ((await call(s, "createTransport", { direction: "send", enableSctp: true })) as { transportId: string }).transportId;
-  const recv = ((await call(s, "createTransport", { direction: "recv", enableSctp: true })) as { transportId: string }).transportId;
+  const s = await rooms.open(
+    {
+      room,
+      identity,
+      name: undefined,
+      permissions: PERMS,
+      hostNode: undefined,
+      roomSid: undefined,
+      signalNode: "here",
+    },
+    inbox,
+  );
+  const send = ((await call(s, "createTransport", { direction: "send", enableSctp: true })) as { transportId: string })
+    .transportId;
+  const recv = ((await call(s, "createTransport", { direction: "recv", enableSctp: true })) as { transportId: string })
+    .transportId;
   await call(s, "setRtpCapabilities", { rtpCapabilities: RECV_CAPS });
   return { s, inbox, send, recv };
 }
@@ -75,9 +106,11 @@ async function publish(m: Member, kind: "audio" | "video"): Promise<string> {
 }
 
 /** A signaling request as the session receives it (already validated by the signaling layer). */
-const call = (s: RoomSession, method: string, data: object): Promise<unknown> => s.request({ id: 0, method, data } as never);
+const call = (s: RoomSession, method: string, data: object): Promise<unknown> =>
+  s.request({ id: 0, method, data } as never);
 
-const consume = (m: Member, trackId: string) => call(m.s, "consume", { trackId }) as Promise<{ consumerId: string; producerPaused: boolean }>;
+const consume = (m: Member, trackId: string) =>
+  call(m.s, "consume", { trackId }) as Promise<{ consumerId: string; producerPaused: boolean }>;
 
 function code(p: Promise<unknown>): Promise<string> {
   return p.then(
@@ -103,7 +136,14 @@ function manager(workerConsumerBudget: number): RoomManager {
 }
 
 beforeAll(async () => {
-  pool = await WorkerPool.start({ count: 2, listenIp: "127.0.0.1", announcedAddress: "127.0.0.1", firstPort: await freePort(), logLevel: "warn", log });
+  pool = await WorkerPool.start({
+    count: 2,
+    listenIp: "127.0.0.1",
+    announcedAddress: "127.0.0.1",
+    firstPort: await freePort(),
+    logLevel: "warn",
+    log,
+  });
   // Tiny: a worker holding the first participant is full once a second one would subscribe.
   rooms = manager(1);
 });
@@ -146,26 +186,58 @@ describe("a room across two workers", () => {
     // Pause and resume reach the piped copy's consumers.
     await call(alice.s, "pauseProducer", { trackId: video });
     const cons = () => [...room.participants.get("bob")!.consumers.values()].find((c) => c.id === bobVideo.consumerId)!;
-    await waitFor(async () => cons().producerPaused, (p) => p, "producer pause seen on the far router");
+    await waitFor(
+      async () => cons().producerPaused,
+      (p) => p,
+      "producer pause seen on the far router",
+    );
     await call(alice.s, "resumeProducer", { trackId: video });
-    await waitFor(async () => cons().producerPaused, (p) => !p, "producer resume seen on the far router");
+    await waitFor(
+      async () => cons().producerPaused,
+      (p) => !p,
+      "producer resume seen on the far router",
+    );
 
     // Closing the producer closes both far consumers and the pipe.
     await call(alice.s, "closeProducer", { trackId: video });
-    await waitFor(async () => bob.inbox.notes.filter((n) => n.name === "consumerClosed").length, (n) => n === 1, "bob's consumer closed");
-    await waitFor(async () => carol.inbox.notes.filter((n) => n.name === "consumerClosed").length, (n) => n === 1, "carol's consumer closed");
-    await waitFor(async () => room.routers.counts().pipedProducers, (n) => n === 2, "video pipe gone");
+    await waitFor(
+      async () => bob.inbox.notes.filter((n) => n.name === "consumerClosed").length,
+      (n) => n === 1,
+      "bob's consumer closed",
+    );
+    await waitFor(
+      async () => carol.inbox.notes.filter((n) => n.name === "consumerClosed").length,
+      (n) => n === 1,
+      "carol's consumer closed",
+    );
+    await waitFor(
+      async () => room.routers.counts().pipedProducers,
+      (n) => n === 2,
+      "video pipe gone",
+    );
     expect(ra!.consumers).toBe(2); // audio pipe consumer + alice's consumer of bob
     expect(rb!.consumers).toBe(2); // bob's audio consumer + the pipe consumer of bob's track
 
     // Bob and carol leave: their router closes with its pipes and consumers.
     bob.s.leave();
     carol.s.leave();
-    await waitFor(async () => room.routers.all().length, (n) => n === 1, "second router closed");
+    await waitFor(
+      async () => room.routers.all().length,
+      (n) => n === 1,
+      "second router closed",
+    );
     expect(rb!.router.closed).toBe(true);
-    await waitFor(async () => room.routers.counts().pipedProducers, (n) => n === 0, "pipes gone");
+    await waitFor(
+      async () => room.routers.counts().pipedProducers,
+      (n) => n === 0,
+      "pipes gone",
+    );
     // alice's consumer of bob's track closes when the worker reports its producer gone
-    await waitFor(async () => ra!.consumers, (n) => n === 0, "alice's consumer of bob's track closed");
+    await waitFor(
+      async () => ra!.consumers,
+      (n) => n === 0,
+      "alice's consumer of bob's track closed",
+    );
     expect(ra!.slot.consumers + rb!.slot.consumers).toBe(0);
     alice.s.leave();
     rooms.closeRoom("span", "deleted");
@@ -187,8 +259,16 @@ describe("a room across two workers", () => {
     expect(room.routers.counts().pipedProducers).toBe(1);
     expect(await code(call(bob.s, "consumeData", { trackId }))).toBe(ErrorCode.Conflict);
     await call(alice.s, "closeProducer", { trackId });
-    await waitFor(async () => bob.inbox.notes.filter((n) => n.name === "consumerClosed").length, (n) => n === 1, "data consumer closed");
-    await waitFor(async () => room.routers.counts().pipedProducers, (n) => n === 0, "data pipe gone");
+    await waitFor(
+      async () => bob.inbox.notes.filter((n) => n.name === "consumerClosed").length,
+      (n) => n === 1,
+      "data consumer closed",
+    );
+    await waitFor(
+      async () => room.routers.counts().pipedProducers,
+      (n) => n === 0,
+      "data pipe gone",
+    );
     rooms.closeRoom("data", "deleted");
     expect(room.routers.all()).toHaveLength(0);
   });
@@ -196,7 +276,18 @@ describe("a room across two workers", () => {
   it("without a budget a room stays on one router (today's behaviour)", async () => {
     const one = manager(0);
     const open = (id: string) =>
-      one.open({ room: "solo", identity: id, name: undefined, permissions: PERMS, hostNode: undefined, roomSid: undefined, signalNode: "here" }, new Inbox());
+      one.open(
+        {
+          room: "solo",
+          identity: id,
+          name: undefined,
+          permissions: PERMS,
+          hostNode: undefined,
+          roomSid: undefined,
+          signalNode: "here",
+        },
+        new Inbox(),
+      );
     await open("a");
     await open("b");
     await open("c");
@@ -213,7 +304,11 @@ describe("a room across two workers", () => {
     const [, rb] = room.routers.all();
     expect(room.participants.get("bob")!.router).toBe(rb);
     process.kill(rb!.slot.worker.pid!, "SIGKILL");
-    await waitFor(async () => bob.inbox.closed, (r) => r !== undefined, "bob's connection closed");
+    await waitFor(
+      async () => bob.inbox.closed,
+      (r) => r !== undefined,
+      "bob's connection closed",
+    );
     expect(bob.inbox.notes).toContainEqual({ name: "roomClosed", data: { reason: "worker_died" } });
     expect(alice.inbox.closed).toBeUndefined();
     expect(alice.inbox.notes.some((n) => n.name === "participantLeft")).toBe(true);

@@ -30,9 +30,13 @@ describe.runIf(mediasoupWorkerAvailable())("sessions", () => {
   });
 
   it("takes the token from an Authorization header on the upgrade (no token in the URL or join)", async () => {
-    const ws = new WebSocket(node.signalUrl, { headers: { authorization: `Bearer ${await node.token("header", "room-header")}` } });
+    const ws = new WebSocket(node.signalUrl, {
+      headers: { authorization: `Bearer ${await node.token("header", "room-header")}` },
+    });
     await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
-    const reply = new Promise<{ ok: boolean; data?: { room: string } }>((resolve) => ws.once("message", (m) => resolve(JSON.parse(String(m)))));
+    const reply = new Promise<{ ok: boolean; data?: { room: string } }>((resolve) =>
+      ws.once("message", (m) => resolve(JSON.parse(String(m)))),
+    );
     ws.send(encodeRequest(1, "join", {}));
     expect(await reply).toMatchObject({ ok: true, data: { room: "room-header" } });
     ws.close();

@@ -67,15 +67,32 @@ describe("bad input", () => {
     c.sendRaw("{not json");
     c.sendRaw(JSON.stringify({ v: 1, id: 900, method: "selfDestruct" }));
     c.sendRaw(JSON.stringify({ v: 1, id: 901, method: "pauseProducer", data: "x".repeat(MAX_MESSAGE_BYTES + 10) }));
-    await waitFor(async () => notes.filter((n) => n.name === "error").length, (n) => n >= 2, "error notifications");
-    expect(await errorCode(c.request("createTransport", { direction: "sideways" as "send" }))).toBe(ErrorCode.BadRequest);
-    expect(await errorCode(c.request("connectTransport", { transportId: "nope", dtlsParameters: { fingerprints: [{ algorithm: "sha-256", value: "AA" }] } }))).toBe(ErrorCode.NotFound);
+    await waitFor(
+      async () => notes.filter((n) => n.name === "error").length,
+      (n) => n >= 2,
+      "error notifications",
+    );
+    expect(await errorCode(c.request("createTransport", { direction: "sideways" as "send" }))).toBe(
+      ErrorCode.BadRequest,
+    );
+    expect(
+      await errorCode(
+        c.request("connectTransport", {
+          transportId: "nope",
+          dtlsParameters: { fingerprints: [{ algorithm: "sha-256", value: "AA" }] },
+        }),
+      ),
+    ).toBe(ErrorCode.NotFound);
     expect(await errorCode(c.request("consume", { trackId: "nope" }))).toBe(ErrorCode.NotFound);
     // mediasoup's own validation (a malformed RTP parameter set) is the caller's fault too.
     const send = await c.request("createTransport", { direction: "send" });
     expect(
       await errorCode(
-        c.request("produce", { transportId: send.transportId, kind: "video", rtpParameters: { codecs: [{ mimeType: "video/NOPE", payloadType: 96, clockRate: 90000 }] } }),
+        c.request("produce", {
+          transportId: send.transportId,
+          kind: "video",
+          rtpParameters: { codecs: [{ mimeType: "video/NOPE", payloadType: 96, clockRate: 90000 }] },
+        }),
       ),
     ).toBe(ErrorCode.BadRequest);
     expect(await errorCode(c.request("join", {}))).toBe(ErrorCode.Conflict);
@@ -95,13 +112,25 @@ describe("bad input", () => {
     expect(codes.every((x) => x === "ok" || x === ErrorCode.RateLimited)).toBe(true);
     expect(c.isOpen).toBe(true);
     // Tokens come back: a later request succeeds.
-    await waitFor(() => c.request("ping", {}).then(() => true, () => false), Boolean, "ping after flood");
+    await waitFor(
+      () =>
+        c.request("ping", {}).then(
+          () => true,
+          () => false,
+        ),
+      Boolean,
+      "ping after flood",
+    );
     c.close();
   });
 });
 
 describe("tokens", () => {
-  const closeCode = async (url: string, token: string | undefined, join: Parameters<SignalClient["request"]>[1] = {}) => {
+  const closeCode = async (
+    url: string,
+    token: string | undefined,
+    join: Parameters<SignalClient["request"]>[1] = {},
+  ) => {
     const c = await SignalClient.open(url, token);
     const code = await errorCode(c.request("join", join as never));
     return { error: code, close: (await c.closed).code };
@@ -110,16 +139,31 @@ describe("tokens", () => {
   it("refuses bad signature, expired, wrong room, no roomJoin, other node", async () => {
     const good = await node.token("t1", "room-t");
     const forged = good.slice(0, -4) + (good.endsWith("AAAA") ? "BBBB" : "AAAA");
-    expect(await closeCode(node.signalUrl, forged)).toEqual({ error: ErrorCode.Unauthorized, close: CloseCode.Unauthorized });
+    expect(await closeCode(node.signalUrl, forged)).toEqual({
+      error: ErrorCode.Unauthorized,
+      close: CloseCode.Unauthorized,
+    });
     const expired = await node.token("t1", "room-t", {}, { now: Math.floor(Date.now() / 1000) - 7200, ttlSeconds: 60 });
-    expect(await closeCode(node.signalUrl, expired)).toEqual({ error: ErrorCode.Unauthorized, close: CloseCode.Unauthorized });
-    expect(await closeCode(node.signalUrl, good, { room: "other-room" })).toEqual({ error: ErrorCode.Forbidden, close: CloseCode.Forbidden });
+    expect(await closeCode(node.signalUrl, expired)).toEqual({
+      error: ErrorCode.Unauthorized,
+      close: CloseCode.Unauthorized,
+    });
+    expect(await closeCode(node.signalUrl, good, { room: "other-room" })).toEqual({
+      error: ErrorCode.Forbidden,
+      close: CloseCode.Forbidden,
+    });
     const noJoin = await node.token("t1", "room-t", { roomJoin: false });
     expect(await closeCode(node.signalUrl, noJoin)).toEqual({ error: ErrorCode.Forbidden, close: CloseCode.Forbidden });
     const noClaim = await node.token("t1", "room-t", {}, { meridian: null });
-    expect(await closeCode(node.signalUrl, noClaim)).toEqual({ error: ErrorCode.Forbidden, close: CloseCode.Forbidden });
+    expect(await closeCode(node.signalUrl, noClaim)).toEqual({
+      error: ErrorCode.Forbidden,
+      close: CloseCode.Forbidden,
+    });
     const elsewhere = await node.token("t1", "room-t", {}, { meridian: { node: "another-node", region: "local" } });
-    expect(await closeCode(node.signalUrl, elsewhere)).toEqual({ error: ErrorCode.WrongNode, close: CloseCode.WrongNode });
+    expect(await closeCode(node.signalUrl, elsewhere)).toEqual({
+      error: ErrorCode.WrongNode,
+      close: CloseCode.WrongNode,
+    });
   });
 
   it("accepts the token in the join request, and times out a socket that never joins", async () => {
@@ -132,7 +176,10 @@ describe("tokens", () => {
   });
 
   it("refuses subscribing when the token does not allow it", async () => {
-    const c = await SignalClient.open(node.signalUrl, await node.token("viewer", "room-perm", { canSubscribe: false, canPublish: false, canPublishData: false }));
+    const c = await SignalClient.open(
+      node.signalUrl,
+      await node.token("viewer", "room-perm", { canSubscribe: false, canPublish: false, canPublishData: false }),
+    );
     const res = await c.request("join", {});
     expect(res.permissions).toEqual({ canPublish: false, canSubscribe: false, canPublishData: false, hidden: false });
     expect(await errorCode(c.request("createTransport", { direction: "recv" }))).toBe(ErrorCode.Forbidden);
@@ -142,27 +189,59 @@ describe("tokens", () => {
 });
 
 describe("grants", () => {
-  const opus = { codecs: [{ mimeType: "audio/opus", payloadType: 100, clockRate: 48000, channels: 2 }], encodings: [{ ssrc: 1111 }] };
+  const opus = {
+    codecs: [{ mimeType: "audio/opus", payloadType: 100, clockRate: 48000, channels: 2 }],
+    encodings: [{ ssrc: 1111 }],
+  };
   const vp8 = { codecs: [{ mimeType: "video/VP8", payloadType: 101, clockRate: 90000 }], encodings: [{ ssrc: 2222 }] };
   const produceAudio = async (c: SignalClient) => {
     const send = await c.request("createTransport", { direction: "send" });
-    return { send, track: await c.request("produce", { transportId: send.transportId, kind: "audio", rtpParameters: opus }) };
+    return {
+      send,
+      track: await c.request("produce", { transportId: send.transportId, kind: "audio", rtpParameters: opus }),
+    };
   };
 
   it("canPublishSources: microphone may be published, camera is forbidden, and the socket survives", async () => {
     const watcher = await joined("watcher", "room-src");
     const seen = inbox(watcher);
-    const mic = await SignalClient.open(node.signalUrl, await node.token("mic-only", "room-src", { canPublishSources: ["microphone"] }));
-    expect((await mic.request("join", {})).permissions).toMatchObject({ canPublish: true, canPublishSources: ["microphone"] });
+    const mic = await SignalClient.open(
+      node.signalUrl,
+      await node.token("mic-only", "room-src", { canPublishSources: ["microphone"] }),
+    );
+    expect((await mic.request("join", {})).permissions).toMatchObject({
+      canPublish: true,
+      canPublishSources: ["microphone"],
+    });
 
     const { send, track } = await produceAudio(mic);
-    const published = await waitFor(async () => seen.find((n) => n.name === "trackPublished"), Boolean, "trackPublished");
-    expect(published!.data).toMatchObject({ identity: "mic-only", track: { trackId: track.trackId, kind: "audio", source: "microphone" } });
-    const rec = await waitFor(() => r.hget(keys.roomParticipants("room-src"), "mic-only"), (x) => x?.includes(track.trackId) === true, "track in Redis");
-    expect(JSON.parse(rec!).tracks).toEqual([{ sid: track.trackId, kind: "audio", source: "microphone", muted: false, mimeType: "audio/opus" }]);
+    const published = await waitFor(
+      async () => seen.find((n) => n.name === "trackPublished"),
+      Boolean,
+      "trackPublished",
+    );
+    expect(published!.data).toMatchObject({
+      identity: "mic-only",
+      track: { trackId: track.trackId, kind: "audio", source: "microphone" },
+    });
+    const rec = await waitFor(
+      () => r.hget(keys.roomParticipants("room-src"), "mic-only"),
+      (x) => x?.includes(track.trackId) === true,
+      "track in Redis",
+    );
+    expect(JSON.parse(rec!).tracks).toEqual([
+      { sid: track.trackId, kind: "audio", source: "microphone", muted: false, mimeType: "audio/opus" },
+    ]);
 
     const video = (source?: "camera" | "microphone" | "screen_share") =>
-      errorCode(mic.request("produce", { transportId: send.transportId, kind: "video", rtpParameters: vp8, ...(source ? { source } : {}) }));
+      errorCode(
+        mic.request("produce", {
+          transportId: send.transportId,
+          kind: "video",
+          rtpParameters: vp8,
+          ...(source ? { source } : {}),
+        }),
+      );
     expect(await video()).toBe(ErrorCode.Forbidden); // defaults to camera
     expect(await video("screen_share")).toBe(ErrorCode.Forbidden);
     // Calling a video track "microphone" does not get it past the grant.
@@ -176,14 +255,22 @@ describe("grants", () => {
   });
 
   it("canPublishSources: [] is every source (LiveKit): camera and screen share may be published", async () => {
-    const any = await SignalClient.open(node.signalUrl, await node.token("any-source", "room-src-all", { canPublishSources: [] }));
+    const any = await SignalClient.open(
+      node.signalUrl,
+      await node.token("any-source", "room-src-all", { canPublishSources: [] }),
+    );
     const join = await any.request("join", {});
     expect(join.permissions.canPublish).toBe(true);
     expect(join.permissions).not.toHaveProperty("canPublishSources");
     const send = await any.request("createTransport", { direction: "send" });
     for (const [i, source] of (["camera", "screen_share"] as const).entries()) {
       const rtpParameters = { ...vp8, encodings: [{ ssrc: 3000 + i }] };
-      const track = await any.request("produce", { transportId: send.transportId, kind: "video", rtpParameters, source });
+      const track = await any.request("produce", {
+        transportId: send.transportId,
+        kind: "video",
+        rtpParameters,
+        source,
+      });
       expect(track.trackId).toBeTruthy();
     }
     any.close();
@@ -209,7 +296,11 @@ describe("grants", () => {
     const c = await joined("hoarder", "room-hoard");
     const send = await c.request("createTransport", { direction: "send" });
     const produce = (i: number) =>
-      c.request("produce", { transportId: send.transportId, kind: "audio", rtpParameters: { ...opus, encodings: [{ ssrc: 5000 + i }] } });
+      c.request("produce", {
+        transportId: send.transportId,
+        kind: "audio",
+        rtpParameters: { ...opus, encodings: [{ ssrc: 5000 + i }] },
+      });
     for (let i = 0; i < 16; i++) expect((await produce(i)).trackId).toBeTruthy();
     expect(await errorCode(produce(16))).toBe(ErrorCode.Conflict);
     expect((await c.request("ping", {})).now).toBeGreaterThan(0);
@@ -218,8 +309,14 @@ describe("grants", () => {
 
   it("canPublishData follows canPublish when absent (LiveKit)", async () => {
     const c = await SignalClient.open(node.signalUrl, await node.token("listener", "room-data", { canPublish: false }));
-    expect((await c.request("join", {})).permissions).toMatchObject({ canPublish: false, canPublishData: false, canSubscribe: true });
-    expect(await errorCode(c.request("createTransport", { direction: "send", enableSctp: true }))).toBe(ErrorCode.Forbidden);
+    expect((await c.request("join", {})).permissions).toMatchObject({
+      canPublish: false,
+      canPublishData: false,
+      canSubscribe: true,
+    });
+    expect(await errorCode(c.request("createTransport", { direction: "send", enableSctp: true }))).toBe(
+      ErrorCode.Forbidden,
+    );
     c.close();
   });
 
@@ -236,14 +333,27 @@ describe("grants", () => {
     const carol = await SignalClient.open(node.signalUrl, await node.token("carol", "room-hidden"));
     expect((await carol.request("join", {})).participants.map((p) => p.identity)).toEqual(["bob"]);
     await produceAudio(carol);
-    await waitFor(async () => seen.filter((n) => n.name === "trackPublished").length, (n) => n >= 1, "carol's track");
+    await waitFor(
+      async () => seen.filter((n) => n.name === "trackPublished").length,
+      (n) => n >= 1,
+      "carol's track",
+    );
     ghost.close();
-    await waitFor(() => r.hexists(keys.roomParticipants("room-hidden"), "ghost"), (x) => x === 0, "ghost left");
+    await waitFor(
+      () => r.hexists(keys.roomParticipants("room-hidden"), "ghost"),
+      (x) => x === 0,
+      "ghost left",
+    );
     carol.close();
     await waitFor(async () => seen.some((n) => n.name === "participantLeft"), Boolean, "carol left");
 
     const about = (n: { data: unknown }) => JSON.stringify(n.data);
-    expect(seen.map((n) => n.name)).toEqual(["participantJoined", "trackPublished", "trackUnpublished", "participantLeft"]);
+    expect(seen.map((n) => n.name)).toEqual([
+      "participantJoined",
+      "trackPublished",
+      "trackUnpublished",
+      "participantLeft",
+    ]);
     expect(seen.every((n) => about(n).includes("carol"))).toBe(true);
     expect(seen.some((n) => about(n).includes("ghost"))).toBe(false);
     bob.close();
@@ -261,17 +371,33 @@ describe("rooms and Redis", () => {
     const bJoin = await b.request("join", {});
     expect(bJoin.participants.map((p) => p.identity)).toEqual(["alice"]);
     await waitFor(async () => notesA.some((n) => n.name === "participantJoined"), Boolean, "participantJoined");
-    const hash = await waitFor(() => r.hgetall(keys.roomParticipants("room-life")), (h) => Object.keys(h).length === 2, "participants hash");
+    const hash = await waitFor(
+      () => r.hgetall(keys.roomParticipants("room-life")),
+      (h) => Object.keys(h).length === 2,
+      "participants hash",
+    );
     expect(JSON.parse(hash.alice!)).toMatchObject({ identity: "alice", signalNode: node.nodeId });
     expect(await r.sismember(keys.nodeRooms(node.nodeId), "room-life")).toBe(1);
 
     b.close();
     await waitFor(async () => notesA.some((n) => n.name === "participantLeft"), Boolean, "participantLeft");
-    await waitFor(() => r.hkeys(keys.roomParticipants("room-life")), (k) => k.length === 1, "bob removed");
+    await waitFor(
+      () => r.hkeys(keys.roomParticipants("room-life")),
+      (k) => k.length === 1,
+      "bob removed",
+    );
     a.close();
-    await waitFor(() => r.sismember(keys.nodeRooms(node.nodeId), "room-life"), (m) => m === 0, "room closed after empty timeout");
+    await waitFor(
+      () => r.sismember(keys.nodeRooms(node.nodeId), "room-life"),
+      (m) => m === 0,
+      "room closed after empty timeout",
+    );
     expect(await r.exists(keys.room("room-life"), keys.roomParticipants("room-life"))).toBe(0);
-    await waitFor(() => readNodeRecord(r, node.nodeId), (rec) => rec?.stats.rooms === 0 && rec.stats.clients === 0, "stats back to zero");
+    await waitFor(
+      () => readNodeRecord(r, node.nodeId),
+      (rec) => rec?.stats.rooms === 0 && rec.stats.clients === 0,
+      "stats back to zero",
+    );
   });
 
   it("a second connection with the same identity replaces the first", async () => {
@@ -286,10 +412,20 @@ describe("rooms and Redis", () => {
     const c = await joined("doomed", "room-del");
     const notes = inbox(c);
     const channel = keys.nodeBus(node.nodeId);
-    await r.publish(channel, new BusAuth(new Map([[API_KEY, API_SECRET]]), CONTROL_PLANE).seal(channel, JSON.stringify({ type: "room.delete", room: "room-del" })));
+    await r.publish(
+      channel,
+      new BusAuth(new Map([[API_KEY, API_SECRET]]), CONTROL_PLANE).seal(
+        channel,
+        JSON.stringify({ type: "room.delete", room: "room-del" }),
+      ),
+    );
     expect((await c.closed).code).toBe(CloseCode.RoomClosed);
     expect(notes).toContainEqual({ name: "roomClosed", data: { reason: "deleted" } });
-    await waitFor(() => r.sismember(keys.nodeRooms(node.nodeId), "room-del"), (m) => m === 0, "room gone from node rooms");
+    await waitFor(
+      () => r.sismember(keys.nodeRooms(node.nodeId), "room-del"),
+      (m) => m === 0,
+      "room gone from node rooms",
+    );
   });
 
   it("keeps serving while Redis is down and re-registers when it is back", async () => {
@@ -300,10 +436,18 @@ describe("rooms and Redis", () => {
     await redis.restart();
     const r2 = redis.client();
     try {
-      const rec = await waitFor(() => readNodeRecord(r2, node.nodeId), (x) => x !== null && x.stats.clients >= 1, "record after Redis restart");
+      const rec = await waitFor(
+        () => readNodeRecord(r2, node.nodeId),
+        (x) => x !== null && x.stats.clients >= 1,
+        "record after Redis restart",
+      );
       expect(rec!.state).toBe("SERVING");
       // The participant that joined during the outage is re-synced.
-      await waitFor(() => r2.hkeys(keys.roomParticipants("room-offline")), (k) => k.includes("offline"), "re-synced participant");
+      await waitFor(
+        () => r2.hkeys(keys.roomParticipants("room-offline")),
+        (k) => k.includes("offline"),
+        "re-synced participant",
+      );
     } finally {
       r2.disconnect();
       c.close();
@@ -325,11 +469,17 @@ describe("room settings and failures", () => {
   it("a crashed mediasoup worker closes its rooms, is replaced, and new joins work", async () => {
     const victim = await joined("victim", "room-crash");
     const notes = inbox(victim);
-    const pids = node.logs.filter((l) => l.includes("mediasoup worker ready")).map((l) => (JSON.parse(l) as { pid: number }).pid);
+    const pids = node.logs
+      .filter((l) => l.includes("mediasoup worker ready"))
+      .map((l) => (JSON.parse(l) as { pid: number }).pid);
     process.kill(pids.at(-1)!, "SIGKILL");
     expect((await victim.closed).code).toBe(CloseCode.RoomClosed);
     expect(notes).toContainEqual({ name: "roomClosed", data: { reason: "worker_died" } });
-    await waitFor(async () => node.logs.filter((l) => l.includes("mediasoup worker ready")).length, (n) => n === pids.length + 1, "replacement worker");
+    await waitFor(
+      async () => node.logs.filter((l) => l.includes("mediasoup worker ready")).length,
+      (n) => n === pids.length + 1,
+      "replacement worker",
+    );
     const again = await joined("survivor", "room-crash");
     expect((await again.request("createTransport", { direction: "recv" })).transportId).toBeTruthy();
     again.close();
@@ -365,7 +515,8 @@ describe("HTTP", () => {
         s.once("close", () => resolve("closed without a response"));
       });
     expect(await statusOf("GET //[ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")).toBe("HTTP/1.1 400 Bad Request");
-    const upgrade = "GET //[ HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+    const upgrade =
+      "GET //[ HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
     expect(await statusOf(upgrade)).toBe("HTTP/1.1 404 Not Found");
     expect((await fetch(`${node.httpUrl}/healthz`)).status).toBe(200);
   });

@@ -16,10 +16,17 @@ beforeAll(async () => {
 afterAll(() => worker?.close());
 
 async function audioProducer(router: types.Router, identity: string): Promise<types.Producer> {
-  const t = await router.createPlainTransport({ listenInfo: { protocol: "udp", ip: "127.0.0.1" }, rtcpMux: true, comedia: true });
+  const t = await router.createPlainTransport({
+    listenInfo: { protocol: "udp", ip: "127.0.0.1" },
+    rtcpMux: true,
+    comedia: true,
+  });
   return t.produce({
     kind: "audio",
-    rtpParameters: { codecs: [{ mimeType: "audio/opus", payloadType: 111, clockRate: 48000, channels: 2 }], encodings: [{ ssrc: 1111 }] },
+    rtpParameters: {
+      codecs: [{ mimeType: "audio/opus", payloadType: 111, clockRate: 48000, channels: 2 }],
+      encodings: [{ ssrc: 1111 }],
+    },
     appData: { identity },
   });
 }
@@ -27,7 +34,10 @@ async function audioProducer(router: types.Router, identity: string): Promise<ty
 describe("room speakers", () => {
   it("observes audio producers; a router closed mid-add or before makes no event and no crash", async () => {
     const events: string[] = [];
-    const speakers = new RoomSpeakers({ activeSpeaker: (id) => events.push(`active ${id}`), levels: (l) => events.push(`levels ${l.length}`) });
+    const speakers = new RoomSpeakers({
+      activeSpeaker: (id) => events.push(`active ${id}`),
+      levels: (l) => events.push(`levels ${l.length}`),
+    });
     const router = await worker.createRouter({ mediaCodecs: CODECS });
     await speakers.add(router, await audioProducer(router, "alice"));
 

@@ -29,8 +29,17 @@ describe("resolveConfig", () => {
 
   it("TURN: turn_urls needs turn_secret; URIs must be turn:/turns:; resume grace defaults to 15 s", () => {
     expect(() => resolveConfig({}, { API_KEYS: "k:s", TURN_URLS: "turn:127.0.0.1:3478" })).toThrow(ConfigError);
-    expect(() => resolveConfig({}, { API_KEYS: "k:s", TURN_URLS: "http://x", TURN_SECRET: "s".repeat(16) })).toThrow(/turn/);
-    const c = resolveConfig({}, { API_KEYS: "k:s", TURN_URLS: "turn:a:3478?transport=udp, turns:a:443?transport=tcp", TURN_SECRET: "s".repeat(16) });
+    expect(() => resolveConfig({}, { API_KEYS: "k:s", TURN_URLS: "http://x", TURN_SECRET: "s".repeat(16) })).toThrow(
+      /turn/,
+    );
+    const c = resolveConfig(
+      {},
+      {
+        API_KEYS: "k:s",
+        TURN_URLS: "turn:a:3478?transport=udp, turns:a:443?transport=tcp",
+        TURN_SECRET: "s".repeat(16),
+      },
+    );
     expect(c.turn_urls).toEqual(["turn:a:3478?transport=udp", "turns:a:443?transport=tcp"]);
     expect(c.turn_credential_ttl_s).toBe(86_400);
     expect(c.resume_grace_ms).toBe(15_000);
@@ -42,7 +51,9 @@ describe("resolveConfig", () => {
     expect(c.username).toBe("1700000600:PA_1");
     expect(c.credential).toBe(createHmac("sha1", "secret").update("1700000600:PA_1").digest("base64"));
     expect(iceServersFor(undefined, "PA_1")).toBeUndefined();
-    expect(iceServersFor({ urls: ["turn:a"], secret: "secret", ttlSec: 600 }, "PA_1", now)).toEqual([{ urls: ["turn:a"], ...c }]);
+    expect(iceServersFor({ urls: ["turn:a"], secret: "secret", ttlSec: 600 }, "PA_1", now)).toEqual([
+      { urls: ["turn:a"], ...c },
+    ]);
   });
 
   it("is cluster mode with a redis_url", () => {
@@ -95,11 +106,15 @@ describe("joinParamsFromClaims", () => {
   });
 
   it("reads grants as LiveKit does: data follows canPublish, an empty source list allows all", () => {
-    const grant = (v: TokenClaims["video"]) => joinParamsFromClaims(claims({ video: { roomJoin: true, room: "r1", ...v } }), "r1", false).permissions;
+    const grant = (v: TokenClaims["video"]) =>
+      joinParamsFromClaims(claims({ video: { roomJoin: true, room: "r1", ...v } }), "r1", false).permissions;
     expect(grant({ canPublish: false })).toMatchObject({ canPublish: false, canPublishData: false });
     expect(grant({ canPublish: false, canPublishData: true }).canPublishData).toBe(true);
     expect(grant({ canPublishSources: [] })).not.toHaveProperty("canPublishSources");
-    expect(grant({ canPublishSources: ["microphone"], hidden: true })).toMatchObject({ canPublishSources: ["microphone"], hidden: true });
+    expect(grant({ canPublishSources: ["microphone"], hidden: true })).toMatchObject({
+      canPublishSources: ["microphone"],
+      hidden: true,
+    });
   });
 
   it("allows a source only when canPublish and the list (if any) name it", () => {
@@ -148,8 +163,14 @@ describe("node stats", () => {
   });
   it("sysload = load1 / cpus", () => expect(sysload(1.5, 2)).toBe(0.75));
   it("byte rate counts only transports seen twice", () => {
-    const prev = new Map([["a", 1000], ["gone", 50]]);
-    const cur = new Map([["a", 3000], ["new", 999]]);
+    const prev = new Map([
+      ["a", 1000],
+      ["gone", 50],
+    ]);
+    const cur = new Map([
+      ["a", 3000],
+      ["new", 999],
+    ]);
     expect(byteRate(prev, cur, 2000)).toBe(1000);
   });
 });

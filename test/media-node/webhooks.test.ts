@@ -33,7 +33,13 @@ async function receiver(plan: number[] = []): Promise<{ server: Server; url: str
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       const status = plan[got.length] ?? 200;
-      got.push({ at: Date.now(), body: Buffer.concat(chunks).toString("utf8"), auth: req.headers.authorization ?? "", type: req.headers["content-type"] ?? "", status });
+      got.push({
+        at: Date.now(),
+        body: Buffer.concat(chunks).toString("utf8"),
+        auth: req.headers.authorization ?? "",
+        type: req.headers["content-type"] ?? "",
+        status,
+      });
       res.statusCode = status;
       res.end();
     });
@@ -62,8 +68,15 @@ describe("webhooks", () => {
     const alice = await SignalClient.open(node.signalUrl, await mediaToken("alice", "wh-room"));
     await alice.request("join", {});
     const send = await alice.request("createTransport", { direction: "send" });
-    const opus = { codecs: [{ mimeType: "audio/opus", payloadType: 100, clockRate: 48000, channels: 2 }], encodings: [{ ssrc: 1111 }] };
-    const { trackId } = await alice.request("produce", { transportId: send.transportId, kind: "audio", rtpParameters: opus });
+    const opus = {
+      codecs: [{ mimeType: "audio/opus", payloadType: 100, clockRate: 48000, channels: 2 }],
+      encodings: [{ ssrc: 1111 }],
+    };
+    const { trackId } = await alice.request("produce", {
+      transportId: send.transportId,
+      kind: "audio",
+      rtpParameters: opus,
+    });
     alice.close();
 
     const receiverSdk = new WebhookReceiver(API_KEY, API_SECRET);
@@ -103,7 +116,11 @@ describe("webhooks", () => {
       expect(Math.abs(Number(e.createdAt) - Date.now() / 1000)).toBeLessThan(60);
     }
     expect(byName.get("participant_joined")!.participant).toMatchObject({ identity: "alice" });
-    expect(byName.get("track_published")!.track).toMatchObject({ sid: trackId, type: TrackType.AUDIO, mimeType: "audio/opus" });
+    expect(byName.get("track_published")!.track).toMatchObject({
+      sid: trackId,
+      type: TrackType.AUDIO,
+      mimeType: "audio/opus",
+    });
     expect(byName.get("track_unpublished")!.track!.sid).toBe(trackId);
     expect(byName.get("participant_left")!.participant!.identity).toBe("alice");
 

@@ -14,7 +14,12 @@ export function createBuiltWorker(): Promise<types.Worker> {
   if (!existsSync(BUILT_WORKER_BIN)) {
     throw new Error(`${BUILT_WORKER_BIN} missing: run infra/mediasoup/build-worker.sh`);
   }
-  return mediasoup.createWorker({ workerBin: BUILT_WORKER_BIN, logLevel: "warn", rtcMinPort: 40000, rtcMaxPort: 49999 });
+  return mediasoup.createWorker({
+    workerBin: BUILT_WORKER_BIN,
+    logLevel: "warn",
+    rtcMinPort: 40000,
+    rtcMaxPort: 49999,
+  });
 }
 
 export const MEDIA_CODECS: types.RouterRtpCodecCapability[] = [

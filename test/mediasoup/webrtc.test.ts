@@ -34,7 +34,10 @@ const info = (t: types.WebRtcTransport): TransportInfo => ({
 
 async function servePage(): Promise<Server> {
   const bundle = await build({
-    stdin: { contents: "import { Device } from 'mediasoup-client'; globalThis.Device = Device;", resolveDir: process.cwd() },
+    stdin: {
+      contents: "import { Device } from 'mediasoup-client'; globalThis.Device = Device;",
+      resolveDir: process.cwd(),
+    },
     bundle: true,
     format: "iife",
     platform: "browser",
@@ -107,7 +110,9 @@ describe("offline-built worker with a real WebRTC peer (Chromium)", () => {
           );
         const sendT = device.createSendTransport(sendInfo as never);
         wire(sendT);
-        sendT.on("produce", ({ rtpParameters }, ok, fail) => api.serverProduce(rtpParameters).then((id) => ok({ id }), fail));
+        sendT.on("produce", ({ rtpParameters }, ok, fail) =>
+          api.serverProduce(rtpParameters).then((id) => ok({ id }), fail),
+        );
         const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 320, height: 240 } });
         await sendT.produce({ track: stream.getVideoTracks()[0]! });
 

@@ -4,16 +4,55 @@ import { readNodeRecord, readParticipantRecord, readRoomRecord, roomSettingsOf }
 import { nodeRecord } from "../support/nodes.ts";
 
 describe("room record", () => {
-  const flat = ["name", "r", "node", "n1", "region", "us-east", "createdAt", "1700000000000", "emptyTimeout", "300", "maxParticipants", "2", "metadata", "m", "epoch", "3", "sid", "RM_1"];
+  const flat = [
+    "name",
+    "r",
+    "node",
+    "n1",
+    "region",
+    "us-east",
+    "createdAt",
+    "1700000000000",
+    "emptyTimeout",
+    "300",
+    "maxParticipants",
+    "2",
+    "metadata",
+    "m",
+    "epoch",
+    "3",
+    "sid",
+    "RM_1",
+  ];
 
   it("reads a script's flat HGETALL reply and ioredis's object alike", () => {
-    const want = { name: "r", node: "n1", region: "us-east", sid: "RM_1", createdAt: 1700000000000, emptyTimeout: 300, maxParticipants: 2, metadata: "m" };
+    const want = {
+      name: "r",
+      node: "n1",
+      region: "us-east",
+      sid: "RM_1",
+      createdAt: 1700000000000,
+      emptyTimeout: 300,
+      maxParticipants: 2,
+      metadata: "m",
+    };
     expect(readRoomRecord(flat)).toEqual(want);
-    expect(readRoomRecord(Object.fromEntries(Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i], flat[2 * i + 1]])))).toEqual(want);
+    expect(
+      readRoomRecord(
+        Object.fromEntries(Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i], flat[2 * i + 1]])),
+      ),
+    ).toEqual(want);
   });
 
   it("a record claim_room wrote (no settings) reads with the settings absent; junk settings read as absent", () => {
-    const r = readRoomRecord({ name: "r", node: "n1", region: "eu", createdAt: "5", maxParticipants: "-1", emptyTimeout: "1e3" });
+    const r = readRoomRecord({
+      name: "r",
+      node: "n1",
+      region: "eu",
+      createdAt: "5",
+      maxParticipants: "-1",
+      emptyTimeout: "1e3",
+    });
     expect(r).toEqual({ name: "r", node: "n1", region: "eu", createdAt: 5 });
     expect(roomSettingsOf(r)).toEqual({ createdAt: 5 });
   });
@@ -29,9 +68,21 @@ describe("room record", () => {
 
 describe("participant and node records", () => {
   it("read what the node writes; anything else is undefined", () => {
-    const p = { identity: "a", name: "A", sid: "PA_1", joinedAt: 1, signalNode: "n1", tracks: [{ sid: "TR_1", kind: "audio", source: "microphone", muted: false }] };
+    const p = {
+      identity: "a",
+      name: "A",
+      sid: "PA_1",
+      joinedAt: 1,
+      signalNode: "n1",
+      tracks: [{ sid: "TR_1", kind: "audio", source: "microphone", muted: false }],
+    };
     expect(readParticipantRecord(JSON.stringify(p))).toEqual(p);
-    for (const junk of ["{not json", "null", JSON.stringify({ identity: "a" }), JSON.stringify({ ...p, tracks: [{ kind: "smell" }] })])
+    for (const junk of [
+      "{not json",
+      "null",
+      JSON.stringify({ identity: "a" }),
+      JSON.stringify({ ...p, tracks: [{ kind: "smell" }] }),
+    ])
       expect(readParticipantRecord(junk), junk).toBeUndefined();
     const n = nodeRecord({ id: "n1" });
     expect(readNodeRecord(JSON.stringify(n))).toEqual(n);

@@ -14,7 +14,10 @@ let run: ScriptRunner;
 scriptRedisPerFile((c) => ({ redis, run } = c));
 
 const ROOM = "big-room";
-const CFG: Pick<CascadeConfig, "max_nodes_per_room" | "participants_per_node"> = { max_nodes_per_room: 8, participants_per_node: 10 };
+const CFG: Pick<CascadeConfig, "max_nodes_per_room" | "participants_per_node"> = {
+  max_nodes_per_room: 8,
+  participants_per_node: 10,
+};
 
 async function alive(...ids: string[]): Promise<void> {
   for (const id of ids) await redis.set(keys.node(id), "{}", "PX", 60_000);
@@ -25,7 +28,8 @@ async function placed(origin: string, region: string): Promise<void> {
   await redis.sadd(keys.nodeRooms(origin), ROOM);
 }
 
-const join = (id: string, region: string, participants = 1, config = CFG) => cascadeJoin(run, { room: ROOM, node: { id, region }, participants, config });
+const join = (id: string, region: string, participants = 1, config = CFG) =>
+  cascadeJoin(run, { room: ROOM, node: { id, region }, participants, config });
 
 describe("cascade_room", () => {
   it("origin, one edge per region, spill to the origin or edge of the caller's region", async () => {
@@ -105,7 +109,9 @@ describe("cascade_room", () => {
     await placed("east-1", "us-east");
     await join("east-1", "us-east");
     const results = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? join(east[i % 4]!, "us-east") : join(west[i % 4]!, "us-west"))),
+      Array.from({ length: 50 }, (_, i) =>
+        i % 2 === 0 ? join(east[i % 4]!, "us-east") : join(west[i % 4]!, "us-west"),
+      ),
     );
     expect(await redis.hget(keys.room(ROOM), "node")).toBe("east-1");
     const nodes = await redis.hgetall(keys.roomNodes(ROOM));

@@ -44,7 +44,7 @@ describe("lua scripts", () => {
   });
 
   it("named arguments reach Redis as the raw ARGV did: any string (NUL, astral, lone surrogate → U+FFFD)", async () => {
-    const identity = "a\u0000b \u{1F600} \ud800 \"quoted\" \\";
+    const identity = 'a\u0000b \u{1F600} \ud800 "quoted" \\';
     const p = { identity, sid: "PA_1", joinedAt: 1, signalNode: "n1", tracks: [] };
     expect(await upsertParticipant(run, "r", p, "n1")).toBe(true);
     const fields = await redis.hkeysBuffer(keys.roomParticipants("r"));

@@ -85,11 +85,21 @@ describe("TS selector ≡ placement Lua", () => {
           const now = Date.now();
           const config = NodeSelectorConfig.parse({ ...cfg, algorithm: "lowest", regions: REGIONS });
           const regionOrder = regionPreference(REGIONS, from);
-          const cands: Candidate[] = specs.map(({ age, ...s }) => ({ node: nodeRecord({ ...s, updatedAt: now - age }, now), reserved: 0 }));
+          const cands: Candidate[] = specs.map(({ age, ...s }) => ({
+            node: nodeRecord({ ...s, updatedAt: now - age }, now),
+            reserved: 0,
+          }));
           for (const c of cands) await reportNode(runner, c.node, c.node.updatedAt);
           for (let i = 0; i < 3; i++) {
             const expected = selectNode(cands, { config, now, regionOrder, rng: seededRng(i) });
-            const got = await placeRoom(runner, { room: `r${i}`, mode: "join", autoCreate: true, config, regionOrder, now });
+            const got = await placeRoom(runner, {
+              room: `r${i}`,
+              mode: "join",
+              autoCreate: true,
+              config,
+              regionOrder,
+              now,
+            });
             compared++;
             if (!expected) {
               expect(got.status).toBe("no_nodes");
@@ -136,7 +146,9 @@ describe("TS reservation carry ≡ report Lua", () => {
       fc.asyncProperty(
         fc.uniqueArray(nodeArb, { selector: (n) => n.id, minLength: 1, maxLength: 12 }),
         fc.array(stepArb, { minLength: 5, maxLength: 40 }),
-        defaultConfigArb.chain((d) => fc.constantFrom(d, { ...d, sort_by: "clients" as const }, { ...d, sort_by: "bytespersec" as const })),
+        defaultConfigArb.chain((d) =>
+          fc.constantFrom(d, { ...d, sort_by: "clients" as const }, { ...d, sort_by: "bytespersec" as const }),
+        ),
         async (specs, steps, cfg) => {
           await redis.flushall();
           let now = Date.now();
@@ -151,7 +163,14 @@ describe("TS reservation carry ≡ report Lua", () => {
             if (step.place) {
               const regionOrder = regionPreference(REGIONS, step.from);
               const expected = selectNode([...cands.values()], { config, now, regionOrder, rng: seededRng(i) });
-              const got = await placeRoom(runner, { room: `r${i}`, mode: "create", autoCreate: true, config, regionOrder, now });
+              const got = await placeRoom(runner, {
+                room: `r${i}`,
+                mode: "create",
+                autoCreate: true,
+                config,
+                regionOrder,
+                now,
+              });
               if (!expected) {
                 expect(got.status).toBe("no_nodes");
                 continue;
@@ -164,7 +183,10 @@ describe("TS reservation carry ≡ report Lua", () => {
             const { node: index, dt, place: _, ...stats } = step;
             const prev = [...cands.values()][index % cands.size]!;
             now += dt;
-            const next = afterReport(prev, nodeRecord({ ...stats, id: prev.node.id, region: prev.node.region, updatedAt: now }, now));
+            const next = afterReport(
+              prev,
+              nodeRecord({ ...stats, id: prev.node.id, region: prev.node.region, updatedAt: now }, now),
+            );
             cands.set(next.node.id, next);
             await reportNode(runner, next.node, now);
             if (METRICS.some((m) => (next.carried?.[m] ?? 0) > 0)) carriedSeen++;

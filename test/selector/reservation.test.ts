@@ -27,7 +27,10 @@ const pickFrom = (cands: Candidate[], now: number) =>
 describe("decayFactor", () => {
   it("tracks exp(-dt/τ) closely over the spans reports cover", () => {
     for (const x of [0.01, 0.1, 0.5, 1, 2]) expect(decayFactor(x * 1000, 1000) / Math.exp(-x)).toBeCloseTo(1, 2);
-    expect(decayFactor(REPORT_INTERVAL_MS, REFLECT_TAU_MS.sysload)).toBeCloseTo(Math.exp(-REPORT_INTERVAL_MS / REFLECT_TAU_MS.sysload), 4);
+    expect(decayFactor(REPORT_INTERVAL_MS, REFLECT_TAU_MS.sysload)).toBeCloseTo(
+      Math.exp(-REPORT_INTERVAL_MS / REFLECT_TAU_MS.sysload),
+      4,
+    );
   });
   it("τ 0 forgets at once, dt ≤ 0 keeps everything, a long silence forgets", () => {
     expect(decayFactor(1, 0)).toBe(0);
@@ -39,13 +42,17 @@ describe("decayFactor", () => {
 
 describe("roomCost and settledMetric", () => {
   it("learns the node's average room; defaults while it hosts none", () => {
-    const busy = nodeRecord({ id: "a", rooms: 10, clients: 80, tracksIn: 160, tracksOut: 1000, sysload: 0.2, cpuLoad: 0.3 }, T0);
+    const busy = nodeRecord(
+      { id: "a", rooms: 10, clients: 80, tracksIn: 160, tracksOut: 1000, sysload: 0.2, cpuLoad: 0.3 },
+      T0,
+    );
     expect(roomCost(busy, "clients")).toBe(8);
     expect(roomCost(busy, "tracks")).toBe(116);
     expect(roomCost(busy, "rooms")).toBe(1);
     expect(roomCost(busy, "sysload")).toBeCloseTo(0.03, 12); // from the CPU share, not the lagging average
     const idle = nodeRecord({ id: "b" }, T0);
-    for (const m of ["sysload", "cpuload", "clients", "tracks", "bytespersec"] as const) expect(roomCost(idle, m)).toBe(DEFAULT_ROOM_COST[m]);
+    for (const m of ["sysload", "cpuload", "clients", "tracks", "bytespersec"] as const)
+      expect(roomCost(idle, m)).toBe(DEFAULT_ROOM_COST[m]);
   });
   it("sysload is settled at max(load average, CPU share): the lag of a ramp is measured", () => {
     expect(settledMetric(nodeRecord({ id: "ramp", sysload: 0.1, cpuLoad: 0.4 }, T0), "sysload")).toBe(0.4);
@@ -60,7 +67,8 @@ describe("roomCost and settledMetric", () => {
 });
 
 describe("afterReport: reservations outlive the report", () => {
-  const at = (spec: Omit<NodeSpec, "id">, t: number) => nodeRecord({ id: "n", rooms: 10, clients: 50, cpuLoad: 0.25, sysload: 0.1, ...spec, updatedAt: t }, t);
+  const at = (spec: Omit<NodeSpec, "id">, t: number) =>
+    nodeRecord({ id: "n", rooms: 10, clients: 50, cpuLoad: 0.25, sysload: 0.1, ...spec, updatedAt: t }, t);
 
   it("carries what the metrics cannot show yet, decayed by their own time constant; rooms reset", () => {
     const before = { ...afterReport(undefined, at({}, T0)), reserved: 4 };
@@ -80,7 +88,10 @@ describe("afterReport: reservations outlive the report", () => {
   it("a burst placed on one node keeps steering the next rooms away after its report (no herding back)", () => {
     // Both nodes report the same (lagging) stats; `a` just received 6 rooms, `b` none.
     const node = (id: string, spec: Omit<NodeSpec, "id">, t: number) => ({ ...at(spec, t), id });
-    const a = afterReport({ ...afterReport(undefined, node("a", {}, T0)), reserved: 6 }, node("a", { rooms: 16 }, T0 + 1000));
+    const a = afterReport(
+      { ...afterReport(undefined, node("a", {}, T0)), reserved: 6 },
+      node("a", { rooms: 16 }, T0 + 1000),
+    );
     const b = afterReport(undefined, node("b", {}, T0 + 1000));
     expect(effectiveMetric(a, "sysload")).toBeGreaterThan(effectiveMetric(b, "sysload"));
     expect(pickFrom([a, b], T0 + 1000)).toBe("b");

@@ -28,13 +28,26 @@ type Cfg = Partial<NodeSelectorConfig>;
 const config = (c: Cfg) => NodeSelectorConfig.parse({ algorithm: "twochoice", regions: REGIONS, ...c });
 
 /** Lua: `samples` placements of a new room, each from the same fresh registry (seeds 1..samples). */
-async function luaChoices(specs: NodeSpec[], cfg: NodeSelectorConfig, samples: number, from = NEW_YORK): Promise<Map<string, number>> {
+async function luaChoices(
+  specs: NodeSpec[],
+  cfg: NodeSelectorConfig,
+  samples: number,
+  from = NEW_YORK,
+): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
   for (let seed = 1; seed <= samples; seed++) {
     await redis.flushall();
     const now = Date.now();
     await Promise.all(specs.map((s) => reportNode(run, nodeRecord(s, now), now)));
-    const r = await placeRoom(run, { room: "r", mode: "create", autoCreate: true, config: cfg, regionOrder: regionPreference(REGIONS, from), now, seed });
+    const r = await placeRoom(run, {
+      room: "r",
+      mode: "create",
+      autoCreate: true,
+      config: cfg,
+      regionOrder: regionPreference(REGIONS, from),
+      now,
+      seed,
+    });
     const id = r.status === "ok" ? r.node.id : r.status;
     counts.set(id, (counts.get(id) ?? 0) + 1);
   }
@@ -49,12 +62,17 @@ function exactChoices(specs: NodeSpec[], cfg: NodeSelectorConfig, from = NEW_YOR
   const p = new Map<string, number>();
   const add = (c: Candidate | undefined, w: number) => c && p.set(c.node.id, (p.get(c.node.id) ?? 0) + w);
   const n = fin.length;
-  const draws = (...xs: number[]) => () => xs.shift()!;
+  const draws =
+    (...xs: number[]) =>
+    () =>
+      xs.shift()!;
   if (n === 0) return p;
-  if (cfg.sort_by === "random") for (let i = 0; i < n; i++) add(pick(fin, "random", cfg.algorithm, draws((i + 0.5) / n)), 1 / n);
+  if (cfg.sort_by === "random")
+    for (let i = 0; i < n; i++) add(pick(fin, "random", cfg.algorithm, draws((i + 0.5) / n)), 1 / n);
   else if (cfg.algorithm === "twochoice" && n >= 2)
     for (let i = 0; i < n; i++)
-      for (let j = 0; j < n - 1; j++) add(pick(fin, cfg.sort_by, "twochoice", draws((i + 0.5) / n, (j + 0.5) / (n - 1))), 1 / (n * (n - 1)));
+      for (let j = 0; j < n - 1; j++)
+        add(pick(fin, cfg.sort_by, "twochoice", draws((i + 0.5) / n, (j + 0.5) / (n - 1))), 1 / (n * (n - 1)));
   else add(pick(fin, cfg.sort_by, cfg.algorithm, Math.random), 1);
   return p;
 }
@@ -70,7 +88,12 @@ describe("finding 16b: twochoice breaks ties at random", () => {
     const cands = EQUAL.map((s) => ({ node: nodeRecord(s, now), reserved: 0 }));
     const counts = new Map<string, number>();
     for (let seed = 0; seed < 1000; seed++) {
-      const c = selectNode(cands, { config: config({}), now, regionOrder: regionPreference(REGIONS, NEW_YORK), rng: seededRng(seed) })!;
+      const c = selectNode(cands, {
+        config: config({}),
+        now,
+        regionOrder: regionPreference(REGIONS, NEW_YORK),
+        rng: seededRng(seed),
+      })!;
       counts.set(c.node.id, (counts.get(c.node.id) ?? 0) + 1);
     }
     expect([...counts.keys()].sort()).toEqual(["n1", "n2", "n3", "n4"]);
@@ -85,7 +108,12 @@ describe("finding 16b: twochoice breaks ties at random", () => {
 
   it("with two equal nodes too (twochoice no longer falls back to lowest's id order)", async () => {
     const two = EQUAL.slice(0, 2);
-    expect(exactChoices(two, config({}))).toEqual(new Map([["n1", 0.5], ["n2", 0.5]]));
+    expect(exactChoices(two, config({}))).toEqual(
+      new Map([
+        ["n1", 0.5],
+        ["n2", 0.5],
+      ]),
+    );
     const counts = await luaChoices(two, config({}), 200);
     expect(counts.get("n2")).toBeGreaterThan(50);
   }, 60_000);
@@ -112,18 +140,24 @@ describe("finding 16c: the Lua twochoice branch ≡ the TS reference (distributi
     const SAMPLES = 240;
     let compared = 0;
     await fc.assert(
-      fc.asyncProperty(fc.uniqueArray(spec, { selector: (s) => s.id, minLength: 2, maxLength: 7 }), cfg, fc.constantFrom(NEW_YORK, PARIS), async (specs, c, from) => {
-        const conf = config(c as Cfg);
-        const exact = exactChoices(specs, conf, from);
-        const got = await luaChoices(specs, conf, SAMPLES, from);
-        if (exact.size === 0) expect([...got.keys()]).toEqual(["no_nodes"]);
-        else for (const id of got.keys()) expect(exact.get(id) ?? 0, `Lua chose ${id}`).toBeGreaterThan(0);
-        let chi2 = 0;
-        for (const [id, prob] of exact) chi2 += ((got.get(id) ?? 0) - SAMPLES * prob) ** 2 / (SAMPLES * prob);
-        const df = exact.size - 1;
-        if (df > 0) expect(chi2, JSON.stringify({ exact: [...exact], got: [...got] })).toBeLessThan(CHI2_999[df - 1]!);
-        compared++;
-      }),
+      fc.asyncProperty(
+        fc.uniqueArray(spec, { selector: (s) => s.id, minLength: 2, maxLength: 7 }),
+        cfg,
+        fc.constantFrom(NEW_YORK, PARIS),
+        async (specs, c, from) => {
+          const conf = config(c as Cfg);
+          const exact = exactChoices(specs, conf, from);
+          const got = await luaChoices(specs, conf, SAMPLES, from);
+          if (exact.size === 0) expect([...got.keys()]).toEqual(["no_nodes"]);
+          else for (const id of got.keys()) expect(exact.get(id) ?? 0, `Lua chose ${id}`).toBeGreaterThan(0);
+          let chi2 = 0;
+          for (const [id, prob] of exact) chi2 += ((got.get(id) ?? 0) - SAMPLES * prob) ** 2 / (SAMPLES * prob);
+          const df = exact.size - 1;
+          if (df > 0)
+            expect(chi2, JSON.stringify({ exact: [...exact], got: [...got] })).toBeLessThan(CHI2_999[df - 1]!);
+          compared++;
+        },
+      ),
       { numRuns: 10, seed: 20261129 },
     );
     expect(compared).toBe(10);

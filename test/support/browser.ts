@@ -39,7 +39,14 @@ export async function openPage(browser: Browser, url: string): Promise<{ page: P
 export function demoState(page: Page): Promise<Omit<DemoState, "client" | "sendData">> {
   return page.evaluate(() => {
     const s = (globalThis as unknown as { meridian: DemoState }).meridian;
-    return { joinStartedAt: s.joinStartedAt, joinedAt: s.joinedAt, publishedAt: s.publishedAt, firstFrameAt: s.firstFrameAt, errors: s.errors, messages: s.messages };
+    return {
+      joinStartedAt: s.joinStartedAt,
+      joinedAt: s.joinedAt,
+      publishedAt: s.publishedAt,
+      firstFrameAt: s.firstFrameAt,
+      errors: s.errors,
+      messages: s.messages,
+    };
   });
 }
 
@@ -61,11 +68,18 @@ export function inboundRtp(page: Page): Promise<InboundRtp[]> {
 
 /** The inbound stream of a kind with the most of `by` (the recv transport also carries mediasoup's
  * bandwidth "probator" stream, which never decodes anything). */
-export function busiest(stats: InboundRtp[], kind: "audio" | "video", by: "framesDecoded" | "packetsReceived"): InboundRtp | undefined {
+export function busiest(
+  stats: InboundRtp[],
+  kind: "audio" | "video",
+  by: "framesDecoded" | "packetsReceived",
+): InboundRtp | undefined {
   return stats.filter((x) => x.kind === kind).sort((a, b) => (b[by] ?? 0) - (a[by] ?? 0))[0];
 }
 
 /** Video frames decoded and audio packets received, both > 0. */
 export function mediaFlows(stats: InboundRtp[]): boolean {
-  return (busiest(stats, "video", "framesDecoded")?.framesDecoded ?? 0) > 0 && (busiest(stats, "audio", "packetsReceived")?.packetsReceived ?? 0) > 0;
+  return (
+    (busiest(stats, "video", "framesDecoded")?.framesDecoded ?? 0) > 0 &&
+    (busiest(stats, "audio", "packetsReceived")?.packetsReceived ?? 0) > 0
+  );
 }

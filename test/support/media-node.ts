@@ -4,7 +4,12 @@ import type { Redis } from "ioredis";
 import { keys } from "#shared/keys.ts";
 import { NodeRecord } from "#shared/node.ts";
 import type { VideoGrant } from "#shared/token.ts";
-import { MediaNodeChild, mintMediaToken, type MediaNodeChildOptions, type TokenOptions } from "../../infra/local/media-node.ts";
+import {
+  MediaNodeChild,
+  mintMediaToken,
+  type MediaNodeChildOptions,
+  type TokenOptions,
+} from "../../infra/local/media-node.ts";
 
 export { mediasoupWorkerAvailable, type Exit, type TokenOptions } from "../../infra/local/media-node.ts";
 export { waitFor } from "../../infra/local/wait.ts";
@@ -21,7 +26,12 @@ export const MediaNodeProcess = {
   start: (o: MediaNodeProcessOptions = {}): Promise<MediaNodeProcess> => MediaNodeChild.start({ ...TEST_KEY, ...o }),
 };
 
-export function mediaToken(identity: string, room: string, video: Partial<VideoGrant> = {}, o: TokenOptions = {}): Promise<string> {
+export function mediaToken(
+  identity: string,
+  room: string,
+  video: Partial<VideoGrant> = {},
+  o: TokenOptions = {},
+): Promise<string> {
   return mintMediaToken(TEST_KEY, identity, room, video, o);
 }
 

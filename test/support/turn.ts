@@ -35,10 +35,22 @@ export class TurnServer {
     const proc = spawn(
       TURNSERVER,
       [
-        "-n", `--listening-ip=127.0.0.1`, `--listening-port=${port}`, "--use-auth-secret", `--static-auth-secret=${secret}`,
-        "--realm=meridian.test", "--no-tls", "--no-dtls", "--no-cli", "--log-file=stdout", "--simple-log",
-        "--allow-loopback-peers", `--min-port=${lo}`, `--max-port=${lo + 49}`,
-        `--pidfile=${join(dir, "turnserver.pid")}`, `--userdb=${join(dir, "turndb")}`,
+        "-n",
+        `--listening-ip=127.0.0.1`,
+        `--listening-port=${port}`,
+        "--use-auth-secret",
+        `--static-auth-secret=${secret}`,
+        "--realm=meridian.test",
+        "--no-tls",
+        "--no-dtls",
+        "--no-cli",
+        "--log-file=stdout",
+        "--simple-log",
+        "--allow-loopback-peers",
+        `--min-port=${lo}`,
+        `--max-port=${lo + 49}`,
+        `--pidfile=${join(dir, "turnserver.pid")}`,
+        `--userdb=${join(dir, "turndb")}`,
       ],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
@@ -48,7 +60,12 @@ export class TurnServer {
         t.logs.push(...d.toString().split("\n").filter(Boolean));
         if (t.logs.length > 500) t.logs.splice(0, t.logs.length - 500);
       });
-    await waitFor(() => tcpOpen(port), (ok) => ok || proc.exitCode !== null, "turnserver listening", 10_000);
+    await waitFor(
+      () => tcpOpen(port),
+      (ok) => ok || proc.exitCode !== null,
+      "turnserver listening",
+      10_000,
+    );
     if (proc.exitCode !== null) throw new Error(`turnserver exited: ${t.logs.slice(-10).join("\n")}`);
     return t;
   }

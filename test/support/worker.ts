@@ -29,7 +29,10 @@ export interface WorkerHarness {
   fetch(path: string, init?: CfInit): Promise<{ status: number; body: any }>;
   /** POST JSON helper. */
   post(path: string, body: unknown, token?: string, cf?: CfInit["cf"]): Promise<{ status: number; body: any }>;
-  token(video: VideoGrant, o?: { identity?: string; ttlSeconds?: number; secret?: string; now?: number }): Promise<string>;
+  token(
+    video: VideoGrant,
+    o?: { identity?: string; ttlSeconds?: number; secret?: string; now?: number },
+  ): Promise<string>;
   close(): Promise<void>;
 }
 

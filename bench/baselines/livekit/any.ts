@@ -1,6 +1,14 @@
 // pkg/routing/selector/any.go: kind "any" (alias "random") — every available node, then sort_by.
 import { getAvailableNodes, selectSortedNode } from "./utils.ts";
-import { ErrNoAvailableNodes, LkSelectorError, type LkAlgorithm, type LkEnv, type LkNode, type LkNodeSelector, type LkSortBy } from "./types.ts";
+import {
+  ErrNoAvailableNodes,
+  LkSelectorError,
+  type LkAlgorithm,
+  type LkEnv,
+  type LkNode,
+  type LkNodeSelector,
+  type LkSortBy,
+} from "./types.ts";
 
 export class AnySelector implements LkNodeSelector {
   readonly sortBy: LkSortBy;

@@ -43,7 +43,8 @@ export class RegionAwareSelector implements LkNodeSelector {
     const current = regions.find((r) => r.name === currentRegion);
     if (!current && regions.length > 0) throw new LkSelectorError(ErrCurrentRegionUnknownLatLon);
     if (current) {
-      for (const r of regions) this.regionDistances.set(r.name, distanceBetween(current.lat, current.lon, r.lat, r.lon));
+      for (const r of regions)
+        this.regionDistances.set(r.name, distanceBetween(current.lat, current.lon, r.lat, r.lon));
     }
     this.currentRegion = currentRegion;
     this.sysload = new SystemLoadSelector(sysloadLimit, sortBy, algorithm, env);

@@ -19,7 +19,10 @@ export function cfOf(c: Context, s: Pick<Settings, "trustClientLocation">): CfLo
   const header = s.trustClientLocation ? c.req.header(CLIENT_LOCATION_HEADER) : undefined;
   if (header !== undefined) {
     const loc = parseClientLocation(header);
-    if (!loc) throw badRequest(`${CLIENT_LOCATION_HEADER} must be "<lat>,<lon>" in decimal degrees (lat -90..90, lon -180..180)`);
+    if (!loc)
+      throw badRequest(
+        `${CLIENT_LOCATION_HEADER} must be "<lat>,<lon>" in decimal degrees (lat -90..90, lon -180..180)`,
+      );
     return loc;
   }
   return (c.req.raw as Request & { cf?: CfLocation }).cf;

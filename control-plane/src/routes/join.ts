@@ -35,10 +35,14 @@ join.openapi(route, async (c) => {
   if (body.room !== undefined && body.room !== v.room) throw forbidden(`token is for room ${v.room}, not ${body.room}`);
   const identity = claims.sub;
   if (!identity) throw forbidden("token has no identity (sub)");
-  if (body.identity !== undefined && body.identity !== identity) throw forbidden("identity does not match the token's sub");
+  if (body.identity !== undefined && body.identity !== identity)
+    throw forbidden("identity does not match the token's sub");
   const grants = mediaGrants(v, v.room, body.grants);
 
-  const regionOrder = regionPreference(s.selector.regions, referencePoint(cfOf(c, s), s.selector.regions, s.defaultRegion));
+  const regionOrder = regionPreference(
+    s.selector.regions,
+    referencePoint(cfOf(c, s), s.selector.regions, s.defaultRegion),
+  );
   const nearest = s.selector.regions.find((r) => r.name === regionOrder[0]);
   const r = await placeRoom(redisFor(s), {
     room: v.room,
@@ -68,5 +72,8 @@ join.openapi(route, async (c) => {
     ttlSeconds: s.joinTokenTtl,
   });
   const url = nearest?.signal_url ?? (r.signalNode ?? r.node).signalUrl;
-  return c.json({ room: v.room, identity, token, url, node: r.node.id, region: r.node.region, placement: r.placement }, 200);
+  return c.json(
+    { room: v.room, identity, token, url, node: r.node.id, region: r.node.region, placement: r.placement },
+    200,
+  );
 });

@@ -15,7 +15,10 @@ const list = createRoute({
   summary: "Live media nodes (TTL not expired, any state) with their last stats and reservations (grant roomList)",
   security: bearerSecurity,
   request: { query: ScanQuery },
-  responses: { 200: json(NodeList, "nodes, one page at a time: follow nextCursor"), ...errorResponses(400, 401, 403, 503) },
+  responses: {
+    200: json(NodeList, "nodes, one page at a time: follow nextCursor"),
+    ...errorResponses(400, 401, 403, 503),
+  },
 });
 
 nodes.openapi(list, async (c) => {

@@ -10,7 +10,8 @@ export const regions = new OpenAPIHono<{ Bindings: Env }>();
 const list = createRoute({
   method: "get",
   path: "/v1/regions",
-  summary: "Configured regions with their coordinates, and the region used for clients without a location (grant roomList)",
+  summary:
+    "Configured regions with their coordinates, and the region used for clients without a location (grant roomList)",
   security: bearerSecurity,
   responses: { 200: json(RegionList, "regions"), ...errorResponses(401, 403) },
 });

@@ -6,7 +6,17 @@ import { settings, type Env, type Settings } from "../env.ts";
 import { badRequest, conflict } from "../errors.ts";
 import { bearerSecurity, errorResponses, json } from "../openapi.ts";
 import * as ops from "../room-service.ts";
-import { CreateRoomBody, Deleted, ListQuery, Participants, Room, RoomList, RoomName, RoomParam, ScanQuery } from "../schemas.ts";
+import {
+  CreateRoomBody,
+  Deleted,
+  ListQuery,
+  Participants,
+  Room,
+  RoomList,
+  RoomName,
+  RoomParam,
+  ScanQuery,
+} from "../schemas.ts";
 import type { RoomCursor } from "../store.ts";
 import { cfOf } from "./cf.ts";
 
@@ -68,7 +78,11 @@ rooms.openapi(list, async (c) => {
   const s = settings(c.env);
   await admin(c, s.apiKeys, "roomList");
   const q = c.req.valid("query");
-  const page = await ops.listRooms(s, q.limit ?? DEFAULT_PAGE, q.cursor === undefined ? undefined : decodeCursor(q.cursor));
+  const page = await ops.listRooms(
+    s,
+    q.limit ?? DEFAULT_PAGE,
+    q.cursor === undefined ? undefined : decodeCursor(q.cursor),
+  );
   return c.json({ rooms: page.rooms, nextCursor: page.next ? encodeCursor(page.next) : null }, 200);
 });
 
@@ -121,7 +135,8 @@ roomRoute({
 roomRoute({
   method: "get",
   path: "/v1/rooms/{name}/participants",
-  summary: "List a room's participants, as reported by its hosting node, one page at a time: follow nextCursor (grant roomAdmin)",
+  summary:
+    "List a room's participants, as reported by its hosting node, one page at a time: follow nextCursor (grant roomAdmin)",
   grant: "roomAdmin",
   schema: Participants,
   paged: true,

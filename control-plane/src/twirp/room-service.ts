@@ -64,7 +64,7 @@ interface Method<T> {
   run: (call: Call, r: T) => Promise<Encodable>;
 }
 
-const method = <T,>(m: Method<T>): Method<unknown> => m as Method<unknown>;
+const method = <T>(m: Method<T>): Method<unknown> => m as Method<unknown>;
 
 function roomName(name: string): string {
   const r = RoomName.safeParse(name);
@@ -95,7 +95,12 @@ const METHODS: Record<string, Method<unknown>> = {
     run: async ({ s, c, apiKey }, r) => {
       if (new TextEncoder().encode(r.metadata).length > ROOM_METADATA_MAX)
         throw new TwirpError("invalid_argument", `metadata larger than ${ROOM_METADATA_MAX} bytes`);
-      const input = { name: roomName(r.name), emptyTimeout: r.emptyTimeout || undefined, maxParticipants: r.maxParticipants, metadata: r.metadata };
+      const input = {
+        name: roomName(r.name),
+        emptyTimeout: r.emptyTimeout || undefined,
+        maxParticipants: r.maxParticipants,
+        metadata: r.metadata,
+      };
       return lkRoom((await ops.createRoom(s, apiKey, input, cfOf(c, s))).room);
     },
   }),
@@ -160,7 +165,11 @@ const METHODS: Record<string, Method<unknown>> = {
     grant: "roomAdmin",
     room: (r) => r.room,
     run: async ({ s }, r) => {
-      const out = await ops.roomOp(s, roomName(r.room), op({ op: "mutePublishedTrack", identity: r.identity, trackSid: r.trackSid, muted: r.muted }));
+      const out = await ops.roomOp(
+        s,
+        roomName(r.room),
+        op({ op: "mutePublishedTrack", identity: r.identity, trackSid: r.trackSid, muted: r.muted }),
+      );
       return new MuteRoomTrackResponse(out.track ? { track: lkTrack(out.track) } : {});
     },
   }),
@@ -188,7 +197,11 @@ const METHODS: Record<string, Method<unknown>> = {
     grant: "roomAdmin",
     room: (r) => r.room,
     run: async ({ s }, r) => {
-      await ops.roomOp(s, roomName(r.room), op({ op: "updateSubscriptions", identity: r.identity, trackSids: r.trackSids, subscribe: r.subscribe }));
+      await ops.roomOp(
+        s,
+        roomName(r.room),
+        op({ op: "updateSubscriptions", identity: r.identity, trackSids: r.trackSids, subscribe: r.subscribe }),
+      );
       return new UpdateSubscriptionsResponse();
     },
   }),
@@ -197,7 +210,8 @@ const METHODS: Record<string, Method<unknown>> = {
     grant: "roomAdmin",
     room: (r) => r.room,
     run: async ({ s }, r) => {
-      if (r.data.length > ROOM_LIMITS.dataBytes) throw new TwirpError("invalid_argument", `data larger than ${ROOM_LIMITS.dataBytes} bytes`);
+      if (r.data.length > ROOM_LIMITS.dataBytes)
+        throw new TwirpError("invalid_argument", `data larger than ${ROOM_LIMITS.dataBytes} bytes`);
       const send = op({
         op: "sendData",
         data: b64(r.data),
@@ -213,7 +227,10 @@ const METHODS: Record<string, Method<unknown>> = {
     grant: "roomAdmin",
     room: (r) => r.room,
     run: async ({ s }, r) => {
-      const { metadata } = op({ op: "updateRoomMetadata", metadata: r.metadata }) as Extract<RoomOp, { op: "updateRoomMetadata" }>;
+      const { metadata } = op({ op: "updateRoomMetadata", metadata: r.metadata }) as Extract<
+        RoomOp,
+        { op: "updateRoomMetadata" }
+      >;
       return lkRoom(await ops.updateRoomMetadata(s, roomName(r.room), metadata));
     },
   }),
@@ -230,7 +247,8 @@ async function readBody(c: Context): Promise<Uint8Array> {
   const declared = Number(c.req.header("content-length") ?? 0);
   if (declared > MAX_BODY_BYTES) throw new TwirpError("malformed", `request body larger than ${MAX_BODY_BYTES} bytes`);
   const bytes = new Uint8Array(await c.req.arrayBuffer());
-  if (bytes.length > MAX_BODY_BYTES) throw new TwirpError("malformed", `request body larger than ${MAX_BODY_BYTES} bytes`);
+  if (bytes.length > MAX_BODY_BYTES)
+    throw new TwirpError("malformed", `request body larger than ${MAX_BODY_BYTES} bytes`);
   return bytes;
 }
 
@@ -238,7 +256,9 @@ function decode<T>(m: MessageClass<T>, bytes: Uint8Array, enc: Encoding): T {
   try {
     if (enc === "protobuf") return m.fromBinary(bytes);
     // Twirp discards unknown fields (forward compatibility); a wrong type is malformed.
-    return m.fromJson(JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes)), { ignoreUnknownFields: true });
+    return m.fromJson(JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes)), {
+      ignoreUnknownFields: true,
+    });
   } catch (e) {
     throw new TwirpError("malformed", `the ${enc} request could not be decoded: ${(e as Error).message.slice(0, 200)}`);
   }
@@ -247,7 +267,8 @@ function decode<T>(m: MessageClass<T>, bytes: Uint8Array, enc: Encoding): T {
 async function serve(c: Context<{ Bindings: Env }>): Promise<Response> {
   const name = c.req.path.slice(TWIRP_PREFIX.length);
   const m = Object.hasOwn(METHODS, name) ? METHODS[name] : undefined;
-  if (c.req.method !== "POST" || !m) throw new TwirpError("bad_route", `no handler for ${c.req.method} ${c.req.path.slice(0, 200)}`);
+  if (c.req.method !== "POST" || !m)
+    throw new TwirpError("bad_route", `no handler for ${c.req.method} ${c.req.path.slice(0, 200)}`);
   const enc = encodingOf(c.req.header("content-type"));
   if (!enc) throw new TwirpError("bad_route", "unexpected Content-Type: use application/json or application/protobuf");
   const s = settings(c.env);
@@ -258,8 +279,13 @@ async function serve(c: Context<{ Bindings: Env }>): Promise<Response> {
   const req = decode(m.request, bytes, enc);
   if (m.room) requireGrant(claims, m.grant, m.room(req));
   const out = await m.run({ s, apiKey: claims.iss, c }, req);
-  if (enc === "protobuf") return new Response(out.toBinary() as Uint8Array<ArrayBuffer>, { headers: { "content-type": "application/protobuf" } });
-  return new Response(JSON.stringify(out.toJson({ emitDefaultValues: true })), { headers: { "content-type": "application/json" } });
+  if (enc === "protobuf")
+    return new Response(out.toBinary() as Uint8Array<ArrayBuffer>, {
+      headers: { "content-type": "application/protobuf" },
+    });
+  return new Response(JSON.stringify(out.toJson({ emitDefaultValues: true })), {
+    headers: { "content-type": "application/json" },
+  });
 }
 
 export const twirp = new Hono<{ Bindings: Env }>();

@@ -14,20 +14,34 @@ interface JoinAnswer {
   signalRegion: string;
 }
 
-const state: CallState & { joins: Omit<JoinAnswer, "token">[] } = { client: undefined, joins: [], firstFrameAt: undefined, errors: [] };
+const state: CallState & { joins: Omit<JoinAnswer, "token">[] } = {
+  client: undefined,
+  joins: [],
+  firstFrameAt: undefined,
+  errors: [],
+};
 (globalThis as unknown as { meridian: typeof state }).meridian = state;
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const status = (text: string) => ($("status").textContent = text);
 
 async function askJoin(): Promise<JoinAnswer> {
-  const body = { room: $<HTMLInputElement>("room").value, identity: $<HTMLInputElement>("identity").value, location: $<HTMLSelectElement>("location").value };
-  const res = await fetch("/api/join", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const body = {
+    room: $<HTMLInputElement>("room").value,
+    identity: $<HTMLInputElement>("identity").value,
+    location: $<HTMLSelectElement>("location").value,
+  };
+  const res = await fetch("/api/join", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
   const answer = (await res.json()) as JoinAnswer & { error?: { message: string } };
   if (!res.ok) throw new Error(answer.error?.message ?? res.statusText);
   const { token: _token, ...shown } = answer;
   state.joins.push(shown);
-  $("route").textContent = `signal: ${answer.url} (${answer.signalRegion}) → room hosted on ${answer.node} (${answer.region})`;
+  $("route").textContent =
+    `signal: ${answer.url} (${answer.signalRegion}) → room hosted on ${answer.node} (${answer.region})`;
   return answer;
 }
 
@@ -44,7 +58,8 @@ async function join(): Promise<void> {
   });
   showCall(client, { state, remote: $("remote"), status, rejoinWith: "through the launcher" });
   status(joinedStatus(client));
-  if (client.joined.permissions.canPublish) showLocal($<HTMLVideoElement>("local"), await client.publishMedia(), client.joined.participant.identity);
+  if (client.joined.permissions.canPublish)
+    showLocal($<HTMLVideoElement>("local"), await client.publishMedia(), client.joined.participant.identity);
 }
 
 addTileStyles(document);

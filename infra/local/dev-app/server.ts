@@ -25,9 +25,15 @@ export const DevJoinBody = z
 
 let bundle: Promise<string> | undefined;
 function pageBundle(): Promise<string> {
-  bundle ??= build({ entryPoints: [PAGE_ENTRY], bundle: true, format: "iife", platform: "browser", target: "chrome110", write: false, logLevel: "silent" }).then(
-    (r) => r.outputFiles[0]!.text,
-  );
+  bundle ??= build({
+    entryPoints: [PAGE_ENTRY],
+    bundle: true,
+    format: "iife",
+    platform: "browser",
+    target: "chrome110",
+    write: false,
+    logLevel: "silent",
+  }).then((r) => r.outputFiles[0]!.text);
   bundle.catch(() => (bundle = undefined));
   return bundle;
 }
@@ -35,7 +41,9 @@ function pageBundle(): Promise<string> {
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 function page(): string {
-  const options = CLIENT_LOCATION_NAMES.map((k) => `<option value="${k}">${escapeHtml(CLIENT_LOCATIONS[k].label)}</option>`).join("");
+  const options = CLIENT_LOCATION_NAMES.map(
+    (k) => `<option value="${k}">${escapeHtml(CLIENT_LOCATIONS[k].label)}</option>`,
+  ).join("");
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Meridian local cluster</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -87,7 +95,8 @@ const loopbackHosts = (port: number) => new Set([`127.0.0.1:${port}`, `localhost
 export function untrustedJoin(req: IncomingMessage, port: number): { status: number; message: string } | undefined {
   const hosts = loopbackHosts(port);
   const host = req.headers.host ?? "";
-  if (!hosts.has(host)) return { status: 403, message: `Host ${JSON.stringify(host)} is not this dev app's loopback address` };
+  if (!hosts.has(host))
+    return { status: 403, message: `Host ${JSON.stringify(host)} is not this dev app's loopback address` };
   const origin = req.headers.origin;
   if (origin !== undefined && !hosts.has(origin.replace(/^http:\/\//, "")))
     return { status: 403, message: `Origin ${JSON.stringify(origin)} may not call /api/join` };
@@ -98,7 +107,13 @@ export function untrustedJoin(req: IncomingMessage, port: number): { status: num
 
 async function join(cluster: LocalCluster, req: IncomingMessage, res: ServerResponse, port: number): Promise<void> {
   const refused = untrustedJoin(req, port);
-  if (refused) return fail(res, refused.status, refused.status === 403 ? ErrorCode.Forbidden : ErrorCode.BadRequest, refused.message);
+  if (refused)
+    return fail(
+      res,
+      refused.status,
+      refused.status === 403 ? ErrorCode.Forbidden : ErrorCode.BadRequest,
+      refused.message,
+    );
   let raw: unknown;
   try {
     raw = await readJson(req);
@@ -106,7 +121,14 @@ async function join(cluster: LocalCluster, req: IncomingMessage, res: ServerResp
     return fail(res, 400, ErrorCode.BadRequest, `body must be JSON: ${(e as Error).message}`);
   }
   const body = DevJoinBody.safeParse(raw);
-  if (!body.success) return fail(res, 400, ErrorCode.BadRequest, "invalid request", body.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })));
+  if (!body.success)
+    return fail(
+      res,
+      400,
+      ErrorCode.BadRequest,
+      "invalid request",
+      body.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })),
+    );
   const { lat, lon } = CLIENT_LOCATIONS[body.data.location];
   try {
     const j = await cluster.join({ room: body.data.room, identity: body.data.identity, location: { lat, lon } });

@@ -15,7 +15,15 @@ import { keys } from "#shared/keys.ts";
 import type { ApiKeys } from "#shared/token.ts";
 import { BusAuth } from "../cluster/bus-auth.ts";
 import { BridgeCloseCode, bridgeCloseReason } from "./codes.ts";
-import { BridgeInit, parseInbound, encode, type Envelope, type Outgoing, type Role, type SessionEnvelope } from "./envelope.ts";
+import {
+  BridgeInit,
+  parseInbound,
+  encode,
+  type Envelope,
+  type Outgoing,
+  type Role,
+  type SessionEnvelope,
+} from "./envelope.ts";
 import { defaultBridgeOptions, maxEnvelopeBytes, type BridgeOptions } from "./options.ts";
 import { digestOf, Peer } from "./peers.ts";
 import { BridgeSession, type SessionCounters, type SessionLink } from "./session.ts";
@@ -113,7 +121,16 @@ export class BridgeEndpoint {
     envelopesReceived: 0,
     envelopesDropped: 0,
     busMessages: 0,
-    busRejected: { unsigned: 0, malformed: 0, unknown_key: 0, bad_mac: 0, stale: 0, replayed: 0, too_large: 0, sender_mismatch: 0 },
+    busRejected: {
+      unsigned: 0,
+      malformed: 0,
+      unknown_key: 0,
+      bad_mac: 0,
+      stale: 0,
+      replayed: 0,
+      too_large: 0,
+      sender_mismatch: 0,
+    },
     publishErrors: 0,
     listenerErrors: 0,
     sessionsOpened: 0,
@@ -161,12 +178,22 @@ export class BridgeEndpoint {
   }
 
   get metrics(): BridgeMetrics {
-    return { ...this.#m, closes: { ...this.#m.closes }, busRejected: { ...this.#m.busRejected }, sessionsOpen: this.#relayed.size + this.#hosted.size };
+    return {
+      ...this.#m,
+      closes: { ...this.#m.closes },
+      busRejected: { ...this.#m.busRejected },
+      sessionsOpen: this.#relayed.size + this.#hosted.size,
+    };
   }
 
   /** Session and tombstone counts, for health checks and leak assertions. */
   get sizes(): { relayed: number; hosted: number; tombstones: number; peers: number } {
-    return { relayed: this.#relayed.size, hosted: this.#hosted.size, tombstones: this.#tombstones.size, peers: this.#peers.size };
+    return {
+      relayed: this.#relayed.size,
+      hosted: this.#hosted.size,
+      tombstones: this.#tombstones.size,
+      peers: this.#peers.size,
+    };
   }
 
   get redisReachable(): boolean {
@@ -353,7 +380,10 @@ export class BridgeEndpoint {
     const handler = this.#handler;
     if (this.#hosted.size >= this.opts.maxSessions || !handler) {
       this.#hold(session);
-      session.close(handler ? BridgeCloseCode.Overflow : BridgeCloseCode.Refused, handler ? "too many sessions" : "not accepting sessions");
+      session.close(
+        handler ? BridgeCloseCode.Overflow : BridgeCloseCode.Refused,
+        handler ? "too many sessions" : "not accepting sessions",
+      );
       return;
     }
     this.#hold(session);
@@ -363,7 +393,8 @@ export class BridgeEndpoint {
         () => session.accept(),
         (err: unknown) => {
           this.#log.warn({ err, session: session.id }, "bridge session handler failed; refusing");
-          if (session.state === "connecting") session.close(BridgeCloseCode.Refused, bridgeCloseReason[BridgeCloseCode.Refused]);
+          if (session.state === "connecting")
+            session.close(BridgeCloseCode.Refused, bridgeCloseReason[BridgeCloseCode.Refused]);
         },
       );
   }
@@ -372,12 +403,19 @@ export class BridgeEndpoint {
   #answerUnknown(env: SessionEnvelope): void {
     if (env.k === "close" || env.k === "refuse") return; // never answer a close: no ping-pong
     const tomb = this.#tombstones.get(tombKey(opposite(env.r), env.s));
-    this.#reply(env, tomb?.code ?? BridgeCloseCode.SessionUnknown, tomb?.reason ?? bridgeCloseReason[BridgeCloseCode.SessionUnknown], "close");
+    this.#reply(
+      env,
+      tomb?.code ?? BridgeCloseCode.SessionUnknown,
+      tomb?.reason ?? bridgeCloseReason[BridgeCloseCode.SessionUnknown],
+      "close",
+    );
   }
 
   #reply(env: SessionEnvelope, code: number, reason: string, k: "close" | "refuse"): void {
     const out: Outgoing =
-      k === "refuse" ? { k, s: env.s, r: "h", c: code, w: reason } : { k, s: env.s, r: opposite(env.r), c: code, w: reason };
+      k === "refuse"
+        ? { k, s: env.s, r: "h", c: code, w: reason }
+        : { k, s: env.s, r: opposite(env.r), c: code, w: reason };
     void this.#publish(env.f, out);
   }
 

@@ -47,7 +47,11 @@ export class Cascade {
   /** Rooms this node serves as an edge, with their origin (decided before the room opens here). */
   private readonly edgeOf = new Map<string, string>();
   readonly rooms = new Map<string, RoomCascade>();
-  readonly counters: CascadeCounters & { linksRefused: number; takeovers: number } = { linkMessagesDropped: 0, linksRefused: 0, takeovers: 0 };
+  readonly counters: CascadeCounters & { linksRefused: number; takeovers: number } = {
+    linkMessagesDropped: 0,
+    linksRefused: 0,
+    takeovers: 0,
+  };
   private readonly o: CascadeOptions;
 
   constructor(o: CascadeOptions) {
@@ -65,7 +69,12 @@ export class Cascade {
     const redis = this.o.redis();
     if (!redis) return host;
     try {
-      const r = await cascadeJoin(redis, { room, node: this.me, participants: localParticipants + 1, config: this.o.config });
+      const r = await cascadeJoin(redis, {
+        room,
+        node: this.me,
+        participants: localParticipants + 1,
+        config: this.o.config,
+      });
       // The host itself only records its share (the token names it; check() decides as today).
       if (host === this.o.nodeId) return host;
       switch (r.role) {
@@ -82,7 +91,10 @@ export class Cascade {
           return host;
       }
     } catch (err) {
-      this.o.log.warn({ room, err: (err as Error).message }, "cascade: Redis unreachable; media goes to the room's host");
+      this.o.log.warn(
+        { room, err: (err as Error).message },
+        "cascade: Redis unreachable; media goes to the room's host",
+      );
       return host;
     }
   }
@@ -137,12 +149,20 @@ export class Cascade {
       const m = parseLinkMessage(f);
       if (m?.t !== "welcome") return;
       void rc.connect(link, m.endpoint).catch((err) => {
-        this.o.log.warn({ room: rc.room.name, origin, err: (err as Error).message }, "cascade: pipe to the origin failed");
+        this.o.log.warn(
+          { room: rc.room.name, origin, err: (err as Error).message },
+          "cascade: pipe to the origin failed",
+        );
         session.close(BridgeCloseCode.Refused, "pipe failed");
       });
       for (const p of m.participants) rc.room.applyRemote(origin, "participantJoined", { participant: p });
     });
-    link.send({ t: "hello", room: rc.room.name, endpoint: link.pipe.local, participants: rc.room.infos().filter((i) => rc.room.nodeOf(i) === undefined) });
+    link.send({
+      t: "hello",
+      room: rc.room.name,
+      endpoint: link.pipe.local,
+      participants: rc.room.infos().filter((i) => rc.room.nodeOf(i) === undefined),
+    });
     this.o.log.info({ room: rc.room.name, origin }, "cascade: edge linking to the origin");
   }
 
@@ -159,7 +179,12 @@ export class Cascade {
       const redis = this.o.redis();
       if (!redis || rc.closed) continue;
       try {
-        const r = await cascadeJoin(redis, { room: rc.room.name, node: this.me, participants: rc.room.participants.size, config: this.o.config });
+        const r = await cascadeJoin(redis, {
+          room: rc.room.name,
+          node: this.me,
+          participants: rc.room.participants.size,
+          config: this.o.config,
+        });
         if (r.role === "origin") {
           rc.role = "origin";
           this.edgeOf.delete(rc.room.name);
@@ -168,7 +193,11 @@ export class Cascade {
           this.o.resync(rc.room);
           return;
         }
-        if (r.role === "edge" && (await this.o.owner(rc.room.name)) === r.origin && r.origin !== this.edgeOf.get(rc.room.name)) {
+        if (
+          r.role === "edge" &&
+          (await this.o.owner(rc.room.name)) === r.origin &&
+          r.origin !== this.edgeOf.get(rc.room.name)
+        ) {
           this.edgeOf.set(rc.room.name, r.origin);
           return void this.linkTo(rc, r.origin);
         }
@@ -196,9 +225,12 @@ export class Cascade {
         asserted = undefined;
       }
       const a = LinkAssertion.safeParse(asserted);
-      if (!a.success || a.data.cascade !== room) throw new ProtocolError(ErrorCode.BadRequest, "malformed link assertion");
-      if ((await this.o.owner(room)) !== this.o.nodeId) throw new ProtocolError(ErrorCode.WrongNode, "not the room's origin");
-      if (!(await this.o.serves(room, peer))) throw new ProtocolError(ErrorCode.Forbidden, `node ${peer} does not serve the room`);
+      if (!a.success || a.data.cascade !== room)
+        throw new ProtocolError(ErrorCode.BadRequest, "malformed link assertion");
+      if ((await this.o.owner(room)) !== this.o.nodeId)
+        throw new ProtocolError(ErrorCode.WrongNode, "not the room's origin");
+      if (!(await this.o.serves(room, peer)))
+        throw new ProtocolError(ErrorCode.Forbidden, `node ${peer} does not serve the room`);
       const r = await this.o.openRoom(room);
       const rc = this.rooms.get(room);
       if (!rc || rc.room !== r) throw new ProtocolError(ErrorCode.NotFound, "room is closing");
@@ -210,17 +242,18 @@ export class Cascade {
         // The edge's participants at once: the changes it sends next refer to them.
         link.send({ t: "welcome", endpoint: link.pipe.local, participants: r.infos(peer) });
         for (const p of m.participants) rc.remoteJoined(link, p);
-        void rc
-          .connect(link, m.endpoint)
-          .catch((err) => {
-            this.o.log.warn({ room, peer, err: (err as Error).message }, "cascade: pipe to the edge failed");
-            session.close(BridgeCloseCode.Refused, "pipe failed");
-          });
+        void rc.connect(link, m.endpoint).catch((err) => {
+          this.o.log.warn({ room, peer, err: (err as Error).message }, "cascade: pipe to the edge failed");
+          session.close(BridgeCloseCode.Refused, "pipe failed");
+        });
       });
       this.o.log.info({ room, edge: peer }, "cascade: edge linked");
     } catch (e) {
       this.counters.linksRefused++;
-      const code = e instanceof ProtocolError && e.code === ErrorCode.WrongNode ? BridgeCloseCode.WrongNode : BridgeCloseCode.Refused;
+      const code =
+        e instanceof ProtocolError && e.code === ErrorCode.WrongNode
+          ? BridgeCloseCode.WrongNode
+          : BridgeCloseCode.Refused;
       this.o.log.warn({ room, from: peer, reason: (e as Error).message }, "cascade: link refused");
       session.close(code, (e as Error).message);
     }

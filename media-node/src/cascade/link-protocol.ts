@@ -21,8 +21,17 @@ const Identity = z.string().min(1).max(256);
 const TrackId = z.string().min(1).max(64);
 
 export const LinkMessage = z.discriminatedUnion("t", [
-  z.object({ t: z.literal("hello"), room: z.string().min(1).max(256), endpoint: PipeEndpoint, participants: z.array(ParticipantInfo).max(MAX_LINK_PARTICIPANTS) }),
-  z.object({ t: z.literal("welcome"), endpoint: PipeEndpoint, participants: z.array(ParticipantInfo).max(MAX_LINK_PARTICIPANTS) }),
+  z.object({
+    t: z.literal("hello"),
+    room: z.string().min(1).max(256),
+    endpoint: PipeEndpoint,
+    participants: z.array(ParticipantInfo).max(MAX_LINK_PARTICIPANTS),
+  }),
+  z.object({
+    t: z.literal("welcome"),
+    endpoint: PipeEndpoint,
+    participants: z.array(ParticipantInfo).max(MAX_LINK_PARTICIPANTS),
+  }),
   z.object({ t: z.literal("joined"), participant: ParticipantInfo }),
   z.object({ t: z.literal("left"), identity: Identity }),
   z.object({ t: z.literal("published"), identity: Identity, track: TrackInfo }),

@@ -12,7 +12,13 @@ import { z } from "zod";
 export const PipeEndpoint = z.object({
   ip: z.union([z.ipv4(), z.ipv6()]),
   port: z.number().int().min(1).max(65535),
-  srtpParameters: z.object({ cryptoSuite: z.literal("AEAD_AES_256_GCM"), keyBase64: z.string().length(60).regex(/^[A-Za-z0-9+/=]+$/) }),
+  srtpParameters: z.object({
+    cryptoSuite: z.literal("AEAD_AES_256_GCM"),
+    keyBase64: z
+      .string()
+      .length(60)
+      .regex(/^[A-Za-z0-9+/=]+$/),
+  }),
 });
 export type PipeEndpoint = z.infer<typeof PipeEndpoint>;
 
@@ -21,7 +27,10 @@ export const PipeOffer = z.object({
   /** The source producer's id (the far copy keeps it: one copy per producer and node pair). */
   producerId: z.string().min(1).max(64),
   kind: z.enum(["audio", "video"]),
-  rtpParameters: z.looseObject({ codecs: z.array(z.looseObject({})).min(1).max(16), encodings: z.array(z.looseObject({})).min(1).max(8) }),
+  rtpParameters: z.looseObject({
+    codecs: z.array(z.looseObject({})).min(1).max(16),
+    encodings: z.array(z.looseObject({})).min(1).max(8),
+  }),
   paused: z.boolean(),
 });
 export type PipeOffer = z.infer<typeof PipeOffer>;

@@ -49,11 +49,27 @@ export class Link {
 }
 
 const TO_LINK = {
-  participantJoined: (d: NotificationData<"participantJoined">): LinkMessage => ({ t: "joined", participant: d.participant }),
+  participantJoined: (d: NotificationData<"participantJoined">): LinkMessage => ({
+    t: "joined",
+    participant: d.participant,
+  }),
   participantLeft: (d: NotificationData<"participantLeft">): LinkMessage => ({ t: "left", identity: d.identity }),
-  trackPublished: (d: NotificationData<"trackPublished">): LinkMessage => ({ t: "published", identity: d.identity, track: d.track }),
-  trackUnpublished: (d: NotificationData<"trackUnpublished">): LinkMessage => ({ t: "unpublished", identity: d.identity, trackId: d.trackId }),
-  trackMuted: (d: NotificationData<"trackMuted">): LinkMessage => ({ t: "muted", identity: d.identity, trackId: d.trackId, muted: d.muted }),
+  trackPublished: (d: NotificationData<"trackPublished">): LinkMessage => ({
+    t: "published",
+    identity: d.identity,
+    track: d.track,
+  }),
+  trackUnpublished: (d: NotificationData<"trackUnpublished">): LinkMessage => ({
+    t: "unpublished",
+    identity: d.identity,
+    trackId: d.trackId,
+  }),
+  trackMuted: (d: NotificationData<"trackMuted">): LinkMessage => ({
+    t: "muted",
+    identity: d.identity,
+    trackId: d.trackId,
+    muted: d.muted,
+  }),
 };
 
 export interface RoomCascadeOptions {
@@ -95,24 +111,32 @@ export class RoomCascade implements RoomPeers {
       if (this.links.get(peer) === link) this.dropLink(link);
       this.o.onLinkClosed(this, link);
     });
-    pipe.transport.observer.once("close", () => session.state !== "closed" && session.close(BridgeCloseCode.Normal, "pipe closed"));
+    pipe.transport.observer.once(
+      "close",
+      () => session.state !== "closed" && session.close(BridgeCloseCode.Normal, "pipe closed"),
+    );
     return link;
   }
 
   private dropLink(link: Link): void {
     this.links.delete(link.peer);
-    for (const w of link.awaiting.values()) w.reject(new ProtocolError(ErrorCode.NotFound, "the track's node left the room"));
+    for (const w of link.awaiting.values())
+      w.reject(new ProtocolError(ErrorCode.NotFound, "the track's node left the room"));
     link.awaiting.clear();
     link.pipe.close();
     if (link.session.state !== "closed") link.session.close(BridgeCloseCode.Normal, "link dropped");
     // Who was served there is gone: tell the locals and (origin) the other edges.
-    if (this.role === "origin") for (const identity of this.identitiesOf(link.peer)) this.forward(link, { t: "left", identity });
+    if (this.role === "origin")
+      for (const identity of this.identitiesOf(link.peer)) this.forward(link, { t: "left", identity });
     this.room.dropNode(link.peer);
     this.room.checkEmpty();
   }
 
   private identitiesOf(node: string): string[] {
-    return this.room.infos().filter((i) => this.room.nodeOf({ identity: i.identity }) === node).map((i) => i.identity);
+    return this.room
+      .infos()
+      .filter((i) => this.room.nodeOf({ identity: i.identity }) === node)
+      .map((i) => i.identity);
   }
 
   /** A participant an edge announced in its hello: mirrored here and told to the other edges. */
@@ -151,7 +175,12 @@ export class RoomCascade implements RoomPeers {
   private async fetchFromPeer(trackId: string): Promise<{ router: RoomRouter; producer: types.Producer }> {
     const node = this.room.nodeOf({ trackId });
     // An edge reaches every other node through the origin.
-    const link = (this.role === "edge" ? this.links.values().next().value : node !== undefined ? this.links.get(node) : undefined) ?? undefined;
+    const link =
+      (this.role === "edge"
+        ? this.links.values().next().value
+        : node !== undefined
+          ? this.links.get(node)
+          : undefined) ?? undefined;
     if (!link || node === undefined) throw new ProtocolError(ErrorCode.NotFound, "no such track");
     await link.ready;
     const offer = await new Promise<PipeOffer>((resolve, reject) => {
@@ -183,13 +212,18 @@ export class RoomCascade implements RoomPeers {
   /** A track some peer wants: this node's own, or one it fetched (the origin relays edge to edge). */
   private async serve(link: Link, trackId: string): Promise<void> {
     try {
-      const at = this.room.localTrack(trackId) ?? (this.room.nodeOf({ trackId }) !== link.peer ? await this.fetch(trackId) : undefined);
+      const at =
+        this.room.localTrack(trackId) ??
+        (this.room.nodeOf({ trackId }) !== link.peer ? await this.fetch(trackId) : undefined);
       if (!at) throw new Error("not here");
       await link.ready;
       const id = await this.room.routers.producerOn("producer", at.producerId, at.router, link.router);
       link.send({ t: "offer", trackId, offer: await link.pipe.offer(id) });
     } catch (err) {
-      this.o.log.info({ room: this.room.name, peer: link.peer, trackId, err: (err as Error).message }, "cascade: cannot offer track");
+      this.o.log.info(
+        { room: this.room.name, peer: link.peer, trackId, err: (err as Error).message },
+        "cascade: cannot offer track",
+      );
       link.send({ t: "unavailable", trackId });
     }
   }
@@ -222,7 +256,10 @@ export class RoomCascade implements RoomPeers {
         this.room.applyRemote(link.peer, "trackUnpublished", { identity: m.identity, trackId: m.trackId });
         return this.forward(link, m);
       case "muted":
-        void this.fetched.get(m.trackId)?.then(({ producer }) => (m.muted ? producer.pause() : producer.resume())).catch(() => {});
+        void this.fetched
+          .get(m.trackId)
+          ?.then(({ producer }) => (m.muted ? producer.pause() : producer.resume()))
+          .catch(() => {});
         this.room.applyRemote(link.peer, "trackMuted", { identity: m.identity, trackId: m.trackId, muted: m.muted });
         return this.forward(link, m);
       case "want":
@@ -239,7 +276,10 @@ export class RoomCascade implements RoomPeers {
   }
 
   private closeFetched(trackId: string): void {
-    void this.fetched.get(trackId)?.then(({ producer }) => producer.close()).catch(() => {});
+    void this.fetched
+      .get(trackId)
+      ?.then(({ producer }) => producer.close())
+      .catch(() => {});
     this.fetched.delete(trackId);
   }
 
@@ -252,13 +292,18 @@ export class RoomCascade implements RoomPeers {
   /** Pipe figures for /metrics, per peer node. */
   async stats(): Promise<{ peer: string; pipedIn: number; bytes: { sent: number; received: number } }[]> {
     return Promise.all(
-      [...this.links.values()].map(async (l) => ({ peer: l.peer, pipedIn: l.pipe.transport.closed ? 0 : this.fetchedFrom(l), bytes: await l.pipe.bytes().catch(() => ({ sent: 0, received: 0 })) })),
+      [...this.links.values()].map(async (l) => ({
+        peer: l.peer,
+        pipedIn: l.pipe.transport.closed ? 0 : this.fetchedFrom(l),
+        bytes: await l.pipe.bytes().catch(() => ({ sent: 0, received: 0 })),
+      })),
     );
   }
 
   private fetchedFrom(l: Link): number {
     let n = 0;
-    for (const trackId of this.fetched.keys()) if (this.role === "edge" || this.room.nodeOf({ trackId }) === l.peer) n++;
+    for (const trackId of this.fetched.keys())
+      if (this.role === "edge" || this.room.nodeOf({ trackId }) === l.peer) n++;
     return n;
   }
 

@@ -24,7 +24,14 @@ export class BusAuth {
   private readonly nonce = nonceSource();
   private readonly signKid: string;
   private readonly replay: ReplayGuard;
-  readonly rejected: Record<BusRejection, number> = { unsigned: 0, malformed: 0, unknown_key: 0, bad_mac: 0, stale: 0, replayed: 0 };
+  readonly rejected: Record<BusRejection, number> = {
+    unsigned: 0,
+    malformed: 0,
+    unknown_key: 0,
+    bad_mac: 0,
+    stale: 0,
+    replayed: 0,
+  };
 
   /** `from`: this node's id, stamped on (and authenticated in) everything it sends. */
   constructor(apiKeys: ApiKeys, from: string, replay = new ReplayGuard()) {
@@ -55,7 +62,9 @@ export class BusAuth {
     if (typeof p === "string") return p;
     const key = this.keys.get(p.kid);
     if (!key) return "unknown_key";
-    const want = createHmac("sha256", key).update(macInput(p.kid, p.from, p.ts, p.nonce, channel, p.payload)).digest();
+    const want = createHmac("sha256", key)
+      .update(macInput(p.kid, p.from, p.ts, p.nonce, channel, p.payload))
+      .digest();
     const got = Buffer.from(p.mac, "base64url");
     if (got.length !== want.length || !timingSafeEqual(got, want)) return "bad_mac";
     // Only an authentic message may take a slot in the replay cache.

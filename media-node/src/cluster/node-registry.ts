@@ -78,7 +78,12 @@ export class NodeRegistry implements RoomObserver {
   constructor(o: RegistryOptions) {
     this.o = o;
     // Fail fast instead of queueing while disconnected: a stale write is worse than a retried one.
-    const opts = { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000, lazyConnect: true } as const;
+    const opts = {
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: false,
+      connectTimeout: 2_000,
+      lazyConnect: true,
+    } as const;
     this.redis = new Redis(o.redisUrl, opts);
     this.redis.on("error", (err) => o.log.debug({ err: err.message }, "redis connection error"));
     this.writes = new NodeWriteLog(ioredisRunner(this.redis));
@@ -149,7 +154,10 @@ export class NodeRegistry implements RoomObserver {
         this.o.log.info({ room }, "room was deleted while it opened here; closing it");
         this.o.rooms().closeRoom(room, "deleted");
       } else {
-        this.o.log.warn({ room }, "room opened here but Redis maps it to another live node; moving its participants there");
+        this.o.log.warn(
+          { room },
+          "room opened here but Redis maps it to another live node; moving its participants there",
+        );
         this.o.roomLost(room);
       }
     });
@@ -232,7 +240,9 @@ export class NodeRegistry implements RoomObserver {
       const outcome = await this.writes.report(record);
       let reason = this.needsResync ? "write_failed" : undefined;
       if (outcome.lost) {
-        this.o.log.warn("Redis lost writes it had acknowledged (restored from an older snapshot?): warm-up started, re-syncing rooms and participants");
+        this.o.log.warn(
+          "Redis lost writes it had acknowledged (restored from an older snapshot?): warm-up started, re-syncing rooms and participants",
+        );
         reason = "redis_lost_writes";
       } else if (!outcome.registered) {
         // (Re-)registered: whatever this node had in Redis may be gone (expired, swept, Redis restarted).
@@ -262,8 +272,13 @@ export class NodeRegistry implements RoomObserver {
     this.write("resync", async () => {
       // Taken when the write runs, in order with the opens and closes queued before it.
       const rooms = [...this.o.rooms().rooms.values()];
-      const released = await releaseRooms(this.runner, this.o.nodeId, rooms.map((r) => r.name));
-      if (released.length > 0) this.o.log.info({ rooms: released }, "Redis listed rooms this node does not host; released");
+      const released = await releaseRooms(
+        this.runner,
+        this.o.nodeId,
+        rooms.map((r) => r.name),
+      );
+      if (released.length > 0)
+        this.o.log.info({ rooms: released }, "Redis listed rooms this node does not host; released");
       for (const room of rooms) {
         const held = { participants: [...room.participants.values()].map((p) => p.record()), settings: room.settings };
         if (this.o.isEdge?.(room.name)) {
@@ -272,7 +287,10 @@ export class NodeRegistry implements RoomObserver {
           continue;
         }
         if (!(await claimRoom(this.runner, room.name, this.node, false, Date.now(), held))) {
-          this.o.log.warn({ room: room.name }, "room moved to another live node while this node was out of Redis; moving its participants there");
+          this.o.log.warn(
+            { room: room.name },
+            "room moved to another live node while this node was out of Redis; moving its participants there",
+          );
           this.o.roomLost(room.name);
         }
       }

@@ -48,7 +48,11 @@ export class RoomRpcServer {
     } catch (e) {
       const code = e instanceof ProtocolError ? e.code : ErrorCode.Internal;
       if (code === ErrorCode.Internal) this.o.log.error({ err: e, op: req.op.op }, "room.rpc failed");
-      reply = { ok: false, code, message: code === ErrorCode.Internal ? "internal error" : (e as Error).message.slice(0, 1024) };
+      reply = {
+        ok: false,
+        code,
+        message: code === ErrorCode.Internal ? "internal error" : (e as Error).message.slice(0, 1024),
+      };
     }
     this.o.count(req.op.op, reply.ok ? "ok" : reply.code);
     try {

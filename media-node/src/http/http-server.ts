@@ -46,7 +46,11 @@ export function createHttpServer(o: HttpOptions): Server {
           return json(res, 200, { status: "ok", node: o.nodeId, state: o.state(), redis: o.redis() });
         case "/readyz":
           return o.state() === "SERVING"
-            ? json(res, 200, { status: o.redis() === "unreachable" ? "degraded" : "ready", node: o.nodeId, redis: o.redis() })
+            ? json(res, 200, {
+                status: o.redis() === "unreachable" ? "degraded" : "ready",
+                node: o.nodeId,
+                redis: o.redis(),
+              })
             : error(res, 503, ErrorCode.Draining, "node is draining");
         case "/metrics": {
           const body = await o.metrics.registry.metrics();

@@ -66,7 +66,10 @@ export class Dynacast {
   private evaluate(trackId: string): void {
     const owner = this.target.owner(trackId);
     if (!owner?.simulcast) return;
-    const wants = [...(this.consumers.get(trackId) ?? [])].map((c) => ({ paused: c.paused, spatialLayer: c.preferredLayers?.spatialLayer }));
+    const wants = [...(this.consumers.get(trackId) ?? [])].map((c) => ({
+      paused: c.paused,
+      spatialLayer: c.preferredLayers?.spatialLayer,
+    }));
     const max = maxWantedLayer(wants);
     if (this.sent.get(trackId) === max) return;
     this.sent.set(trackId, max);

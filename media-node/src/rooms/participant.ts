@@ -58,7 +58,15 @@ export class Participant {
   readonly router: RoomRouter;
   closed = false;
 
-  constructor(identity: string, profile: Profile, permissions: Permissions, sink: ParticipantSink, signalNode: string, router: RoomRouter, dataSubchannel: number) {
+  constructor(
+    identity: string,
+    profile: Profile,
+    permissions: Permissions,
+    sink: ParticipantSink,
+    signalNode: string,
+    router: RoomRouter,
+    dataSubchannel: number,
+  ) {
     this.router = router;
     this.identity = identity;
     this.name = profile.name;
@@ -71,7 +79,11 @@ export class Participant {
   }
 
   info(): ParticipantInfo {
-    const p: ParticipantInfo = { identity: this.identity, sid: this.sid, tracks: [...this.tracks.values()].map((t) => t.info) };
+    const p: ParticipantInfo = {
+      identity: this.identity,
+      sid: this.sid,
+      tracks: [...this.tracks.values()].map((t) => t.info),
+    };
     if (this.name !== undefined) p.name = this.name;
     if (this.metadata !== undefined) p.metadata = this.metadata;
     if (this.attributes !== undefined) p.attributes = this.attributes;

@@ -19,7 +19,8 @@ export function participantQuality(p: Participant): { quality: ConnectionQuality
   }
   for (const c of p.consumers.values()) if (!c.paused && !c.producerPaused) scores.push(c.score.score);
   let connected = true;
-  for (const t of p.transports.values()) if (t.iceState === "disconnected" || t.iceState === "closed") connected = false;
+  for (const t of p.transports.values())
+    if (t.iceState === "disconnected" || t.iceState === "closed") connected = false;
   return connectionQuality({ scores, connected });
 }
 
@@ -44,7 +45,8 @@ export class QualityMonitor {
         changed.push(u);
       }
       if (changed.length > 0) report(changed);
-      for (const p of this.newcomers) if (!p.closed && all.length > 0) p.sink.notify("connectionQuality", { updates: all });
+      for (const p of this.newcomers)
+        if (!p.closed && all.length > 0) p.sink.notify("connectionQuality", { updates: all });
       this.newcomers.clear();
     }, QUALITY_INTERVAL_MS);
     this.timer.unref();

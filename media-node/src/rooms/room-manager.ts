@@ -13,7 +13,6 @@ import type { Admission, JoinParams, RoomSession, RoomSessionFactory } from "./r
 import type { WorkerPool } from "./worker-pool.ts";
 import { roomSettingsOf, type RoomRecord } from "#shared/records.ts";
 
-
 /** What a node found of a room in Redis: its record, undefined when Redis has none. */
 export interface RoomLookup {
   record: RoomRecord | undefined;
@@ -79,16 +78,22 @@ export class RoomManager implements RoomSessionFactory {
    * token minted before it. Standalone tokens (no claim) are always served here. */
   async check(params: JoinParams): Promise<Admission> {
     const lookup = await this.o.record(params.room);
-    const admission = { params: { room: params.room, hostNode: params.hostNode, roomSid: params.roomSid }, record: lookup?.record };
+    const admission = {
+      params: { room: params.room, hostNode: params.hostNode, roomSid: params.roomSid },
+      record: lookup?.record,
+    };
     if (params.hostNode === undefined) return admission;
     const rec = lookup?.record;
     if (lookup !== undefined && params.roomSid !== undefined && rec?.sid !== params.roomSid)
       throw new ProtocolError(
         ErrorCode.NotFound,
-        rec === undefined ? "room no longer exists (deleted)" : "room was deleted and created again since this token was minted: join through the control plane",
+        rec === undefined
+          ? "room no longer exists (deleted)"
+          : "room was deleted and created again since this token was minted: join through the control plane",
       );
     const host = rec?.node ?? params.hostNode;
-    if (host !== this.o.nodeId && !this.o.cascade?.isEdge(params.room)) throw new ProtocolError(ErrorCode.WrongNode, `room is hosted on node ${host}, not here`);
+    if (host !== this.o.nodeId && !this.o.cascade?.isEdge(params.room))
+      throw new ProtocolError(ErrorCode.WrongNode, `room is hosted on node ${host}, not here`);
     if (this.draining && !this.rooms.has(params.room) && !this.opening.has(params.room))
       throw new ProtocolError(ErrorCode.Draining, "node is draining: no new rooms");
     return admission;
@@ -104,7 +109,8 @@ export class RoomManager implements RoomSessionFactory {
 
   async open(params: JoinParams, sink: ParticipantSink, admission?: Admission): Promise<RoomSession> {
     const a = admission?.params;
-    const checked = a !== undefined && a.room === params.room && a.hostNode === params.hostNode && a.roomSid === params.roomSid;
+    const checked =
+      a !== undefined && a.room === params.room && a.hostNode === params.hostNode && a.roomSid === params.roomSid;
     const { record } = checked && admission ? admission : await this.check(params);
     const room = await this.roomFor(params.room, params.roomSid, record);
     const profile = { name: params.name, metadata: params.metadata, attributes: params.attributes };
@@ -138,7 +144,11 @@ export class RoomManager implements RoomSessionFactory {
   }
 
   private async create(name: string, sid: string | undefined, record: RoomRecord | undefined): Promise<Room> {
-    const routers = await RouterGroup.open({ pool: this.o.pool, consumerBudget: this.o.workerConsumerBudget, log: this.o.log });
+    const routers = await RouterGroup.open({
+      pool: this.o.pool,
+      consumerBudget: this.o.workerConsumerBudget,
+      log: this.o.log,
+    });
     const settings = roomSettingsOf(record);
     const room = new Room({
       name,
@@ -221,7 +231,14 @@ export class RoomManager implements RoomSessionFactory {
   }
 
   counts(): NodeCounts {
-    const c: NodeCounts = { rooms: this.rooms.size, clients: 0, tracksIn: 0, tracksOut: 0, routers: 0, pipedProducers: 0 };
+    const c: NodeCounts = {
+      rooms: this.rooms.size,
+      clients: 0,
+      tracksIn: 0,
+      tracksOut: 0,
+      routers: 0,
+      pipedProducers: 0,
+    };
     for (const r of this.rooms.values()) {
       const rc = r.counts();
       c.clients += rc.clients;

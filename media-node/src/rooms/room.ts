@@ -22,7 +22,13 @@ import type { ParticipantRecord, StoredRoomSettings } from "#shared/records.ts";
 import { roomSid, type RoomFields } from "#shared/livekit.ts";
 import type { Logger } from "../log.ts";
 import { canPublishSource, type Permissions } from "#shared/grants.ts";
-import { Participant, type ParticipantSink, type Profile, type PublishedTrack, type TransportDirection } from "./participant.ts";
+import {
+  Participant,
+  type ParticipantSink,
+  type Profile,
+  type PublishedTrack,
+  type TransportDirection,
+} from "./participant.ts";
 import type { RouterGroup, RoomRouter } from "./router-group.ts";
 import { Dynacast } from "./dynacast.ts";
 import { DEFAULT_CAMERA_LAYERS, layerForSize } from "./layers.ts";
@@ -34,7 +40,13 @@ import { SERVER_DATA_TRACK_ID, ServerData } from "./server-data.ts";
 /** Changes of a room other nodes serving it hear about (cascade): the notifications a local
  * participant's change sends to the others in the room. */
 export type PeerEvent = "participantJoined" | "participantLeft" | "trackPublished" | "trackUnpublished" | "trackMuted";
-const PEER_EVENTS = new Set<NotificationName>(["participantJoined", "participantLeft", "trackPublished", "trackUnpublished", "trackMuted"]);
+const PEER_EVENTS = new Set<NotificationName>([
+  "participantJoined",
+  "participantLeft",
+  "trackPublished",
+  "trackUnpublished",
+  "trackMuted",
+]);
 
 /** The cascade side of a room that spans nodes (cascade/room-cascade.ts). */
 export interface RoomPeers {
@@ -105,7 +117,8 @@ const MAX_TRANSPORTS_PER_PARTICIPANT = 4;
 const MAX_TRACKS_PER_PARTICIPANT = 16;
 
 /** The track a consumer (media or data) receives: its appData, set when it was made. */
-const trackOf = (c: types.Consumer | types.DataConsumer): string => String(c.appData.trackId ?? ("producerId" in c ? c.producerId : c.dataProducerId));
+const trackOf = (c: types.Consumer | types.DataConsumer): string =>
+  String(c.appData.trackId ?? ("producerId" in c ? c.producerId : c.dataProducerId));
 
 function fail(code: ErrorCode, message: string): never {
   throw new ProtocolError(code, message);
@@ -194,12 +207,20 @@ export class Room {
     return this.o.log;
   }
 
-  async join(identity: string, profile: Profile, permissions: Permissions, sink: ParticipantSink, signalNode: string): Promise<Participant> {
+  async join(
+    identity: string,
+    profile: Profile,
+    permissions: Permissions,
+    sink: ParticipantSink,
+    signalNode: string,
+  ): Promise<Participant> {
     if (this.closed) fail(ErrorCode.NotFound, "room is closed");
-    const router = await this.routers.admit(permissions.canSubscribe ? this.expectedTracks() : 0).catch((e: unknown) => {
-      if (this.closed) fail(ErrorCode.NotFound, "room is closed");
-      throw e;
-    });
+    const router = await this.routers
+      .admit(permissions.canSubscribe ? this.expectedTracks() : 0)
+      .catch((e: unknown) => {
+        if (this.closed) fail(ErrorCode.NotFound, "room is closed");
+        throw e;
+      });
     try {
       return this.enter(identity, profile, permissions, sink, signalNode, router);
     } catch (e) {
@@ -212,11 +233,19 @@ export class Room {
    * of every participant allowed to publish (joins come before their publishes). */
   private expectedTracks(): number {
     let n = 0;
-    for (const p of this.participants.values()) n += p.permissions.canPublish ? Math.max(2, p.mediaTrackCount) : p.mediaTrackCount;
+    for (const p of this.participants.values())
+      n += p.permissions.canPublish ? Math.max(2, p.mediaTrackCount) : p.mediaTrackCount;
     return n;
   }
 
-  private enter(identity: string, profile: Profile, permissions: Permissions, sink: ParticipantSink, signalNode: string, router: RoomRouter): Participant {
+  private enter(
+    identity: string,
+    profile: Profile,
+    permissions: Permissions,
+    sink: ParticipantSink,
+    signalNode: string,
+    router: RoomRouter,
+  ): Participant {
     if (this.closed) fail(ErrorCode.NotFound, "room is closed");
     const previous = this.participants.get(identity);
     if (previous) {
@@ -225,7 +254,8 @@ export class Room {
       previous.sink.close(CloseCode.DuplicateIdentity, "identity joined again");
     }
     const max = this.o.maxParticipants;
-    if (max > 0 && this.participants.size + this.remote.size >= max) fail(ErrorCode.Conflict, `room is full (${max} participants)`);
+    if (max > 0 && this.participants.size + this.remote.size >= max)
+      fail(ErrorCode.Conflict, `room is full (${max} participants)`);
     clearTimeout(this.emptyTimer);
     this.emptyTimer = undefined;
     const p = new Participant(identity, profile, permissions, sink, signalNode, router, this.nextSubchannel);
@@ -354,7 +384,8 @@ export class Room {
 
   /** Forgets every participant served by a node (its link closed: the node died or left). */
   dropNode(node: string): void {
-    for (const [identity, r] of [...this.remote]) if (r.node === node) this.applyRemote(node, "participantLeft", { identity, sid: r.info.sid });
+    for (const [identity, r] of [...this.remote])
+      if (r.node === node) this.applyRemote(node, "participantLeft", { identity, sid: r.info.sid });
   }
 
   private dropRemote(identity: string): void {
@@ -410,7 +441,9 @@ export class Room {
         return { iceParameters: iceParameters as unknown as Record<string, unknown> } satisfies Responses["restartIce"];
       }
       case "connectTransport":
-        await this.transport(p, req.data.transportId).connect({ dtlsParameters: req.data.dtlsParameters as types.DtlsParameters });
+        await this.transport(p, req.data.transportId).connect({
+          dtlsParameters: req.data.dtlsParameters as types.DtlsParameters,
+        });
         return EMPTY;
       case "produce":
         return this.produce(p, req.data);
@@ -449,7 +482,8 @@ export class Room {
   ): Promise<Responses["createTransport"]> {
     if (direction === "send" && !p.permissions.canPublish && !p.permissions.canPublishData)
       fail(ErrorCode.Forbidden, "token does not allow publishing");
-    if (direction === "recv" && !p.permissions.canSubscribe) fail(ErrorCode.Forbidden, "token does not allow subscribing");
+    if (direction === "recv" && !p.permissions.canSubscribe)
+      fail(ErrorCode.Forbidden, "token does not allow subscribing");
     if (p.transports.size >= MAX_TRANSPORTS_PER_PARTICIPANT) fail(ErrorCode.Conflict, "too many transports");
     const t = await p.router.router.createWebRtcTransport({
       webRtcServer: p.router.slot.webRtcServer,
@@ -478,15 +512,20 @@ export class Room {
 
   private transport(p: Participant, id: string, direction?: TransportDirection): types.WebRtcTransport {
     const t = p.transports.get(id) ?? fail(ErrorCode.NotFound, "no such transport");
-    if (direction && t.appData.direction !== direction) fail(ErrorCode.BadRequest, `transport is not a ${direction} transport`);
+    if (direction && t.appData.direction !== direction)
+      fail(ErrorCode.BadRequest, `transport is not a ${direction} transport`);
     return t;
   }
 
-  private async produce(p: Participant, d: Extract<RoomRequest, { method: "produce" }>["data"]): Promise<Responses["produce"]> {
+  private async produce(
+    p: Participant,
+    d: Extract<RoomRequest, { method: "produce" }>["data"],
+  ): Promise<Responses["produce"]> {
     if (!p.permissions.canPublish) fail(ErrorCode.Forbidden, "token does not allow publishing");
     const source = d.source ?? defaultSource(d.kind);
     if (!sourceFitsKind(source, d.kind)) fail(ErrorCode.BadRequest, `a ${d.kind} track cannot have source "${source}"`);
-    if (!canPublishSource(p.permissions, source)) fail(ErrorCode.Forbidden, `token does not allow publishing source "${source}"`);
+    if (!canPublishSource(p.permissions, source))
+      fail(ErrorCode.Forbidden, `token does not allow publishing source "${source}"`);
     this.ensureTrackSlot(p);
     if (!this.o.canAddTrack()) fail(ErrorCode.Conflict, "node track limit reached");
     const transport = this.transport(p, d.transportId, "send");
@@ -501,11 +540,16 @@ export class Room {
     this.publish(p, { info, producer });
     producer.observer.once("close", () => this.dropTrack(p, producer.id));
     if (d.kind === "audio")
-      this.speakers.add(p.router.router, producer).catch((e: unknown) => this.o.log.warn({ err: e, room: this.name }, "audio observers failed"));
+      this.speakers
+        .add(p.router.router, producer)
+        .catch((e: unknown) => this.o.log.warn({ err: e, room: this.name }, "audio observers failed"));
     return { trackId: producer.id };
   }
 
-  private async produceData(p: Participant, d: Extract<RoomRequest, { method: "produceData" }>["data"]): Promise<Responses["produceData"]> {
+  private async produceData(
+    p: Participant,
+    d: Extract<RoomRequest, { method: "produceData" }>["data"],
+  ): Promise<Responses["produceData"]> {
     if (!p.permissions.canPublishData) fail(ErrorCode.Forbidden, "token does not allow publishing data");
     this.ensureTrackSlot(p);
     const transport = this.transport(p, d.transportId, "send");
@@ -521,7 +565,8 @@ export class Room {
   }
 
   private ensureTrackSlot(p: Participant): void {
-    if (p.tracks.size >= MAX_TRACKS_PER_PARTICIPANT) fail(ErrorCode.Conflict, `a participant may publish at most ${MAX_TRACKS_PER_PARTICIPANT} tracks`);
+    if (p.tracks.size >= MAX_TRACKS_PER_PARTICIPANT)
+      fail(ErrorCode.Conflict, `a participant may publish at most ${MAX_TRACKS_PER_PARTICIPANT} tracks`);
   }
 
   private publish(p: Participant, track: PublishedTrack): void {
@@ -579,7 +624,10 @@ export class Room {
   }
 
   /** A media track to consume: published here, or on another node of the room (cascade). */
-  private mediaSource(p: Participant, trackId: string): { identity: string; locate: () => Promise<{ router: RoomRouter; producerId: string }> } {
+  private mediaSource(
+    p: Participant,
+    trackId: string,
+  ): { identity: string; locate: () => Promise<{ router: RoomRouter; producerId: string }> } {
     const far = this.remoteTracks.get(trackId);
     if (far && this.peers) {
       if (!p.permissions.canSubscribe) fail(ErrorCode.Forbidden, "token does not allow subscribing");
@@ -600,13 +648,23 @@ export class Room {
     const consumer = await this.subscribing(p, trackId, async () => {
       const at = await source.locate();
       const producerId = await this.pipedTo(p, at.router, "producer", at.producerId);
-      if (!p.router.router.canConsume({ producerId, rtpCapabilities })) fail(ErrorCode.BadRequest, "your RTP capabilities cannot receive this track");
-      return transport.consume({ producerId, rtpCapabilities, paused: true, appData: { trackId, clientPaused: true, hidden: false } });
+      if (!p.router.router.canConsume({ producerId, rtpCapabilities }))
+        fail(ErrorCode.BadRequest, "your RTP capabilities cannot receive this track");
+      return transport.consume({
+        producerId,
+        rtpCapabilities,
+        paused: true,
+        appData: { trackId, clientPaused: true, hidden: false },
+      });
     });
     p.consumers.set(consumer.id, consumer);
     this.dynacast.add(trackId, consumer);
     consumer.on("layerschange", (layers) =>
-      p.sink.notify("layersChanged", { trackId, spatialLayer: layers?.spatialLayer ?? null, temporalLayer: layers?.temporalLayer ?? null }),
+      p.sink.notify("layersChanged", {
+        trackId,
+        spatialLayer: layers?.spatialLayer ?? null,
+        temporalLayer: layers?.temporalLayer ?? null,
+      }),
     );
     this.routers.countConsumer(p.router, consumer);
     consumer.observer.once("close", () => p.consumers.delete(consumer.id));
@@ -622,18 +680,28 @@ export class Room {
   }
 
   private async consumeData(p: Participant, trackId: string): Promise<Responses["consumeData"]> {
-    if (this.remoteTracks.has(trackId)) fail(ErrorCode.NotFound, "data tracks of participants on other nodes are not relayed (yet)");
+    if (this.remoteTracks.has(trackId))
+      fail(ErrorCode.NotFound, "data tracks of participants on other nodes are not relayed (yet)");
     // The server data track: the producer on the participant's own router, filtered to its subchannel.
     const server = trackId === SERVER_DATA_TRACK_ID;
     if (server && !p.permissions.canSubscribe) fail(ErrorCode.Forbidden, "token does not allow subscribing");
     const { owner, track } = server ? { owner: undefined, track: undefined } : this.remoteTrack(p, trackId);
-    const dataProducer = server ? undefined : (track?.dataProducer ?? fail(ErrorCode.BadRequest, "media track: use consume"));
+    const dataProducer = server
+      ? undefined
+      : (track?.dataProducer ?? fail(ErrorCode.BadRequest, "media track: use consume"));
     const transport = p.recvTransport() ?? fail(ErrorCode.BadRequest, "create a recv transport before consumeData");
     if (!transport.sctpParameters) fail(ErrorCode.BadRequest, "recv transport was created without enableSctp");
     const dc = await this.subscribing(p, trackId, async () =>
       owner && dataProducer
-        ? transport.consumeData({ dataProducerId: await this.pipedTo(p, owner.router, "dataProducer", dataProducer.id), appData: { trackId } })
-        : transport.consumeData({ dataProducerId: (await this.serverData.on(p.router.router)).id, subchannels: [p.dataSubchannel], appData: { trackId } }),
+        ? transport.consumeData({
+            dataProducerId: await this.pipedTo(p, owner.router, "dataProducer", dataProducer.id),
+            appData: { trackId },
+          })
+        : transport.consumeData({
+            dataProducerId: (await this.serverData.on(p.router.router)).id,
+            subchannels: [p.dataSubchannel],
+            appData: { trackId },
+          }),
     );
     p.dataConsumers.set(dc.id, dc);
     dc.observer.once("close", () => p.dataConsumers.delete(dc.id));
@@ -650,7 +718,11 @@ export class Room {
 
   /** Runs a subscription of `p` to a track, refusing a second one while the first exists or is
    * being made (its awaits would otherwise let two through). */
-  private async subscribing<T extends { closed: boolean; close(): void }>(p: Participant, trackId: string, make: () => Promise<T>): Promise<T> {
+  private async subscribing<T extends { closed: boolean; close(): void }>(
+    p: Participant,
+    trackId: string,
+    make: () => Promise<T>,
+  ): Promise<T> {
     const held = (c: { appData: Record<string, unknown> }) => c.appData.trackId === trackId;
     if (p.subscribing.has(trackId) || [...p.consumers.values()].some(held) || [...p.dataConsumers.values()].some(held))
       fail(ErrorCode.Conflict, "already subscribed to this track");
@@ -668,12 +740,18 @@ export class Room {
   }
 
   /** The id on `p`'s router of a producer of router `from`, piping it there on first use. */
-  private async pipedTo(p: Participant, from: RoomRouter, kind: "producer" | "dataProducer", id: string): Promise<string> {
+  private async pipedTo(
+    p: Participant,
+    from: RoomRouter,
+    kind: "producer" | "dataProducer",
+    id: string,
+  ): Promise<string> {
     try {
       return await this.routers.producerOn(kind, id, from, p.router);
     } catch (e) {
       // The producer (or a router) closed while piping: the track is gone.
-      if (e instanceof Error && (e.name === "NotFoundError" || e.name === "InvalidStateError")) fail(ErrorCode.NotFound, "no such track");
+      if (e instanceof Error && (e.name === "NotFoundError" || e.name === "InvalidStateError"))
+        fail(ErrorCode.NotFound, "no such track");
       throw e;
     }
   }
@@ -690,13 +768,20 @@ export class Room {
     return fail(ErrorCode.NotFound, "not subscribed to this track");
   }
 
-  private async setPreferredLayers(p: Participant, d: Extract<RoomRequest, { method: "setPreferredLayers" }>["data"]): Promise<Empty> {
+  private async setPreferredLayers(
+    p: Participant,
+    d: Extract<RoomRequest, { method: "setPreferredLayers" }>["data"],
+  ): Promise<Empty> {
     const c = this.subscription(p, d.trackId);
     if (c.kind !== "video") fail(ErrorCode.BadRequest, "layers are for video tracks");
     if (c.type === "simulcast") {
       const max = (this.tracks.get(d.trackId)?.track.info.layers?.length ?? 1) - 1;
-      if (d.spatialLayer > max) fail(ErrorCode.BadRequest, `spatialLayer ${d.spatialLayer} out of range: the track has layers 0..${max}`);
-      await c.setPreferredLayers({ spatialLayer: d.spatialLayer, ...(d.temporalLayer !== undefined ? { temporalLayer: d.temporalLayer } : {}) });
+      if (d.spatialLayer > max)
+        fail(ErrorCode.BadRequest, `spatialLayer ${d.spatialLayer} out of range: the track has layers 0..${max}`);
+      await c.setPreferredLayers({
+        spatialLayer: d.spatialLayer,
+        ...(d.temporalLayer !== undefined ? { temporalLayer: d.temporalLayer } : {}),
+      });
     } else if (d.spatialLayer > 0) fail(ErrorCode.BadRequest, "the track is not simulcast: only spatialLayer 0");
     if (d.priority !== undefined) await c.setPriority(d.priority);
     c.appData.explicitLayers = true; // from now on adaptive reports only pause and resume it
@@ -704,7 +789,10 @@ export class Room {
     return EMPTY;
   }
 
-  private async updateTrackSettings(p: Participant, d: Extract<RoomRequest, { method: "updateTrackSettings" }>["data"]): Promise<Empty> {
+  private async updateTrackSettings(
+    p: Participant,
+    d: Extract<RoomRequest, { method: "updateTrackSettings" }>["data"],
+  ): Promise<Empty> {
     const c = this.subscription(p, d.trackId);
     c.appData.hidden = !d.visible;
     if (d.visible && c.type === "simulcast" && c.appData.explicitLayers !== true) {
@@ -729,7 +817,9 @@ export class Room {
       }
       case "mutePublishedTrack": {
         const p = this.member(op.identity);
-        const t = p.tracks.get(op.trackSid) ?? fail(ErrorCode.NotFound, `participant ${op.identity} has no track ${op.trackSid}`);
+        const t =
+          p.tracks.get(op.trackSid) ??
+          fail(ErrorCode.NotFound, `participant ${op.identity} has no track ${op.trackSid}`);
         if (!t.producer) fail(ErrorCode.BadRequest, "data tracks cannot be muted");
         await this.setMuted(p, op.trackSid, op.muted);
         // The publisher is told too (setMuted tells the others): its client pauses its sender.
@@ -742,7 +832,9 @@ export class Room {
         if (op.metadata !== undefined) p.metadata = op.metadata;
         if (op.attributes !== undefined) {
           const a = { ...p.attributes };
-          for (const [k, v] of Object.entries(op.attributes)) if (v === "") delete a[k]; else a[k] = v;
+          for (const [k, v] of Object.entries(op.attributes))
+            if (v === "") delete a[k];
+            else a[k] = v;
           p.attributes = a;
         }
         if (op.permission !== undefined) this.setPermissions(p, op.permission);
@@ -758,15 +850,19 @@ export class Room {
           if (op.subscribe) {
             // Consumers are the client's to create: it is told (again) that the track is there.
             const found = this.tracks.get(sid);
-            if (found && found.owner !== p && p.permissions.canSubscribe) p.sink.notify("trackPublished", { identity: found.owner.identity, track: found.track.info });
+            if (found && found.owner !== p && p.permissions.canSubscribe)
+              p.sink.notify("trackPublished", { identity: found.owner.identity, track: found.track.info });
           } else {
-            for (const c of [...p.consumers.values(), ...p.dataConsumers.values()]) if (trackOf(c) === sid) this.dropConsumer(p, c);
+            for (const c of [...p.consumers.values(), ...p.dataConsumers.values()])
+              if (trackOf(c) === sid) this.dropConsumer(p, c);
           }
         }
         return {};
       }
       case "sendData": {
-        const to = op.destinationIdentities?.length ? op.destinationIdentities.flatMap((id) => this.participants.get(id)?.dataSubchannel ?? []) : undefined;
+        const to = op.destinationIdentities?.length
+          ? op.destinationIdentities.flatMap((id) => this.participants.get(id)?.dataSubchannel ?? [])
+          : undefined;
         if (to?.length === 0) return {}; // none of the named identities is here
         await this.serverData.send(JSON.stringify({ ...(op.topic ? { topic: op.topic } : {}), data: op.data }), to);
         return {};
@@ -797,7 +893,9 @@ export class Room {
   }
 
   private member(identity: string): Participant {
-    return this.participants.get(identity) ?? fail(ErrorCode.NotFound, `participant ${identity} is not in room ${this.name}`);
+    return (
+      this.participants.get(identity) ?? fail(ErrorCode.NotFound, `participant ${identity} is not in room ${this.name}`)
+    );
   }
 
   /** New permissions take effect at once: tracks the participant may no longer publish are
@@ -843,7 +941,8 @@ export class Room {
     // A hidden participant (LiveKit: recorders, agents) is never announced, nor is anything it does.
     if (from.permissions.hidden) return;
     let frame: string | undefined; // encoded once, for the first recipient
-    for (const other of this.participants.values()) if (other !== from) other.sink.notifyEncoded((frame ??= encodeNotification(name, data)));
+    for (const other of this.participants.values())
+      if (other !== from) other.sink.notifyEncoded((frame ??= encodeNotification(name, data)));
     if (this.peers && PEER_EVENTS.has(name)) this.peers.local(name as PeerEvent, data as NotificationData<PeerEvent>);
   }
 
@@ -872,7 +971,7 @@ export class Room {
 /** A video track's layer sizes: what the client declared when it matches the producer's encodings,
  * else (an older client) the default camera ladder cut to the encodings it sends. */
 function trackLayers(declared: TrackInfo["layers"], producer: types.Producer): NonNullable<TrackInfo["layers"]> {
-  const n = producer.type === "simulcast" ? producer.rtpParameters.encodings?.length ?? 1 : 1;
+  const n = producer.type === "simulcast" ? (producer.rtpParameters.encodings?.length ?? 1) : 1;
   if (declared && declared.length === n) return declared;
   return DEFAULT_CAMERA_LAYERS.slice(-n);
 }

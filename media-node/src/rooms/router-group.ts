@@ -116,7 +116,11 @@ export class RouterGroup {
       // Closed by us (release, close) it is already out of the list; otherwise the worker died.
       if (i >= 0 && !this.closed) this.onRouterLost(r);
     });
-    if (this.routers.length > 1) this.o.log.info({ router: router.id, worker: slot.index, routers: this.routers.length }, "room spans another worker");
+    if (this.routers.length > 1)
+      this.o.log.info(
+        { router: router.id, worker: slot.index, routers: this.routers.length },
+        "room spans another worker",
+      );
     return r;
   }
 
@@ -159,7 +163,11 @@ export class RouterGroup {
   private async pipe(kind: PipeKind, id: string, from: RoomRouter, to: RoomRouter, key: string): Promise<string> {
     // keepId false: two routers of a room may share a worker (one worker, or after a respawn), where
     // mediasoup refuses a second producer with the same id.
-    const res = await from.router.pipeToRouter({ ...(kind === "producer" ? { producerId: id } : { dataProducerId: id }), router: to.router, keepId: false });
+    const res = await from.router.pipeToRouter({
+      ...(kind === "producer" ? { producerId: id } : { dataProducerId: id }),
+      router: to.router,
+      keepId: false,
+    });
     // The piped copy closes with its source (mediasoup links them) or with either router.
     const forget = () => this.pipes.delete(key);
     if (res.pipeConsumer && res.pipeProducer) {

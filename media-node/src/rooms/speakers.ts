@@ -57,7 +57,10 @@ export class RoomSpeakers {
     try {
       const { active, levels } = await o;
       if (producer.closed || active.closed) return;
-      await Promise.all([active.addProducer({ producerId: producer.id }), levels.addProducer({ producerId: producer.id })]);
+      await Promise.all([
+        active.addProducer({ producerId: producer.id }),
+        levels.addProducer({ producerId: producer.id }),
+      ]);
     } catch (e) {
       // The room (its router) or the producer closed meanwhile: nothing left to observe.
       if (router.closed || producer.closed) return;
@@ -67,14 +70,20 @@ export class RoomSpeakers {
 
   private async open(router: types.Router): Promise<Observers> {
     const active = await router.createActiveSpeakerObserver({ interval: ACTIVE_SPEAKER_INTERVAL_MS });
-    const levels = await router.createAudioLevelObserver({ interval: LEVELS_INTERVAL_MS, maxEntries: LEVELS_MAX_ENTRIES, threshold: LEVELS_THRESHOLD_DBOV });
+    const levels = await router.createAudioLevelObserver({
+      interval: LEVELS_INTERVAL_MS,
+      maxEntries: LEVELS_MAX_ENTRIES,
+      threshold: LEVELS_THRESHOLD_DBOV,
+    });
     active.on("dominantspeaker", ({ producer }) => {
       const identity = identityOf(producer);
       if (identity === this.lastActive) return; // another router may report the same speaker
       this.lastActive = identity;
       this.on.activeSpeaker(identity);
     });
-    levels.on("volumes", (volumes) => this.on.levels(volumes.map((v) => ({ identity: identityOf(v.producer), level: dbovToLevel(v.volume) }))));
+    levels.on("volumes", (volumes) =>
+      this.on.levels(volumes.map((v) => ({ identity: identityOf(v.producer), level: dbovToLevel(v.volume) }))),
+    );
     levels.on("silence", () => this.on.levels([]));
     return { active, levels };
   }

@@ -90,7 +90,8 @@ export class WorkerPool {
     let best: WorkerSlot | undefined;
     for (const s of this.slots) {
       if (s.worker.closed || exclude.has(s)) continue;
-      if (!best || s.consumers < best.consumers || (s.consumers === best.consumers && s.routers < best.routers)) best = s;
+      if (!best || s.consumers < best.consumers || (s.consumers === best.consumers && s.routers < best.routers))
+        best = s;
     }
     return best;
   }

@@ -47,7 +47,10 @@ export async function openRelay(
   onFrame: (frame: string) => void,
   hostRegistered: (host: string) => Promise<boolean | undefined>,
 ): Promise<BridgeSession> {
-  const session = bridge.open(t.host, { assertion: t.assertion, ...(t.remoteAddress ? { remoteAddress: t.remoteAddress.slice(0, 256) } : {}) });
+  const session = bridge.open(t.host, {
+    assertion: t.assertion,
+    ...(t.remoteAddress ? { remoteAddress: t.remoteAddress.slice(0, 256) } : {}),
+  });
   session.on("message", onFrame);
   session.send(first);
   const opened = new Promise<BridgeSession>((resolve, reject) => {
@@ -59,7 +62,8 @@ export async function openRelay(
     });
   });
   void hostRegistered(t.host).then((registered) => {
-    if (registered === false && session.state === "connecting") session.close(BridgeCloseCode.WrongNode, `node ${t.host} is not registered`);
+    if (registered === false && session.state === "connecting")
+      session.close(BridgeCloseCode.WrongNode, `node ${t.host} is not registered`);
   });
   return opened;
 }

@@ -101,7 +101,14 @@ export class ResumeRegistry {
 
   /** A session joined on this node: resumable from now on. */
   register(sid: string, session: RoomSession, sink: SessionSink, holder: SessionHolder): ResumeInfo {
-    const e: Entry = { secretHash: Buffer.alloc(0), session, sink, holder, joinedAt: Date.now(), graceTimer: undefined };
+    const e: Entry = {
+      secretHash: Buffer.alloc(0),
+      session,
+      sink,
+      holder,
+      joinedAt: Date.now(),
+      graceTimer: undefined,
+    };
     sink.onParkedEnd = (why) => this.end(sid, why);
     this.entries.set(sid, e);
     return this.issue(sid, e);
@@ -127,7 +134,10 @@ export class ResumeRegistry {
 
   /** `resume`: the session of a valid token, now held by `holder` (its previous connection, if
    * still there, is detached). Unknown, expired and forged tokens get the same answer. */
-  take(token: string, holder: SessionHolder): { session: RoomSession; sink: SessionSink; joinedAt: number; resume: ResumeInfo } {
+  take(
+    token: string,
+    holder: SessionHolder,
+  ): { session: RoomSession; sink: SessionSink; joinedAt: number; resume: ResumeInfo } {
     const dot = token.indexOf(".");
     const sid = token.slice(0, dot);
     const e = dot > 0 ? this.entries.get(sid) : undefined;

@@ -110,7 +110,8 @@ function toErrorInfo(e: unknown): ErrorInfo {
   // mediasoup rejects malformed parameters with TypeError (ortc validation): the caller's fault.
   if (e instanceof TypeError) return { code: ErrorCode.BadRequest, message: e.message };
   if (e instanceof Error && e.name === "UnsupportedError") return { code: ErrorCode.BadRequest, message: e.message };
-  if (e instanceof Error && (e.name === "InvalidStateError" || e.name === "WorkerClosedError")) return { code: ErrorCode.Conflict, message: e.message };
+  if (e instanceof Error && (e.name === "InvalidStateError" || e.name === "WorkerClosedError"))
+    return { code: ErrorCode.Conflict, message: e.message };
   return { code: ErrorCode.Internal, message: "internal error" };
 }
 
@@ -125,7 +126,8 @@ async function verify(token: string | undefined, keys: ApiKeys, requireMediaClai
   try {
     return await verifyToken(token, keys, requireMediaClaim ? "media" : "any");
   } catch (e) {
-    if (e instanceof TokenError) throw new ProtocolError(e.reason === "wrong_kind" ? ErrorCode.Forbidden : ErrorCode.Unauthorized, e.message);
+    if (e instanceof TokenError)
+      throw new ProtocolError(e.reason === "wrong_kind" ? ErrorCode.Forbidden : ErrorCode.Unauthorized, e.message);
     throw e;
   }
 }
@@ -180,7 +182,13 @@ class Connection implements ParticipantSink, SessionHolder {
   /** Called once, when the connection joined or ended (the server's count of pending sockets). */
   onSettled: (() => void) | undefined;
 
-  constructor(t: SignalTransport, credential: Connection["credential"], o: SignalingOptions, remoteAddress?: string, admission?: Admission) {
+  constructor(
+    t: SignalTransport,
+    credential: Connection["credential"],
+    o: SignalingOptions,
+    remoteAddress?: string,
+    admission?: Admission,
+  ) {
     this.t = t;
     this.admission = admission;
     this.o = o;
@@ -263,9 +271,16 @@ class Connection implements ParticipantSink, SessionHolder {
     // small budget of its own.
     const allowed = (this.authenticated ? this.bucket : this.unauthBucket).take(now);
     const size = typeof data === "string" ? Buffer.byteLength(data) : data.length;
-    if (isBinary) return this.drop("binary", now, () => ({ id: null, error: { code: ErrorCode.BadRequest, message: "binary frames are not part of the protocol" } }));
+    if (isBinary)
+      return this.drop("binary", now, () => ({
+        id: null,
+        error: { code: ErrorCode.BadRequest, message: "binary frames are not part of the protocol" },
+      }));
     if (size > MAX_MESSAGE_BYTES)
-      return this.drop("oversized", now, () => ({ id: null, error: { code: ErrorCode.BadRequest, message: `message larger than ${MAX_MESSAGE_BYTES} bytes` } }));
+      return this.drop("oversized", now, () => ({
+        id: null,
+        error: { code: ErrorCode.BadRequest, message: `message larger than ${MAX_MESSAGE_BYTES} bytes` },
+      }));
     const text = typeof data === "string" ? data : data.toString("utf8");
     // Relayed: the hosting node parses and answers; parsing here too would only add latency. A
     // frame that may carry a token (a second join) is answered here: tokens stay off the bus.
@@ -279,7 +294,10 @@ class Connection implements ParticipantSink, SessionHolder {
       return this.drop(this.authenticated ? "rate_limited" : "unauthenticated", now, () => {
         // Parsed only to name the request in the reply, and only while there are replies to give.
         const parsed = parseRequest(text);
-        return { id: parsed.ok ? parsed.request.id : parsed.id, error: { code: ErrorCode.RateLimited, message: "too many messages; slow down" } };
+        return {
+          id: parsed.ok ? parsed.request.id : parsed.id,
+          error: { code: ErrorCode.RateLimited, message: "too many messages; slow down" },
+        };
       });
     }
     const parsed = parseRequest(text);
@@ -289,7 +307,10 @@ class Connection implements ParticipantSink, SessionHolder {
     if (req.method === "join") return void this.join(req.id, req.data);
     if (req.method === "resume") return void this.resume(req.id, req.data);
     if (this.state !== "joined" || !this.session)
-      return this.drop("unauthenticated", now, () => ({ id: req.id, error: { code: ErrorCode.BadRequest, message: "send join first" } }));
+      return this.drop("unauthenticated", now, () => ({
+        id: req.id,
+        error: { code: ErrorCode.BadRequest, message: "send join first" },
+      }));
     if (req.method === "leave") {
       this.reply(req.id, {});
       return this.close(CloseCode.Normal, "left");
@@ -297,7 +318,10 @@ class Connection implements ParticipantSink, SessionHolder {
     void this.forward(this.session, req);
   }
 
-  private async forward(session: RoomSession, req: Exclude<Request, { method: "join" | "leave" | "resume" }>): Promise<void> {
+  private async forward(
+    session: RoomSession,
+    req: Exclude<Request, { method: "join" | "leave" | "resume" }>,
+  ): Promise<void> {
     try {
       this.reply(req.id, await session.request(req));
     } catch (e) {
@@ -311,8 +335,14 @@ class Connection implements ParticipantSink, SessionHolder {
     if (this.state !== "new") return this.replyError(id, { code: ErrorCode.Conflict, message: "already joined" });
     this.state = "joining";
     try {
-      const claims = "claims" in this.credential ? this.credential.claims : await verify(this.credential.token ?? data.token, this.o.apiKeys, this.o.requireMediaClaim);
-      const params = { ...joinParamsFromClaims(claims, data.room, this.o.requireMediaClaim), signalNode: this.t.signalNode };
+      const claims =
+        "claims" in this.credential
+          ? this.credential.claims
+          : await verify(this.credential.token ?? data.token, this.o.apiKeys, this.o.requireMediaClaim);
+      const params = {
+        ...joinParamsFromClaims(claims, data.room, this.o.requireMediaClaim),
+        signalNode: this.t.signalNode,
+      };
       // Authenticated: finding the room's node is not the client's delay.
       clearTimeout(this.authTimer);
       this.log = this.log.child({ room: params.room, identity: params.identity });
@@ -349,7 +379,8 @@ class Connection implements ParticipantSink, SessionHolder {
     const registry = this.o.resumable;
     let taken: ReturnType<ResumeRegistry["take"]>;
     try {
-      if (!registry || this.t.signalNode !== this.o.nodeId) throw new ProtocolError(ErrorCode.NotFound, "no such session to resume: join again");
+      if (!registry || this.t.signalNode !== this.o.nodeId)
+        throw new ProtocolError(ErrorCode.NotFound, "no such session to resume: join again");
       taken = registry.take(data.token, this);
     } catch (e) {
       const info = toErrorInfo(e);
@@ -377,10 +408,13 @@ class Connection implements ParticipantSink, SessionHolder {
   private startAgeTimer(joinedAt: number): void {
     // The hosting end enforces the age (a relayed client's signal node just follows the close).
     if (this.o.maxSessionAgeMs > 0)
-      this.ageTimer = setTimeout(() => {
-        this.notify("reconnect", { reason: "session_expired" });
-        this.close(CloseCode.SessionExpired, "session reached the maximum age; rejoin");
-      }, Math.max(0, joinedAt + this.o.maxSessionAgeMs - Date.now()));
+      this.ageTimer = setTimeout(
+        () => {
+          this.notify("reconnect", { reason: "session_expired" });
+          this.close(CloseCode.SessionExpired, "session reached the maximum age; rejoin");
+        },
+        Math.max(0, joinedAt + this.o.maxSessionAgeMs - Date.now()),
+      );
   }
 
   private async joinLocal(id: number, params: JoinParams): Promise<void> {
@@ -403,13 +437,21 @@ class Connection implements ParticipantSink, SessionHolder {
   /** The hosting node answers the join (and everything after it) itself. */
   private async joinRelayed(host: string, claims: TokenClaims, joinFrame: string): Promise<void> {
     const refuseIfDraining = () => {
-      if (this.o.draining()) throw new ProtocolError(ErrorCode.Draining, "signal node is draining: rejoin through the control plane");
+      if (this.o.draining())
+        throw new ProtocolError(ErrorCode.Draining, "signal node is draining: rejoin through the control plane");
     };
     refuseIfDraining();
     const bridge = this.o.bridge();
-    if (!bridge) throw new ProtocolError(ErrorCode.WrongNode, `room is hosted on node ${host}; this node has no bridge to it`);
+    if (!bridge)
+      throw new ProtocolError(ErrorCode.WrongNode, `room is hosted on node ${host}; this node has no bridge to it`);
     const toClient = (f: string) => this.send(f);
-    const relay = await openRelay(bridge, { host, assertion: encodeAssertion(claims), remoteAddress: this.remoteAddress }, joinFrame, toClient, this.o.hostRegistered);
+    const relay = await openRelay(
+      bridge,
+      { host, assertion: encodeAssertion(claims), remoteAddress: this.remoteAddress },
+      joinFrame,
+      toClient,
+      this.o.hostRegistered,
+    );
     if (this.state !== "joining") return relay.close(); // socket closed while the host accepted
     try {
       refuseIfDraining(); // the drain began while the host accepted: handOffRelayed() did not see it
@@ -428,7 +470,13 @@ class Connection implements ParticipantSink, SessionHolder {
     this.state = "joined";
     this.settle();
     this.o.metrics.joins.inc({ result });
-    this.log.info(result === "ok" ? "participant joined" : result === "resumed" ? "participant resumed its session" : "participant joined through the bridge");
+    this.log.info(
+      result === "ok"
+        ? "participant joined"
+        : result === "resumed"
+          ? "participant resumed its session"
+          : "participant joined through the bridge",
+    );
   }
 
   /** A relayed client needs only a new signal path, not a new room: tells it to reconnect (the
@@ -559,11 +607,18 @@ export class SignalingServer {
       const a = decodeAssertion(session.init.assertion);
       if ("error" in a) throw new ProtocolError(ErrorCode.Unauthorized, a.error);
       claims = a.claims;
-      admission = await this.o.sessions.check({ ...joinParamsFromClaims(claims, undefined, this.o.requireMediaClaim), signalNode: session.peerNodeId });
+      admission = await this.o.sessions.check({
+        ...joinParamsFromClaims(claims, undefined, this.o.requireMediaClaim),
+        signalNode: session.peerNodeId,
+      });
     } catch (e) {
       const info = toErrorInfo(e);
       const code =
-        info.code === ErrorCode.WrongNode ? BridgeCloseCode.WrongNode : info.code === ErrorCode.Draining ? BridgeCloseCode.Draining : BridgeCloseCode.Refused;
+        info.code === ErrorCode.WrongNode
+          ? BridgeCloseCode.WrongNode
+          : info.code === ErrorCode.Draining
+            ? BridgeCloseCode.Draining
+            : BridgeCloseCode.Refused;
       this.o.log.info({ code: info.code, reason: info.message, from: session.peerNodeId }, "bridged session refused");
       return session.close(code, info.message);
     }
@@ -591,7 +646,9 @@ export class SignalingServer {
     const closing: Promise<unknown>[] = [];
     for (const [ws, { conn }] of this.sockets) {
       if (!conn.handOff()) continue;
-      closing.push(new Promise((resolve) => (ws.readyState === ws.CLOSED ? resolve(undefined) : ws.once("close", resolve))));
+      closing.push(
+        new Promise((resolve) => (ws.readyState === ws.CLOSED ? resolve(undefined) : ws.once("close", resolve))),
+      );
     }
     if (closing.length > 0) {
       const timeout = new Promise((resolve) => setTimeout(resolve, timeoutMs).unref());

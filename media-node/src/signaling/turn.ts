@@ -13,14 +13,23 @@ export interface TurnConfig {
 }
 
 /** Pure: the TURN REST credentials of `user`, valid until now + ttl. */
-export function turnCredentials(secret: string, user: string, ttlSec: number, nowMs = Date.now()): { username: string; credential: string } {
+export function turnCredentials(
+  secret: string,
+  user: string,
+  ttlSec: number,
+  nowMs = Date.now(),
+): { username: string; credential: string } {
   const username = `${Math.floor(nowMs / 1000) + ttlSec}:${user}`;
   return { username, credential: createHmac("sha1", secret).update(username).digest("base64") };
 }
 
 /** Pure: the join response's `iceServers` for a participant (its sid names it to the TURN server:
  * no user-chosen string, and no identity in the TURN server's logs). */
-export function iceServersFor(turn: TurnConfig | undefined, participantSid: string, nowMs = Date.now()): IceServer[] | undefined {
+export function iceServersFor(
+  turn: TurnConfig | undefined,
+  participantSid: string,
+  nowMs = Date.now(),
+): IceServer[] | undefined {
   if (!turn || turn.urls.length === 0) return undefined;
   return [{ urls: turn.urls, ...turnCredentials(turn.secret, participantSid, turn.ttlSec, nowMs) }];
 }

@@ -50,13 +50,22 @@ interface Lane {
 }
 
 export class WebhookNotifier {
-  private readonly o: Required<Omit<WebhookNotifierOptions, "apiKey" | "apiSecret" | "urls" | "counters" | "log">> & WebhookNotifierOptions;
+  private readonly o: Required<Omit<WebhookNotifierOptions, "apiKey" | "apiSecret" | "urls" | "counters" | "log">> &
+    WebhookNotifierOptions;
   private readonly lanes = new Map<string, Lane>();
   private queued = 0;
   private readonly stop = new AbortController();
 
   constructor(o: WebhookNotifierOptions) {
-    this.o = { maxPerLane: 200, maxQueued: 10_000, retries: 4, baseDelayMs: 1_000, maxDelayMs: 30_000, requestTimeoutMs: 10_000, ...o };
+    this.o = {
+      maxPerLane: 200,
+      maxQueued: 10_000,
+      retries: 4,
+      baseDelayMs: 1_000,
+      maxDelayMs: 30_000,
+      requestTimeoutMs: 10_000,
+      ...o,
+    };
   }
 
   /** Queues the event for every URL; returns at once. */
@@ -100,7 +109,13 @@ export class WebhookNotifier {
       let retryAfter: string | null = null;
       let again = true;
       try {
-        const token = await mintToken({ apiKey: this.o.apiKey, apiSecret: this.o.apiSecret, video: {}, sha256, ttlSeconds: 300 });
+        const token = await mintToken({
+          apiKey: this.o.apiKey,
+          apiSecret: this.o.apiSecret,
+          video: {},
+          sha256,
+          ttlSeconds: 300,
+        });
         const res = await fetch(url, {
           method: "POST",
           headers: { "content-type": "application/webhook+json", authorization: token },

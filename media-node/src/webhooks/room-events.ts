@@ -10,7 +10,11 @@ import type { WebhookNotifier } from "./notifier.ts";
 
 export const eventId = (): string => `EV_${randomBytes(9).toString("base64url")}`;
 
-function event(name: string, room: Room, extra: { participant?: ParticipantRecord; track?: TrackRecord } = {}): WebhookEvent {
+function event(
+  name: string,
+  room: Room,
+  extra: { participant?: ParticipantRecord; track?: TrackRecord } = {},
+): WebhookEvent {
   return new WebhookEvent({
     event: name,
     id: eventId(),
@@ -34,6 +38,7 @@ export function withWebhooks(base: RoomObserver, notifier: WebhookNotifier): Roo
     participantJoined: (room, participant) => send(room, event("participant_joined", room, { participant })),
     participantDeparted: (room, participant) => send(room, event("participant_left", room, { participant })),
     trackPublished: (room, participant, track) => send(room, event("track_published", room, { participant, track })),
-    trackUnpublished: (room, participant, track) => send(room, event("track_unpublished", room, { participant, track })),
+    trackUnpublished: (room, participant, track) =>
+      send(room, event("track_unpublished", room, { participant, track })),
   };
 }
