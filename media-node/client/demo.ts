@@ -1,11 +1,12 @@
 // The demo page's script (bundled as /client.js): join a room with a media token, publish
 // camera + mic, show everyone else, rejoin when the node asks or the connection drops.
-// URL: /demo[?url=ws://…/rtc][&publish=0|audio][&data=1][&simulcast=0][&dynacast=0]#token=… — the
+// URL: /demo[?url=ws://…/rtc][&publish=0|audio][&data=1][&simulcast=0][&dynacast=0][&codec=h264|vp9]#token=… — the
 // token goes in the fragment, which browsers never send to a server (a query would end up in
 // proxies' logs); publish=audio: microphone only; simulcast=0: one camera encoding; dynacast=0:
-// every encoding stays on whatever the node says; relay=1: media only through the node's TURN servers.
+// every encoding stays on whatever the node says; codec: the camera's video codec (default vp8); relay=1: media only through the node's TURN servers.
 // State is on `window.meridian` so tests can drive and inspect the page.
 import { MeridianClient } from "./meridian-client.ts";
+import type { VideoCodec } from "./simulcast.ts";
 import { joinedStatus, showCall, type CallState } from "./call-view.ts";
 import { addTileStyles, showLocal } from "./tiles.ts";
 import { wireControls } from "./controls.ts";
@@ -71,11 +72,13 @@ async function join(url: string, token: string): Promise<void> {
   wire(client);
   status(joinedStatus(client));
   const publish = params.get("publish");
+  const codec = videoCodecParam(params.get("codec"));
   if (publish !== "0" && client.joined.permissions.canPublish) {
     const local = await client.publishMedia({
       audio: true,
       video: publish !== "audio",
       simulcast: params.get("simulcast") !== "0",
+      ...(codec ? { videoCodec: codec } : {}),
     });
     showLocal($<HTMLVideoElement>("local"), local, client.joined.participant.identity);
     state.publishedAt = performance.now();
@@ -92,6 +95,13 @@ async function join(url: string, token: string): Promise<void> {
     const dp = await client.publishData("chat");
     state.sendData = (text) => dp.send(text);
   }
+}
+
+/** The `codec` query parameter; anything else is refused rather than silently sent as VP8. */
+function videoCodecParam(v: string | null): VideoCodec | undefined {
+  if (v === null || v === "") return undefined;
+  if (v === "vp8" || v === "h264" || v === "vp9") return v;
+  throw new Error(`unknown codec ${v} (vp8, h264 or vp9)`);
 }
 
 function start(): void {

@@ -22,9 +22,11 @@ import {
   CAMERA_CAPTURE,
   cameraEncodings,
   encodingLayers,
+  pickVideoCodec,
   SCREEN_ENCODINGS,
   START_BITRATE_KBPS,
   type Simulcast,
+  type VideoCodec,
 } from "./simulcast.ts";
 import { TrackViews } from "./track-views.ts";
 
@@ -121,6 +123,8 @@ export interface PublishOptions {
   screen?: boolean;
   /** Camera video: simulcast on (default), off, or these encodings. */
   simulcast?: Simulcast;
+  /** Video codec (default: the first the node offers, VP8). */
+  videoCodec?: VideoCodec;
 }
 
 export interface ConnectOptions {
@@ -346,13 +350,18 @@ export class MeridianClient {
 
   /** Publishes camera and/or microphone (fake devices in tests). Camera video goes out in three
    * simulcast layers (320×180, 640×360, 1280×720, VP8 with temporal layers) unless `simulcast`
-   * says otherwise. Returns the local stream. */
-  async publishMedia(opts: { audio?: boolean; video?: boolean; simulcast?: Simulcast } = {}): Promise<MediaStream> {
+   * says otherwise; `videoCodec` picks H.264 or VP9 instead. Returns the local stream. */
+  async publishMedia(
+    opts: { audio?: boolean; video?: boolean; simulcast?: Simulcast; videoCodec?: VideoCodec } = {},
+  ): Promise<MediaStream> {
     const stream = await navigator.mediaDevices.getUserMedia({
       audio: opts.audio ?? true,
       video: (opts.video ?? true) ? CAMERA_CAPTURE : false,
     });
-    await this.publishStream(stream, { simulcast: opts.simulcast ?? true });
+    await this.publishStream(stream, {
+      simulcast: opts.simulcast ?? true,
+      ...(opts.videoCodec ? { videoCodec: opts.videoCodec } : {}),
+    });
     return stream;
   }
 
@@ -370,6 +379,10 @@ export class MeridianClient {
   }
 
   async publishStream(stream: MediaStream, opts: PublishOptions = {}): Promise<void> {
+    // Checked before anything is published, so an unsupported codec publishes nothing.
+    const videoCodec = opts.videoCodec
+      ? pickVideoCodec(this.device.rtpCapabilities.codecs, opts.videoCodec)
+      : undefined;
     const transport = await this.send();
     for (const track of stream.getTracks()) {
       const kind = track.kind === "audio" ? "audio" : "video";
@@ -384,6 +397,7 @@ export class MeridianClient {
       const producer = await transport.produce({
         track,
         stopTracks: false,
+        ...(kind === "video" && videoCodec ? { codec: videoCodec } : {}),
         ...(encodings ? { encodings, codecOptions: { videoGoogleStartBitrate: START_BITRATE_KBPS } } : {}),
         appData: { source, ...(layers ? { layers } : {}) },
       });

@@ -44,3 +44,15 @@ export function encodingLayers(
     return { width: Math.max(1, Math.round(width / s)), height: Math.max(1, Math.round(height / s)) };
   });
 }
+
+/** The video codecs a publisher can ask for (the node's routers offer all three). */
+export type VideoCodec = "vp8" | "h264" | "vp9";
+
+/** Pure: the device's first codec of that name (mediasoup-client's `produce({ codec })`); throws if
+ * the browser and the node share none (e.g. a browser without an H.264 encoder). */
+export function pickVideoCodec<C extends { mimeType: string }>(codecs: readonly C[] | undefined, name: VideoCodec): C {
+  const mimeType = `video/${name.toUpperCase()}`;
+  const codec = codecs?.find((c) => c.mimeType.toLowerCase() === mimeType.toLowerCase());
+  if (!codec) throw new Error(`video codec ${name} is not supported by this browser and the node together`);
+  return codec;
+}

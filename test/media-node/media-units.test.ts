@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { connectionQuality } from "../../media-node/src/rooms/connection-quality.ts";
 import { DEFAULT_CAMERA_LAYERS, layerForSize, maxWantedLayer } from "../../media-node/src/rooms/layers.ts";
 import { dbovToLevel } from "../../media-node/src/rooms/speakers.ts";
-import { encodingLayers, CAMERA_ENCODINGS } from "../../media-node/client/simulcast.ts";
+import { encodingLayers, CAMERA_ENCODINGS, pickVideoCodec } from "../../media-node/client/simulcast.ts";
 
 describe("layer choice", () => {
   it("picks the smallest layer covering the rendered size, the top one when none does or the size is unknown", () => {
@@ -33,6 +33,28 @@ describe("layer choice", () => {
     expect(encodingLayers({ width: 1280, height: 720 }, CAMERA_ENCODINGS)).toEqual(DEFAULT_CAMERA_LAYERS);
     expect(encodingLayers({ width: 640, height: 480 }, undefined)).toEqual([{ width: 640, height: 480 }]);
     expect(encodingLayers({}, CAMERA_ENCODINGS)).toBeUndefined();
+  });
+
+  it("the publisher's video codec is the device's first of that name; a missing one is a clear error", () => {
+    const codecs = [
+      { mimeType: "video/VP8", clockRate: 90000 },
+      {
+        kind: "video" as const,
+        mimeType: "video/H264",
+        clockRate: 90000,
+        parameters: { "profile-level-id": "4d0032" },
+      },
+      {
+        kind: "video" as const,
+        mimeType: "video/H264",
+        clockRate: 90000,
+        parameters: { "profile-level-id": "42e01f" },
+      },
+    ];
+    expect(pickVideoCodec(codecs, "h264")).toBe(codecs[1]);
+    expect(pickVideoCodec(codecs, "vp8")).toBe(codecs[0]);
+    expect(() => pickVideoCodec(codecs, "vp9")).toThrow(/video codec vp9 is not supported/);
+    expect(() => pickVideoCodec(undefined, "h264")).toThrow(/not supported/);
   });
 });
 
