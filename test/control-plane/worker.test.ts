@@ -54,9 +54,12 @@ describe("basics", () => {
     // The participants API states the participant record's schema (shared/records.ts), not "anything".
     const participant = doc.body.components.schemas.Participants.properties.participants.items;
     expect(Object.keys(participant.properties ?? {}).sort()).toEqual([
+      "attributes",
       "identity",
       "joinedAt",
+      "metadata",
       "name",
+      "permissions",
       "sid",
       "signalNode",
       "tracks",
