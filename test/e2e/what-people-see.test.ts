@@ -156,7 +156,9 @@ describe("the demo page", () => {
           .getBoundingClientRect();
         return t && media
           ? {
-              name: t.querySelector(".name")!.textContent,
+              // The name line's own text; the connection quality is a badge appended to it.
+              name: t.querySelector(".name")!.childNodes[0]?.textContent,
+              quality: t.querySelector(".name .quality")?.textContent ?? null,
               video: !!t.querySelector("video"),
               audio: t.querySelectorAll("audio").length,
               media: { x: media.x, y: media.y, w: media.width, h: media.height },
