@@ -4,11 +4,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
 import { z } from "zod";
 import { ErrorCode, type ErrorBody } from "#shared/errors.ts";
 import { FAVICON_DATA_URL } from "#shared/favicon.ts";
 import { Identity, RoomName } from "#shared/limits.ts";
+import { browserBundle } from "../../../media-node/src/http/client-bundle.ts";
 import { ClusterError, type LocalCluster } from "../cluster.ts";
 import { CLIENT_LOCATIONS, CLIENT_LOCATION_NAMES } from "./locations.ts";
 
@@ -23,20 +23,7 @@ export const DevJoinBody = z
   })
   .strict();
 
-let bundle: Promise<string> | undefined;
-function pageBundle(): Promise<string> {
-  bundle ??= build({
-    entryPoints: [PAGE_ENTRY],
-    bundle: true,
-    format: "iife",
-    platform: "browser",
-    target: "chrome110",
-    write: false,
-    logLevel: "silent",
-  }).then((r) => r.outputFiles[0]!.text);
-  bundle.catch(() => (bundle = undefined));
-  return bundle;
-}
+const pageBundle = browserBundle(PAGE_ENTRY);
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
