@@ -4,9 +4,13 @@
 // LiveKit's selectors re-implemented as baselines, all on the same seeded workload. Two info rows
 // bracket what is possible: an oracle reading live participant counts (no report lag, but blind to
 // participants still to come) and a clairvoyant placer that knows every room's final size.
+// Meridian runs again with cascade spill-over (issue 9): each participant goes through the real
+// join path (placement's signal node, then the cascade rules of cascade_room.lua), so a room whose
+// node is at its per-room participant budget can spill to other nodes of the region — once with
+// the default `cascade:` settings, once per budget in --spill-budgets.
 //
 //   node bench/placement-quality.ts [--smoke] [--seed N] [--nodes 100] [--rooms 10000]
-//        [--burst-s 60] [--dns-miss 0.03] [--peak-sysload 0.4]
+//        [--burst-s 60] [--dns-miss 0.03] [--peak-sysload 0.4] [--spill-budgets 20,10]
 import { livekitPlacer } from "./placement/livekit-placer.ts";
 import { meridianPlacer } from "./placement/meridian-placer.ts";
 import { meridianLuaPlacer } from "./placement/meridian-lua-placer.ts";
@@ -17,6 +21,7 @@ import { generateWorkload, type RoomSpec } from "./placement/workload.ts";
 import { makeNodes, type NodeSpec } from "./placement/world.ts";
 import { benchArgs, mean, percentile, printRatio, printTable } from "./lib/report.ts";
 import { seededRng } from "./lib/prng.ts";
+import { CascadeConfig } from "#shared/cascade.ts";
 import { ioredisRunner } from "#shared/redis/ioredis.ts";
 import { TestRedis } from "../test/support/redis.ts";
 
@@ -26,6 +31,7 @@ const args = benchArgs({
   "burst-s": { type: "string" },
   "dns-miss": { type: "string", default: "0.03" },
   "peak-sysload": { type: "string", default: "0.4" },
+  "spill-budgets": { type: "string" },
 });
 const num = (v: unknown, full: number, smoke: number) => (v === undefined ? (args.smoke ? smoke : full) : Number(v));
 const seed = Number(args.seed);
@@ -34,6 +40,12 @@ const ROOMS = num(args.rooms, 10_000, 600);
 const BURST_MS = num(args["burst-s"], 60, 10) * 1000;
 const DNS_MISS = Number(args["dns-miss"]);
 const PEAK_SYSLOAD = Number(args["peak-sysload"]);
+/** participants_per_node values run besides the default cascade settings. */
+const SPILL_BUDGETS = String(args["spill-budgets"] ?? (args.smoke ? "10" : "20,10"))
+  .split(",")
+  .filter((b) => b !== "")
+  .map(Number);
+if (SPILL_BUDGETS.some((b) => !Number.isInteger(b) || b < 1)) throw new Error("--spill-budgets: positive integers");
 const NUM_CPUS = 16;
 // Every participant has joined 30 s after its room was created; measure a little after that.
 const END_MS = BURST_MS + 40_000;
@@ -45,7 +57,7 @@ function cpuPerClient(rooms: RoomSpec[], nodes: NodeSpec[]): number {
   return (PEAK_SYSLOAD * NUM_CPUS * nodes.length) / Math.max(1, alive);
 }
 
-type Role = "meridian" | "baseline" | "info";
+type Role = "meridian" | "baseline" | "info" | "spill";
 
 interface Row {
   name: string;
@@ -56,6 +68,9 @@ interface Row {
   maxLoad: number;
   meanLoad: number;
   outside: number;
+  /** % of participants hosted on another node than their room's (spill-over). */
+  elsewhere: number;
+  roomsSpanning: number;
   placement: Map<string, string>;
 }
 
@@ -88,6 +103,8 @@ async function run(placer: Placer, role: Role, rooms: RoomSpec[], nodes: NodeSpe
     maxLoad: Math.max(...peak.load),
     meanLoad: m,
     outside: (100 * outside) / rooms.length,
+    elsewhere: (100 * res.joinsElsewhere) / rooms.reduce((s, r) => s + r.joinOffsets.length, 0),
+    roomsSpanning: res.roomsSpanning,
     placement: res.placement,
   };
 }
@@ -108,9 +125,16 @@ async function main(): Promise<void> {
   // The real placement scripts on a real redis-server, fresh database per run.
   const redisServer = await TestRedis.start();
   const redis = redisServer.client();
-  const lua = async (name: string, k: number) => {
+  const lua = async (name: string, k: number, cascade?: CascadeConfig) => {
     await redis.flushdb();
-    return meridianLuaPlacer({ name, config: {}, redis: ioredisRunner(redis), rng: rng(k) });
+    return meridianLuaPlacer({ name, config: {}, redis: ioredisRunner(redis), rng: rng(k), cascade });
+  };
+  const spill = (budget?: number): [() => Promise<Placer>, Role] => {
+    const cascade = CascadeConfig.parse({ enabled: true, ...(budget ? { participants_per_node: budget } : {}) });
+    const what = budget
+      ? `participants_per_node ${budget}`
+      : `default cascade: settings (${cascade.participants_per_node})`;
+    return [() => lua(`meridian + cascade spill-over, ${what}`, 1, cascade), "spill"];
   };
   const contenders: [() => Placer | Promise<Placer>, Role][] = [
     [() => lua("meridian: Lua placement on redis-server, default config", 1), "meridian"],
@@ -135,6 +159,8 @@ async function main(): Promise<void> {
       () => livekit("livekit regionaware+sysload, rooms, twochoice", "regionaware", "rooms", "twochoice", 5),
       "baseline",
     ],
+    spill(),
+    ...SPILL_BUDGETS.map((b) => spill(b)),
   ];
 
   console.log(
@@ -151,8 +177,28 @@ async function main(): Promise<void> {
     await redisServer.stop();
   }
   printTable(
-    ["algorithm", "max/mean", "p99/mean", "avg max/mean", "max load", "mean load", "% outside closest region"],
-    rows.map((r) => [r.name, r.maxMean, r.p99Mean, r.avgMaxMean, r.maxLoad, r.meanLoad, r.outside]),
+    [
+      "algorithm",
+      "max/mean",
+      "p99/mean",
+      "avg max/mean",
+      "max load",
+      "mean load",
+      "% outside closest region",
+      "% participants off the room's node",
+      "rooms spanning nodes",
+    ],
+    rows.map((r) => [
+      r.name,
+      r.maxMean,
+      r.p99Mean,
+      r.avgMaxMean,
+      r.maxLoad,
+      r.meanLoad,
+      r.outside,
+      r.elsewhere,
+      r.roomsSpanning,
+    ]),
   );
   const meridian = rows.find((r) => r.role === "meridian")!;
   const tsTwin = rows[1]!;
@@ -168,6 +214,16 @@ async function main(): Promise<void> {
     `meridian max/mean ${fmtNum(meridian.maxMean)} vs best baseline ${fmtNum(best.maxMean)} (${best.name}); ` +
       `goal meridian ≤ 1.10 and lower than every baseline: ${meets ? "MET" : "NOT MET"}`,
   );
+  for (const r of rows.filter((x) => x.role === "spill")) {
+    const budget = /participants_per_node (\d+)/.exec(r.name)?.[1];
+    printRatio(
+      budget ? `placement-spill-${budget}` : "placement-spill",
+      r.maxMean,
+      `max/mean load with spill-over (${r.name.replace(/^meridian \+ cascade spill-over, /, "")}) vs ` +
+        `${fmtNum(meridian.maxMean)} without, same run; ${fmtNum(r.elsewhere)} % of participants hosted off their room's node, ` +
+        `${r.roomsSpanning} rooms spanning nodes; goal ≤ 1.10: ${r.maxMean <= 1.1 ? "MET" : "NOT MET"}`,
+    );
+  }
 }
 
 const fmtNum = (n: number) => n.toFixed(3);

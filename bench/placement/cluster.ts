@@ -2,7 +2,9 @@
 // every REPORT_INTERVAL_MS with their own phase; between reports selectors see the last report
 // only. sysload is a Linux-style 1-minute load average (5 s ticks), so it lags the real load the
 // way it does on a real host. CPU demand is modelled proportional to hosted participants
-// (subscriptions capped by simulcast/pagination), so "load" below = participants hosted.
+// (subscriptions capped by simulcast/pagination), so "load" below = participants hosted. A room
+// lives on the node its placement chose unless the placer also places each participant (cascade
+// spill-over: a room's participants may be hosted by several nodes).
 import { REPORT_INTERVAL_MS } from "#shared/node.ts";
 import { MinHeap } from "../lib/heap.ts";
 import type { Rng } from "../lib/prng.ts";
@@ -34,6 +36,11 @@ export interface Placer {
   place(room: RoomSpec, now: number, nodes: readonly NodeView[]): string | Promise<string>;
   /** A node just reported (Meridian carries its outstanding reservations forward here). */
   onReport(node: NodeView, now: number): void | Promise<void>;
+  /** Optional: the node hosting one joining participant's media (default: the room's node).
+   * `local(id)` = the room's participants on node `id` so far. */
+  join?(room: RoomSpec, now: number, local: (nodeId: string) => number): string | Promise<string>;
+  /** Optional: the room ended; `shares` = node id → its participants of the room. */
+  ended?(room: RoomSpec, now: number, shares: ReadonlyMap<string, number>): void | Promise<void>;
 }
 
 export interface SimOptions {
@@ -52,6 +59,10 @@ export interface SimResult {
   samples: { at: number; load: number[] }[];
   /** room id → node id */
   placement: Map<string, string>;
+  /** Participants hosted on another node than their room's (cascade spill-over). */
+  joinsElsewhere: number;
+  /** Rooms whose participants were hosted by more than one node. */
+  roomsSpanning: number;
 }
 
 const LOADAVG_TICK_MS = 5_000;
@@ -83,11 +94,16 @@ class SimNode implements NodeView {
     return this.clients * cpuPerClient;
   }
 
-  snapshot(at: number, cpuPerClient: number): Snapshot {
+  snapshot(at: number, cpuPerClient: number, roomTotal: ReadonlyMap<string, number>): Snapshot {
     let tracksOut = 0;
-    // audio + video published per participant, each subscribed by every other participant
-    for (const n of this.roomClients.values()) tracksOut += 2 * n * Math.max(0, n - 1);
-    const tracksIn = 2 * this.clients;
+    let tracksIn = 0;
+    // audio + video published per participant, each subscribed by every other participant of the
+    // room (a room spanning nodes: its other nodes' tracks come in once, over the pipe)
+    for (const [room, n] of this.roomClients) {
+      const total = Math.max(n, roomTotal.get(room) ?? n);
+      tracksOut += 2 * n * Math.max(0, total - 1);
+      tracksIn += 2 * total;
+    }
     return {
       at,
       rooms: this.roomClients.size,
@@ -103,8 +119,8 @@ class SimNode implements NodeView {
 
 type Event =
   | { kind: "create"; room: RoomSpec }
-  | { kind: "join"; room: string; node: SimNode }
-  | { kind: "end"; room: string; node: SimNode }
+  | { kind: "join"; room: RoomSpec; node: SimNode }
+  | { kind: "end"; room: RoomSpec }
   | { kind: "report"; node: SimNode }
   | { kind: "tick"; node: SimNode }
   | { kind: "sample" };
@@ -124,6 +140,11 @@ export async function simulate(o: SimOptions, placer: Placer): Promise<SimResult
 
   const samples: SimResult["samples"] = [];
   const placement = new Map<string, string>();
+  /** room → node → participants hosted there; room → participants in all. */
+  const shares = new Map<string, Map<SimNode, number>>();
+  const roomTotal = new Map<string, number>();
+  let joinsElsewhere = 0;
+  let roomsSpanning = 0;
   while (q.size > 0) {
     const now = q.peekKey()!;
     if (now > o.endMs) break;
@@ -135,24 +156,46 @@ export async function simulate(o: SimOptions, placer: Placer): Promise<SimResult
         if (!node) throw new Error(`${placer.name} placed ${ev.room.id} on unknown node ${nodeId}`);
         placement.set(ev.room.id, nodeId);
         node.roomClients.set(ev.room.id, 0);
-        for (const off of ev.room.joinOffsets) q.push(now + off, { kind: "join", room: ev.room.id, node });
-        q.push(now + ev.room.lifetimeMs, { kind: "end", room: ev.room.id, node });
+        shares.set(ev.room.id, new Map([[node, 0]]));
+        roomTotal.set(ev.room.id, 0);
+        for (const off of ev.room.joinOffsets) q.push(now + off, { kind: "join", room: ev.room, node });
+        q.push(now + ev.room.lifetimeMs, { kind: "end", room: ev.room });
         break;
       }
       case "join": {
-        const n = ev.node.roomClients.get(ev.room);
-        if (n === undefined) break; // room already over
-        ev.node.roomClients.set(ev.room, n + 1);
-        ev.node.clients++;
+        const share = shares.get(ev.room.id);
+        if (!share) break; // room already over
+        let node = ev.node;
+        if (placer.join) {
+          const id = await placer.join(ev.room, now, (nid) => byId.get(nid)?.roomClients.get(ev.room.id) ?? 0);
+          const chosen = byId.get(id);
+          if (!chosen) throw new Error(`${placer.name} put a participant of ${ev.room.id} on unknown node ${id}`);
+          if (chosen !== ev.node) {
+            joinsElsewhere++;
+            if (!share.has(chosen) && share.size === 1) roomsSpanning++;
+          }
+          node = chosen;
+        }
+        share.set(node, (share.get(node) ?? 0) + 1);
+        node.roomClients.set(ev.room.id, (node.roomClients.get(ev.room.id) ?? 0) + 1);
+        roomTotal.set(ev.room.id, (roomTotal.get(ev.room.id) ?? 0) + 1);
+        node.clients++;
         break;
       }
       case "end": {
-        ev.node.clients -= ev.node.roomClients.get(ev.room) ?? 0;
-        ev.node.roomClients.delete(ev.room);
+        const share = shares.get(ev.room.id);
+        if (!share) break;
+        for (const [node, n] of share) {
+          node.clients -= n;
+          node.roomClients.delete(ev.room.id);
+        }
+        shares.delete(ev.room.id);
+        roomTotal.delete(ev.room.id);
+        await placer.ended?.(ev.room, now, new Map([...share].map(([node, n]) => [node.spec.id, n])));
         break;
       }
       case "report": {
-        ev.node.report = ev.node.snapshot(now, o.cpuPerClient);
+        ev.node.report = ev.node.snapshot(now, o.cpuPerClient, roomTotal);
         await placer.onReport(ev.node, now);
         q.push(now + REPORT_INTERVAL_MS, ev);
         break;
@@ -167,5 +210,5 @@ export async function simulate(o: SimOptions, placer: Placer): Promise<SimResult
         break;
     }
   }
-  return { samples, placement };
+  return { samples, placement, joinsElsewhere, roomsSpanning };
 }
