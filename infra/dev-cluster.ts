@@ -35,6 +35,7 @@ const cluster = await startCluster({
   selector: { ...selector, sysload_limit: 100 },
   apiKeys,
   deployConfigPath: configPath,
+  cascade: deploy.cascade,
   ...(process.env.REDIS_URL ? { redisUrl: process.env.REDIS_URL } : {}),
   workerPort: port("DEV_WORKER_PORT", 8787),
   detached: true,

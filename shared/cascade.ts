@@ -1,8 +1,10 @@
-// Rooms that span nodes (issue 9): the `cascade:` settings, and the one Redis step that decides
-// which node serves whom (shared/redis/scripts/cascade_room.lua). A room keeps one origin (its
-// placement, room:<name>.node) and gains edges: a participant's media goes to the node it
-// signals through when that node may serve the room, so each published track crosses a node pair
-// once (over a PipeTransport) instead of every subscriber's media crossing regions.
+// Rooms that span nodes (issue 9): the `cascade:` settings, and the Redis steps that decide which
+// node serves whom. A room keeps one origin (its placement, room:<name>.node) and gains edges: a
+// participant's media goes to a node of its region, so each published track crosses a node pair
+// once (over a PipeTransport) instead of every subscriber's media crossing regions. The control
+// plane names that node at join (place_room.lua, shared/placement.ts) and reserves it; the node
+// the client then connects to confirms it (cascade_room.lua, below). Both scripts choose with
+// shared/redis/scripts/includes/cascade_serving.lua, so the rules are written once.
 import { z } from "zod";
 import { keys } from "./keys.ts";
 import { SCRIPTS } from "./redis/scripts.ts";
@@ -22,6 +24,24 @@ export const CascadeConfig = z.object({
   participants_per_node: z.coerce.number().int().min(0).max(100_000).default(200),
 });
 export type CascadeConfig = z.infer<typeof CascadeConfig>;
+
+/** How long the control plane's reservation of a node for a room (room:<name>:nodes, written by
+ * place_room when it names the node as a joining client's media node) stands in for the node
+ * serving the room before the node's own join replaces it. A client connects within seconds of
+ * its join answer; one that never does must not hold one of the room's max_nodes_per_room slots
+ * (and steer its region's later joins to a node without the room) for longer than this. Each
+ * join answered with the node renews it. A client arriving later is simply placed again by the
+ * node it connects to (cascade_room). */
+export const CASCADE_RESERVATION_MS = 30_000;
+
+/** The settings both scripts take, as their ARGV names them. */
+export function cascadeLimits(c: Pick<CascadeConfig, "max_nodes_per_room" | "participants_per_node">) {
+  return {
+    max_nodes: c.max_nodes_per_room,
+    budget: c.participants_per_node,
+    reservation_ms: CASCADE_RESERVATION_MS,
+  };
+}
 
 export type CascadeRole =
   | { role: "origin"; node: string }
@@ -44,31 +64,28 @@ export interface CascadeCall {
   /** The room's participants on the calling node after the change (the joiner included). */
   participants: number;
   config: Pick<CascadeConfig, "max_nodes_per_room" | "participants_per_node">;
+  /** ms, the caller's clock (default Date.now()). */
+  now?: number;
 }
 
 /** A participant's media is to be served by the calling node: may it, and in which role? */
 export async function cascadeJoin(redis: ScriptRunner, c: CascadeCall): Promise<CascadeRole> {
-  const r = await redis.run(SCRIPTS.cascade_room, [keys.room(c.room), keys.roomNodes(c.room)], {
-    op: "join",
-    room: c.room,
-    node_id: c.node.id,
-    region: c.node.region,
-    participants: c.participants,
-    max_nodes: c.config.max_nodes_per_room,
-    budget: c.config.participants_per_node,
-  });
-  return Reply.parse(r);
+  return Reply.parse(await runCascadeRoom(redis, "join", c));
 }
 
 /** The calling node's share of the room shrank (participants > 0) or ended (0: an edge leaves). */
 export async function cascadeLeave(redis: ScriptRunner, c: Omit<CascadeCall, "config">): Promise<void> {
-  await redis.run(SCRIPTS.cascade_room, [keys.room(c.room), keys.roomNodes(c.room)], {
-    op: "leave",
+  await runCascadeRoom(redis, "leave", { ...c, config: { max_nodes_per_room: 1, participants_per_node: 0 } });
+}
+
+function runCascadeRoom(redis: ScriptRunner, op: "join" | "leave", c: CascadeCall): Promise<unknown> {
+  return redis.run(SCRIPTS.cascade_room, [keys.room(c.room), keys.roomNodes(c.room)], {
+    op,
+    now: c.now ?? Date.now(),
     room: c.room,
     node_id: c.node.id,
     region: c.node.region,
     participants: c.participants,
-    max_nodes: 1,
-    budget: 0,
+    ...cascadeLimits(c.config),
   });
 }

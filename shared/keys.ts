@@ -34,10 +34,13 @@
 //   room:<name>:participants HASH   identity -> JSON participant (written by the node serving it:
 //                                   the origin, or an edge of a room that spans nodes)
 //   room:<name>:nodes       HASH    cascade (issue 9): node id -> JSON {region, participants} of
-//                                   every node serving the room, origin included; written by
-//                                   cascade_room.lua only, deleted with the room, dead members
-//                                   pruned by cascade_room and sweep_dead_nodes (which promotes a
-//                                   live member when the origin died)
+//                                   every node serving the room, origin included, written by
+//                                   cascade_room.lua; or a reservation {region, participants,
+//                                   reserved: ms} written by place_room.lua for the node a join
+//                                   named (scripts/includes/cascade_serving.lua), dropped once older
+//                                   than CASCADE_RESERVATION_MS. Deleted with the room, dead members
+//                                   pruned by cascade_room, place_room and sweep_dead_nodes (which
+//                                   promotes a live member when the origin died)
 //   registry:since          STRING  ms of the first report into this Redis (SET NX, no TTL, one key):
 //                                   missing = the registry is empty (new, or restarted without data)
 //   registry:warming        STRING  ms when the registry's warm-up ends, PX = the time left. Set by a

@@ -9,6 +9,7 @@
 // (eligibility, soft limits, region order, sort_by, algorithm; lowest: tie → smallest id, twochoice:
 // tie → first drawn); test/selector/differential.test.ts and twochoice.test.ts keep them in step.
 // The region preference order is computed in TS (regionPreference) and passed in.
+import { type CascadeConfig, cascadeLimits } from "./cascade.ts";
 import type { NodeSelectorConfig } from "./config.ts";
 import { keys } from "./keys.ts";
 import { NODE_TTL_MS, STATS_FRESHNESS_MS, type NodeRecord } from "./node.ts";
@@ -51,12 +52,31 @@ export interface PlaceRequest {
   sid?: string;
   /** Seed for random sort/twochoice (defaults to a fresh random seed). */
   seed?: number;
+  /** Rooms span nodes (enabled): also name the node the client's media should use, in its region
+   * regionOrder[0..] (join). */
+  cascade?: CascadeConfig;
 }
 
 export type Placement = "existing" | "created" | "replaced";
 
+/** The node a joining client's media should use (cascade): the origin or an edge of the room. */
+export interface MediaPlacement {
+  node: NodeRecord;
+  role: "origin" | "edge";
+  /** In the client's region: the client connects straight to it (its signalUrl). */
+  direct: boolean;
+}
+
 export type PlaceResult =
-  | { status: "ok"; placement: Placement; node: NodeRecord; signalNode: NodeRecord | undefined; roomSid: string }
+  | {
+      status: "ok";
+      placement: Placement;
+      node: NodeRecord;
+      signalNode: NodeRecord | undefined;
+      roomSid: string;
+      /** Undefined unless the request asked (cascade enabled). */
+      media: MediaPlacement | undefined;
+    }
   /** The API key already has `limit` rooms. */
   | { status: "quota"; limit: number }
   | { status: "exists"; nodeId: string }
@@ -87,6 +107,7 @@ export function placeArgs(req: PlaceRequest): { keys: string[]; args: ScriptArgs
       keys.unclaimedRooms(),
       keys.registryWarming(),
       keys.apiKeyRooms(req.apiKey ?? ""),
+      keys.roomNodes(req.room),
     ],
     args: {
       now: req.now ?? Date.now(),
@@ -112,6 +133,7 @@ export function placeArgs(req: PlaceRequest): { keys: string[]; args: ScriptArgs
       sid: req.sid ?? newRoomSid(),
       api_key: req.apiKey ?? "",
       room_quota: req.roomQuota ?? 0,
+      cascade: req.cascade?.enabled ? cascadeLimits(req.cascade) : false,
     },
   };
 }
@@ -124,12 +146,14 @@ export async function placeRoom(redis: ScriptRunner, req: PlaceRequest): Promise
     case "ok": {
       const node = readNodeRecord(r[2]);
       if (!node) return { status: "no_nodes" };
+      const media = r[5] ? readNodeRecord(r[5]) : undefined;
       return {
         status: "ok",
         placement: PLACEMENTS[Number(r[1])] ?? "existing",
         node,
         signalNode: r[3] ? readNodeRecord(r[3]) : undefined,
         roomSid: String(r[4]),
+        media: media && { node: media, role: media.id === node.id ? "origin" : "edge", direct: Boolean(r[6]) },
       };
     }
     case "quota":

@@ -1,5 +1,6 @@
 // Worker bindings and the settings parsed from them (once per isolate and env object).
 import { z } from "zod";
+import { CascadeConfig } from "#shared/cascade.ts";
 import { NodeSelectorConfig } from "#shared/config.ts";
 import { parseApiKeys, type ApiKeys } from "#shared/token.ts";
 import { misconfigured } from "./errors.ts";
@@ -8,6 +9,10 @@ import { misconfigured } from "./errors.ts";
 export interface Env {
   /** JSON, LiveKit's node_selector shape (string or TOML table). */
   NODE_SELECTOR?: string | Record<string, unknown>;
+  /** JSON, the deploy config's `cascade:` section (shared/cascade.ts CascadeConfig; string or TOML
+   * table): rooms that span nodes, so join names each client's media node. Must match the media
+   * nodes' settings. Default: disabled. */
+  CASCADE?: string | Record<string, unknown>;
   /** Region whose coordinates stand in for a client without request.cf location. */
   DEFAULT_REGION?: string;
   /** Media token lifetime, seconds (default 600). */
@@ -36,6 +41,7 @@ export interface Env {
 
 export interface Settings {
   selector: NodeSelectorConfig;
+  cascade: CascadeConfig;
   apiKeys: ApiKeys;
   defaultRegion: string | undefined;
   joinTokenTtl: number;
@@ -54,17 +60,24 @@ export const DEFAULT_ROOMS_PER_API_KEY = 1000;
 const Ttl = z.coerce.number().int().min(30).max(86_400);
 const cache = new WeakMap<Env, Settings>();
 
-function parse(env: Env): Settings {
-  let raw: unknown = env.NODE_SELECTOR ?? {};
+/** A var holding JSON (or a TOML table), validated by `schema`; unset = `{}`. */
+function jsonVar<S extends z.ZodType>(name: string, value: unknown, schema: S): z.infer<S> {
+  let raw: unknown = value ?? {};
   if (typeof raw === "string") {
     try {
       raw = JSON.parse(raw);
     } catch {
-      throw misconfigured("NODE_SELECTOR is not JSON");
+      throw misconfigured(`${name} is not JSON`);
     }
   }
-  const selector = NodeSelectorConfig.safeParse(raw);
-  if (!selector.success) throw misconfigured(`NODE_SELECTOR: ${z.prettifyError(selector.error)}`);
+  const r = schema.safeParse(raw);
+  if (!r.success) throw misconfigured(`${name}: ${z.prettifyError(r.error)}`);
+  return r.data;
+}
+
+function parse(env: Env): Settings {
+  const selector = jsonVar("NODE_SELECTOR", env.NODE_SELECTOR, NodeSelectorConfig);
+  const cascade = jsonVar("CASCADE", env.CASCADE, CascadeConfig);
   const ttl = Ttl.safeParse(env.JOIN_TOKEN_TTL ?? 600);
   if (!ttl.success) throw misconfigured("JOIN_TOKEN_TTL must be an integer number of seconds in 30..86400");
   let apiKeys: ApiKeys;
@@ -84,7 +97,7 @@ function parse(env: Env): Settings {
   if (!rpcTimeout.success)
     throw misconfigured("ROOM_RPC_TIMEOUT_MS must be an integer number of milliseconds in 50..9000");
   const defaultRegion = env.DEFAULT_REGION || undefined;
-  if (defaultRegion && !selector.data.regions.some((r) => r.name === defaultRegion))
+  if (defaultRegion && !selector.regions.some((r) => r.name === defaultRegion))
     throw misconfigured(`DEFAULT_REGION ${defaultRegion} is not in NODE_SELECTOR.regions`);
   const quota = z.coerce
     .number()
@@ -104,7 +117,8 @@ function parse(env: Env): Settings {
     corsOrigins.add(o);
   }
   return {
-    selector: selector.data,
+    selector,
+    cascade,
     apiKeys,
     defaultRegion,
     joinTokenTtl: ttl.data,

@@ -129,9 +129,29 @@ export const JoinResponse = z
     token: z
       .string()
       .openapi({ description: "media token for the signal node (HS256, LiveKit claims + meridian{node,region})" }),
-    url: z.string().openapi({ description: "wss URL of the signal node nearest the client" }),
-    node: z.string().openapi({ description: "node hosting the room" }),
+    url: z.string().openapi({
+      description:
+        "wss URL to connect to: the media node's own when it is in the client's region (cascade), else the signal " +
+        "node nearest the client",
+    }),
+    node: z.string().openapi({ description: "node hosting the room (its origin; the media token names it)" }),
     region: z.string().openapi({ description: "region of the hosting node" }),
     placement: z.enum(["existing", "created", "replaced"]),
+    media: z
+      .object({
+        node: z.string().openapi({ description: "node id" }),
+        region: z.string().openapi({ description: "its region" }),
+        role: z.enum(["origin", "edge"]).openapi({
+          description: "origin: the hosting node itself; edge: another node serving the room, linked to the origin",
+        }),
+      })
+      .openapi("JoinMedia", {
+        description:
+          "The node this participant's media should use. Cascade off (CASCADE.enabled false): the origin. On: the " +
+          "origin when it is in the client's region and under participants_per_node; else the least-loaded node of " +
+          "the client's region already serving the room under that budget; else a new edge there (reserved for the " +
+          "room); the origin when the room already has max_nodes_per_room nodes (docs/architecture.md, Rooms across " +
+          "nodes).",
+      }),
   })
   .openapi("JoinResult");

@@ -3,6 +3,8 @@
 // processes, all on 127.0.0.1. Used by `npm run dev` (infra/dev-cluster.ts) and by tests.
 import { randomBytes } from "node:crypto";
 import type { Miniflare, RequestInit as MfRequestInit } from "miniflare";
+import type { z } from "zod";
+import { CascadeConfig } from "#shared/cascade.ts";
 import type { GeoPoint, NodeSelectorConfig, Region } from "#shared/config.ts";
 import { mintToken, parseApiKeys, type VideoGrant } from "#shared/token.ts";
 import { CLIENT_LOCATION_HEADER } from "../../control-plane/src/routes/cf.ts";
@@ -37,6 +39,9 @@ export interface ClusterOptions {
   detached?: boolean;
   /** Extra Worker bindings (e.g. ROOM_RPC_TIMEOUT_MS). */
   workerVars?: Partial<Env>;
+  /** Rooms that span nodes: the deploy config's `cascade:` section, given to the Worker (CASCADE)
+   * and to every node (CASCADE_<KEY>) alike. Default: disabled. */
+  cascade?: z.input<typeof CascadeConfig>;
   /** Bound on the whole start-up (all nodes registered), ms. */
   startTimeoutMs?: number;
   /** "key:secret[,key:secret]" for the Worker and the nodes; the first pair mints tokens.
@@ -61,6 +66,8 @@ export interface JoinResult {
   node: string;
   region: string;
   placement: string;
+  /** The node this participant's media uses (control-plane/src/schemas.ts JoinResponse). */
+  media: { node: string; region: string; role: "origin" | "edge" };
 }
 
 export class ClusterError extends Error {
@@ -109,6 +116,10 @@ export async function startCluster(o: ClusterOptions): Promise<LocalCluster> {
   const apiKeys = o.apiKeys ?? `dev:${randomBytes(32).toString("base64url")}`;
   const [apiKey, apiSecret] = [...parseApiKeys(apiKeys)][0]!;
   const restToken = randomBytes(16).toString("hex");
+  const cascade = CascadeConfig.parse(o.cascade ?? {});
+  const cascadeEnv = Object.fromEntries(
+    Object.entries(cascade).map(([k, v]) => [`CASCADE_${k.toUpperCase()}`, String(v)]),
+  );
   const stops: (() => Promise<unknown>)[] = [];
   const stopAll = async () => {
     for (const s of stops.splice(0).reverse()) await s().catch(() => undefined);
@@ -137,6 +148,7 @@ export async function startCluster(o: ClusterOptions): Promise<LocalCluster> {
         // Local clients (the dev app, curl, an app server of yours) state their location with
         // X-Meridian-Client-Location; never set in production.
         TRUST_CLIENT_LOCATION: "true",
+        CASCADE: JSON.stringify(cascade),
         ...o.workerVars,
       },
       ...(o.workerPort !== undefined ? { port: o.workerPort } : {}),
@@ -156,6 +168,7 @@ export async function startCluster(o: ClusterOptions): Promise<LocalCluster> {
           detached: o.detached ?? false,
           env: {
             API_KEYS: apiKeys,
+            ...cascadeEnv,
             ...(o.deployConfigPath ? { MERIDIAN_CONFIG: o.deployConfigPath } : {}),
             ...spec.env,
           },

@@ -68,6 +68,12 @@ describe("settings", () => {
     expect(s.apiKeys.get("k")).toBe("s");
     expect(s.corsOrigins.size).toBe(0);
     expect(s.roomsPerApiKey).toBe(1000);
+    expect(s.cascade).toEqual({ enabled: false, max_nodes_per_room: 8, participants_per_node: 200 });
+  });
+  it("reads CASCADE (the deploy config's cascade section) as JSON text or as a table", () => {
+    const cascade = { enabled: true, max_nodes_per_room: 3, participants_per_node: 50 };
+    expect(settings({ ...base, CASCADE: JSON.stringify(cascade) }).cascade).toEqual(cascade);
+    expect(settings({ ...base, CASCADE: { enabled: true } }).cascade).toMatchObject({ enabled: true });
   });
   it("accepts NODE_SELECTOR as JSON text or as a table", () => {
     const sel = { kind: "sysload", sort_by: "rooms", regions: [{ name: "a", lat: 1, lon: 2 }] };
@@ -87,6 +93,8 @@ describe("settings", () => {
     ["API key longer than tokens may name", { API_KEYS: `${"k".repeat(129)}:s` }, /API_KEYS: API keys are at most 128/],
     ["CORS origin with a path", { CORS_ORIGINS: "https://app.example/x" }, /CORS_ORIGINS/],
     ["negative room quota", { ROOMS_PER_API_KEY: "-1" }, /ROOMS_PER_API_KEY/],
+    ["CASCADE not JSON", { CASCADE: "enabled" }, /CASCADE is not JSON/],
+    ["CASCADE out of range", { CASCADE: '{"enabled":true,"max_nodes_per_room":0}' }, /CASCADE: .*max_nodes_per_room/s],
   ])("%s → a clear 500 (operator error, never the caller's)", (_n, patch, message) => {
     let err: unknown;
     try {

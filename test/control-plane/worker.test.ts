@@ -107,6 +107,10 @@ describe("join", () => {
     const second = await h.post("/v1/join", {}, await joinToken("shared", "bob"), at(PARIS));
     expect(second.body).toMatchObject({ node: first.body.node, region: "us-east", placement: "existing" });
     expect(second.body.url).toBe("wss://eu-1.example.test/signal");
+    // Cascade off (no CASCADE var): the media node is the origin, nothing is reserved for the room.
+    for (const r of [first, second])
+      expect(r.body.media).toEqual({ node: first.body.node, region: "us-east", role: "origin" });
+    expect(await h.ioredis.exists(keys.roomNodes("shared"))).toBe(0);
   });
 
   it("falls back to DEFAULT_REGION when request.cf has no location", async () => {

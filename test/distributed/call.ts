@@ -2,6 +2,7 @@
 // /v1/join through the real Worker, then MeridianClient with an onReconnect hook that asks the
 // control plane again — and publishes its fake camera and mic.
 import type { Browser, Page } from "playwright-core";
+import type { JoinResult } from "../../infra/local/cluster.ts";
 import type { DemoState } from "../../media-node/client/demo.ts";
 import type { MeridianClient } from "../../media-node/client/meridian-client.ts";
 import { busiest, inboundRtp, launchChromium, mediaFlows, openPage } from "../support/browser.ts";
@@ -23,6 +24,8 @@ export interface Participant {
   where: Where;
   page: Page;
   console: string[];
+  /** The control plane's answer to the first join (url, origin, media node). */
+  first: JoinResult;
   /** Joins the page asked the control plane for by itself (onReconnect): when, where they landed, which signal URL. */
   rejoins: { at: number; node: string; url: string }[];
 }
@@ -43,13 +46,13 @@ export async function joinCall(
 ): Promise<Participant> {
   // Any node's demo page serves the client bundle; the page joins wherever the control plane says.
   const { page, console } = await openPage(browser, `${c.nodes[0]!.httpUrl}/demo`);
-  const p: Participant = { identity, where, page, console, rejoins: [] };
+  const first = await c.join({ identity, room, location: where });
+  const p: Participant = { identity, where, page, console, first, rejoins: [] };
   await page.exposeFunction("meridianJoin", async () => {
     const r = await c.join({ identity, room, location: where });
     p.rejoins.push({ at: Date.now(), node: r.node, url: r.url });
     return { url: r.url, token: r.token };
   });
-  const first = await c.join({ identity, room, location: where });
   await page.evaluate(
     async (first) => {
       const g = globalThis as unknown as PageGlobals;

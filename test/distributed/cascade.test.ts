@@ -33,7 +33,7 @@ const people = new Map<string, Participant>();
 let origin: string;
 
 beforeAll(async () => {
-  [c, browser] = await Promise.all([startDistributedCluster({ CASCADE_ENABLED: "true" }), launchChromium()]);
+  [c, browser] = await Promise.all([startDistributedCluster({}, { cascade: { enabled: true } }), launchChromium()]);
 }, 90_000);
 afterAll(() => stopCall(c, browser));
 
@@ -69,6 +69,12 @@ describe("cascade across nodes", { timeout: 240_000 }, () => {
     await everyoneDecodes(["alice", "bob", "carol"], "two others' video");
     expect((await callStatus(people.get("alice")!)).node).toBe(WEST);
     expect((await callStatus(people.get("carol")!)).node).toBe(origin);
+    // The control plane named those media nodes at join and sent each client straight to its own.
+    const alice = people.get("alice")!.first;
+    expect(alice.media).toEqual({ node: WEST, region: "us-west-2", role: "edge" });
+    expect(alice.url).toBe(c.node(WEST).signalUrl);
+    expect(alice.node).toBe(origin);
+    expect(people.get("carol")!.first.media).toEqual({ node: origin, region: "us-east", role: "origin" });
     expect(await c.ioredis.hget(keys.room(ROOM), "node")).toBe(origin);
     const nodes = await c.ioredis.hgetall(keys.roomNodes(ROOM));
     expect(Object.keys(nodes).sort()).toEqual([origin, WEST].sort());

@@ -8,7 +8,7 @@ import { expect } from "vitest";
 import type { Region } from "#shared/config.ts";
 import { keys } from "#shared/keys.ts";
 import { readParticipantRecord, type ParticipantRecord } from "#shared/records.ts";
-import { startCluster, type LocalCluster } from "../../infra/local/cluster.ts";
+import { startCluster, type ClusterOptions, type LocalCluster } from "../../infra/local/cluster.ts";
 import type { MediaNodeChild } from "../../infra/local/media-node.ts";
 import type { RedisServer } from "../../infra/local/redis-server.ts";
 
@@ -33,8 +33,12 @@ export interface Cluster extends LocalCluster {
   readonly ioredis: Redis;
 }
 
-export async function startDistributedCluster(nodeEnv: Record<string, string> = {}): Promise<Cluster> {
+export async function startDistributedCluster(
+  nodeEnv: Record<string, string> = {},
+  o: Pick<ClusterOptions, "cascade"> = {},
+): Promise<Cluster> {
   const cluster = await startCluster({
+    ...o,
     regions: REGIONS,
     defaultRegion: "us-east",
     selector: { sysload_limit: 0.7 },

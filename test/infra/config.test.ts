@@ -37,9 +37,10 @@ describe("the shipped example", () => {
     expect(withDns.dns.regions.map((r) => r.name)).toEqual(["us-west-2", "us-east"]);
   });
 
-  it("becomes the Worker's vars: NODE_SELECTOR, DEFAULT_REGION, JOIN_TOKEN_TTL, AUTO_CREATE", () => {
+  it("becomes the Worker's vars: NODE_SELECTOR, CASCADE, DEFAULT_REGION, JOIN_TOKEN_TTL, AUTO_CREATE", () => {
     const vars = workerVars(example);
     expect(JSON.parse(vars.NODE_SELECTOR)).toEqual(example.node_selector);
+    expect(JSON.parse(vars.CASCADE)).toEqual(example.cascade);
     expect(vars).toMatchObject({ DEFAULT_REGION: "us-east", JOIN_TOKEN_TTL: "600", AUTO_CREATE: "true" });
     expect(vars).not.toHaveProperty("TRUST_CLIENT_LOCATION");
     // ...which the Worker accepts as they are.
@@ -52,6 +53,7 @@ describe("the shipped example", () => {
     expect(s.selector.regions).toEqual(SEED_REGIONS);
     expect(s.defaultRegion).toBe("us-east");
     expect(s.trustClientLocation).toBe(false);
+    expect(s.cascade).toEqual(example.cascade);
     const args = wranglerDeployArgs(example, "production", ["--dry-run"]);
     expect(args.slice(0, 3)).toEqual(["deploy", "--env", "production"]);
     expect(args).toContain(`NODE_SELECTOR:${vars.NODE_SELECTOR}`);

@@ -3,7 +3,7 @@
 // node cap, origin takeover when the origin died (in the script and in the sweeper), no ghost keys.
 import type { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
-import { cascadeJoin, cascadeLeave, type CascadeConfig } from "#shared/cascade.ts";
+import { CASCADE_RESERVATION_MS, cascadeJoin, cascadeLeave, type CascadeConfig } from "#shared/cascade.ts";
 import { keys } from "#shared/keys.ts";
 import { closeRoom, sweepDeadNodes } from "#shared/registry.ts";
 import type { ScriptRunner } from "#shared/redis/runner.ts";
@@ -19,8 +19,9 @@ const CFG: Pick<CascadeConfig, "max_nodes_per_room" | "participants_per_node"> =
   participants_per_node: 10,
 };
 
+/** Live SERVING node records (cascade_serving.lua reads the state only). */
 async function alive(...ids: string[]): Promise<void> {
-  for (const id of ids) await redis.set(keys.node(id), "{}", "PX", 60_000);
+  for (const id of ids) await redis.set(keys.node(id), JSON.stringify({ id, state: "SERVING" }), "PX", 60_000);
 }
 
 async function placed(origin: string, region: string): Promise<void> {
@@ -28,8 +29,13 @@ async function placed(origin: string, region: string): Promise<void> {
   await redis.sadd(keys.nodeRooms(origin), ROOM);
 }
 
-const join = (id: string, region: string, participants = 1, config = CFG) =>
-  cascadeJoin(run, { room: ROOM, node: { id, region }, participants, config });
+const join = (id: string, region: string, participants = 1, config = CFG, now = Date.now()) =>
+  cascadeJoin(run, { room: ROOM, node: { id, region }, participants, config, now });
+
+/** What place_room writes when the control plane names a node as a client's media node. */
+async function reserve(id: string, region: string, at: number, participants = 1): Promise<void> {
+  await redis.hset(keys.roomNodes(ROOM), id, JSON.stringify({ region, participants, reserved: at }));
+}
 
 describe("cascade_room", () => {
   it("origin, one edge per region, spill to the origin or edge of the caller's region", async () => {
@@ -100,6 +106,55 @@ describe("cascade_room", () => {
     await redis.del(keys.node("west-1"));
     expect(await sweepDeadNodes(run, Date.now())).toEqual(["west-1"]);
     expect(await redis.exists(keys.room(ROOM), keys.roomNodes(ROOM), keys.nodeRooms("west-1"))).toBe(0);
+  });
+
+  it("a reservation by the control plane is the node serving the room until the node's own join replaces it", async () => {
+    await alive("east-1", "west-1", "west-2");
+    await placed("east-1", "us-east");
+    await join("east-1", "us-east");
+    const t = Date.now();
+    await reserve("west-1", "us-west", t);
+    // Another node of the region spills to the reserved node instead of becoming a second edge.
+    expect(await join("west-2", "us-west", 1, CFG, t + 1_000)).toEqual({ role: "spill", node: "west-1" });
+    // The reserved node's first client arrives: it is the edge, its entry is its own now.
+    expect(await join("west-1", "us-west", 1, CFG, t + 1_000)).toEqual({ role: "edge", origin: "east-1" });
+    expect(JSON.parse((await redis.hget(keys.roomNodes(ROOM), "west-1"))!)).toEqual({
+      region: "us-west",
+      participants: 1,
+    });
+  });
+
+  it("a stale reservation is dropped: it holds no node slot and steers no join", async () => {
+    await alive("east-1", "west-1", "west-2", "eu-1");
+    await placed("east-1", "us-east");
+    await join("east-1", "us-east");
+    const t = Date.now();
+    await reserve("west-1", "us-west", t);
+    const capped = { ...CFG, max_nodes_per_room: 2 };
+    // While it stands, the reservation is the room's second node: eu-1 cannot become a third.
+    expect(await join("eu-1", "eu-west", 1, capped, t + CASCADE_RESERVATION_MS)).toEqual({
+      role: "full",
+      origin: "east-1",
+    });
+    // Past the bound, a client never came: west-2 becomes the region's edge, west-1 is forgotten.
+    expect(await join("west-2", "us-west", 1, capped, t + CASCADE_RESERVATION_MS + 1)).toEqual({
+      role: "edge",
+      origin: "east-1",
+    });
+    expect((await redis.hkeys(keys.roomNodes(ROOM))).sort()).toEqual(["east-1", "west-2"]);
+  });
+
+  it("a DRAINING node takes no spilled participants; a reservation is never promoted to origin", async () => {
+    await alive("east-1", "west-1", "west-2", "west-3");
+    await placed("east-1", "us-east");
+    await join("east-1", "us-east");
+    await join("west-1", "us-west", 2);
+    await redis.set(keys.node("west-1"), JSON.stringify({ id: "west-1", state: "DRAINING" }), "PX", 60_000);
+    expect(await join("west-2", "us-west")).toEqual({ role: "edge", origin: "east-1" });
+    await reserve("west-3", "us-west", Date.now(), 50);
+    await redis.del(keys.node("east-1"));
+    // west-3's reservation counts 50 answered joins, but no client is there: west-1 (2) takes over.
+    expect(await join("west-2", "us-west")).toEqual({ role: "edge", origin: "west-1" });
   });
 
   it("50 concurrent joins from two regions: one origin, at most one edge per region", async () => {

@@ -20,7 +20,9 @@ const route = createRoute({
   summary: "Join a room: app token (video.roomJoin + video.room, sub = identity) → media token + wss URL",
   description:
     "The token comes from `Authorization: Bearer` or the body's `token`. The room is placed (atomically) if new and " +
-    "AUTO_CREATE allows; the URL is the signal endpoint nearest the client (request.cf), which may differ from the hosting node.",
+    "AUTO_CREATE allows; the URL is the signal endpoint nearest the client (request.cf), which may differ from the hosting node. " +
+    "With CASCADE enabled, `media` names the node this client's media should use (the room's origin, or an edge in the " +
+    "client's region) and the URL is that node's own when it is in the client's region.",
   request: { body: { required: false, content: { "application/json": { schema: JoinBody } } } },
   responses: { 200: json(JoinResponse, "joined"), ...errorResponses(400, 401, 403, 404, 429, 503) },
 });
@@ -53,6 +55,7 @@ join.openapi(route, async (c) => {
     wantSignal: !nearest?.signal_url,
     apiKey: claims.iss,
     roomQuota: s.roomsPerApiKey,
+    cascade: s.cascade,
   });
   if (r.status === "not_found") throw notFound(`no room ${v.room} (auto-create is off)`);
   if (r.status === "warming") throw registryWarming(r.retryAfterMs);
@@ -71,9 +74,20 @@ join.openapi(route, async (c) => {
     meridian: { node: r.node.id, region: r.node.region, roomSid: r.roomSid },
     ttlSeconds: s.joinTokenTtl,
   });
-  const url = nearest?.signal_url ?? (r.signalNode ?? r.node).signalUrl;
+  // The media token names the origin either way: an edge accepts the room's participants.
+  const media = r.media ?? { node: r.node, role: "origin" as const, direct: false };
+  const url = media.direct ? media.node.signalUrl : (nearest?.signal_url ?? (r.signalNode ?? r.node).signalUrl);
   return c.json(
-    { room: v.room, identity, token, url, node: r.node.id, region: r.node.region, placement: r.placement },
+    {
+      room: v.room,
+      identity,
+      token,
+      url,
+      node: r.node.id,
+      region: r.node.region,
+      placement: r.placement,
+      media: { node: media.node.id, region: media.node.region, role: media.role },
+    },
     200,
   );
 });

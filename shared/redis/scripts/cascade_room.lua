@@ -3,41 +3,46 @@
   two nodes never both become the origin, a region gets at most one edge (more only when the
   region's edges are over their participant budget) and a room never splits. The origin is the
   room hash's `node` (today's placement); every serving node, origin included, is a field of
-  room:<name>:nodes with {region, participants}. Called by a node when a participant's media is to
-  be served there (op 'join', participants = the room's participants on that node counting the
-  joiner) and when its share of the room ends (op 'leave', participants = 0) or shrinks.
+  room:<name>:nodes (includes/cascade_serving.lua: a node's own entry, or a reservation place_room
+  wrote when it named the node as a joining client's media node; the node's join overwrites it).
+  Called by a node when a participant's media is to be served there (op 'join', participants =
+  the room's participants on that node counting the joiner) and when its share of the room ends
+  (op 'leave', participants = 0) or shrinks.
 
   Input:
     KEYS[1] room hash              keys.room(room)
     KEYS[2] the room's nodes       keys.roomNodes(room)
 
     ARGV[1] JSON object:
-      op            'join' | 'leave'
-      room          room name
-      node_id       the calling node
-      region        its region
-      participants  the room's participants on the calling node (after the change)
-      max_nodes     most nodes serving the room, origin included (>= 1)
-      budget        participants of the room one node takes (0 = no limit)
+      op              'join' | 'leave'
+      now             ms, the caller's clock (reservations older than reservation_ms are dropped)
+      room            room name
+      node_id         the calling node
+      region          its region
+      participants    the room's participants on the calling node (after the change)
+      max_nodes       most nodes serving the room, origin included (>= 1)
+      budget          participants of the room one node takes (0 = no limit)
+      reservation_ms  how long a reservation stands in for its node (shared/cascade.ts)
 
   Output (join):
     { 'origin', node id }          the caller is (or, its origin being dead, now became) the origin
-    { 'edge', origin id }          the caller serves the room as an edge of that origin
-    { 'spill', node id }           another serving node of the caller's region (or the origin in
-                                   it) has room: the participant's media goes there
+    { 'edge', origin id }          the caller serves the room as an edge of that origin (it was
+                                   serving or reserved, or it just became an edge)
+    { 'spill', node id }           another serving node of the caller's region (the origin first)
+                                   that may take the participant (cascade_region_node): media there
     { 'full', origin id }          max_nodes reached or the caller is over budget: media at the origin
     { 'unmapped' }                 the room has no origin (the caller claims it as today)
   Output (leave): { 'ok' }
 ]]
 -- @include keys
 -- @include cascade_promote
+-- @include cascade_serving
 local a = cjson.decode(ARGV[1])
 local me = a.node_id
-local function entry(region, n) return cjson.encode({ region = region, participants = n }) end
 
 if a.op == 'leave' then
   if a.participants > 0 then
-    if redis.call('HEXISTS', KEYS[2], me) == 1 then redis.call('HSET', KEYS[2], me, entry(a.region, a.participants)) end
+    if redis.call('HEXISTS', KEYS[2], me) == 1 then redis.call('HSET', KEYS[2], me, cascade_entry(a.region, a.participants)) end
   elseif redis.call('HGET', KEYS[1], 'node') ~= me then
     redis.call('HDEL', KEYS[2], me)
   end
@@ -50,37 +55,22 @@ if origin ~= me and redis.call('EXISTS', k_node(origin)) == 0 then
   origin = cascade_promote(a.room, origin)
   if not origin then return { 'unmapped' } end
 end
-local over = a.budget > 0 and a.participants > a.budget
 if origin == me then
-  redis.call('HSET', KEYS[2], me, entry(a.region, a.participants))
+  redis.call('HSET', KEYS[2], me, cascade_entry(a.region, a.participants))
   return { 'origin', me }
 end
-if redis.call('HEXISTS', KEYS[2], me) == 1 and not over then
-  redis.call('HSET', KEYS[2], me, entry(a.region, a.participants))
+local members, serving = cascade_members(a.room, origin, a.now, a.reservation_ms)
+local over = a.budget > 0 and a.participants > a.budget
+if members[me] and not over then
+  redis.call('HSET', KEYS[2], me, cascade_entry(a.region, a.participants))
   return { 'edge', origin }
 end
 
--- Not serving the room yet (or full here): the origin or an edge of this region with room, else
--- a new edge here, if the room may take another node.
-local members = redis.call('HGETALL', KEYS[2])
-local serving, best, best_n = 0, nil, nil
-for i = 1, #members, 2 do
-  local id = members[i]
-  if redis.call('EXISTS', k_node(id)) == 0 and id ~= origin then
-    redis.call('HDEL', KEYS[2], id)
-  else
-    serving = serving + 1
-    local e = cjson.decode(members[i + 1])
-    if id ~= me and e.region == a.region and (a.budget == 0 or e.participants < a.budget) then
-      -- prefer the origin in this region, then the least loaded edge
-      local n = id == origin and -1 or e.participants
-      if not best or n < best_n then best, best_n = id, n end
-    end
-  end
-end
+-- Not serving the room yet (or full here): a serving node of this region that takes one more,
+-- else a new edge here, if the room may take another node.
+local origin_region = redis.call('HGET', KEYS[1], 'region')
+local best = cascade_region_node(members, origin, origin_region, a.region, a.budget, me)
 if best then return { 'spill', best } end
-if over or redis.call('HEXISTS', KEYS[2], me) == 1 then return { 'full', origin } end
-if redis.call('HEXISTS', KEYS[2], origin) == 0 then serving = serving + 1 end
-if serving + 1 > a.max_nodes then return { 'full', origin } end
-redis.call('HSET', KEYS[2], me, entry(a.region, a.participants))
+if over or members[me] or serving + 1 > a.max_nodes then return { 'full', origin } end
+redis.call('HSET', KEYS[2], me, cascade_entry(a.region, a.participants))
 return { 'edge', origin }

@@ -13,6 +13,7 @@
     KEYS[4] unclaimed rooms zset         keys.unclaimedRooms()
     KEYS[5] registry warming             keys.registryWarming()
     KEYS[6] rooms of the API key         keys.apiKeyRooms(api_key)
+    KEYS[7] the room's serving nodes     keys.roomNodes(room) (cascade)
 
     ARGV[1] JSON object:
       now                    ms, the caller's clock
@@ -37,9 +38,13 @@
       api_key                API key creating the room ('' = none: no quota)
       room_quota             most rooms one API key may have (0 = no limit)
       regions                configured region names, nearest to the client first
+      cascade                false (rooms live on one node), or { max_nodes, budget,
+                             reservation_ms } (shared/cascade.ts cascadeLimits): also choose the
+                             node the client's media should use (media_node below)
 
   Output:
-    { 'ok', placement (0 existing | 1 created | 2 replaced), node json, signal node json | false, room sid }
+    { 'ok', placement (0 existing | 1 created | 2 replaced), node json, signal node json | false, room sid,
+      media node json | false (cascade off), the media node is in the client's region (connect straight to it) }
     { 'quota', limit }           the API key has room_quota rooms already (a new room only)
     { 'exists', node id }        mode 'create' and the room is mapped
     { 'warming', ms left }       the registry is warming up (Redis came back empty or went back in
@@ -51,6 +56,7 @@
 ]]
 -- @include keys
 -- @include metrics
+-- @include cascade_serving
 local a = cjson.decode(ARGV[1])
 local now = a.now
 local stale_at = now - a.freshness_ms
@@ -237,6 +243,40 @@ local function signal_node(host_json)
   return false
 end
 
+-- Cascade: the node this client's media should use, in the client's region (the nearest one with
+-- a fresh SERVING node: where its signal node would be). There, the serving node that takes one
+-- more participant of the room (cascade_region_node: the origin first, then the edge with the
+-- fewest participants, each under the budget); else a new edge, the least loaded SERVING node of
+-- the region not serving the room yet (signal_node's pick), if the room may take another node;
+-- else the origin. A node named here that has no entry of its own is reserved in KEYS[7] in this
+-- same step (participants = joins answered with it), so concurrent joins converge on one edge per
+-- region and count against its budget until its clients arrive. Returns the media node's json and
+-- whether it is in the client's region, or false, false (cascade off).
+local function media_node(origin, origin_json)
+  local c = a.cascade
+  if not c then return false, false end
+  local host = cjson.decode(origin_json)
+  local region, ids
+  for _, r in ipairs(prefs) do
+    ids = gather(r, nil)
+    if #ids > 0 then region = r break end
+  end
+  if not region then return origin_json, false end
+  local members, serving = cascade_members(room, origin, now, c.reservation_ms)
+  local id = cascade_region_node(members, origin, host.region, region, c.budget, nil)
+  if id == origin then return origin_json, true end
+  if not id and serving < c.max_nodes then
+    local free = {}
+    for _, n in ipairs(ids) do if n ~= origin and not members[n] then free[#free + 1] = n end end
+    id = pick({ { r = region, ids = free } }, 'sysload', 'lowest')
+  end
+  local json = id and redis.call('GET', k_node(id))
+  if not (json and usable(json, id, region)) then return origin_json, host.region == region end
+  local e = members[id]
+  if not e or e.reserved then redis.call('HSET', KEYS[7], id, cascade_entry(region, (e and e.participants or 0) + 1, now)) end
+  return json, true
+end
+
 -- The API key already has room_quota rooms. Members whose room is gone (closed, deleted, swept)
 -- or was re-created by another key are dropped first, only when the set is full: O(quota) then.
 local function over_quota()
@@ -256,6 +296,12 @@ local function room_sid()
   return a.sid
 end
 
+-- The answer for a room on node `id` (record json).
+local function placed(placement, id, json)
+  local media, direct = media_node(id, json)
+  return { 'ok', placement, json, signal_node(json), room_sid(), media, direct }
+end
+
 -- Warm-up (keys.ts registry:warming, registry:epoch): Redis came back empty or went back in time
 -- moments ago, so the room may live on a node that has not re-claimed it yet. Placing it now, or
 -- trusting a mapping from before the warm-up (a restored snapshot's), could split it.
@@ -268,7 +314,7 @@ if current then
   -- Existing rooms stay where they are, even on a DRAINING node (LiveKit does the same); only a
   -- node that is gone (TTL expired / removed) forces a re-placement.
   local json = redis.call('GET', k_node(current))
-  if json and usable(json, current, nil) then return { 'ok', 0, json, signal_node(json), room_sid() } end
+  if json and usable(json, current, nil) then return placed(0, current, json) end
 else
   if now < warm_until then return { 'warming', warm_until - now } end
   if mode == 'join' and not auto then return { 'not_found' } end
@@ -304,7 +350,7 @@ for _ = 1, 3 do
     for i, m in ipairs(METRICS) do want[i] = 'cost:' .. m end
     local learnt = redis.call('HMGET', k_node_reservation(id), unpack(want))
     for i, m in ipairs(METRICS) do redis.call('ZINCRBY', sel(r, m), learnt[i] or cost[m], id) end
-    return { 'ok', current and 2 or 1, json, signal_node(json), room_sid() }
+    return placed(current and 2 or 1, id, json)
   end
   -- index entry outlived its record (clock skew), or the record is unusable: drop it, choose again
   zrem(r, { id })

@@ -1,15 +1,17 @@
 -- cascade_promote(room, dead_origin): the room's origin is gone; the live serving node (an edge)
 -- with the most participants takes the origin role (ties: smallest id), so the room continues
--- where its media already is. Returns the new origin's id, or false when no live node serves
--- the room (the caller drops it). Needs the `keys` include.
+-- where its media already is. A reservation (cascade_serving.lua: named by the control plane,
+-- no client there yet) holds no media and is not promoted. Returns the new origin's id, or false
+-- when no live node serves the room (the caller drops it). Needs the `keys` include.
 local function cascade_promote(room, dead_origin)
   local best, best_n
   local members = redis.call('HGETALL', k_room_nodes(room))
   for i = 1, #members, 2 do
     local id = members[i]
+    local e = cjson.decode(members[i + 1])
     if id ~= dead_origin and redis.call('EXISTS', k_node(id)) == 1 then
-      local n = cjson.decode(members[i + 1]).participants or 0
-      if not best or n > best_n or (n == best_n and id < best) then best, best_n = id, n end
+      local n = e.participants or 0
+      if not e.reserved and (not best or n > best_n or (n == best_n and id < best)) then best, best_n = id, n end
     else
       redis.call('HDEL', k_room_nodes(room), id)
     end
