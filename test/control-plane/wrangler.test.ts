@@ -65,5 +65,6 @@ describe("wrangler deploy --dry-run", () => {
       "us-east",
     ]);
     expect(vars.DEFAULT_REGION).toBe("us-east");
+    expect(JSON.parse(vars.CASCADE)).toEqual({ enabled: false, max_nodes_per_room: 8, participants_per_node: 200 });
   });
 });
