@@ -173,6 +173,31 @@ describe("join with cascade on", () => {
     expect(Object.keys(await servingNodes("stale"))).toEqual(["eu-1"]);
   });
 
+  it("the origin is gone: join hands the room to its serving node with the most participants, not to a fresh node", async () => {
+    await seed(...CLUSTER);
+    await join("heir", "alice", NEW_YORK);
+    await join("heir", "bob", PARIS);
+    await nodeJoins("heir", "us-1", "us-east", 2);
+    await nodeJoins("heir", "eu-1", "eu-west", 3);
+    await h.ioredis.hset(keys.roomParticipants("heir"), "alice", "{}");
+    await h.ioredis.del(keys.node("us-1")); // SIGKILLed: its record expired, its index entries not yet swept
+    const r = await join("heir", "carol", NEW_YORK);
+    expect(r).toMatchObject({ node: "eu-1", region: "eu-west", placement: "replaced" });
+    // Carol's region has no serving node left: a new edge there, never the dead node (its index
+    // entry, the region's least loaded, outlived its record: dropped on the way).
+    expect(r.media).toEqual({ node: "us-2", region: "us-east", role: "edge" });
+    expect(await h.ioredis.zscore(keys.sel("us-east", "sysload"), "us-1")).toBeNull();
+    const claims = await verifyToken(r.token, parseApiKeys(`${h.apiKey}:${h.apiSecret}`), "media");
+    expect(claims.meridian).toMatchObject({ node: "eu-1", region: "eu-west" });
+    expect(await h.ioredis.hget(keys.room("heir"), "node")).toBe("eu-1");
+    expect(await h.ioredis.exists(keys.roomParticipants("heir"))).toBe(0); // the serving nodes write theirs again
+    expect(await h.ioredis.sismember(keys.nodeRooms("eu-1"), "heir")).toBe(1);
+    expect(await h.ioredis.sismember(keys.nodeRooms("us-1"), "heir")).toBe(0);
+    expect(Object.keys(await servingNodes("heir")).sort()).toEqual(["eu-1", "us-2"]);
+    // eu-1 agrees when its link to the dead origin closes and it asks again.
+    expect(await nodeJoins("heir", "eu-1", "eu-west", 3)).toEqual({ role: "origin", node: "eu-1" });
+  });
+
   it("50 concurrent joins to one room from two regions: one origin, at most one edge per region", async () => {
     const tokens = await Promise.all(
       Array.from({ length: 50 }, (_, i) => h.token({ roomJoin: true, room: "herd" }, { identity: `user-${i}` })),

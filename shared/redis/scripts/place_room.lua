@@ -40,7 +40,9 @@
       regions                configured region names, nearest to the client first
       cascade                false (rooms live on one node), or { max_nodes, budget,
                              reservation_ms } (shared/cascade.ts cascadeLimits): also choose the
-                             node the client's media should use (media_node below)
+                             node the client's media should use (media_node below), and a room
+                             whose origin is gone goes to its serving node with the most
+                             participants (cascade_promote; placement 2) when it has one
 
   Output:
     { 'ok', placement (0 existing | 1 created | 2 replaced), node json, signal node json | false, room sid,
@@ -57,6 +59,7 @@
 -- @include keys
 -- @include metrics
 -- @include cascade_serving
+-- @include cascade_promote
 local a = cjson.decode(ARGV[1])
 local now = a.now
 local stale_at = now - a.freshness_ms
@@ -265,16 +268,30 @@ local function media_node(origin, origin_json)
   local members, serving = cascade_members(room, origin, now, c.reservation_ms)
   local id = cascade_region_node(members, origin, host.region, region, c.budget, nil)
   if id == origin then return origin_json, true end
-  if not id and serving < c.max_nodes then
+  local function named(n, json)
+    local e = members[n]
+    if not e or e.reserved then redis.call('HSET', KEYS[7], n, cascade_entry(region, (e and e.participants or 0) + 1, now)) end
+    return json, true
+  end
+  if id then
+    local json = redis.call('GET', k_node(id))
+    if json and usable(json, id, region) then return named(id, json) end
+  elseif serving < c.max_nodes then
     local free = {}
     for _, n in ipairs(ids) do if n ~= origin and not members[n] then free[#free + 1] = n end end
-    id = pick({ { r = region, ids = free } }, 'sysload', 'lowest')
+    for _ = 1, 3 do
+      id = pick({ { r = region, ids = free } }, 'sysload', 'lowest')
+      if not id then break end
+      local json = redis.call('GET', k_node(id))
+      if json and usable(json, id, region) then return named(id, json) end
+      -- index entry outlived its record: drop it, as the placement loop below does
+      zrem(region, { id })
+      local rest = {}
+      for _, n in ipairs(free) do if n ~= id then rest[#rest + 1] = n end end
+      free = rest
+    end
   end
-  local json = id and redis.call('GET', k_node(id))
-  if not (json and usable(json, id, region)) then return origin_json, host.region == region end
-  local e = members[id]
-  if not e or e.reserved then redis.call('HSET', KEYS[7], id, cascade_entry(region, (e and e.participants or 0) + 1, now)) end
-  return json, true
+  return origin_json, host.region == region
 end
 
 -- The API key already has room_quota rooms. Members whose room is gone (closed, deleted, swept)
@@ -315,6 +332,19 @@ if current then
   -- node that is gone (TTL expired / removed) forces a re-placement.
   local json = redis.call('GET', k_node(current))
   if json and usable(json, current, nil) then return placed(0, current, json) end
+  -- Cascade: the origin is gone but the room may live on in its edges. The serving node with the
+  -- most participants takes the origin role, as cascade_room and the sweeper would promote it
+  -- (the participant list starts over: the serving nodes write theirs again), instead of moving
+  -- the room to a fresh node.
+  if a.cascade and not json then
+    local heir = cascade_promote(room, current)
+    local heir_json = heir and redis.call('GET', k_node(heir))
+    if heir_json and usable(heir_json, heir, nil) then
+      redis.call('DEL', KEYS[3])
+      return placed(2, heir, heir_json)
+    end
+    if heir then current = heir end -- unusable record: placed afresh below, off the heir
+  end
 else
   if now < warm_until then return { 'warming', warm_until - now } end
   if mode == 'join' and not auto then return { 'not_found' } end
