@@ -2,6 +2,11 @@
 // AudioLevelObserver per router of the room (an audio producer is observed on the router it was
 // produced on), reported through callbacks the Room turns into throttled notifications. Closing a
 // router closes its observers, so the room's close needs nothing from here.
+//
+// A muted (paused) producer leaves the ActiveSpeakerObserver until it resumes, as LiveKit never
+// counts a muted track as speaking: mediasoup keeps a paused dominant speaker and only replaces
+// it with a contender whose level *varies* enough, so a steady voice (a tone, a fake mic) would
+// never take over from a muted one. Removing the dominant one makes mediasoup elect again at once.
 import type { types } from "mediasoup";
 
 /** The dominant speaker is re-evaluated this often (mediasoup's default is 300 ms). */
@@ -57,15 +62,36 @@ export class RoomSpeakers {
     try {
       const { active, levels } = await o;
       if (producer.closed || active.closed) return;
-      await Promise.all([
-        active.addProducer({ producerId: producer.id }),
-        levels.addProducer({ producerId: producer.id }),
-      ]);
+      await levels.addProducer({ producerId: producer.id });
+      await this.followMute(active, producer);
     } catch (e) {
       // The room (its router) or the producer closed meanwhile: nothing left to observe.
       if (router.closed || producer.closed) return;
       throw e;
     }
+  }
+
+  /** Keeps the producer in the active-speaker observer exactly while it is not paused. Changes are
+   * applied one at a time, each to the latest state, so a quick mute/unmute cannot reorder them. */
+  private async followMute(active: types.ActiveSpeakerObserver, producer: types.Producer): Promise<void> {
+    let observed = false;
+    let chain = Promise.resolve();
+    const apply = async (): Promise<void> => {
+      const want = !producer.paused && !producer.closed && !active.closed;
+      if (want === observed) return;
+      if (want) await active.addProducer({ producerId: producer.id });
+      else if (!producer.closed && !active.closed) await active.removeProducer({ producerId: producer.id });
+      observed = want;
+    };
+    const run = (): Promise<void> => {
+      const step = chain.then(apply);
+      chain = step.catch(() => {});
+      return step;
+    };
+    // Only a producer or observer closed meanwhile fails a later step; both leave the observer anyway.
+    producer.observer.on("pause", () => void run().catch(() => {}));
+    producer.observer.on("resume", () => void run().catch(() => {}));
+    await run();
   }
 
   private async open(router: types.Router): Promise<Observers> {
