@@ -10,6 +10,10 @@ import { keys } from "./keys.ts";
 import { SCRIPTS } from "./redis/scripts.ts";
 import type { ScriptRunner } from "./redis/runner.ts";
 
+/** The most nodes one room may span (origin included): the ceiling of max_nodes_per_room, and
+ * what a room listing reads of room:<name>:nodes (includes/room_nodes.lua says 64 too). */
+export const MAX_NODES_PER_ROOM = 64;
+
 const bool = z.union([z.boolean(), z.enum(["true", "false", "1", "0"]).transform((s) => s === "true" || s === "1")]);
 
 /** `cascade:` (config file) / CASCADE_* (environment). Disabled by default: today's behaviour, a
@@ -17,7 +21,7 @@ const bool = z.union([z.boolean(), z.enum(["true", "false", "1", "0"]).transform
 export const CascadeConfig = z.object({
   enabled: bool.default(false),
   /** Nodes serving one room, origin included. */
-  max_nodes_per_room: z.coerce.number().int().min(1).max(64).default(8),
+  max_nodes_per_room: z.coerce.number().int().min(1).max(MAX_NODES_PER_ROOM).default(8),
   /** Participants of one room a node serves before the room spills to another node of the
    * region (0 = no limit). 200 all-audio+video participants already cost ~80,000 consumers on
    * the node; rooms that large are webinars, where most participants only subscribe. */
@@ -78,8 +82,14 @@ export async function cascadeLeave(redis: ScriptRunner, c: Omit<CascadeCall, "co
   await runCascadeRoom(redis, "leave", { ...c, config: { max_nodes_per_room: 1, participants_per_node: 0 } });
 }
 
-function runCascadeRoom(redis: ScriptRunner, op: "join" | "leave", c: CascadeCall): Promise<unknown> {
+function runCascadeRoom(
+  redis: ScriptRunner,
+  op: "join" | "leave" | "pipes",
+  c: CascadeCall,
+  extra: Record<string, number> = {},
+): Promise<unknown> {
   return redis.run(SCRIPTS.cascade_room, [keys.room(c.room), keys.roomNodes(c.room)], {
+    ...extra,
     op,
     now: c.now ?? Date.now(),
     room: c.room,
@@ -88,4 +98,20 @@ function runCascadeRoom(redis: ScriptRunner, op: "join" | "leave", c: CascadeCal
     participants: c.participants,
     ...cascadeLimits(c.config),
   });
+}
+
+/** What the calling node's pipes for the room are now (the dashboard shows them per node): pipe
+ * transports (one per linked node) and tracks produced here from another node over them. Written
+ * into the node's own entry of room:<name>:nodes when it has one; never creates it, never
+ * touches a reservation. */
+export async function cascadePipes(
+  redis: ScriptRunner,
+  c: Omit<CascadeCall, "config" | "participants"> & { pipes: number; pipedIn: number },
+): Promise<void> {
+  await runCascadeRoom(
+    redis,
+    "pipes",
+    { ...c, participants: 0, config: { max_nodes_per_room: 1, participants_per_node: 0 } },
+    { pipes: c.pipes, piped_in: c.pipedIn },
+  );
 }

@@ -33,9 +33,10 @@
 //                                   LiveKit closes a room nobody joined after empty_timeout
 //   room:<name>:participants HASH   identity -> JSON participant (written by the node serving it:
 //                                   the origin, or an edge of a room that spans nodes)
-//   room:<name>:nodes       HASH    cascade (issue 9): node id -> JSON {region, participants} of
-//                                   every node serving the room, origin included, written by
-//                                   cascade_room.lua; or a reservation {region, participants,
+//   room:<name>:nodes       HASH    cascade (issue 9): node id -> JSON {region, participants, pipes?,
+//                                   pipedIn?} (records.ts RoomNodeEntry) of every node serving the
+//                                   room, origin included, written by cascade_room.lua (the node's
+//                                   own); or a reservation {region, participants,
 //                                   reserved: ms} written by place_room.lua for the node a join
 //                                   named (scripts/includes/cascade_serving.lua), dropped once older
 //                                   than CASCADE_RESERVATION_MS. Deleted with the room, dead members

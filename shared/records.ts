@@ -4,7 +4,10 @@
 //   room:<name>               HASH    RoomRecord (place_room writes it all, claim_room what it knows)
 //   room:<name>:participants  HASH    identity -> JSON ParticipantRecord (the hosting node)
 //   node:<id>                 STRING  JSON NodeRecord (node.ts; report_node)
+//   room:<name>:nodes         HASH    node id -> JSON RoomNodeEntry (cascade_room.lua; a reservation:
+//                                     place_room.lua)
 import { z } from "zod";
+import { MAX_NODES_PER_ROOM } from "./cascade.ts";
 import { NodeRecord } from "./node.ts";
 
 /** A non-negative safe integer written as decimal text (hash fields are strings). */
@@ -118,4 +121,32 @@ export function readParticipantRecord(json: unknown): ParticipantRecord | undefi
  * listed nor selected). */
 export function readNodeRecord(json: unknown): NodeRecord | undefined {
   return parseJson(NodeRecord, json);
+}
+
+/** A node serving a room that spans nodes (cascade), as it wrote itself into room:<name>:nodes, or
+ * the control plane's reservation of it (includes/cascade_serving.lua). Fields added later are
+ * ignored here; the pipe figures are absent until the node first reports them. */
+export const RoomNodeEntry = z.object({
+  region: z.string().max(64),
+  participants: z.number().int().min(0).max(1_000_000),
+  /** Pipe transports of this node for the room (one per linked node: the origin has one per edge). */
+  pipes: z.number().int().min(0).max(MAX_NODES_PER_ROOM).optional().catch(undefined),
+  /** Tracks produced on this node from another node over those pipes. */
+  pipedIn: z.number().int().min(0).max(1_000_000).optional().catch(undefined),
+  /** ms: place_room named the node for a join it has not served yet (it has no pipes then). */
+  reserved: z.number().optional().catch(undefined),
+});
+export type RoomNodeEntry = z.infer<typeof RoomNodeEntry> & { node: string };
+
+/** A script's flat { node id, entry JSON, ... } list (includes/room_nodes.lua) → the entries it can
+ * read, at most MAX_NODES_PER_ROOM, by node id; one that does not decode is left out. */
+export function readRoomNodes(flat: unknown): RoomNodeEntry[] {
+  const out: RoomNodeEntry[] = [];
+  if (!Array.isArray(flat)) return out;
+  for (let i = 0; i + 1 < flat.length && out.length < MAX_NODES_PER_ROOM; i += 2) {
+    const node = String(flat[i]);
+    const e = node.length > 0 && node.length <= 128 ? parseJson(RoomNodeEntry, flat[i + 1]) : undefined;
+    if (e) out.push({ node, ...e });
+  }
+  return out.sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
 }

@@ -2,7 +2,8 @@
 // build.ts; the Worker serves it as /dashboard.js). Reads an admin token (roomList) from the URL
 // fragment `#token=…` (never sent to a server), keeps it in sessionStorage, polls the API every
 // 2 s and draws the cluster: a map (regions on the world outline, node cards with load bars, room
-// lines from signal nodes to the hosting node) and three tables. Untrusted strings reach the DOM
+// lines from signal nodes to the hosting node and from a spanning room's edges to its origin) and
+// four tables. Untrusted strings reach the DOM
 // only as text nodes and attribute values. State is on `window.meridianDashboard` for tests.
 import type { z } from "@hono/zod-openapi";
 import type { NodeList, RegionList, RoomList } from "../src/schemas.ts";
@@ -18,9 +19,10 @@ import {
   sysloadBarWidth,
   toPixels,
   type Rect,
-  type RoomShape,
+  type RoomLine,
   type Viewport,
 } from "./map.ts";
+import { roomShape, spanOf, spanRows } from "./rooms.ts";
 
 type Region = z.infer<typeof RegionList>["regions"][number];
 type Node = z.infer<typeof NodeList>["nodes"][number];
@@ -116,9 +118,9 @@ function countsByNode(rooms: Room[]): { hosted: Map<string, number>; signaling: 
   return { hosted, signaling };
 }
 
-const shapeOf = (r: Room): RoomShape => ({ name: r.name, host: r.node, nodes: r.signalNodes });
-
 // ---- tables -------------------------------------------------------------------------------------
+
+const optional = (n: number | undefined) => (n === undefined ? "–" : n);
 
 type Cell = string | number | { text: string | number; cls?: string; title?: string };
 
@@ -183,9 +185,23 @@ function renderTables(regions: Region[], nodes: Node[], rooms: Room[], now: numb
       r.region,
       r.numParticipants,
       r.signalNodes.map((s) => `${s.node} ×${s.participants}`).join(", "),
+      Math.max(1, spanOf(r).length),
       age(now - r.createdAt),
     ]),
   );
+  const spans = spanRows(rooms);
+  fill("spans", [
+    ...spans.rows.map((x) => [
+      x.room,
+      x.node,
+      { text: x.role, cls: x.role.split(" ")[0] },
+      x.region,
+      x.participants,
+      optional(x.pipes),
+      optional(x.pipedIn),
+    ]),
+    ...(spans.more > 0 ? [[{ text: `… ${plural(spans.more, "more node")}`, cls: "note" }]] : []),
+  ]);
 }
 
 // ---- the map ------------------------------------------------------------------------------------
@@ -260,27 +276,39 @@ function renderMap(regions: Region[], nodes: Node[], rooms: Room[]): void {
       return at ? [nodeCard(n, at, busiest, hosted.get(n.id) ?? 0)] : []; // a node of an unconfigured region has no place
     }),
   );
-  const lines = roomLines(rooms.map(shapeOf), cards);
+  const lines = roomLines(rooms.map(roomShape), cards);
+  const byName = new Map(rooms.map((r) => [r.name, r]));
   $("map-rooms").replaceChildren(
     ...lines.map((l) => {
-      const g = el("g", { class: "room", "data-room": l.room, "data-from": l.from, "data-to": l.to });
-      g.append(
-        el(
-          "title",
-          {},
-          `room ${l.room}: ${plural(l.participants, "participant")} signaling on ${l.from}, hosted on ${l.to}`,
-        ),
-      );
-      g.append(el("path", { d: l.d, "marker-end": "url(#arrow)" }));
+      const g = el("g", { class: `room ${l.kind}`, "data-room": l.room, "data-from": l.from, "data-to": l.to });
+      g.append(el("title", {}, lineTitle(l, byName.get(l.room))));
+      g.append(el("path", { d: l.d, ...(l.kind === "signal" ? { "marker-end": "url(#arrow)" } : {}) }));
       return g;
     }),
   );
   // Labels above the cards: a line between stacked cards has no free spot for its label.
   $("map-labels").replaceChildren(
     ...lines.map((l) =>
-      el("text", { "data-room": l.room, x: r1(l.label.x), y: r1(l.label.y - 3), "text-anchor": "middle" }, l.text),
+      el(
+        "text",
+        { class: l.kind, "data-room": l.room, x: r1(l.label.x), y: r1(l.label.y - 3), "text-anchor": "middle" },
+        l.text,
+      ),
     ),
   );
+}
+
+function lineTitle(l: RoomLine, room: Room | undefined): string {
+  if (l.kind === "signal")
+    return `room ${l.room}: ${plural(l.participants, "participant")} signaling on ${l.from}, hosted on ${l.to}`;
+  const at = (node: string) => {
+    const m = room?.mediaNodes.find((x) => x.node === node);
+    if (!m) return node;
+    const pipes =
+      m.pipes === undefined ? "" : `, ${plural(m.pipes, "pipe")}, ${plural(m.pipedIn ?? 0, "track")} piped in`;
+    return `${node} (${m.role}, ${m.region}: ${plural(m.participants, "participant")}${pipes})`;
+  };
+  return `room ${l.room} spans nodes: ${at(l.from)} ↔ ${at(l.to)}`;
 }
 
 // ---- polling ------------------------------------------------------------------------------------

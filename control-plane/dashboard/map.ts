@@ -132,17 +132,22 @@ export function layoutCards(
 
 // ---- rooms --------------------------------------------------------------------------------------
 
-/** A room as the map draws it: its hosting node and every node it reaches into, each with the
- * participants signaling there. Today the list holds the signal nodes (the host included); a
- * room spanning several media nodes adds those nodes to the same list. */
+/** A room as the map draws it (rooms.ts roomShape): its hosting node (the origin of a room that
+ * spans nodes), the nodes whose signaling is bridged to it, each with the participants signaling
+ * there, and the edges serving the room's media elsewhere, each with the participants it serves. */
 export interface RoomShape {
   name: string;
   host: string;
   nodes: readonly { node: string; participants: number }[];
+  /** Edges of a room that spans nodes (cascade): each is linked to the host by a pipe. */
+  edges?: readonly { node: string; participants: number }[];
 }
 
 export interface RoomLine {
   room: string;
+  /** signal: participants' signaling bridged from `from` to the host; pipe: a cascade link from
+   * the edge `from` to the origin `to`, participants = those whose media the edge serves. */
+  kind: "signal" | "pipe";
   from: string;
   to: string;
   participants: number;
@@ -162,8 +167,8 @@ const LABEL_SPOTS = [0.4, 0.6, 0.25, 0.75, 0.5];
 /** Long ids are cut; the full one is in the tooltip. */
 export const short = (s: string, max: number): string => (s.length > max ? `${s.slice(0, max - 1)}…` : s);
 
-/** One line per (room, node ≠ host) whose two nodes both have a card. Lines between the same pair
- * of nodes bend by different amounts so they stay apart. */
+/** One line per (room, signal node ≠ host) and per (room, edge) whose two nodes both have a card.
+ * Lines between the same pair of nodes bend by different amounts so they stay apart. */
 export function roomLines(rooms: readonly RoomShape[], cards: ReadonlyMap<string, Rect>): RoomLine[] {
   const perPair = new Map<string, number>();
   const out: RoomLine[] = [];
@@ -175,7 +180,11 @@ export function roomLines(rooms: readonly RoomShape[], cards: ReadonlyMap<string
   for (const room of rooms) {
     const to = cards.get(room.host);
     if (!to) continue;
-    for (const n of room.nodes) {
+    const ends = [
+      ...room.nodes.map((n) => ({ ...n, kind: "signal" as const })),
+      ...(room.edges ?? []).map((n) => ({ ...n, kind: "pipe" as const })),
+    ];
+    for (const n of ends) {
       const from = cards.get(n.node);
       if (n.node === room.host || !from) continue;
       const pair = [n.node, room.host].sort().join("\u0000");
@@ -198,6 +207,7 @@ export function roomLines(rooms: readonly RoomShape[], cards: ReadonlyMap<string
       taken.push(labelBox(label, text));
       out.push({
         room: room.name,
+        kind: n.kind,
         from: n.node,
         to: room.host,
         participants: n.participants,

@@ -221,7 +221,11 @@ export const DASHBOARD_SCRIPT = `"use strict";
     for (const room of rooms) {
       const to = cards.get(room.host);
       if (!to) continue;
-      for (const n of room.nodes) {
+      const ends = [
+        ...room.nodes.map((n) => ({ ...n, kind: "signal" })),
+        ...(room.edges ?? []).map((n) => ({ ...n, kind: "pipe" }))
+      ];
+      for (const n of ends) {
         const from = cards.get(n.node);
         if (n.node === room.host || !from) continue;
         const pair = [n.node, room.host].sort().join("\\0");
@@ -242,6 +246,7 @@ export const DASHBOARD_SCRIPT = `"use strict";
         taken.push(labelBox(label, text));
         out.push({
           room: room.name,
+          kind: n.kind,
           from: n.node,
           to: room.host,
           participants: n.participants,
@@ -274,6 +279,47 @@ export const DASHBOARD_SCRIPT = `"use strict";
   var clamp01 = (x) => Number.isFinite(x) ? Math.min(1, Math.max(0, x)) : 0;
   var round = (x, d) => Number(x.toFixed(d));
   var r1 = (x) => round(x, 1);
+
+  // control-plane/dashboard/rooms.ts
+  var MAX_SPAN_ROWS = 1e3;
+  function spanOf(r) {
+    const m = r.mediaNodes ?? [];
+    return m.length > 1 ? m : [];
+  }
+  function roomShape(r) {
+    const span = spanOf(r);
+    if (span.length === 0) return { name: r.name, host: r.node, nodes: r.signalNodes };
+    return {
+      name: r.name,
+      host: r.node,
+      nodes: [],
+      // a reserved node has no link yet: a row of the table, no line
+      edges: span.filter((m) => m.role === "edge" && !m.reserved).map((m) => ({ node: m.node, participants: m.participants }))
+    };
+  }
+  function spanRows(rooms, max = MAX_SPAN_ROWS) {
+    const rows = [];
+    let more = 0;
+    for (const r of rooms) {
+      const span = [...spanOf(r)].sort((a, b) => Number(b.node === r.node) - Number(a.node === r.node));
+      for (const m of span) {
+        if (rows.length >= max) {
+          more++;
+          continue;
+        }
+        rows.push({
+          room: r.name,
+          node: m.node,
+          role: m.reserved ? \`\${m.role} (reserved)\` : m.role,
+          region: m.region,
+          participants: m.participants,
+          pipes: m.pipes,
+          pipedIn: m.pipedIn
+        });
+      }
+    }
+    return { rows, more };
+  }
 
   // control-plane/dashboard/client.ts
   var POLL_MS = 2e3;
@@ -336,7 +382,7 @@ export const DASHBOARD_SCRIPT = `"use strict";
     }
     return { hosted, signaling };
   }
-  var shapeOf = (r) => ({ name: r.name, host: r.node, nodes: r.signalNodes });
+  var optional = (n) => n === void 0 ? "–" : n;
   function fill(tableId, rows) {
     const body = $(tableId).tBodies[0];
     body.replaceChildren(
@@ -397,9 +443,23 @@ export const DASHBOARD_SCRIPT = `"use strict";
         r.region,
         r.numParticipants,
         r.signalNodes.map((s) => \`\${s.node} ×\${s.participants}\`).join(", "),
+        Math.max(1, spanOf(r).length),
         age(now - r.createdAt)
       ])
     );
+    const spans = spanRows(rooms);
+    fill("spans", [
+      ...spans.rows.map((x) => [
+        x.room,
+        x.node,
+        { text: x.role, cls: x.role.split(" ")[0] },
+        x.region,
+        x.participants,
+        optional(x.pipes),
+        optional(x.pipedIn)
+      ]),
+      ...spans.more > 0 ? [[{ text: \`… \${plural(spans.more, "more node")}\`, cls: "note" }]] : []
+    ]);
   }
   function el(name, attrs, text) {
     const e = document.createElementNS(SVG, name);
@@ -463,26 +523,36 @@ export const DASHBOARD_SCRIPT = `"use strict";
         return at ? [nodeCard(n, at, busiest, hosted.get(n.id) ?? 0)] : [];
       })
     );
-    const lines = roomLines(rooms.map(shapeOf), cards);
+    const lines = roomLines(rooms.map(roomShape), cards);
+    const byName = new Map(rooms.map((r) => [r.name, r]));
     $("map-rooms").replaceChildren(
       ...lines.map((l) => {
-        const g = el("g", { class: "room", "data-room": l.room, "data-from": l.from, "data-to": l.to });
-        g.append(
-          el(
-            "title",
-            {},
-            \`room \${l.room}: \${plural(l.participants, "participant")} signaling on \${l.from}, hosted on \${l.to}\`
-          )
-        );
-        g.append(el("path", { d: l.d, "marker-end": "url(#arrow)" }));
+        const g = el("g", { class: \`room \${l.kind}\`, "data-room": l.room, "data-from": l.from, "data-to": l.to });
+        g.append(el("title", {}, lineTitle(l, byName.get(l.room))));
+        g.append(el("path", { d: l.d, ...l.kind === "signal" ? { "marker-end": "url(#arrow)" } : {} }));
         return g;
       })
     );
     $("map-labels").replaceChildren(
       ...lines.map(
-        (l) => el("text", { "data-room": l.room, x: r12(l.label.x), y: r12(l.label.y - 3), "text-anchor": "middle" }, l.text)
+        (l) => el(
+          "text",
+          { class: l.kind, "data-room": l.room, x: r12(l.label.x), y: r12(l.label.y - 3), "text-anchor": "middle" },
+          l.text
+        )
       )
     );
+  }
+  function lineTitle(l, room) {
+    if (l.kind === "signal")
+      return \`room \${l.room}: \${plural(l.participants, "participant")} signaling on \${l.from}, hosted on \${l.to}\`;
+    const at = (node) => {
+      const m = room?.mediaNodes.find((x) => x.node === node);
+      if (!m) return node;
+      const pipes = m.pipes === void 0 ? "" : \`, \${plural(m.pipes, "pipe")}, \${plural(m.pipedIn ?? 0, "track")} piped in\`;
+      return \`\${node} (\${m.role}, \${m.region}: \${plural(m.participants, "participant")}\${pipes})\`;
+    };
+    return \`room \${l.room} spans nodes: \${at(l.from)} ↔ \${at(l.to)}\`;
   }
   async function poll() {
     const token = sessionStorage.getItem(KEY);

@@ -1,6 +1,7 @@
 // GET /dashboard: a static live view of the cluster — a map (regions on a world outline, node
-// cards with load bars, rooms as lines from signal nodes to their hosting node) and tables of
-// regions, nodes and rooms. The page holds no data and no secret: its script (/dashboard.js,
+// cards with load bars, rooms as lines from signal nodes to their hosting node, and rooms that span
+// nodes as lines from each edge to the origin) and tables of regions, nodes, rooms and the serving
+// nodes of rooms that span nodes. The page holds no data and no secret: its script (/dashboard.js,
 // built from control-plane/dashboard/ into dashboard-assets.generated.ts) reads an admin token
 // (roomList) from the URL fragment and polls the API. All data goes into the DOM as text.
 import { Hono } from "hono";
@@ -37,7 +38,10 @@ const HTML = `<!doctype html>
   #map .node .hosted, #map .node .label, #map .node .value { fill: #9aa; font-size: 10px; }
   #map .bar-bg { fill: #26303c; } #map .bar.sysload { fill: #e0a040; } #map .bar.clients { fill: #4aa3ff; }
   #map .room path { fill: none; stroke: #d77bff; stroke-width: 2; }
+  #map .room.pipe path { stroke: #3fd0c0; stroke-width: 3; }
   #map-labels text { fill: #e9b8ff; font-size: 11px; paint-order: stroke; stroke: #0b1420; stroke-width: 3px; }
+  #map-labels text.pipe { fill: #a8f0e6; }
+  td.origin { color: #3fd0c0; }
   #arrow path { fill: #d77bff; }
 </style>
 </head>
@@ -56,8 +60,9 @@ const HTML = `<!doctype html>
 </svg>
 </div>
 <p class="note">Dots: configured regions. Cards: live media nodes — load is sysload (1-min load average per CPU, full bar = 1),
-clients the participants whose media the node hosts (full bar = the busiest node). Lines: rooms, from the node a
-participant's signaling goes through to the room's hosting node (participants on the line).</p>
+clients the participants whose media the node hosts (full bar = the busiest node). Purple arrows: rooms, from the node a
+participant's signaling goes through to the room's hosting node (participants on the line). Teal lines: rooms that span
+nodes, from each edge to the room's origin (the participants whose media the edge serves; hover for pipes).</p>
 <h2>Regions</h2>
 <table id="regions"><thead><tr>${th("region")}${th("lat")}${th("lon")}${th("nodes")}
 ${th("rooms hosted", "rooms placed on this region&#39;s nodes (room records): the sum of their nodes&#39; rooms hosted")}
@@ -70,8 +75,15 @@ ${th("clients", "participants whose media this node hosts, from its last report"
 ${th("signaling", "participants whose signaling connection is on this node (from the rooms), bridged to their host when it is another node")}
 ${th("tracks in/out")}${th("reserved", "placements onto this node since its last report")}${th("up")}${th("report")}</tr></thead><tbody></tbody></table>
 <h2>Rooms</h2>
-<table id="rooms"><thead><tr>${th("room")}${th("hosting node")}${th("region")}${th("participants")}
-${th("signal nodes", "participants by the node their signaling connection is on")}${th("age")}</tr></thead><tbody></tbody></table>
+<table id="rooms"><thead><tr>${th("room")}${th("hosting node", "where the room was placed; the origin of a room that spans nodes")}${th("region")}${th("participants")}
+${th("signal nodes", "participants by the node their signaling connection is on")}
+${th("media nodes", "nodes serving the room&#39;s media: more than one when the room spans nodes (below)")}${th("age")}</tr></thead><tbody></tbody></table>
+<h2>Rooms across nodes</h2>
+<p class="note">Rooms whose media more than one node serves (cascade): the origin and its edges, each edge linked to the origin.</p>
+<table id="spans"><thead><tr>${th("room")}${th("node")}${th("role")}${th("region")}
+${th("participants", "participants whose media this node serves")}
+${th("pipes", "pipe transports of this node for the room: one per linked node (the origin has one per edge)")}
+${th("piped in", "tracks of other nodes produced on this node over its pipes: each crosses once, whatever its subscribers")}</tr></thead><tbody></tbody></table>
 <script src="/dashboard.js"></script>
 </body>
 </html>

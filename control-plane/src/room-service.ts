@@ -72,6 +72,7 @@ export async function createRoom(
       ...settings,
       numParticipants: 0,
       signalNodes: [],
+      mediaNodes: [],
     },
     created: true,
   };

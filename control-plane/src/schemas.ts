@@ -1,6 +1,7 @@
 // Request/response schemas of the HTTP API (zod, rendered into /openapi.json).
 import { z } from "@hono/zod-openapi";
 import { ErrorCode } from "#shared/errors.ts";
+import { MAX_NODES_PER_ROOM } from "#shared/cascade.ts";
 import { Region } from "#shared/config.ts";
 import { AccessToken, Identity, ROOM_METADATA_MAX, RoomName as SharedRoomName } from "#shared/limits.ts";
 import { GrantRequest } from "#shared/grants.ts";
@@ -46,6 +47,24 @@ export const CreateRoomBody = z
   .strict()
   .openapi("CreateRoom");
 
+export const RoomMediaNode = z
+  .object({
+    node: z.string(),
+    role: z.enum(["origin", "edge"]),
+    region: z.string(),
+    participants: z.number().openapi({ description: "participants whose media this node serves" }),
+    pipes: z.number().optional().openapi({
+      description: "pipe transports of this node for the room, one per linked node (absent: not reported yet)",
+    }),
+    pipedIn: z.number().optional().openapi({
+      description: "tracks produced on this node from another node over those pipes (absent: not reported yet)",
+    }),
+    reserved: z.literal(true).optional().openapi({
+      description: "named by POST /v1/join as a client's media node, not serving the room yet",
+    }),
+  })
+  .openapi("RoomMediaNode");
+
 export const Room = z
   .object({
     sid: z.string().optional().openapi({ description: "RM_…: this incarnation of the room" }),
@@ -60,6 +79,10 @@ export const Room = z
     signalNodes: z.array(z.object({ node: z.string(), participants: z.number() })).openapi({
       description:
         "participants by the node their signaling connection is on (the hosting node, or a bridged join's signal node)",
+    }),
+    mediaNodes: z.array(RoomMediaNode).max(MAX_NODES_PER_ROOM).openapi({
+      description:
+        "the nodes serving the room's media (cascade), the origin (`node`) first: more than one when the room spans nodes, one or none otherwise",
     }),
   })
   .openapi("Room");

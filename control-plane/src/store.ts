@@ -3,7 +3,14 @@
 import type { NodeBusMessage } from "#shared/bus.ts";
 import { keys } from "#shared/keys.ts";
 import type { NodeRecord } from "#shared/node.ts";
-import { readNodeRecord, readParticipantRecord, readRoomRecord, type ParticipantRecord } from "#shared/records.ts";
+import {
+  readNodeRecord,
+  readParticipantRecord,
+  readRoomNodes,
+  readRoomRecord,
+  type ParticipantRecord,
+  type RoomNodeEntry,
+} from "#shared/records.ts";
 import type { ScriptRunner } from "#shared/redis/runner.ts";
 import { SCRIPTS } from "#shared/redis/scripts.ts";
 import { conflict } from "./errors.ts";
@@ -22,6 +29,16 @@ export interface RoomView {
   /** Participants by the node their signaling connection is on (the hosting node itself, or the
    * signal node a bridged join came through), ordered by node id. */
   signalNodes: { node: string; participants: number }[];
+  /** The nodes serving the room's media (cascade: room:<name>:nodes), the origin first; one entry
+   * (the origin) or none for a room on one node. */
+  mediaNodes: MediaNodeView[];
+}
+
+export interface MediaNodeView extends Omit<RoomNodeEntry, "reserved"> {
+  /** origin: the room's `node`; edge: another node serving the room's participants. */
+  role: "origin" | "edge";
+  /** The control plane named the node for a join it has not served yet. */
+  reserved?: true;
 }
 
 export interface NodeView extends NodeRecord {
@@ -38,7 +55,24 @@ function signalNodes(flat: unknown): RoomView["signalNodes"] {
   return out.sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
 }
 
-function roomView(flat: unknown, numParticipants: unknown, bySignalNode: unknown): RoomView | undefined {
+/** The serving nodes' entries, each with its role; the origin first, then the edges by id. */
+function mediaNodes(origin: string, flat: unknown): MediaNodeView[] {
+  const entries = readRoomNodes(flat).map(
+    ({ reserved, ...e }): MediaNodeView => ({
+      ...e,
+      role: e.node === origin ? "origin" : "edge",
+      ...(reserved === undefined ? {} : { reserved: true }),
+    }),
+  );
+  return [...entries.filter((e) => e.role === "origin"), ...entries.filter((e) => e.role === "edge")];
+}
+
+function roomView(
+  flat: unknown,
+  numParticipants: unknown,
+  bySignalNode: unknown,
+  serving: unknown,
+): RoomView | undefined {
   const r = readRoomRecord(flat);
   if (!r?.name) return undefined;
   return {
@@ -52,15 +86,17 @@ function roomView(flat: unknown, numParticipants: unknown, bySignalNode: unknown
     metadata: r.metadata ?? "",
     numParticipants: Number(numParticipants ?? 0),
     signalNodes: signalNodes(bySignalNode),
+    mediaNodes: mediaNodes(r.node, serving),
   };
 }
 
 export async function getRoom(redis: ScriptRunner, name: string): Promise<RoomView | undefined> {
-  const [flat, n, by] = (await redis.run(SCRIPTS.get_room, [
+  const [flat, n, by, serving] = (await redis.run(SCRIPTS.get_room, [
     keys.room(name),
     keys.roomParticipants(name),
+    keys.roomNodes(name),
   ])) as unknown[];
-  return roomView(flat, n, by);
+  return roomView(flat, n, by, serving);
 }
 
 /** Most bytes of room records one page of GET /v1/rooms holds (a page has at least one room). */
@@ -85,7 +121,9 @@ export async function listRooms(
     max_bytes: maxBytes,
     ...(after ? { after_score: after.createdAt, after_name: after.name } : {}),
   })) as [unknown[][], number];
-  const rooms = rows.map(([flat, n, by]) => roomView(flat, n, by)).filter((r): r is RoomView => r !== undefined);
+  const rooms = rows
+    .map(([flat, n, by, , , serving]) => roomView(flat, n, by, serving))
+    .filter((r): r is RoomView => r !== undefined);
   const last = rows[rows.length - 1];
   // the zset's score and member (not the record's fields: a room may be listed without a record)
   return { rooms, next: more === 1 && last ? { createdAt: Number(last[3]), name: String(last[4]) } : undefined };
@@ -133,8 +171,12 @@ export async function setRoomMetadata(
   room: string,
   metadata: string,
 ): Promise<RoomView | undefined> {
-  const r = await redis.run(SCRIPTS.set_room_metadata, [keys.room(room), keys.roomParticipants(room)], { metadata });
-  return Array.isArray(r) ? roomView(r[0], r[1], r[2]) : undefined;
+  const r = await redis.run(
+    SCRIPTS.set_room_metadata,
+    [keys.room(room), keys.roomParticipants(room), keys.roomNodes(room)],
+    { metadata },
+  );
+  return Array.isArray(r) ? roomView(r[0], r[1], r[2], r[3]) : undefined;
 }
 
 export async function listNodes(redis: ScriptRunner, cursor = "0", now = Date.now()): Promise<ScanPage<NodeView>> {

@@ -15,6 +15,7 @@ import {
   toPixels,
   type Rect,
 } from "../../control-plane/dashboard/map.ts";
+import { MAX_SPAN_ROWS, roomShape, spanRows } from "../../control-plane/dashboard/rooms.ts";
 import { WORLD_OUTLINE } from "../../control-plane/src/dashboard-assets.generated.ts";
 
 /** Shoelace area of every ring of an "M x y l dx dy … z" path, in outline units². */
@@ -103,13 +104,12 @@ describe("map geometry", () => {
     }
   });
 
+  /** Three cards in a row, named as given. */
+  const row = (...ids: string[]) =>
+    new Map(ids.map((id, i): [string, Rect] => [id, { x: i * 400, y: 100, w: CARD.w, h: CARD.h }]));
+
   it("draws a line per room and node other than the host, for any number of nodes per room", () => {
-    const card = (x: number): Rect => ({ x, y: 100, w: CARD.w, h: CARD.h });
-    const cards = new Map([
-      ["n1", card(0)],
-      ["n2", card(400)],
-      ["n3", card(800)],
-    ]);
+    const cards = row("n1", "n2", "n3");
     const lines = roomLines(
       [
         { name: "local", host: "n1", nodes: [{ node: "n1", participants: 3 }] },
@@ -149,11 +149,106 @@ describe("map geometry", () => {
         expect(Math.hypot(a.label.x - b.label.x, a.label.y - b.label.y)).toBeGreaterThan(12);
   });
 
+  it("draws a room that spans nodes as one pipe line per edge to the origin, apart from the signal lines", () => {
+    const cards = row("origin", "west", "eu");
+    const lines = roomLines(
+      [
+        { name: "bridged", host: "origin", nodes: [{ node: "west", participants: 1 }] },
+        {
+          name: "spread",
+          host: "origin",
+          nodes: [],
+          edges: [
+            { node: "west", participants: 2 },
+            { node: "eu", participants: 5 },
+            { node: "nowhere", participants: 1 }, // no card (unconfigured region): no line
+          ],
+        },
+      ],
+      cards,
+    );
+    expect(lines.map((l) => [l.room, l.kind, l.from, l.to, l.text])).toEqual([
+      ["bridged", "signal", "west", "origin", "bridged · 1"],
+      ["spread", "pipe", "west", "origin", "spread · 2"],
+      ["spread", "pipe", "eu", "origin", "spread · 5"],
+    ]);
+    // The pipe and the signal line between the same two nodes bend apart.
+    expect(lines[0]!.d).not.toBe(lines[1]!.d);
+  });
+
   it("scales load bars: sysload 1 and the busiest node fill the bar", () => {
     expect(sysloadBarWidth(0.5)).toBe(CARD.bar.w / 2);
     expect(sysloadBarWidth(3)).toBe(CARD.bar.w);
     expect(sysloadBarWidth(Number.NaN)).toBe(0);
     expect(clientsBarWidth(2, 8)).toBe(CARD.bar.w / 4);
     expect(clientsBarWidth(0, 0)).toBe(0);
+  });
+});
+
+describe("rooms that span nodes", () => {
+  type Media = {
+    node: string;
+    role: "origin" | "edge";
+    region: string;
+    participants: number;
+    pipes?: number;
+    pipedIn?: number;
+    reserved?: true;
+  };
+  const room = (name: string, node: string, mediaNodes: Media[], signalNodes = [{ node, participants: 1 }]) => ({
+    name,
+    node,
+    region: "us-east",
+    createdAt: 0,
+    emptyTimeout: 300,
+    maxParticipants: 0,
+    metadata: "",
+    numParticipants: 1,
+    signalNodes,
+    mediaNodes,
+  });
+  const origin: Media = { node: "east", role: "origin", region: "us-east", participants: 2, pipes: 2, pipedIn: 3 };
+  const west: Media = { node: "west", role: "edge", region: "us-west-2", participants: 1, pipes: 1, pipedIn: 2 };
+  const eu: Media = { node: "eu", role: "edge", region: "eu-west", participants: 4 }; // pipes not reported yet
+  const reserved: Media = { node: "ap", role: "edge", region: "ap", participants: 1, reserved: true };
+
+  it("a room on one node keeps its signal lines; a spanning room draws its edges instead", () => {
+    const bridged = [
+      { node: "east", participants: 1 },
+      { node: "west", participants: 1 },
+    ];
+    expect(roomShape(room("one", "east", [], bridged))).toEqual({ name: "one", host: "east", nodes: bridged });
+    // cascade on, but the room never left its origin: still one node
+    expect(roomShape(room("one", "east", [origin], bridged)).nodes).toEqual(bridged);
+    // a node named by a join but not serving yet has no link: no line
+    expect(roomShape(room("three", "east", [origin, west, eu, reserved], bridged))).toEqual({
+      name: "three",
+      host: "east",
+      nodes: [],
+      edges: [
+        { node: "west", participants: 1 },
+        { node: "eu", participants: 4 },
+      ],
+    });
+  });
+
+  it("lists each serving node of a spanning room, the origin first, and is bounded", () => {
+    const { rows, more } = spanRows([
+      room("one", "east", [origin]),
+      room("three", "east", [west, origin, eu, reserved]),
+    ]);
+    expect(more).toBe(0);
+    expect(rows.map((r) => [r.room, r.node, r.role, r.region, r.participants, r.pipes, r.pipedIn])).toEqual([
+      ["three", "east", "origin", "us-east", 2, 2, 3],
+      ["three", "west", "edge", "us-west-2", 1, 1, 2],
+      ["three", "eu", "edge", "eu-west", 4, undefined, undefined],
+      ["three", "ap", "edge (reserved)", "ap", 1, undefined, undefined],
+    ]);
+    // 1000 rooms of 64 nodes each: MAX_SPAN_ROWS rows, the rest counted.
+    const edges = Array.from({ length: 63 }, (_, i): Media => ({ ...west, node: `edge-${i}` }));
+    const big = Array.from({ length: 1000 }, (_, i) => room(`r${i}`, "east", [origin, ...edges]));
+    const capped = spanRows(big);
+    expect(capped.rows).toHaveLength(MAX_SPAN_ROWS);
+    expect(capped.more).toBe(64_000 - MAX_SPAN_ROWS);
   });
 });

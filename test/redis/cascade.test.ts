@@ -1,9 +1,16 @@
 // cascade_room.lua with a real redis-server: who serves a room that spans nodes — origin, one edge
 // per region (more only over the participant budget), spill to a serving node of the region, the
-// node cap, origin takeover when the origin died (in the script and in the sweeper), no ghost keys.
+// node cap, origin takeover when the origin died (in the script and in the sweeper), no ghost keys;
+// the pipe figures each node writes into its entry for the dashboard.
 import type { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
-import { CASCADE_RESERVATION_MS, cascadeJoin, cascadeLeave, type CascadeConfig } from "#shared/cascade.ts";
+import {
+  CASCADE_RESERVATION_MS,
+  cascadeJoin,
+  cascadeLeave,
+  cascadePipes,
+  type CascadeConfig,
+} from "#shared/cascade.ts";
 import { keys } from "#shared/keys.ts";
 import { closeRoom, sweepDeadNodes } from "#shared/registry.ts";
 import type { ScriptRunner } from "#shared/redis/runner.ts";
@@ -155,6 +162,37 @@ describe("cascade_room", () => {
     await redis.del(keys.node("east-1"));
     // west-3's reservation counts 50 answered joins, but no client is there: west-1 (2) takes over.
     expect(await join("west-2", "us-west")).toEqual({ role: "edge", origin: "west-1" });
+  });
+
+  it("pipe figures go into a node's own entry, survive its joins and leaves, and never create one", async () => {
+    await alive("east-1", "west-1", "west-2", "eu-1");
+    await placed("east-1", "us-east");
+    await join("east-1", "us-east", 2);
+    await join("west-1", "us-west", 1);
+    const pipes = (id: string, region: string, n: number, pipedIn: number) =>
+      cascadePipes(run, { room: ROOM, node: { id, region }, pipes: n, pipedIn });
+    await pipes("east-1", "us-east", 1, 2);
+    await pipes("west-1", "us-west", 1, 4);
+    await pipes("west-2", "us-west", 1, 1); // serves nothing here: no entry appears
+    await reserve("eu-1", "eu-west", Date.now());
+    await pipes("eu-1", "eu-west", 1, 1); // a reservation is the control plane's: left as it is
+    await join("west-1", "us-west", 3);
+    await cascadeLeave(run, { room: ROOM, node: { id: "east-1", region: "us-east" }, participants: 1 });
+    const entries = async () =>
+      Object.fromEntries(Object.entries(await redis.hgetall(keys.roomNodes(ROOM))).map(([k, v]) => [k, JSON.parse(v)]));
+    expect(await entries()).toEqual({
+      "east-1": { region: "us-east", participants: 1, pipes: 1, pipedIn: 2 },
+      "west-1": { region: "us-west", participants: 3, pipes: 1, pipedIn: 4 },
+      "eu-1": { region: "eu-west", participants: 1, reserved: expect.any(Number) },
+    });
+    // The reserved node's join makes the entry its own (no `reserved`); then it may write pipes.
+    await join("eu-1", "eu-west", 1);
+    await pipes("eu-1", "eu-west", 1, 3);
+    expect((await entries())["eu-1"]).toEqual({ region: "eu-west", participants: 1, pipes: 1, pipedIn: 3 });
+    // An edge that leaves takes its figures with it; joining again starts without them.
+    await cascadeLeave(run, { room: ROOM, node: { id: "west-1", region: "us-west" }, participants: 0 });
+    await join("west-1", "us-west", 1);
+    expect((await entries())["west-1"]).toEqual({ region: "us-west", participants: 1 });
   });
 
   it("50 concurrent joins from two regions: one origin, at most one edge per region", async () => {

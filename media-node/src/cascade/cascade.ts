@@ -7,7 +7,8 @@
 // link closes; the edge asks Redis again and either takes the origin role (cascade_room promotes a
 // serving node atomically) or links to the new origin.
 import { z } from "zod";
-import { type CascadeConfig, cascadeJoin, cascadeLeave } from "#shared/cascade.ts";
+import { type CascadeConfig, cascadeJoin, cascadeLeave, cascadePipes } from "#shared/cascade.ts";
+import { REPORT_INTERVAL_MS } from "#shared/node.ts";
 import { ErrorCode } from "#shared/errors.ts";
 import { ProtocolError } from "#shared/protocol.ts";
 import type { ScriptRunner } from "#shared/redis/runner.ts";
@@ -16,7 +17,7 @@ import type { Logger } from "../log.ts";
 import type { Room } from "../rooms/room.ts";
 import { CASCADE_QUERY, parseLinkMessage } from "./link-protocol.ts";
 import type { NodePipeOptions } from "./node-pipe.ts";
-import { type CascadeCounters, type Link, RoomCascade } from "./room-cascade.ts";
+import { type CascadeCounters, type Link, type PipeFigures, RoomCascade } from "./room-cascade.ts";
 
 /** What an edge asserts when it opens a link (the session's init; the bus vouches for the sender). */
 const LinkAssertion = z.object({ cascade: z.string().min(1).max(256) }).strict();
@@ -24,6 +25,9 @@ const LinkAssertion = z.object({ cascade: z.string().min(1).max(256) }).strict()
  * (a dead origin is replaced once its registry entry expired: NODE_TTL_MS plus a report). */
 const RELINK_EVERY_MS = 1_000;
 const RELINK_ATTEMPTS = 20;
+/** Pipe figures are written this long after a change, so a join's burst of piped tracks is one
+ * write per room; a failed write is retried after a report interval. */
+const PIPES_WRITE_DELAY_MS = 500;
 
 export interface CascadeOptions {
   nodeId: string;
@@ -53,6 +57,10 @@ export class Cascade {
     takeovers: 0,
   };
   private readonly o: CascadeOptions;
+  /** Rooms whose pipe figures may differ from what Redis has (a subset of `rooms`: bounded). */
+  private readonly pipesChanged = new Set<RoomCascade>();
+  private readonly pipesWritten = new WeakMap<RoomCascade, string>();
+  private pipesTimer: NodeJS.Timeout | undefined;
 
   constructor(o: CascadeOptions) {
     this.o = o;
@@ -114,6 +122,7 @@ export class Cascade {
       counters: this.counters,
       log: this.o.log,
       onLinkClosed: (c, link) => this.linkClosed(c, link),
+      onPipesChanged: (c) => this.writePipesSoon(c),
     });
     this.rooms.set(room.name, rc);
     if (origin) void this.linkTo(rc, origin);
@@ -133,6 +142,40 @@ export class Cascade {
     const wasEdge = this.edgeOf.delete(room.name);
     const redis = this.o.redis();
     if (wasEdge && redis) void cascadeLeave(redis, { room: room.name, node: this.me, participants: 0 }).catch(() => {});
+  }
+
+  private writePipesSoon(rc: RoomCascade, delay = PIPES_WRITE_DELAY_MS): void {
+    this.pipesChanged.add(rc);
+    if (this.pipesTimer) return;
+    this.pipesTimer = setTimeout(() => void this.writePipes(), delay);
+    this.pipesTimer.unref();
+  }
+
+  /** Writes the changed rooms' pipe figures into this node's entries of room:<name>:nodes. */
+  private async writePipes(): Promise<void> {
+    const rooms = [...this.pipesChanged];
+    this.pipesChanged.clear();
+    const failed: RoomCascade[] = [];
+    for (const rc of rooms) {
+      if (rc.closed || this.rooms.get(rc.room.name) !== rc) continue;
+      const f: PipeFigures = rc.pipeFigures();
+      const key = `${f.pipes}/${f.pipedIn}`;
+      if (this.pipesWritten.get(rc) === key) continue;
+      try {
+        const redis = this.o.redis();
+        if (!redis) throw new Error("no Redis yet");
+        await cascadePipes(redis, { room: rc.room.name, node: this.me, ...f });
+        this.pipesWritten.set(rc, key);
+      } catch (err) {
+        this.o.log.debug({ room: rc.room.name, err: (err as Error).message }, "cascade: pipe figures not written");
+        failed.push(rc);
+      }
+    }
+    this.pipesTimer = undefined;
+    const changedMeanwhile = [...this.pipesChanged];
+    this.pipesChanged.clear();
+    for (const rc of changedMeanwhile) this.writePipesSoon(rc);
+    for (const rc of failed) this.writePipesSoon(rc, REPORT_INTERVAL_MS);
   }
 
   private async linkTo(rc: RoomCascade, origin: string): Promise<void> {

@@ -80,6 +80,16 @@ export interface RoomCascadeOptions {
   log: Logger;
   /** A link closed (the peer died, left or refused). */
   onLinkClosed: (rc: RoomCascade, link: Link) => void;
+  /** pipeFigures() may have changed (a link or a piped track came or went). */
+  onPipesChanged?: (rc: RoomCascade) => void;
+}
+
+/** This node's pipes for one room, as the dashboard shows them (room:<name>:nodes). */
+export interface PipeFigures {
+  /** Pipe transports: one per link. */
+  pipes: number;
+  /** Tracks of other nodes produced here over those pipes. */
+  pipedIn: number;
 }
 
 export class RoomCascade implements RoomPeers {
@@ -88,6 +98,8 @@ export class RoomCascade implements RoomPeers {
   readonly links = new Map<string, Link>();
   /** Tracks of other nodes produced here, by track id. */
   private readonly fetched = new Map<string, Promise<{ router: RoomRouter; producer: types.Producer }>>();
+  /** Track ids of those whose pipe producer is open (the fetched ones that arrived). */
+  private readonly piped = new Set<string>();
   private readonly o: RoomCascadeOptions;
   closed = false;
 
@@ -115,6 +127,7 @@ export class RoomCascade implements RoomPeers {
       "close",
       () => session.state !== "closed" && session.close(BridgeCloseCode.Normal, "pipe closed"),
     );
+    this.o.onPipesChanged?.(this);
     return link;
   }
 
@@ -130,6 +143,7 @@ export class RoomCascade implements RoomPeers {
       for (const identity of this.identitiesOf(link.peer)) this.forward(link, { t: "left", identity });
     this.room.dropNode(link.peer);
     this.room.checkEmpty();
+    this.o.onPipesChanged?.(this);
   }
 
   private identitiesOf(node: string): string[] {
@@ -201,11 +215,16 @@ export class RoomCascade implements RoomPeers {
       link.send({ t: "want", trackId });
     });
     const producer = await link.pipe.accept(offer);
-    producer.observer.once("close", () => this.fetched.delete(trackId));
+    producer.observer.once("close", () => {
+      this.fetched.delete(trackId);
+      if (this.piped.delete(trackId)) this.o.onPipesChanged?.(this);
+    });
     if (this.closed || !this.links.has(link.peer)) {
       producer.close();
       throw new ProtocolError(ErrorCode.NotFound, "the track's node left the room");
     }
+    this.piped.add(trackId);
+    this.o.onPipesChanged?.(this);
     return { router: link.router, producer };
   }
 
@@ -289,6 +308,11 @@ export class RoomCascade implements RoomPeers {
     for (const l of this.links.values()) if (l !== from) l.send(m);
   }
 
+  /** This node's pipes for the room now (the dashboard's figures; /metrics has stats()). */
+  pipeFigures(): PipeFigures {
+    return { pipes: this.links.size, pipedIn: this.piped.size };
+  }
+
   /** Pipe figures for /metrics, per peer node. */
   async stats(): Promise<{ peer: string; pipedIn: number; bytes: { sent: number; received: number } }[]> {
     return Promise.all(
@@ -316,5 +340,6 @@ export class RoomCascade implements RoomPeers {
       if (l.session.state !== "closed") l.session.close(BridgeCloseCode.Normal, "room closed");
     }
     this.fetched.clear();
+    this.piped.clear();
   }
 }

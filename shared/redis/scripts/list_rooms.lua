@@ -1,9 +1,10 @@
 --[[
   list_rooms: one page of rooms by creation time (oldest first), with their participant counts, in
-  all and by signal node. Pages follow a cursor, the (createdAt, name) of the last room of the
+  all and by signal node, and the nodes serving each (cascade). Pages follow a cursor, the (createdAt, name) of the last room of the
   previous page, so a page never repeats or skips a room that exists throughout the listing (rooms
   with equal createdAt come in name order, as the zset keeps them). A page is bounded in rooms
-  (limit) and in bytes (max_bytes of room records, at least one room): no reply is unbounded.
+  (limit) and in bytes (max_bytes of room records and serving-node entries, at least one room): no
+  reply is unbounded.
 
   Input:
     KEYS[1] rooms zset  keys.rooms()
@@ -15,10 +16,12 @@
       after_name   (optional) cursor: its name
 
   Output: { { { HGETALL of the room hash (flat), number of participants, { signal node,
-            participants, ... }, createdAt score, name }, ... }, more (1 | 0) }
+            participants, ... }, createdAt score, name, { serving node, entry JSON, ... } }, ... },
+            more (1 | 0) }
 ]]
 -- @include keys
 -- @include signal_nodes
+-- @include room_nodes
 local a = cjson.decode(ARGV[1])
 local out, bytes, more = {}, 0, 0
 local min = a.after_score and string.format('%.17g', a.after_score) or '-inf'
@@ -35,8 +38,10 @@ while more == 0 do
       end
       local flat = redis.call('HGETALL', k_room(name))
       for _, v in ipairs(flat) do bytes = bytes + #v end
+      local serving = room_nodes(k_room_nodes(name))
+      for _, v in ipairs(serving) do bytes = bytes + #v end
       local p = k_room_participants(name)
-      out[#out + 1] = { flat, redis.call('HLEN', p), signal_nodes(p), string.format('%.17g', score), name }
+      out[#out + 1] = { flat, redis.call('HLEN', p), signal_nodes(p), string.format('%.17g', score), name, serving }
     end
   end
   if #page < 2 * batch then break end
