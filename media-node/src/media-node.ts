@@ -104,6 +104,7 @@ export class MediaNode {
               room.name,
               [...room.participants.values()].map((p) => p.record()),
             ),
+          flushed: () => registry.flushed(),
           log: log.child({ component: "cascade" }),
         });
       }

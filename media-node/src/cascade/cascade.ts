@@ -44,6 +44,8 @@ export interface CascadeOptions {
   owner: (room: string) => Promise<string | undefined>;
   /** Writes the room's local participants to Redis again (after this node took the origin role). */
   resync: (room: Room) => void;
+  /** Resolves once this node's pending Redis writes are done. */
+  flushed: () => Promise<void>;
   log: Logger;
 }
 
@@ -128,11 +130,19 @@ export class Cascade {
     if (origin) void this.linkTo(rc, origin);
   }
 
-  /** A participant left this node's share of the room: Redis keeps its count for the budget. */
+  /** A participant left this node's share of the room: Redis keeps its count for the budget.
+   * After this node's queued writes: an edge whose share ends stops serving the room in Redis,
+   * and a participant record removed after that would be refused (left behind as a ghost). */
   left(room: Room): void {
     const redis = this.o.redis();
     if (!redis || room.closed) return;
-    void cascadeLeave(redis, { room: room.name, node: this.me, participants: room.participants.size }).catch(() => {});
+    void this.o
+      .flushed()
+      .then(() => {
+        if (!room.closed)
+          return cascadeLeave(redis, { room: room.name, node: this.me, participants: room.participants.size });
+      })
+      .catch(() => {});
   }
 
   closed(room: Room): void {
@@ -141,7 +151,11 @@ export class Cascade {
     this.rooms.delete(room.name);
     const wasEdge = this.edgeOf.delete(room.name);
     const redis = this.o.redis();
-    if (wasEdge && redis) void cascadeLeave(redis, { room: room.name, node: this.me, participants: 0 }).catch(() => {});
+    if (wasEdge && redis)
+      void this.o
+        .flushed()
+        .then(() => cascadeLeave(redis, { room: room.name, node: this.me, participants: 0 }))
+        .catch(() => {});
   }
 
   private writePipesSoon(rc: RoomCascade, delay = PIPES_WRITE_DELAY_MS): void {
