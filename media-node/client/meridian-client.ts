@@ -91,7 +91,9 @@ export interface ClientEvents {
   activeSpeaker: { identity: string };
   speakers: NotificationData<"speakers">["speakers"];
   connectionQuality: NotificationData<"connectionQuality">["updates"];
-  data: { identity: string; label: string; data: string | ArrayBuffer };
+  /** A message on another participant's data channel; `reliable`: sent on an ordered, fully
+   * retransmitted channel (LiveKit's RELIABLE), else lossy. */
+  data: { identity: string; label: string; data: string | ArrayBuffer; reliable: boolean };
   /** A message the server sent (RoomService SendData). */
   serverData: { topic: string | undefined; payload: Uint8Array };
   /** The server changed one of this client's own tracks (RoomService mute, or a permission lost). */
@@ -437,10 +439,13 @@ export class MeridianClient {
     await this.signal.request("setPreferredLayers", { trackId, spatialLayer, ...opts });
   }
 
-  /** Opens a data channel to the room; others receive what is sent on it as `data` events. */
-  async publishData(label = "chat"): Promise<types.DataProducer> {
+  /** Opens a data channel to the room; others receive what is sent on it as `data` events.
+   * `reliable: false` opens a lossy one (unordered, no retransmission: LiveKit's LOSSY). */
+  async publishData(label = "chat", opts: { reliable?: boolean } = {}): Promise<types.DataProducer> {
     const transport = await this.send();
-    const dp = await transport.produceData({ label, ordered: true });
+    const dp = await transport.produceData(
+      opts.reliable === false ? { label, ordered: false, maxRetransmits: 0 } : { label, ordered: true },
+    );
     this.dataProducers.set(dp.id, dp);
     return dp;
   }
@@ -487,7 +492,13 @@ export class MeridianClient {
         });
         if (t.trackId === this.joined.serverDataTrackId)
           dc.on("message", (data: string | ArrayBuffer) => this.serverMessage(data));
-        else dc.on("message", (data: string | ArrayBuffer) => this.emit("data", { identity, label: dc.label, data }));
+        else {
+          const s = dc.sctpStreamParameters;
+          const reliable = s.ordered !== false && s.maxRetransmits === undefined && s.maxPacketLifeTime === undefined;
+          dc.on("message", (data: string | ArrayBuffer) =>
+            this.emit("data", { identity, label: dc.label, data, reliable }),
+          );
+        }
         return;
       }
       const r = await this.signal.request("consume", { trackId: t.trackId });

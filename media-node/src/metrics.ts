@@ -214,6 +214,23 @@ export class NodeMetrics {
       },
     );
     cascadeGauge(
+      "meridian_cascade_data_messages",
+      "Data-channel messages on the pipes to each peer node (open data tracks), by direction",
+      ["peer", "direction"],
+      async (g, c) => {
+        for (const [peer, n] of (await c.stats()).dataMessages) {
+          g.set({ peer, direction: "sent" }, n.sent);
+          g.set({ peer, direction: "received" }, n.received);
+        }
+      },
+    );
+    cascadeGauge(
+      "meridian_cascade_data_messages_dropped",
+      "Data-channel messages a pipe dropped: its SCTP send buffer toward the peer node was full",
+      [],
+      async (g, c) => g.set(c.counters.dataMessagesDropped),
+    );
+    cascadeGauge(
       "meridian_cascade_links_refused",
       "Cascade links refused (bad token, not the origin, forged)",
       [],
@@ -221,9 +238,15 @@ export class NodeMetrics {
     );
     cascadeGauge(
       "meridian_cascade_link_messages_dropped",
-      "Malformed cascade link messages dropped",
+      "Cascade link messages dropped on receipt (malformed, or not allowed from that peer)",
       [],
       async (g, c) => g.set(c.counters.linkMessagesDropped),
+    );
+    cascadeGauge(
+      "meridian_cascade_link_messages_oversize",
+      "Cascade link messages not sent: larger than a bridge frame",
+      [],
+      async (g, c) => g.set(c.counters.linkMessagesOversize),
     );
     cascadeGauge(
       "meridian_cascade_takeovers",

@@ -6,6 +6,7 @@ import type { JoinResult } from "../../infra/local/cluster.ts";
 import type { DemoState } from "../../media-node/client/demo.ts";
 import type { MeridianClient } from "../../media-node/client/meridian-client.ts";
 import { busiest, inboundRtp, launchChromium, mediaFlows, openPage } from "../support/browser.ts";
+import type { LocalCluster } from "../../infra/local/cluster.ts";
 import { startDistributedCluster, type Cluster, type Where } from "./cluster.ts";
 
 /** A test file's cluster and the browser its participants' pages run in, started side by side. */
@@ -14,7 +15,7 @@ export async function startCall(): Promise<{ c: Cluster; browser: Browser }> {
   return { c, browser };
 }
 
-export async function stopCall(c: Cluster | undefined, browser: Browser | undefined): Promise<void> {
+export async function stopCall(c: LocalCluster | undefined, browser: Browser | undefined): Promise<void> {
   await browser?.close();
   await c?.stop();
 }
@@ -37,12 +38,14 @@ export type PageGlobals = {
   moves?: number;
 };
 
+/** `media: false`: the page publishes nothing (a test that exchanges data only). */
 export async function joinCall(
-  c: Cluster,
+  c: LocalCluster,
   browser: Browser,
   identity: string,
   room: string,
   where: Where,
+  { media = true }: { media?: boolean } = {},
 ): Promise<Participant> {
   // Any node's demo page serves the client bundle; the page joins wherever the control plane says.
   const { page, console } = await openPage(browser, `${c.nodes[0]!.httpUrl}/demo`);
@@ -54,7 +57,7 @@ export async function joinCall(
     return { url: r.url, token: r.token };
   });
   await page.evaluate(
-    async (first) => {
+    async ({ media, ...first }) => {
       const g = globalThis as unknown as PageGlobals;
       const client = await g.MeridianClient.connect({ ...first, onReconnect: (reason) => g.meridianJoin(reason) });
       g.meridian.client = client;
@@ -62,9 +65,9 @@ export async function joinCall(
         g.meridian.client = next;
         g.moves = (g.moves ?? 0) + 1;
       });
-      await client.publishMedia();
+      if (media) await client.publishMedia();
     },
-    { url: first.url, token: first.token },
+    { url: first.url, token: first.token, media },
   );
   return p;
 }

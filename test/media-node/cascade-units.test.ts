@@ -1,6 +1,6 @@
 // Pure parts of the cascade: link messages are validated (garbage, wrong shapes, oversized lists
-// and forged offers are dropped, not thrown), and the `cascade:` settings with their CASCADE_*
-// overrides.
+// and forged offers or operations are dropped, not thrown), and the `cascade:` settings with their
+// CASCADE_* overrides.
 import { describe, expect, it } from "vitest";
 import { resolveConfig, ConfigError } from "../../media-node/src/config.ts";
 import { MAX_LINK_PARTICIPANTS, parseLinkMessage } from "../../media-node/src/cascade/link-protocol.ts";
@@ -15,6 +15,13 @@ const offer = {
   kind: "video",
   rtpParameters: { codecs: [{ mimeType: "video/VP8" }], encodings: [{ ssrc: 1 }] },
   paused: false,
+};
+const dataOffer = {
+  producerId: "d1",
+  kind: "data",
+  sctpStreamParameters: { streamId: 3, ordered: false, maxRetransmits: 0 },
+  label: "chat",
+  protocol: "",
 };
 
 describe("link messages", () => {
@@ -34,6 +41,12 @@ describe("link messages", () => {
       { t: "want", trackId: "t" },
       { t: "offer", trackId: "t", offer },
       { t: "unavailable", trackId: "t" },
+      { t: "offer", trackId: "d", offer: dataOffer },
+      { t: "updated", participant: { identity: "a", sid: "PA_1", metadata: "m", tracks: [] } },
+      { t: "admin", id: 7, op: { op: "removeParticipant", identity: "a" } },
+      { t: "admin", op: { op: "sendData", data: "aGk=", topic: "chat" } },
+      { t: "adminReply", id: 7, reply: { ok: true } },
+      { t: "adminReply", id: 8, reply: { ok: false, code: "not_found", message: "participant a is not in room r" } },
     ];
     for (const m of good) expect(parseLinkMessage(JSON.stringify(m)), m.t).toEqual(m);
   });
@@ -61,6 +74,28 @@ describe("link messages", () => {
       JSON.stringify({ t: "offer", trackId: "t", offer: { ...offer, rtpParameters: { codecs: [], encodings: [{}] } } }),
     ],
     ["offer of a data kind", JSON.stringify({ t: "offer", trackId: "t", offer: { ...offer, kind: "data" } })],
+    [
+      "data offer with an SCTP stream id out of range",
+      JSON.stringify({
+        t: "offer",
+        trackId: "d",
+        offer: { ...dataOffer, sctpStreamParameters: { streamId: 65535, ordered: true } },
+      }),
+    ],
+    [
+      "data offer with an oversized label",
+      JSON.stringify({ t: "offer", trackId: "d", offer: { ...dataOffer, label: "x".repeat(257) } }),
+    ],
+    ["admin with an unknown operation", JSON.stringify({ t: "admin", id: 1, op: { op: "dropDatabase" } })],
+    ["admin whose data is not base64", JSON.stringify({ t: "admin", op: { op: "sendData", data: "not base64!" } })],
+    [
+      "admin with a negative id",
+      JSON.stringify({ t: "admin", id: -1, op: { op: "removeParticipant", identity: "a" } }),
+    ],
+    [
+      "adminReply with an unknown error code",
+      JSON.stringify({ t: "adminReply", id: 1, reply: { ok: false, code: "segfault", message: "" } }),
+    ],
     [
       "too many participants",
       JSON.stringify({

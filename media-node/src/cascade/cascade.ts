@@ -49,12 +49,17 @@ export interface CascadeOptions {
   log: Logger;
 }
 
+/** Figures by peer node, each way. */
+type PerPeer = Map<string, { sent: number; received: number }>;
+
 export class Cascade {
   /** Rooms this node serves as an edge, with their origin (decided before the room opens here). */
   private readonly edgeOf = new Map<string, string>();
   readonly rooms = new Map<string, RoomCascade>();
   readonly counters: CascadeCounters & { linksRefused: number; takeovers: number } = {
     linkMessagesDropped: 0,
+    linkMessagesOversize: 0,
+    dataMessagesDropped: 0,
     linksRefused: 0,
     takeovers: 0,
   };
@@ -122,6 +127,7 @@ export class Cascade {
       role: origin ? "edge" : "origin",
       pipe: this.o.pipe,
       counters: this.counters,
+      flushed: this.o.flushed,
       log: this.o.log,
       onLinkClosed: (c, link) => this.linkClosed(c, link),
       onPipesChanged: (c) => this.writePipesSoon(c),
@@ -316,21 +322,26 @@ export class Cascade {
     }
   };
 
-  /** Pipe figures per peer node, for /metrics. */
-  async stats(): Promise<{ links: number; pipedIn: number; bytes: Map<string, { sent: number; received: number }> }> {
+  /** Pipe figures per peer node, for /metrics: bytes and data messages each way. */
+  async stats(): Promise<{ links: number; pipedIn: number; bytes: PerPeer; dataMessages: PerPeer }> {
     let links = 0;
     let pipedIn = 0;
-    const bytes = new Map<string, { sent: number; received: number }>();
+    const bytes: PerPeer = new Map();
+    const dataMessages: PerPeer = new Map();
+    const add = (m: PerPeer, peer: string, v: { sent: number; received: number }) => {
+      const b = m.get(peer) ?? { sent: 0, received: 0 };
+      b.sent += v.sent;
+      b.received += v.received;
+      m.set(peer, b);
+    };
     for (const rc of this.rooms.values()) {
       for (const s of await rc.stats()) {
         links++;
         pipedIn += s.pipedIn;
-        const b = bytes.get(s.peer) ?? { sent: 0, received: 0 };
-        b.sent += s.bytes.sent;
-        b.received += s.bytes.received;
-        bytes.set(s.peer, b);
+        add(bytes, s.peer, s.bytes);
+        add(dataMessages, s.peer, s.dataMessages);
       }
     }
-    return { links, pipedIn, bytes };
+    return { links, pipedIn, bytes, dataMessages };
   }
 }

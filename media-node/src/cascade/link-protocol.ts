@@ -6,19 +6,27 @@
 //   edge → origin   hello      its pipe endpoint and its participants (first frame)
 //   origin → edge   welcome    the origin's pipe endpoint and every participant of the room it
 //                              knows (its own and other edges'), not the edge's own
-//   both ways       joined / left / published / unpublished / muted: participant and track
-//                              changes; the origin forwards each to its other edges
-//   both ways       want       "send me this track": the holder answers with `offer` (its pipe
-//                              consumer's parameters) or `unavailable`; a track crosses a node pair
-//                              once, however many subscribers the far node has
+//   both ways       joined / left / updated / published / unpublished / muted: participant and
+//                              track changes; the origin forwards each to its other edges
+//   both ways       want       "send me this track" (media or data): the holder answers with
+//                              `offer` (its pipe consumer's parameters, or its pipe data consumer's
+//                              SCTP stream) or `unavailable`; a track crosses a node pair once,
+//                              however many subscribers the far node has
+//   origin → edge   admin      a RoomService operation (shared/room-admin.ts) for the edge's own
+//                              participants: one naming a participant the edge serves (with an id:
+//                              the edge answers `adminReply`), or one for everyone (SendData,
+//                              room metadata; no id)
+//   edge → origin   adminReply the operation's outcome, as a room.rpc reply
 import { z } from "zod";
 import { ParticipantInfo, TrackInfo } from "#shared/protocol.ts";
-import { PipeEndpoint, PipeOffer } from "./node-pipe.ts";
+import { RoomOp, RoomRpcReply } from "#shared/room-admin.ts";
+import { PipeDataOffer, PipeEndpoint, PipeOffer } from "./node-pipe.ts";
 
 /** Most participants one message may carry (welcome): a bound on what a peer can make us hold. */
 export const MAX_LINK_PARTICIPANTS = 5_000;
 const Identity = z.string().min(1).max(256);
 const TrackId = z.string().min(1).max(64);
+const AdminId = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
 export const LinkMessage = z.discriminatedUnion("t", [
   z.object({
@@ -34,12 +42,15 @@ export const LinkMessage = z.discriminatedUnion("t", [
   }),
   z.object({ t: z.literal("joined"), participant: ParticipantInfo }),
   z.object({ t: z.literal("left"), identity: Identity }),
+  z.object({ t: z.literal("updated"), participant: ParticipantInfo }),
   z.object({ t: z.literal("published"), identity: Identity, track: TrackInfo }),
   z.object({ t: z.literal("unpublished"), identity: Identity, trackId: TrackId }),
   z.object({ t: z.literal("muted"), identity: Identity, trackId: TrackId, muted: z.boolean() }),
   z.object({ t: z.literal("want"), trackId: TrackId }),
-  z.object({ t: z.literal("offer"), trackId: TrackId, offer: PipeOffer }),
+  z.object({ t: z.literal("offer"), trackId: TrackId, offer: z.union([PipeOffer, PipeDataOffer]) }),
   z.object({ t: z.literal("unavailable"), trackId: TrackId }),
+  z.object({ t: z.literal("admin"), id: AdminId.optional(), op: RoomOp }),
+  z.object({ t: z.literal("adminReply"), id: AdminId, reply: RoomRpcReply }),
 ]);
 export type LinkMessage = z.infer<typeof LinkMessage>;
 

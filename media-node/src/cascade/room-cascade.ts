@@ -2,26 +2,48 @@
 // edge has one, to the origin; the origin has one per edge — a star, so a track crosses each node
 // pair it needs at most once) and what travels on them. Each link is a signaling-bridge session
 // (reliable, ordered, peer liveness) carrying link-protocol.ts messages, plus one PipeTransport
-// pair (node-pipe.ts) carrying the media. Room events go out to every link; the origin forwards
-// each link's events to its other links. A track held elsewhere is fetched on the first local
-// subscription ("want" → "offer"), produced on the link's pipe, and kept until it is unpublished,
-// its publisher leaves, or the link closes; pause/resume travel as `muted`.
+// pair (node-pipe.ts) carrying the media and the data channels. Room events go out to every link;
+// the origin forwards each link's events to its other links. A track (media or data) held
+// elsewhere is fetched on the first local subscription ("want" → "offer"), produced on the link's
+// pipe, and kept until it is unpublished, its publisher leaves, or the link closes; pause/resume
+// travel as `muted`. RoomService operations reach the control plane's node, the origin; one on a
+// participant an edge serves is handed to that edge ("admin" → "adminReply").
+//
+// Data channels cross on the pipe's SCTP association, not as link messages: the data stays in the
+// mediasoup workers (no per-message work in Node, and Redis stays off the media path), a lossy
+// channel stays lossy (the bridge would make it reliable, and queue it behind signaling), and one
+// message crosses a node pair once however many subscribers the far node has, as media does.
 import type { types } from "mediasoup";
 import { ErrorCode } from "#shared/errors.ts";
 import { ProtocolError, type NotificationData, type ParticipantInfo } from "#shared/protocol.ts";
-import { BridgeCloseCode, type BridgeSession } from "../bridge/index.ts";
+import type { RoomOp, RoomRpcReply } from "#shared/room-admin.ts";
+import { BridgeCloseCode, type BridgeSession, defaultBridgeOptions } from "../bridge/index.ts";
 import type { Logger } from "../log.ts";
-import type { PeerEvent, Room, RoomPeers } from "../rooms/room.ts";
+import type { AdminResult, PeerEvent, Room, RoomPeers, TrackSource } from "../rooms/room.ts";
 import type { RoomRouter } from "../rooms/router-group.ts";
 import { type LinkMessage, parseLinkMessage } from "./link-protocol.ts";
-import { NodePipe, type NodePipeOptions, type PipeOffer } from "./node-pipe.ts";
+import { NodePipe, type NodePipeOptions, type PipeDataOffer, type PipeOffer } from "./node-pipe.ts";
 
 /** How long a "want" waits for its offer before the subscription fails (and may be retried). */
 export const FETCH_TIMEOUT_MS = 10_000;
+/** How long the origin waits for an edge's answer to a RoomService operation without a deadline
+ * of its own (the control plane's requests carry one). */
+export const ADMIN_TIMEOUT_MS = 5_000;
+/** RoomService operations awaiting an edge's answer, per link: more are refused (rate_limited). */
+export const MAX_PENDING_ADMIN = 256;
 
 export interface CascadeCounters {
   linkMessagesDropped: number;
+  /** Link messages not sent: larger than a bridge frame (sending would close the link). */
+  linkMessagesOversize: number;
+  /** Data messages a pipe could not queue toward its peer (SCTP send buffer full). */
+  dataMessagesDropped: number;
 }
+
+/** A track of another node produced on this node's side of a link. */
+type Fetched =
+  | { router: RoomRouter; kind: "producer"; producer: types.Producer }
+  | { router: RoomRouter; kind: "dataProducer"; producer: types.DataProducer };
 
 export class Link {
   readonly peer: string;
@@ -33,19 +55,71 @@ export class Link {
   ready: Promise<void>;
   markReady: () => void = () => {};
   /** Offers awaited from the peer, by track id. */
-  readonly awaiting = new Map<string, { resolve: (o: PipeOffer) => void; reject: (e: Error) => void }>();
+  readonly awaiting = new Map<string, Waiter<PipeOffer | PipeDataOffer>>();
+  /** RoomService operations awaiting the peer's answer, by id. */
+  readonly admins = new Map<number, Waiter<RoomRpcReply>>();
+  nextAdminId = 0;
+  private readonly counters: CascadeCounters;
 
-  constructor(peer: string, session: BridgeSession, pipe: NodePipe, router: RoomRouter) {
+  constructor(peer: string, session: BridgeSession, pipe: NodePipe, router: RoomRouter, counters: CascadeCounters) {
     this.peer = peer;
     this.session = session;
     this.pipe = pipe;
     this.router = router;
+    this.counters = counters;
     this.ready = new Promise((resolve) => (this.markReady = resolve));
   }
 
-  send(m: LinkMessage): void {
-    if (this.session.state !== "closed") this.session.send(JSON.stringify(m));
+  /** Sends `m`; false when the link is closed or `m` is larger than a bridge frame (refused here and
+   * counted: the bridge would close the whole link for it). */
+  send(m: LinkMessage): boolean {
+    if (this.session.state === "closed") return false;
+    const frame = JSON.stringify(m);
+    if (Buffer.byteLength(frame) > defaultBridgeOptions.maxFrameBytes) {
+      this.counters.linkMessagesOversize++;
+      return false;
+    }
+    return this.session.send(frame);
   }
+
+  /** Fails every awaited offer and operation (the link is gone). */
+  failPending(e: Error): void {
+    for (const w of [...this.awaiting.values(), ...this.admins.values()]) w.reject(e);
+    this.awaiting.clear();
+    this.admins.clear();
+  }
+}
+
+interface Waiter<T> {
+  resolve: (v: T) => void;
+  reject: (e: Error) => void;
+}
+
+/** Waits for `key`'s answer in `waiting` (registered before `ask` runs) until `timeoutMs`. */
+function awaitAnswer<K, T>(
+  waiting: Map<K, Waiter<T>>,
+  key: K,
+  timeoutMs: number,
+  timeout: () => Error,
+  ask: () => void,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      waiting.delete(key);
+      reject(timeout());
+    }, timeoutMs);
+    waiting.set(key, {
+      resolve: (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      reject: (e) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    });
+    ask();
+  });
 }
 
 const TO_LINK = {
@@ -54,6 +128,10 @@ const TO_LINK = {
     participant: d.participant,
   }),
   participantLeft: (d: NotificationData<"participantLeft">): LinkMessage => ({ t: "left", identity: d.identity }),
+  participantUpdated: (d: NotificationData<"participantUpdated">): LinkMessage => ({
+    t: "updated",
+    participant: d.participant,
+  }),
   trackPublished: (d: NotificationData<"trackPublished">): LinkMessage => ({
     t: "published",
     identity: d.identity,
@@ -77,6 +155,9 @@ export interface RoomCascadeOptions {
   role: "origin" | "edge";
   pipe: NodePipeOptions;
   counters: CascadeCounters;
+  /** Resolves once this node's pending Redis writes are done (an edge answers an operation after
+   * its participant records show it, as the origin does for its own). */
+  flushed: () => Promise<void>;
   log: Logger;
   /** A link closed (the peer died, left or refused). */
   onLinkClosed: (rc: RoomCascade, link: Link) => void;
@@ -92,12 +173,20 @@ export interface PipeFigures {
   pipedIn: number;
 }
 
+/** One link's figures: tracks produced here from the peer, pipe bytes and data messages each way. */
+export interface LinkStats {
+  peer: string;
+  pipedIn: number;
+  bytes: { sent: number; received: number };
+  dataMessages: { sent: number; received: number };
+}
+
 export class RoomCascade implements RoomPeers {
   readonly room: Room;
   role: "origin" | "edge";
   readonly links = new Map<string, Link>();
   /** Tracks of other nodes produced here, by track id. */
-  private readonly fetched = new Map<string, Promise<{ router: RoomRouter; producer: types.Producer }>>();
+  private readonly fetched = new Map<string, Promise<Fetched>>();
   /** Track ids of those whose pipe producer is open (the fetched ones that arrived). */
   private readonly piped = new Set<string>();
   private readonly o: RoomCascadeOptions;
@@ -113,8 +202,9 @@ export class RoomCascade implements RoomPeers {
   /** A new link over `session` (either side); the pipe goes on the room's first router. */
   async addLink(peer: string, session: BridgeSession): Promise<Link> {
     const router = this.room.routers.first();
-    const pipe = await NodePipe.create(router.router, this.o.pipe);
-    const link = new Link(peer, session, pipe, router);
+    const counters = this.o.counters;
+    const pipe = await NodePipe.create(router.router, this.o.pipe, () => counters.dataMessagesDropped++);
+    const link = new Link(peer, session, pipe, router, counters);
     const prev = this.links.get(peer);
     if (prev) this.dropLink(prev);
     this.links.set(peer, link);
@@ -133,9 +223,7 @@ export class RoomCascade implements RoomPeers {
 
   private dropLink(link: Link): void {
     this.links.delete(link.peer);
-    for (const w of link.awaiting.values())
-      w.reject(new ProtocolError(ErrorCode.NotFound, "the track's node left the room"));
-    link.awaiting.clear();
+    link.failPending(new ProtocolError(ErrorCode.NotFound, "the node serving it left the room"));
     link.pipe.close();
     if (link.session.state !== "closed") link.session.close(BridgeCloseCode.Normal, "link dropped");
     // Who was served there is gone: tell the locals and (origin) the other edges.
@@ -176,17 +264,17 @@ export class RoomCascade implements RoomPeers {
     return this.role === "origin" && this.links.size > 0;
   }
 
-  fetch(trackId: string): Promise<{ router: RoomRouter; producerId: string }> {
+  fetch(trackId: string): Promise<TrackSource> {
     let f = this.fetched.get(trackId);
     if (!f) {
       f = this.fetchFromPeer(trackId);
       this.fetched.set(trackId, f);
       f.catch(() => this.fetched.delete(trackId));
     }
-    return f.then(({ router, producer }) => ({ router, producerId: producer.id }));
+    return f.then(({ router, kind, producer }) => ({ router, kind, producerId: producer.id }));
   }
 
-  private async fetchFromPeer(trackId: string): Promise<{ router: RoomRouter; producer: types.Producer }> {
+  private async fetchFromPeer(trackId: string): Promise<Fetched> {
     const node = this.room.nodeOf({ trackId });
     // An edge reaches every other node through the origin.
     const link =
@@ -197,35 +285,33 @@ export class RoomCascade implements RoomPeers {
           : undefined) ?? undefined;
     if (!link || node === undefined) throw new ProtocolError(ErrorCode.NotFound, "no such track");
     await link.ready;
-    const offer = await new Promise<PipeOffer>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        link.awaiting.delete(trackId);
-        reject(new ProtocolError(ErrorCode.Timeout, "the track's node did not answer"));
-      }, FETCH_TIMEOUT_MS);
-      link.awaiting.set(trackId, {
-        resolve: (o) => {
-          clearTimeout(timer);
-          resolve(o);
-        },
-        reject: (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      });
-      link.send({ t: "want", trackId });
-    });
-    const producer = await link.pipe.accept(offer);
-    producer.observer.once("close", () => {
+    const offer = await awaitAnswer(
+      link.awaiting,
+      trackId,
+      FETCH_TIMEOUT_MS,
+      () => new ProtocolError(ErrorCode.Timeout, "the track's node did not answer"),
+      () => link.send({ t: "want", trackId }),
+    );
+    // The kind the track was announced with, not what the offer claims.
+    if ((offer.kind === "data") !== (this.room.remoteTrackKind(trackId) === "data"))
+      throw new ProtocolError(ErrorCode.NotFound, "no such track");
+    const f: Fetched =
+      offer.kind === "data"
+        ? { router: link.router, kind: "dataProducer", producer: await link.pipe.acceptData(offer) }
+        : { router: link.router, kind: "producer", producer: await link.pipe.accept(offer) };
+    const forget = () => {
       this.fetched.delete(trackId);
       if (this.piped.delete(trackId)) this.o.onPipesChanged?.(this);
-    });
+    };
+    if (f.kind === "producer") f.producer.observer.once("close", forget);
+    else f.producer.observer.once("close", forget);
     if (this.closed || !this.links.has(link.peer)) {
-      producer.close();
+      f.producer.close();
       throw new ProtocolError(ErrorCode.NotFound, "the track's node left the room");
     }
     this.piped.add(trackId);
     this.o.onPipesChanged?.(this);
-    return { router: link.router, producer };
+    return f;
   }
 
   /** A track some peer wants: this node's own, or one it fetched (the origin relays edge to edge). */
@@ -236,8 +322,9 @@ export class RoomCascade implements RoomPeers {
         (this.room.nodeOf({ trackId }) !== link.peer ? await this.fetch(trackId) : undefined);
       if (!at) throw new Error("not here");
       await link.ready;
-      const id = await this.room.routers.producerOn("producer", at.producerId, at.router, link.router);
-      link.send({ t: "offer", trackId, offer: await link.pipe.offer(id) });
+      const id = await this.room.routers.producerOn(at.kind, at.producerId, at.router, link.router);
+      const offer = at.kind === "producer" ? await link.pipe.offer(id) : await link.pipe.offerData(id);
+      link.send({ t: "offer", trackId, offer });
     } catch (err) {
       this.o.log.info(
         { room: this.room.name, peer: link.peer, trackId, err: (err as Error).message },
@@ -247,13 +334,65 @@ export class RoomCascade implements RoomPeers {
     }
   }
 
+  /** A RoomService operation for a participant `node` serves (this node is the origin). */
+  async admin(node: string, op: RoomOp, deadline = Date.now() + ADMIN_TIMEOUT_MS): Promise<AdminResult> {
+    const link = this.role === "origin" ? this.links.get(node) : undefined;
+    const who = "identity" in op ? `participant ${op.identity}` : "the participant";
+    if (!link) throw new ProtocolError(ErrorCode.NotFound, `${who} is not in room ${this.room.name}`);
+    if (link.admins.size >= MAX_PENDING_ADMIN)
+      throw new ProtocolError(ErrorCode.RateLimited, "too many operations under way on that participant's node");
+    const id = link.nextAdminId++;
+    // Answer a little before the caller gives up, so it hears why.
+    const waitMs = Math.max(0, deadline - Date.now() - 100);
+    return awaitAnswer(
+      link.admins,
+      id,
+      waitMs,
+      () => new ProtocolError(ErrorCode.Timeout, `node ${node}, which serves ${who}, did not answer`),
+      () => {
+        if (!link.send({ t: "admin", id, op })) {
+          link.admins.get(id)?.reject(new ProtocolError(ErrorCode.BadRequest, "operation too large to relay"));
+          link.admins.delete(id);
+        }
+      },
+    ).then((reply) => {
+      if (!reply.ok) throw new ProtocolError(reply.code, reply.message);
+      const { ok: _, ...result } = reply;
+      return result;
+    });
+  }
+
+  adminAll(op: RoomOp, nodes?: ReadonlySet<string>): void {
+    if (this.role !== "origin") return;
+    for (const l of this.links.values()) if (!nodes || nodes.has(l.peer)) l.send({ t: "admin", op });
+  }
+
+  /** An operation the origin handed to this edge: applied to its own participants, answered once
+   * the records it wrote are in Redis. */
+  private async applyAdmin(link: Link, id: number | undefined, op: RoomOp): Promise<void> {
+    let reply: RoomRpcReply;
+    try {
+      reply = { ok: true, ...(await this.room.admin(op, { relayed: true })) };
+      await this.o.flushed();
+    } catch (e) {
+      if (!(e instanceof ProtocolError)) this.o.log.error({ err: e, op: op.op }, "cascade: relayed operation failed");
+      reply =
+        e instanceof ProtocolError
+          ? { ok: false, code: e.code, message: e.message.slice(0, 1024) }
+          : { ok: false, code: ErrorCode.Internal, message: "internal error" };
+    }
+    if (id === undefined) return;
+    if (!link.send({ t: "adminReply", id, reply }) && reply.ok)
+      link.send({
+        t: "adminReply",
+        id,
+        reply: { ok: false, code: ErrorCode.Internal, message: "applied, but the answer is too large to relay" },
+      });
+  }
+
   private receive(link: Link, frame: string): void {
     const m = parseLinkMessage(frame);
-    if (!m) {
-      this.o.counters.linkMessagesDropped++;
-      this.o.log.warn({ room: this.room.name, peer: link.peer }, "cascade: malformed link message dropped");
-      return;
-    }
+    if (!m) return this.dropped(link, "malformed");
     switch (m.t) {
       case "hello":
       case "welcome":
@@ -267,6 +406,9 @@ export class RoomCascade implements RoomPeers {
         this.room.applyRemote(link.peer, "participantLeft", { identity: m.identity, sid: info?.sid ?? "" });
         return this.forward(link, m);
       }
+      case "updated":
+        this.room.applyRemote(link.peer, "participantUpdated", { participant: m.participant });
+        return this.forward(link, m);
       case "published":
         this.room.applyRemote(link.peer, "trackPublished", { identity: m.identity, track: m.track });
         return this.forward(link, m);
@@ -277,7 +419,9 @@ export class RoomCascade implements RoomPeers {
       case "muted":
         void this.fetched
           .get(m.trackId)
-          ?.then(({ producer }) => (m.muted ? producer.pause() : producer.resume()))
+          ?.then(async (f) => {
+            if (f.kind === "producer") await (m.muted ? f.producer.pause() : f.producer.resume());
+          })
           .catch(() => {});
         this.room.applyRemote(link.peer, "trackMuted", { identity: m.identity, trackId: m.trackId, muted: m.muted });
         return this.forward(link, m);
@@ -291,7 +435,20 @@ export class RoomCascade implements RoomPeers {
         link.awaiting.get(m.trackId)?.reject(new ProtocolError(ErrorCode.NotFound, "no such track"));
         link.awaiting.delete(m.trackId);
         return;
+      case "admin":
+        // Only the origin hands operations out; an edge's own are the control plane's to send.
+        if (this.role !== "edge") return this.dropped(link, "admin from an edge");
+        return void this.applyAdmin(link, m.id, m.op);
+      case "adminReply":
+        link.admins.get(m.id)?.resolve(m.reply);
+        link.admins.delete(m.id);
+        return;
     }
+  }
+
+  private dropped(link: Link, why: string): void {
+    this.o.counters.linkMessagesDropped++;
+    this.o.log.warn({ room: this.room.name, peer: link.peer, why }, "cascade: link message dropped");
   }
 
   private closeFetched(trackId: string): void {
@@ -314,12 +471,13 @@ export class RoomCascade implements RoomPeers {
   }
 
   /** Pipe figures for /metrics, per peer node. */
-  async stats(): Promise<{ peer: string; pipedIn: number; bytes: { sent: number; received: number } }[]> {
+  async stats(): Promise<LinkStats[]> {
     return Promise.all(
       [...this.links.values()].map(async (l) => ({
         peer: l.peer,
         pipedIn: l.pipe.transport.closed ? 0 : this.fetchedFrom(l),
         bytes: await l.pipe.bytes().catch(() => ({ sent: 0, received: 0 })),
+        dataMessages: await l.pipe.dataMessages(),
       })),
     );
   }

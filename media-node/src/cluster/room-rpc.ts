@@ -43,7 +43,7 @@ export class RoomRpcServer {
     if (!this.remember(req.id, req.deadline, now)) return this.o.count(req.op.op, "replay");
     let reply: RoomRpcReply;
     try {
-      reply = { ok: true, ...(await this.o.rooms.admin(req.room, req.op)) };
+      reply = { ok: true, ...(await this.o.rooms.admin(req.room, req.op, req.deadline)) };
       await this.o.flushed();
     } catch (e) {
       const code = e instanceof ProtocolError ? e.code : ErrorCode.Internal;

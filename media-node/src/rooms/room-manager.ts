@@ -177,11 +177,12 @@ export class RoomManager implements RoomSessionFactory {
     if (this.rooms.size === 0) for (const w of [...this.emptyWaiters]) w();
   }
 
-  /** A RoomService operation (bus room.rpc) on a room of this node. */
-  admin(name: string, op: RoomOp): ReturnType<Room["admin"]> {
+  /** A RoomService operation (bus room.rpc) on a room of this node; `deadline`: when the caller
+   * gives up (bounds the wait for another node of the room). */
+  admin(name: string, op: RoomOp, deadline?: number): ReturnType<Room["admin"]> {
     const room = this.rooms.get(name);
     if (!room) throw new ProtocolError(ErrorCode.NotFound, `room ${name} is not open on node ${this.o.nodeId}`);
-    return room.admin(op);
+    return room.admin(op, deadline === undefined ? {} : { deadline });
   }
 
   /** Closes one room (room.delete from the control plane). Returns false if it is not here. */

@@ -29,7 +29,7 @@ import {
   type PublishedTrack,
   type TransportDirection,
 } from "./participant.ts";
-import type { RouterGroup, RoomRouter } from "./router-group.ts";
+import type { PipeKind, RouterGroup, RoomRouter } from "./router-group.ts";
 import { Dynacast } from "./dynacast.ts";
 import { DEFAULT_CAMERA_LAYERS, layerForSize } from "./layers.ts";
 import { QualityMonitor } from "./quality-monitor.ts";
@@ -39,10 +39,17 @@ import { SERVER_DATA_TRACK_ID, ServerData } from "./server-data.ts";
 
 /** Changes of a room other nodes serving it hear about (cascade): the notifications a local
  * participant's change sends to the others in the room. */
-export type PeerEvent = "participantJoined" | "participantLeft" | "trackPublished" | "trackUnpublished" | "trackMuted";
+export type PeerEvent =
+  | "participantJoined"
+  | "participantLeft"
+  | "participantUpdated"
+  | "trackPublished"
+  | "trackUnpublished"
+  | "trackMuted";
 const PEER_EVENTS = new Set<NotificationName>([
   "participantJoined",
   "participantLeft",
+  "participantUpdated",
   "trackPublished",
   "trackUnpublished",
   "trackMuted",
@@ -52,13 +59,32 @@ const PEER_EVENTS = new Set<NotificationName>([
 export interface RoomPeers {
   /** A local participant's change, for the other nodes. */
   local<N extends PeerEvent>(name: N, data: NotificationData<N>): void;
-  /** A track held on another node, made available on one router of this room (piped across the
-   * node pair on first use). Throws ProtocolError NotFound when the track is gone. */
-  fetch(trackId: string): Promise<{ router: RoomRouter; producerId: string }>;
+  /** A track (media or data) held on another node, made available on one router of this room
+   * (piped across the node pair on first use). Throws ProtocolError NotFound when it is gone. */
+  fetch(trackId: string): Promise<TrackSource>;
   /** Whether the room must stay open without local participants (an origin with edges). */
   holdsOpen(): boolean;
+  /** A RoomService operation on a participant another node serves: applied there, its outcome
+   * (or its ProtocolError) returned. `deadline` (ms since epoch): when the caller gives up. */
+  admin(node: string, op: RoomOp, deadline?: number): Promise<AdminResult>;
+  /** An operation each node applies to its own participants (SendData, room metadata): sent to
+   * the other nodes (`nodes`: only those), not awaited. */
+  adminAll(op: RoomOp, nodes?: ReadonlySet<string>): void;
   /** The room closed: links and pipes go. */
   close(): void;
+}
+
+/** Where a track's producer (media) or data producer is on this node. */
+export interface TrackSource {
+  router: RoomRouter;
+  kind: PipeKind;
+  producerId: string;
+}
+
+/** What a RoomService operation returns (shared/room-admin.ts RoomRpcReply). */
+export interface AdminResult {
+  participant?: ParticipantRecord;
+  track?: TrackRecord;
 }
 
 /** A participant whose media is on another node of the room. */
@@ -317,16 +343,24 @@ export class Room {
     ];
   }
 
+  /** The kind a track of another node was announced with (undefined: no such track). */
+  remoteTrackKind(trackId: string): TrackInfo["kind"] | undefined {
+    return this.remoteTracks.get(trackId)?.info.kind;
+  }
+
   /** Which node serves a participant's or a track's media: undefined = this one (or unknown). */
   nodeOf(q: { identity?: string; trackId?: string }): string | undefined {
     const identity = q.identity ?? (q.trackId !== undefined ? this.remoteTracks.get(q.trackId)?.identity : undefined);
     return identity === undefined ? undefined : this.remote.get(identity)?.node;
   }
 
-  /** The local producer of a track published here, by track id (cascade offers it to a peer). */
-  localTrack(trackId: string): { router: RoomRouter; producerId: string } | undefined {
+  /** The local producer or data producer of a track published here (cascade offers it to a peer). */
+  localTrack(trackId: string): TrackSource | undefined {
     const t = this.tracks.get(trackId);
-    return t?.track.producer ? { router: t.owner.router, producerId: t.track.producer.id } : undefined;
+    if (t?.track.producer) return { router: t.owner.router, kind: "producer", producerId: t.track.producer.id };
+    if (t?.track.dataProducer)
+      return { router: t.owner.router, kind: "dataProducer", producerId: t.track.dataProducer.id };
+    return undefined;
   }
 
   /** A change on another node (cascade link): mirrored here and told to the local participants. */
@@ -348,6 +382,14 @@ export class Room {
         if (this.remote.get((d as NotificationData<"participantLeft">).identity)?.node !== node) return;
         this.dropRemote((d as NotificationData<"participantLeft">).identity);
         break;
+      case "participantUpdated": {
+        const info = (d as NotificationData<"participantUpdated">).participant;
+        const r = this.remote.get(info.identity);
+        if (!r || r.node !== node) return;
+        // Tracks change through their own events (same link, in order): keep ours.
+        r.info = { ...info, tracks: r.info.tracks };
+        break;
+      }
       case "trackPublished": {
         const { identity, track } = d as NotificationData<"trackPublished">;
         const r = this.remote.get(identity);
@@ -623,25 +665,32 @@ export class Room {
     return found;
   }
 
-  /** A media track to consume: published here, or on another node of the room (cascade). */
-  private mediaSource(
+  /** A track to subscribe to (media for consume, data for consumeData): published here, or on
+   * another node of the room (cascade). */
+  private trackSource(
     p: Participant,
     trackId: string,
-  ): { identity: string; locate: () => Promise<{ router: RoomRouter; producerId: string }> } {
+    want: "media" | "data",
+  ): { identity: string; locate: () => Promise<TrackSource> } {
+    const wrongKind = (isData: boolean) => {
+      if (isData !== (want === "data"))
+        fail(ErrorCode.BadRequest, isData ? "data track: use consumeData" : "media track: use consume");
+    };
     const far = this.remoteTracks.get(trackId);
     if (far && this.peers) {
       if (!p.permissions.canSubscribe) fail(ErrorCode.Forbidden, "token does not allow subscribing");
-      if (far.info.kind === "data") fail(ErrorCode.BadRequest, "data track: use consumeData");
+      wrongKind(far.info.kind === "data");
       const peers = this.peers;
       return { identity: far.identity, locate: () => peers.fetch(trackId) };
     }
     const { owner, track } = this.remoteTrack(p, trackId);
-    const producer = track.producer ?? fail(ErrorCode.BadRequest, "data track: use consumeData");
-    return { identity: owner.identity, locate: async () => ({ router: owner.router, producerId: producer.id }) };
+    wrongKind(track.dataProducer !== undefined);
+    const at = this.localTrack(trackId) ?? fail(ErrorCode.NotFound, "no such track");
+    return { identity: owner.identity, locate: async () => at };
   }
 
   private async consume(p: Participant, trackId: string): Promise<Responses["consume"]> {
-    const source = this.mediaSource(p, trackId);
+    const source = this.trackSource(p, trackId, "media");
     const rtpCapabilities = p.rtpCapabilities ?? fail(ErrorCode.BadRequest, "send setRtpCapabilities before consume");
     const transport = p.recvTransport() ?? fail(ErrorCode.BadRequest, "create a recv transport before consume");
     // One consumer per track and subscriber: repeated consumes would pile up worker objects.
@@ -680,36 +729,32 @@ export class Room {
   }
 
   private async consumeData(p: Participant, trackId: string): Promise<Responses["consumeData"]> {
-    if (this.remoteTracks.has(trackId))
-      fail(ErrorCode.NotFound, "data tracks of participants on other nodes are not relayed (yet)");
     // The server data track: the producer on the participant's own router, filtered to its subchannel.
     const server = trackId === SERVER_DATA_TRACK_ID;
     if (server && !p.permissions.canSubscribe) fail(ErrorCode.Forbidden, "token does not allow subscribing");
-    const { owner, track } = server ? { owner: undefined, track: undefined } : this.remoteTrack(p, trackId);
-    const dataProducer = server
-      ? undefined
-      : (track?.dataProducer ?? fail(ErrorCode.BadRequest, "media track: use consume"));
+    const source = server ? undefined : this.trackSource(p, trackId, "data");
     const transport = p.recvTransport() ?? fail(ErrorCode.BadRequest, "create a recv transport before consumeData");
     if (!transport.sctpParameters) fail(ErrorCode.BadRequest, "recv transport was created without enableSctp");
-    const dc = await this.subscribing(p, trackId, async () =>
-      owner && dataProducer
-        ? transport.consumeData({
-            dataProducerId: await this.pipedTo(p, owner.router, "dataProducer", dataProducer.id),
-            appData: { trackId },
-          })
-        : transport.consumeData({
-            dataProducerId: (await this.serverData.on(p.router.router)).id,
-            subchannels: [p.dataSubchannel],
-            appData: { trackId },
-          }),
-    );
+    const dc = await this.subscribing(p, trackId, async () => {
+      if (!source)
+        return transport.consumeData({
+          dataProducerId: (await this.serverData.on(p.router.router)).id,
+          subchannels: [p.dataSubchannel],
+          appData: { trackId },
+        });
+      const at = await source.locate();
+      return transport.consumeData({
+        dataProducerId: await this.pipedTo(p, at.router, "dataProducer", at.producerId),
+        appData: { trackId },
+      });
+    });
     p.dataConsumers.set(dc.id, dc);
     dc.observer.once("close", () => p.dataConsumers.delete(dc.id));
     dc.on("dataproducerclose", () => p.sink.notify("consumerClosed", { consumerId: dc.id, trackId }));
     return {
       dataConsumerId: dc.id,
       trackId,
-      identity: owner?.identity ?? "",
+      identity: source?.identity ?? "",
       sctpStreamParameters: (dc.sctpStreamParameters ?? {}) as Record<string, unknown>,
       label: dc.label,
       protocol: dc.protocol,
@@ -804,9 +849,24 @@ export class Room {
   }
 
   /** RoomService operations (shared/room-admin.ts), sent by the control plane over the bus.
-   * Throws ProtocolError (not_found, bad_request) for the caller. */
-  async admin(op: RoomOp): Promise<{ participant?: ParticipantRecord; track?: TrackRecord }> {
+   * Throws ProtocolError (not_found, bad_request) for the caller. In a room that spans nodes the
+   * origin hands an operation on a participant another node serves to that node, and sends the
+   * ones for everyone (SendData, room metadata) to the other nodes too; `relayed`: an operation
+   * the origin handed here, applied to this node's participants only (never handed on: no loops). */
+  async admin(op: RoomOp, o: { deadline?: number; relayed?: boolean } = {}): Promise<AdminResult> {
     if (this.closed) fail(ErrorCode.NotFound, "room is closed");
+    if (this.peers && !o.relayed) {
+      if ("identity" in op && !this.participants.has(op.identity)) {
+        const node = this.nodeOf({ identity: op.identity });
+        if (node !== undefined) return this.peers.admin(node, op, o.deadline);
+      }
+      if (op.op === "updateRoomMetadata" || (op.op === "sendData" && !op.destinationIdentities?.length))
+        this.peers.adminAll(op);
+      else if (op.op === "sendData") {
+        const nodes = new Set(op.destinationIdentities?.flatMap((identity) => this.nodeOf({ identity }) ?? []));
+        if (nodes.size > 0) this.peers.adminAll(op, nodes);
+      }
+    }
     switch (op.op) {
       case "removeParticipant": {
         const p = this.member(op.identity);
@@ -850,8 +910,11 @@ export class Room {
           if (op.subscribe) {
             // Consumers are the client's to create: it is told (again) that the track is there.
             const found = this.tracks.get(sid);
-            if (found && found.owner !== p && p.permissions.canSubscribe)
+            const far = this.remoteTracks.get(sid);
+            if (!p.permissions.canSubscribe) continue;
+            if (found && found.owner !== p)
               p.sink.notify("trackPublished", { identity: found.owner.identity, track: found.track.info });
+            else if (far) p.sink.notify("trackPublished", { identity: far.identity, track: far.info });
           } else {
             for (const c of [...p.consumers.values(), ...p.dataConsumers.values()])
               if (trackOf(c) === sid) this.dropConsumer(p, c);

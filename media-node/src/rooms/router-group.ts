@@ -43,7 +43,7 @@ export interface PipeCounts {
   pipedProducers: number;
 }
 
-type PipeKind = "producer" | "dataProducer";
+export type PipeKind = "producer" | "dataProducer";
 
 export class RouterGroup {
   /** In creation order: joins fill the oldest router first. */
