@@ -75,6 +75,7 @@ export function meridianLuaPlacer(o: MeridianLuaPlacerOptions): Placer {
         openRoom: unused,
         owner: unused,
         resync: unused,
+        flushed: unused,
         log,
       });
       nodes.set(id, c);

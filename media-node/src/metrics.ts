@@ -2,7 +2,7 @@
 // tests). Gauges are sampled from the room manager at scrape time.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import type { BridgeMetrics } from "./bridge/index.ts";
-import type { Cascade } from "./cascade/cascade.ts";
+import type { Cascade, PerPeer } from "./cascade/cascade.ts";
 import type { NodeCounts } from "./rooms/room-manager.ts";
 
 export class NodeMetrics {
@@ -202,27 +202,19 @@ export class NodeMetrics {
       [],
       async (g, c) => g.set((await c.stats()).pipedIn),
     );
-    cascadeGauge(
-      "meridian_cascade_pipe_bytes",
-      "Bytes on the pipes to each peer node, by direction",
-      ["peer", "direction"],
-      async (g, c) => {
-        for (const [peer, b] of (await c.stats()).bytes) {
-          g.set({ peer, direction: "sent" }, b.sent);
-          g.set({ peer, direction: "received" }, b.received);
-        }
-      },
-    );
-    cascadeGauge(
-      "meridian_cascade_data_messages",
-      "Data-channel messages on the pipes to each peer node (open data tracks), by direction",
-      ["peer", "direction"],
-      async (g, c) => {
-        for (const [peer, n] of (await c.stats()).dataMessages) {
+    // Figures per peer node and direction (sent / received).
+    const perPeerGauge = (name: string, help: string, pick: (s: Awaited<ReturnType<Cascade["stats"]>>) => PerPeer) =>
+      cascadeGauge(name, help, ["peer", "direction"], async (g, c) => {
+        for (const [peer, n] of pick(await c.stats())) {
           g.set({ peer, direction: "sent" }, n.sent);
           g.set({ peer, direction: "received" }, n.received);
         }
-      },
+      });
+    perPeerGauge("meridian_cascade_pipe_bytes", "Bytes on the pipes to each peer node, by direction", (s) => s.bytes);
+    perPeerGauge(
+      "meridian_cascade_data_messages",
+      "Data-channel messages handed to / received from the pipes to each peer node (open data tracks), by direction",
+      (s) => s.dataMessages,
     );
     cascadeGauge(
       "meridian_cascade_data_messages_dropped",

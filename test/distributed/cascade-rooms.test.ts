@@ -41,15 +41,15 @@ let svc: RoomServiceClient;
 let redis: Redis;
 
 beforeAll(async () => {
-  const env = { CASCADE_ENABLED: "true" };
   [c, browser] = await Promise.all([
     startCluster({
       regions: CLUSTER_REGIONS,
       defaultRegion: "us-east",
+      cascade: { enabled: true },
       nodes: [
-        { nodeId: ORIGIN, region: "us-east", env },
-        { nodeId: WEST, region: "us-west-2", env },
-        { nodeId: EU, region: "eu-west", env },
+        { nodeId: ORIGIN, region: "us-east" },
+        { nodeId: WEST, region: "us-west-2" },
+        { nodeId: EU, region: "eu-west" },
       ],
     }),
     launchChromium(),

@@ -50,7 +50,7 @@ export interface CascadeOptions {
 }
 
 /** Figures by peer node, each way. */
-type PerPeer = Map<string, { sent: number; received: number }>;
+export type PerPeer = Map<string, { sent: number; received: number }>;
 
 export class Cascade {
   /** Rooms this node serves as an edge, with their origin (decided before the room opens here). */
