@@ -3,11 +3,13 @@
 // (POST /v1/join from a location). A joins from Portland: its media is on the us-west-2 node (an
 // edge); B and C join from Washington: their media is on the us-east origin. Everyone decodes
 // everyone; the nodes' /metrics show each track crossing the west↔east pipe once, however many
-// subscribers the far node has. Then the origin is SIGKILLed: one node takes the origin role
+// subscribers the far node has, and the room listing the dashboard reads shows both nodes with
+// their participants and pipes. Then the origin is SIGKILLed: one node takes the origin role
 // (atomically, in Redis), B and C rejoin through the control plane and everyone decodes everyone
 // again. Then the west node is SIGKILLed: B and C keep decoding each other throughout, A rejoins.
 // A cascade link from a node that does not serve the room is refused and counted. Durations are
 // printed, never asserted.
+import { isDeepStrictEqual } from "node:util";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { keys } from "../../shared/keys.ts";
@@ -88,6 +90,22 @@ describe("cascade across nodes", { timeout: 240_000 }, () => {
     expect(westIn, "B's and C's audio + video, once each, for both A and D").toBe(4);
     expect(eastIn, "A's and D's audio + video, once each, for both B and C").toBe(4);
     expect(await metric(c.node(WEST), "meridian_cascade_pipe_transports")).toBe(1);
+    // What the dashboard shows (GET /v1/rooms/{name} → mediaNodes): each node's own figures.
+    const admin = await c.adminToken();
+    const want = [
+      { node: origin, region: "us-east", participants: 2, pipes: 1, pipedIn: 4, role: "origin" },
+      { node: WEST, region: "us-west-2", participants: 2, pipes: 1, pipedIn: 4, role: "edge" },
+    ];
+    await waitFor(
+      async () =>
+        (
+          (await c.workerFetch(`/v1/rooms/${ROOM}`, { headers: { authorization: `Bearer ${admin}` } })).body as {
+            mediaNodes?: unknown;
+          }
+        ).mediaNodes,
+      (m) => isDeepStrictEqual(m, want),
+      "the room's nodes with their participants and pipes in the room listing",
+    );
     console.log(
       `[cascade] origin ${origin}, edge ${WEST}: piped producers west ${westIn}, east ${eastIn}; ` +
         `pipe bytes west→east ${await metric(c.node(WEST), `meridian_cascade_pipe_bytes{peer="${origin}",direction="sent"}`)}`,
