@@ -16,6 +16,7 @@ import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Region } from "#shared/config.ts";
 import { CloseCode, type NotificationName } from "#shared/protocol.ts";
+import { mintToken } from "#shared/token.ts";
 import { startCluster, type LocalCluster } from "../../infra/local/cluster.ts";
 import type { MediaNodeChild } from "../../infra/local/media-node.ts";
 import { SignalClient } from "../../media-node/client/signal-client.ts";
@@ -236,15 +237,27 @@ describe("RoomService on participants of other nodes", { timeout: 120_000 }, () 
     encodings: [{ ssrc: 2222 }],
   };
 
-  /** A participant speaking the signaling protocol (no media flows: the effects are signaled). */
-  async function join(identity: string, where: Where): Promise<Peer> {
-    const r = await c.join({ identity, room: ROOM, location: where });
+  /** A participant speaking the signaling protocol (no media flows: the effects are signaled);
+   * `hidden`: a recorder or agent (LiveKit's hidden grant), never announced to the others. */
+  async function join(identity: string, where: Where, hidden = false): Promise<Peer> {
+    const r = hidden ? await joinHidden(identity, where) : await c.join({ identity, room: ROOM, location: where });
     const client = await SignalClient.open(r.url, r.token);
     const notes: Peer["notes"] = [];
     client.onNotification((name, data) => notes.push({ name, data }));
     const p = { client, notes, joined: await client.request("join", {}) };
     peers.set(identity, p);
     return p;
+  }
+  async function joinHidden(identity: string, where: Where): Promise<{ url: string; token: string }> {
+    const video = { roomJoin: true, room: ROOM, canSubscribe: true, hidden: true };
+    const app = await mintToken({ apiKey: c.apiKey, apiSecret: c.apiSecret, identity, video, ttlSeconds: 300 });
+    const r = await c.workerFetch(
+      "/v1/join",
+      { method: "POST", headers: { authorization: `Bearer ${app}`, "content-type": "application/json" }, body: "{}" },
+      where,
+    );
+    expect(r.status).toBe(200);
+    return r.body as { url: string; token: string };
   }
   const note = (id: string, name: NotificationName, match: (d: any) => boolean = () => true) =>
     waitFor(
@@ -352,6 +365,22 @@ describe("RoomService on participants of other nodes", { timeout: 120_000 }, () 
     await svc.updateRoomMetadata(ROOM, "r-meta");
     for (const id of ["carol", "dan", "frank"])
       expect(await note(id, "roomUpdated"), id).toEqual({ metadata: "r-meta" });
+  });
+
+  it("a hidden participant on an edge (never announced to the other nodes) is reached too", async () => {
+    const rec = await join("recorder", PORTLAND, true);
+    expect(rec.joined.node.id).toBe(WEST);
+    const r = await svc.updateParticipant(ROOM, "recorder", { metadata: "rec-meta" });
+    expect(r).toMatchObject({ identity: "recorder", metadata: "rec-meta" });
+    expect((await note("recorder", "participantUpdated")).participant).toMatchObject({ metadata: "rec-meta" });
+    await svc.removeParticipant(ROOM, "recorder");
+    expect((await rec.client.closed).code).toBe(CloseCode.Removed);
+    for (const id of ["carol", "frank"])
+      expect(
+        peers.get(id)!.notes.filter((n) => JSON.stringify(n.data).includes("recorder")),
+        `${id} never hears of the recorder`,
+      ).toEqual([]);
+    peers.delete("recorder");
   });
 
   it("errors on an edge participant are those on a participant of the origin", async () => {

@@ -362,6 +362,19 @@ export class RoomCascade implements RoomPeers {
     });
   }
 
+  async adminAny(op: RoomOp, deadline?: number): Promise<AdminResult | undefined> {
+    if (this.role !== "origin" || this.links.size === 0) return undefined;
+    const tries = [...this.links.keys()].map((node) => this.admin(node, op, deadline));
+    try {
+      return await Promise.any(tries);
+    } catch (e) {
+      const errors = e instanceof AggregateError ? e.errors : [e];
+      const other = errors.find((x) => !(x instanceof ProtocolError && x.code === ErrorCode.NotFound));
+      if (other) throw other;
+      return undefined;
+    }
+  }
+
   adminAll(op: RoomOp, nodes?: ReadonlySet<string>): void {
     if (this.role !== "origin") return;
     for (const l of this.links.values()) if (!nodes || nodes.has(l.peer)) l.send({ t: "admin", op });

@@ -67,6 +67,8 @@ export interface RoomPeers {
   /** A RoomService operation on a participant another node serves: applied there, its outcome
    * (or its ProtocolError) returned. `deadline` (ms since epoch): when the caller gives up. */
   admin(node: string, op: RoomOp, deadline?: number): Promise<AdminResult>;
+  /** The same on whichever other node serves the participant; undefined when none does. */
+  adminAny(op: RoomOp, deadline?: number): Promise<AdminResult | undefined>;
   /** An operation each node applies to its own participants (SendData, room metadata): sent to
    * the other nodes (`nodes`: only those), not awaited. */
   adminAll(op: RoomOp, nodes?: ReadonlySet<string>): void;
@@ -859,6 +861,10 @@ export class Room {
       if ("identity" in op && !this.participants.has(op.identity)) {
         const node = this.nodeOf({ identity: op.identity });
         if (node !== undefined) return this.peers.admin(node, op, o.deadline);
+        // Not announced here (hidden, or its announcement did not fit a link message): the other
+        // nodes are asked; none has it → not_found below, as for a local participant.
+        const found = await this.peers.adminAny(op, o.deadline);
+        if (found) return found;
       }
       if (op.op === "updateRoomMetadata" || (op.op === "sendData" && !op.destinationIdentities?.length))
         this.peers.adminAll(op);
