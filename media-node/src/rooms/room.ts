@@ -866,12 +866,8 @@ export class Room {
         const found = await this.peers.adminAny(op, o.deadline);
         if (found) return found;
       }
-      if (op.op === "updateRoomMetadata" || (op.op === "sendData" && !op.destinationIdentities?.length))
-        this.peers.adminAll(op);
-      else if (op.op === "sendData") {
-        const nodes = new Set(op.destinationIdentities?.flatMap((identity) => this.nodeOf({ identity }) ?? []));
-        if (nodes.size > 0) this.peers.adminAll(op, nodes);
-      }
+      if (op.op === "updateRoomMetadata") this.peers.adminAll(op);
+      if (op.op === "sendData") this.peers.adminAll(op, this.nodesServing(op.destinationIdentities));
     }
     switch (op.op) {
       case "removeParticipant": {
@@ -943,6 +939,20 @@ export class Room {
         return {};
       }
     }
+  }
+
+  /** The other nodes serving these identities (none: this node serves them all); undefined = every
+   * node: no identities (everyone), or one nobody announced here (hidden: it may be anywhere). */
+  private nodesServing(identities: readonly string[] | undefined): Set<string> | undefined {
+    if (!identities?.length) return undefined;
+    const nodes = new Set<string>();
+    for (const identity of identities) {
+      if (this.participants.has(identity)) continue;
+      const node = this.nodeOf({ identity });
+      if (node === undefined) return undefined;
+      nodes.add(node);
+    }
+    return nodes;
   }
 
   /** The room as LiveKit's RoomService and webhooks show it. */
