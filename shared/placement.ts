@@ -12,7 +12,7 @@
 import { type CascadeConfig, cascadeLimits } from "./cascade.ts";
 import type { NodeSelectorConfig } from "./config.ts";
 import { keys } from "./keys.ts";
-import { NODE_TTL_MS, STATS_FRESHNESS_MS, type NodeRecord } from "./node.ts";
+import { NODE_TTL_MS, REPORT_LATE_MS, STATS_FRESHNESS_MS, type NodeRecord } from "./node.ts";
 import { readNodeRecord } from "./records.ts";
 import type { ScriptArgs, ScriptRunner } from "./redis/runner.ts";
 import { SCRIPTS } from "./redis/scripts.ts";
@@ -55,6 +55,8 @@ export interface PlaceRequest {
   /** Rooms span nodes (enabled): also name the node the client's media should use, in its region
    * regionOrder[0..] (join). */
   cascade?: CascadeConfig;
+  /** The node a rejoining client just lost (POST /v1/join failedNode): never its signal node. */
+  failedNode?: string;
 }
 
 export type Placement = "existing" | "created" | "replaced";
@@ -83,7 +85,10 @@ export type PlaceResult =
   | { status: "not_found" }
   | { status: "no_nodes" }
   /** The registry restarted empty moments ago and the room is unmapped: retry after retryAfterMs. */
-  | { status: "warming"; retryAfterMs: number };
+  | { status: "warming"; retryAfterMs: number }
+  /** The request's failed node hosts the room and missed a report: retry after retryAfterMs (at
+   * most until its record expires and the room moves). */
+  | { status: "host_late"; retryAfterMs: number };
 
 const PLACEMENTS: readonly Placement[] = ["existing", "created", "replaced"];
 
@@ -134,6 +139,9 @@ export function placeArgs(req: PlaceRequest): { keys: string[]; args: ScriptArgs
       api_key: req.apiKey ?? "",
       room_quota: req.roomQuota ?? 0,
       cascade: req.cascade?.enabled ? cascadeLimits(req.cascade) : false,
+      failed_node: req.failedNode ?? "",
+      late_ms: REPORT_LATE_MS,
+      node_ttl_ms: NODE_TTL_MS,
     },
   };
 }
@@ -166,6 +174,8 @@ export async function placeRoom(redis: ScriptRunner, req: PlaceRequest): Promise
       return { status: "no_nodes" };
     case "warming":
       return { status: "warming", retryAfterMs: Number(r[1]) };
+    case "host_late":
+      return { status: "host_late", retryAfterMs: Math.max(0, Number(r[1])) };
     default:
       throw new Error(`place_room returned ${JSON.stringify(r)}`);
   }

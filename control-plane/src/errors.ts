@@ -60,5 +60,14 @@ export const registryWarming = (retryAfterMs: number) =>
   );
 export const nodeUnavailable = (node: string, why: string) =>
   new ApiError(503, ErrorCode.NodeUnavailable, `node ${node} hosting the room ${why}`);
+/** A rejoin names the room's host as failed and the host missed its report (placement "host_late"). */
+export const hostLate = (node: string, retryAfterMs: number) =>
+  new ApiError(
+    503,
+    ErrorCode.NodeUnavailable,
+    `node ${node} hosting the room missed its report and this client cannot reach it; the room moves if it is gone, retry shortly`,
+    { retryAfterMs },
+    { "retry-after": String(Math.max(1, Math.ceil(retryAfterMs / 1000))) },
+  );
 export const misconfigured = (message: string) =>
   new ApiError(500, ErrorCode.Internal, `server misconfigured: ${message}`);

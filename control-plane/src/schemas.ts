@@ -141,6 +141,12 @@ export const JoinBody = z
     room: RoomName.optional().openapi({ description: "must equal the token's video.room" }),
     identity: Identity.optional().openapi({ description: "must equal the token's sub" }),
     grants: JoinGrants.optional().openapi({ description: "narrow the token's grants (never widen)" }),
+    failedNode: NodeRecord.shape.id.optional().openapi({
+      description:
+        "a rejoining client's hint: the node it just lost its connection to (the client library's " +
+        "onReconnect hint). Never chosen as this client's signal node; when it hosts the room and missed " +
+        "its report, 503 node_unavailable (retry) instead of its address. Moves no room, affects no other client.",
+    }),
   })
   .strict()
   .openapi("Join");

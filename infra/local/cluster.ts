@@ -56,6 +56,8 @@ export interface JoinRequest {
   identity: string;
   /** The client's location, handed to the Worker in X-Meridian-Client-Location. */
   location?: GeoPoint;
+  /** A rejoining client's hint: the node it just lost (POST /v1/join failedNode). */
+  failedNode?: string;
 }
 
 export interface JoinResult {
@@ -220,7 +222,7 @@ export async function startCluster(o: ClusterOptions): Promise<LocalCluster> {
           {
             method: "POST",
             headers: { "content-type": "application/json", authorization: `Bearer ${appToken}` },
-            body: "{}",
+            body: JSON.stringify(req.failedNode !== undefined ? { failedNode: req.failedNode } : {}),
           },
           req.location,
         );

@@ -4,6 +4,7 @@
 // (`reconnect`) or its connection is lost in a way a rejoin can fix (node died, bridge timed out).
 import { Device, type types } from "mediasoup-client";
 import {
+  BridgeCloseCode,
   CloseCode,
   defaultSource,
   shouldReconnect,
@@ -30,9 +31,14 @@ import {
 } from "./simulcast.ts";
 import { TrackViews } from "./track-views.ts";
 
-/** Rejoin attempts after a lost connection, and the backoff between them (doubling, capped). */
-export const REJOIN_ATTEMPTS = 10;
-const REJOIN_BACKOFF_MS = { first: 250, max: 2_000 };
+/** Rejoin attempts after a lost connection, and the backoff between them: every 250 ms for the
+ * first 3 s — when a dead node's room moves (an edge takes the origin role once the node missed a
+ * report, or its record expires: at most 2 report intervals) — then doubling to 2 s; ~15 s in all. */
+export const REJOIN_ATTEMPTS = 22;
+const REJOIN_BACKOFF_MS = { first: 250, firstTries: 12, triesPerStep: 2, max: 2_000 };
+/** Opening a signaling WebSocket gives up after this long (a node that black-holes connections
+ * must not stall a rejoin until the browser's TCP timeout). */
+const OPEN_TIMEOUT_MS = 5_000;
 /** ICE "disconnected" often heals by itself (a lost packet burst); restart only if it lasts. */
 const ICE_DISCONNECTED_GRACE_MS = 2_000;
 /** After a restart, ICE gets this long to connect before the next restart... */
@@ -62,7 +68,28 @@ export function shouldRejoin(code: number): boolean {
 }
 
 export function rejoinBackoffMs(attempt: number): number {
-  return attempt === 0 ? 0 : Math.min(REJOIN_BACKOFF_MS.first * 2 ** (attempt - 1), REJOIN_BACKOFF_MS.max);
+  const b = REJOIN_BACKOFF_MS;
+  if (attempt === 0) return 0;
+  if (attempt <= b.firstTries) return b.first;
+  return Math.min(b.first * 2 ** Math.ceil((attempt - b.firstTries) / b.triesPerStep), b.max);
+}
+
+/** What a rejoin hook is told about the loss, to pass on to POST /v1/join (`failedNode`). */
+export interface RejoinHint {
+  /** The node whose connection failed (refused, dropped, or timed out behind the bridge): the
+   * control plane steers this client's signal node away from it. */
+  failedNode?: string;
+}
+
+/** Pure: the node a close says failed — the node the socket was on for a dropped connection, the
+ * hosting node for the bridge's lost-host codes; none for a node's deliberate close. */
+export function failedNodeOf(
+  code: number,
+  joined: { node: { id: string }; signalNode?: string | undefined },
+): string | undefined {
+  if (code === 1006 || code === 1001 || code === 1011) return joined.signalNode ?? joined.node.id;
+  if (code === BridgeCloseCode.PeerTimeout || code === BridgeCloseCode.OpenTimeout) return joined.node.id;
+  return undefined;
 }
 
 export interface RemoteTrack {
@@ -133,9 +160,9 @@ export interface ConnectOptions {
   url: string;
   token: string;
   /** Called when the client must rejoin (the node asked, or the connection was lost); returns where,
-   * from the control plane (POST /v1/join). Called again on each retry. Without it the client just
-   * reports `reconnect` and `disconnected`. */
-  onReconnect?: (reason: string) => Promise<{ url: string; token: string }>;
+   * from the control plane (POST /v1/join, passing `hint.failedNode` on). Called again on each
+   * retry. Without it the client just reports `reconnect` and `disconnected`. */
+  onReconnect?: (reason: string, hint: RejoinHint) => Promise<{ url: string; token: string }>;
   /** "relay": media only through the TURN servers (the join response's, or `iceServers`). */
   iceTransportPolicy?: RTCIceTransportPolicy;
   /** Replaces the TURN servers the node hands out. */
@@ -184,7 +211,7 @@ export class MeridianClient {
   }
 
   static async connect(opts: ConnectOptions): Promise<MeridianClient> {
-    const signal = await SignalClient.open(opts.url, opts.token);
+    const signal = await SignalClient.open(opts.url, opts.token, OPEN_TIMEOUT_MS);
     // Notifications that arrive while the device loads (a track published meanwhile) are replayed
     // once the client can act on them.
     const early: [NotificationName, NotificationData<NotificationName>][] = [];
@@ -214,23 +241,35 @@ export class MeridianClient {
     void signal.closed.then((info) => {
       if (signal !== this.signal || this.finished) return;
       this.emit("disconnected", info);
-      if (this.resumeInfo && RESUMABLE_CLOSES.has(info.code)) void this.resume(this.resumeInfo);
-      else if (shouldRejoin(info.code)) void this.followReconnect(`connection lost (${info.code})`);
+      const failedNode = failedNodeOf(info.code, this.joined);
+      const hint: RejoinHint = failedNode ? { failedNode } : {};
+      if (this.resumeInfo && RESUMABLE_CLOSES.has(info.code)) void this.resume(this.resumeInfo, hint);
+      else if (shouldRejoin(info.code)) void this.followReconnect(`connection lost (${info.code})`, hint);
     });
   }
 
   /** Takes the session back on a new connection to the same URL: same participant, transports and
    * subscriptions, nothing republished. Tries for min(grace period, RESUME_WINDOW_MS); a refusal
-   * (the node no longer has the session) or no answer in time falls back to a full rejoin. */
-  private async resume(info: ResumeInfo): Promise<void> {
+   * (the node no longer has the session) or no answer in time falls back to a full rejoin. So does
+   * a node that cannot be reached while the control plane can (a dead node: resuming it is
+   * pointless); while neither answers (this client's network is down) it keeps trying. */
+  private async resume(info: ResumeInfo, hint: RejoinHint): Promise<void> {
     const started = Date.now();
     const deadline = started + Math.min(info.graceMs, RESUME_WINDOW_MS);
     let error = "";
+    let answer: { url: string; token: string } | undefined;
     for (let attempt = 0; Date.now() < deadline && !this.finished; attempt++) {
       await new Promise((r) => setTimeout(r, rejoinBackoffMs(attempt)));
       let signal: SignalClient | undefined;
       try {
-        signal = await SignalClient.open(this.opts.url);
+        signal = await SignalClient.open(this.opts.url, undefined, Math.max(1_000, deadline - Date.now()));
+      } catch (e) {
+        error = String(e);
+        answer = await this.opts.onReconnect?.(`node unreachable (${error})`, hint).catch(() => undefined);
+        if (answer) break;
+        continue;
+      }
+      try {
         const s = signal;
         s.onNotification((name, data) => void (this.signal === s && this.onNotification(name, data)));
         const r = await s.request("resume", { token: info.token }, Math.max(1_000, deadline - Date.now()));
@@ -248,7 +287,7 @@ export class MeridianClient {
     }
     this.resumeInfo = undefined;
     this.emit("resumeFailed", { error });
-    if (!this.finished) void this.followReconnect(`session not resumed (${error})`);
+    if (!this.finished) void this.followReconnect(`session not resumed (${error})`, hint, answer);
   }
 
   on<K extends keyof ClientEvents>(event: K, l: Listener<ClientEvents[K]>): () => void {
@@ -615,8 +654,12 @@ export class MeridianClient {
 
   /** Moves to the node the control plane names, republishing the same local tracks. Retries with
    * backoff: right after a node dies the control plane may still name it until its registration
-   * expires (at most 2 report intervals). */
-  private async followReconnect(reason: string): Promise<void> {
+   * expires (at most 2 report intervals). `first`: an answer the hook already gave. */
+  private async followReconnect(
+    reason: string,
+    hint: RejoinHint = {},
+    first?: { url: string; token: string },
+  ): Promise<void> {
     const onReconnect = this.opts.onReconnect;
     if (!onReconnect || this.finished) return;
     const tracks = [...this.published.values()]
@@ -624,11 +667,14 @@ export class MeridianClient {
       .map((p) => ({ track: p.track!, as: this.publishedAs.get(p.id) ?? {} }));
     this.leave();
     let error = "";
+    let answer = first;
     for (let attempt = 0; attempt < REJOIN_ATTEMPTS; attempt++) {
-      await new Promise((r) => setTimeout(r, rejoinBackoffMs(attempt)));
+      if (!answer) await new Promise((r) => setTimeout(r, rejoinBackoffMs(attempt)));
       let next: MeridianClient | undefined;
       try {
-        next = await MeridianClient.connect({ ...this.opts, ...(await onReconnect(reason)) });
+        const where = answer ?? (await onReconnect(reason, hint));
+        answer = undefined;
+        next = await MeridianClient.connect({ ...this.opts, ...where });
         for (const t of tracks) await next.publishStream(new MediaStream([t.track]), t.as);
       } catch (e) {
         next?.leave();

@@ -57,14 +57,37 @@ export class SignalClient {
   }
 
   /** Opens the socket. `token` is sent in the `join` request (unless that names its own), never
-   * in the URL: URLs end up in proxies' logs, and a browser WebSocket cannot set headers. */
-  static open(url: string, token?: string): Promise<SignalClient> {
+   * in the URL: URLs end up in proxies' logs, and a browser WebSocket cannot set headers. Gives up
+   * after `timeoutMs` when given (a host that drops packets would otherwise hold it for the
+   * browser's TCP timeout). */
+  static open(url: string, token?: string, timeoutMs?: number): Promise<SignalClient> {
     const ws = new WebSocket(new URL(url).toString());
     const client = new SignalClient(ws);
     client.token = token;
     return new Promise((resolve, reject) => {
-      ws.addEventListener("open", () => resolve(client), { once: true });
-      ws.addEventListener("error", () => reject(new Error(`cannot connect to ${url}`)), { once: true });
+      const timer =
+        timeoutMs === undefined
+          ? undefined
+          : setTimeout(() => {
+              reject(new Error(`cannot connect to ${url}: no answer in ${timeoutMs} ms`));
+              ws.close();
+            }, timeoutMs);
+      ws.addEventListener(
+        "open",
+        () => {
+          clearTimeout(timer);
+          resolve(client);
+        },
+        { once: true },
+      );
+      ws.addEventListener(
+        "error",
+        () => {
+          clearTimeout(timer);
+          reject(new Error(`cannot connect to ${url}`));
+        },
+        { once: true },
+      );
     });
   }
 

@@ -292,6 +292,7 @@ export class MediaNode {
   /** Closes everything and removes the node from Redis. Idempotent. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      this.cascade?.close();
       this.rooms.closeAll();
       await this.webhooks?.close();
       clearTimeout(this.bridgeRetry);

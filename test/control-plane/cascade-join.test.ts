@@ -198,6 +198,20 @@ describe("join with cascade on", () => {
     expect(await nodeJoins("heir", "eu-1", "eu-west", 3)).toEqual({ role: "origin", node: "eu-1" });
   });
 
+  it("a rejoin naming the node it lost: media on another node of its region (a new edge when that is the origin); nothing moves", async () => {
+    await seed(...CLUSTER);
+    expect((await join("hint", "alice", NEW_YORK)).media.node).toBe("us-1");
+    await nodeJoins("hint", "us-1", "us-east", 1);
+    const t = await h.token({ roomJoin: true, room: "hint" }, { identity: "alice" });
+    const r = await h.post("/v1/join", { failedNode: "us-1" }, t, at(NEW_YORK));
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body).toMatchObject({ node: "us-1", placement: "existing", url: url("us-2") });
+    expect(r.body.media).toEqual({ node: "us-2", region: "us-east", role: "edge" });
+    // The room stays on its origin, and a client without the hint still gets it.
+    expect(await h.ioredis.hget(keys.room("hint"), "node")).toBe("us-1");
+    expect((await join("hint", "bob", NEW_YORK)).media.node).toBe("us-1");
+  });
+
   it("50 concurrent joins to one room from two regions: one origin, at most one edge per region", async () => {
     const tokens = await Promise.all(
       Array.from({ length: 50 }, (_, i) => h.token({ roomJoin: true, room: "herd" }, { identity: `user-${i}` })),

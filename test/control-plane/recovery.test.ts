@@ -144,6 +144,45 @@ describe("ghosts after churn", () => {
   });
 });
 
+describe("a rejoining client names the node it lost (failedNode)", () => {
+  /** Host h in eu-west; the client is nearest us-east, where a (least loaded) and b could relay. */
+  async function hostAway(now = Date.now()): Promise<void> {
+    await reportNode(run, nodeRecord({ id: "h", region: "eu-west" }, now), now);
+    await reportNode(run, nodeRecord({ id: "a", region: "us-east" }, now), now);
+    await reportNode(run, nodeRecord({ id: "b", region: "us-east", sysload: 0.2 }, now), now);
+    expect(await claimRoom(run, "room", { id: "h", region: "eu-west" }, true)).toBe(true);
+  }
+  const rejoin = (failedNode?: string) =>
+    place("room", { regionOrder: ["us-east", "eu-west"], wantSignal: true, ...(failedNode ? { failedNode } : {}) });
+  const signalOf = (res: PlaceResult) => (res.status === "ok" ? res.signalNode?.id : `(${res.status})`);
+
+  it("is never this client's signal node; the room stays where it is", async () => {
+    await hostAway();
+    expect(signalOf(await rejoin())).toBe("a");
+    const steered = await rejoin("a");
+    expect(signalOf(steered)).toBe("b");
+    expect(hostOf(steered)).toBe("h");
+    expect(signalOf(await rejoin("nobody-we-know"))).toBe("a");
+    // A node whose record is gone is skipped for the next candidate of the region, not the region.
+    await kill("a");
+    expect(signalOf(await rejoin())).toBe("b");
+  });
+
+  it("a named host is answered 'host_late' (retry) only once it missed a report; nothing moves either way", async () => {
+    await hostAway();
+    expect(await rejoin("h")).toMatchObject({ status: "ok", placement: "existing", node: { id: "h" } });
+    // The last report arrived 3 s ago (REPORT_LATE_MS is 2.75 s): 1 s of its 4 s TTL left.
+    await r.pexpire(keys.node("h"), 1_000);
+    const late = await rejoin("h");
+    expect(late.status).toBe("host_late");
+    expect(late.status === "host_late" && late.retryAfterMs).toBeLessThanOrEqual(1_000);
+    expect(await r.hget(keys.room("room"), "node")).toBe("h");
+    expect(await r.exists(keys.node("h"))).toBe(1);
+    // Another client (no hint) still gets the host: one client's word affects only its own answer.
+    expect(await rejoin()).toMatchObject({ status: "ok", node: { id: "h" } });
+  });
+});
+
 describe("registry warm-up after Redis restarts empty", () => {
   /** Nodes that were running long before this (empty) registry's first report. */
   async function restartedUnder(now: number, registryStart = now): Promise<void> {

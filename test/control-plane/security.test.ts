@@ -152,6 +152,19 @@ describe("finding 11: one set of limits, so the control plane never mints a toke
     expect((await h.post("/v1/join", { token: huge })).status).toBe(400);
     expect((await h.post("/v1/join", {}, huge)).status).toBe(401);
   });
+
+  it("a rejoin's failedNode hint is validated: not a string, empty or oversized is 400 bad_request", async () => {
+    const app = await joinToken("hinted");
+    for (const failedNode of [42, "", "n".repeat(129), ["a"]]) {
+      const r = await h.post("/v1/join", { failedNode }, app);
+      expect({ failedNode, status: r.status, code: r.body.error?.code }).toEqual({
+        failedNode,
+        status: 400,
+        code: "bad_request",
+      });
+    }
+    expect(await h.ioredis.exists(keys.room("hinted"))).toBe(0);
+  });
 });
 
 describe("finding 12: one room-name rule on every entry path", () => {

@@ -17,6 +17,7 @@ import { BusAuth } from "../../media-node/src/cluster/bus-auth.ts";
 import { launchChromium } from "../support/browser.ts";
 import { waitFor } from "../support/media-node.ts";
 import { callStatus, joinCall, stopCall, type Participant } from "./call.ts";
+import { allNewFrames, logEvents, timelineOf, watchNewFrames } from "./timeline.ts";
 import {
   EAST_A,
   EAST_B,
@@ -60,6 +61,25 @@ async function everyoneDecodes(ids: string[], what: string): Promise<void> {
 }
 
 const join = async (id: string, where: typeof PORTLAND) => people.set(id, await joinCall(c, browser, id, ROOM, where));
+
+/** Where the time went since the kill: each page's timeline and the nodes' cascade log lines,
+ * after every page decodes what it should on new tracks. */
+async function printTimeline(what: string, killedAt: number, expected: Record<string, string[]>): Promise<void> {
+  const wait = <T>(get: () => Promise<T>, ok: (v: T) => boolean, w: string) =>
+    waitFor(get, ok, w, 30_000).catch((e) => {
+      throw new Error(`${e}\n${context()}`);
+    });
+  const last = await allNewFrames(
+    Object.entries(expected).map(([id, ids]) => [people.get(id)!, ids]),
+    killedAt,
+    wait,
+  );
+  const lines = await Promise.all([...people.values()].map(async (p) => (await timelineOf(p, killedAt)).line));
+  const nodes = logEvents(c.nodes, "cascade", killedAt);
+  console.log(
+    `[cascade] ${what}: every page decodes video on new tracks ${last} ms after the kill (goal ≤ 4000)\n  ${[...lines, ...nodes].join("\n  ")}`,
+  );
+}
 
 describe("cascade across nodes", { timeout: 240_000 }, () => {
   it("A's media is on the us-west-2 edge, B's and C's on the us-east origin; all decode each other; each track crosses the pipe once", async () => {
@@ -148,6 +168,7 @@ describe("cascade across nodes", { timeout: 240_000 }, () => {
   });
 
   it("SIGKILL the origin: one node takes the origin role, B and C rejoin, everyone decodes everyone again", async () => {
+    await watchNewFrames([...people.values()]);
     const killedAt = Date.now();
     c.node(origin).signal("SIGKILL");
     await c.node(origin).exited;
@@ -171,6 +192,11 @@ describe("cascade across nodes", { timeout: 240_000 }, () => {
     const ms = Date.now() - killedAt;
     expect([WEST, EAST_A, EAST_B].filter((n) => n !== origin)).toContain(now);
     console.log(`[cascade] origin ${origin} killed → new origin ${now}; everyone decoding again after ${ms} ms`);
+    await printTimeline("origin kill", killedAt, {
+      alice: ["bob", "carol"],
+      bob: ["alice", "carol"],
+      carol: ["alice", "bob"],
+    });
     origin = now!;
   });
 
@@ -178,6 +204,7 @@ describe("cascade across nodes", { timeout: 240_000 }, () => {
     const b = people.get("bob")!;
     const cc = people.get("carol")!;
     const before = await Promise.all([callStatus(b), callStatus(cc)]);
+    await watchNewFrames([...people.values()]);
     const killedAt = Date.now();
     c.node(WEST).signal("SIGKILL");
     await c.node(WEST).exited;
@@ -193,5 +220,6 @@ describe("cascade across nodes", { timeout: 240_000 }, () => {
       throw new Error(`${e}\n${context()}`);
     });
     console.log(`[cascade] west killed → alice decoding again after ${Date.now() - killedAt} ms`);
+    await printTimeline("west kill", killedAt, { alice: ["bob", "carol"], bob: ["alice"], carol: ["alice"] });
   });
 });

@@ -5,7 +5,7 @@ import { referencePoint, regionPreference } from "#shared/selector/index.ts";
 import { mintToken } from "#shared/token.ts";
 import { authenticate, bearerToken } from "../auth.ts";
 import { settings, type Env } from "../env.ts";
-import { forbidden, noNodes, notFound, quotaExceeded, registryWarming } from "../errors.ts";
+import { forbidden, hostLate, noNodes, notFound, quotaExceeded, registryWarming } from "../errors.ts";
 import { mediaGrants } from "../grants.ts";
 import { errorResponses, json } from "../openapi.ts";
 import { redisFor } from "../redis.ts";
@@ -56,7 +56,9 @@ join.openapi(route, async (c) => {
     apiKey: claims.iss,
     roomQuota: s.roomsPerApiKey,
     cascade: s.cascade,
+    ...(body.failedNode !== undefined ? { failedNode: body.failedNode } : {}),
   });
+  if (r.status === "host_late") throw hostLate(body.failedNode ?? "", r.retryAfterMs);
   if (r.status === "not_found") throw notFound(`no room ${v.room} (auto-create is off)`);
   if (r.status === "warming") throw registryWarming(r.retryAfterMs);
   if (r.status === "quota") throw quotaExceeded(r.limit);

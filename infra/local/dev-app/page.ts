@@ -25,11 +25,12 @@ const state: CallState & { joins: Omit<JoinAnswer, "token">[] } = {
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const status = (text: string) => ($("status").textContent = text);
 
-async function askJoin(): Promise<JoinAnswer> {
+async function askJoin(failedNode?: string): Promise<JoinAnswer> {
   const body = {
     room: $<HTMLInputElement>("room").value,
     identity: $<HTMLInputElement>("identity").value,
     location: $<HTMLSelectElement>("location").value,
+    ...(failedNode ? { failedNode } : {}),
   };
   const res = await fetch("/api/join", {
     method: "POST",
@@ -51,8 +52,8 @@ async function join(): Promise<void> {
   const client = await MeridianClient.connect({
     url: first.url,
     token: first.token,
-    onReconnect: async () => {
-      const next = await askJoin();
+    onReconnect: async (_reason, hint) => {
+      const next = await askJoin(hint.failedNode);
       return { url: next.url, token: next.token };
     },
   });

@@ -8,6 +8,7 @@ import { z } from "zod";
 import { ErrorCode, type ErrorBody } from "#shared/errors.ts";
 import { FAVICON_DATA_URL } from "#shared/favicon.ts";
 import { Identity, RoomName } from "#shared/limits.ts";
+import { NodeRecord } from "#shared/node.ts";
 import { browserBundle } from "../../../media-node/src/http/client-bundle.ts";
 import { ClusterError, type LocalCluster } from "../cluster.ts";
 import { CLIENT_LOCATIONS, CLIENT_LOCATION_NAMES } from "./locations.ts";
@@ -20,6 +21,8 @@ export const DevJoinBody = z
     room: RoomName,
     identity: Identity,
     location: z.enum(CLIENT_LOCATION_NAMES),
+    /** A rejoin's hint, passed on to POST /v1/join. */
+    failedNode: NodeRecord.shape.id.optional(),
   })
   .strict();
 
@@ -118,7 +121,8 @@ async function join(cluster: LocalCluster, req: IncomingMessage, res: ServerResp
     );
   const { lat, lon } = CLIENT_LOCATIONS[body.data.location];
   try {
-    const j = await cluster.join({ room: body.data.room, identity: body.data.identity, location: { lat, lon } });
+    const { room, identity, failedNode } = body.data;
+    const j = await cluster.join({ room, identity, location: { lat, lon }, ...(failedNode ? { failedNode } : {}) });
     const signalRegion = cluster.nodes.find((n) => n.signalUrl === j.url)?.region ?? "unknown";
     send(res, 200, { ...j, signalRegion });
   } catch (e) {

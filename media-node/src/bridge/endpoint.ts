@@ -200,6 +200,15 @@ export class BridgeEndpoint {
     return this.#redisDownSince === undefined;
   }
 
+  /** How long a peer node this endpoint shares sessions with has been silent, ms (undefined: no
+   * session with it). 0 while this node's own Redis connection is down: silence is not the peer's
+   * fault then. A cascade edge reads it to suspect its origin early (cascade/cascade.ts). */
+  silenceMs(peerNodeId: string): number | undefined {
+    const peer = this.#peers.get(peerNodeId);
+    if (!peer) return undefined;
+    return this.#redisDownSince === undefined ? Date.now() - peer.lastHeard : 0;
+  }
+
   /** Connects both Redis connections and subscribes to the inbox. */
   async start(): Promise<void> {
     if (this.#run !== "idle") throw new Error(`bridge endpoint ${this.nodeId} already started`);

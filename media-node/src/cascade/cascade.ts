@@ -4,10 +4,11 @@
 // (room-cascade.ts) over a signaling-bridge session. The bus authenticates every envelope as from
 // its node (shared/bus.ts); the origin also checks in Redis that the peer serves the room (a node
 // cascade_room made an edge), so no other node can attach to a room. When the origin dies, the edge's
-// link closes; the edge asks Redis again and either takes the origin role (cascade_room promotes a
-// serving node atomically) or links to the new origin.
+// link falls silent (or closes); the edge asks Redis again, naming the origin as suspect, and either
+// takes the origin role (cascade_room promotes a serving node atomically, once the origin's report
+// is late too) or links to the new origin.
 import { z } from "zod";
-import { type CascadeConfig, cascadeJoin, cascadeLeave, cascadePipes } from "#shared/cascade.ts";
+import { type CascadeConfig, type CascadeRole, cascadeJoin, cascadeLeave, cascadePipes } from "#shared/cascade.ts";
 import { REPORT_INTERVAL_MS } from "#shared/node.ts";
 import { ErrorCode } from "#shared/errors.ts";
 import { ProtocolError } from "#shared/protocol.ts";
@@ -21,10 +22,16 @@ import { type CascadeCounters, type Link, type PipeFigures, RoomCascade } from "
 
 /** What an edge asserts when it opens a link (the session's init; the bus vouches for the sender). */
 const LinkAssertion = z.object({ cascade: z.string().min(1).max(256) }).strict();
-/** After a link to the origin closed: how often and how long the edge asks Redis who the origin is
- * (a dead origin is replaced once its registry entry expired: NODE_TTL_MS plus a report). */
-const RELINK_EVERY_MS = 1_000;
-const RELINK_ATTEMPTS = 20;
+/** An edge suspects its origin once its link has heard nothing for this long (bridge heartbeats
+ * come every second): it asks Redis, which replaces the origin only if its report is late too. */
+const SUSPECT_SILENCE_MS = 1_500;
+/** How often an edge checks its link's silence, and asks Redis again after losing its link. */
+const WATCH_EVERY_MS = 250;
+/** After a link to the origin closed: how long the edge asks Redis who the origin is (and links
+ * again to the same origin once it is alive after RELINK_SAME_AFTER_MS) before it gives up its
+ * share of the room. */
+const RELINK_FOR_MS = 20_000;
+const RELINK_SAME_AFTER_MS = 1_000;
 /** Pipe figures are written this long after a change, so a join's burst of piped tracks is one
  * write per room; a failed write is retried after a report interval. */
 const PIPES_WRITE_DELAY_MS = 500;
@@ -56,6 +63,9 @@ export class Cascade {
   /** Rooms this node serves as an edge, with their origin (decided before the room opens here). */
   private readonly edgeOf = new Map<string, string>();
   readonly rooms = new Map<string, RoomCascade>();
+  /** Rooms whose origin is being asked about (one question in flight per room). */
+  private readonly asking = new Set<string>();
+  private readonly watch: NodeJS.Timeout;
   readonly counters: CascadeCounters & { linksRefused: number; takeovers: number } = {
     linkMessagesDropped: 0,
     linkMessagesOversize: 0,
@@ -71,6 +81,13 @@ export class Cascade {
 
   constructor(o: CascadeOptions) {
     this.o = o;
+    this.watch = setInterval(() => this.watchOrigins(), WATCH_EVERY_MS);
+    this.watch.unref();
+  }
+
+  /** Stops watching origins (the node stops). */
+  close(): void {
+    clearInterval(this.watch);
   }
 
   private get me(): { id: string; region: string } {
@@ -230,46 +247,88 @@ export class Cascade {
   }
 
   /** A link ended. The origin forgot the edge's participants already (room-cascade.ts); an edge
-   * finds out who the origin is now and takes over or links again. */
+   * finds out who the origin is now and takes over or links again. A link to a former origin (the
+   * edge moved on already) is no news. */
   private linkClosed(rc: RoomCascade, link: Link | undefined): void {
     if (rc.closed || rc.role === "origin" || (link && rc.links.has(link.peer))) return;
+    if (link && this.edgeOf.get(rc.room.name) !== link.peer) return;
     void this.relink(rc);
   }
 
-  private async relink(rc: RoomCascade): Promise<void> {
-    for (let attempt = 0; attempt < RELINK_ATTEMPTS && !rc.closed; attempt++) {
-      await new Promise((r) => setTimeout(r, RELINK_EVERY_MS));
-      const redis = this.o.redis();
-      if (!redis || rc.closed) continue;
-      try {
-        const r = await cascadeJoin(redis, {
-          room: rc.room.name,
-          node: this.me,
-          participants: rc.room.participants.size,
-          config: this.o.config,
-        });
-        if (r.role === "origin") {
-          rc.role = "origin";
-          this.edgeOf.delete(rc.room.name);
-          this.counters.takeovers++;
-          this.o.log.warn({ room: rc.room.name }, "cascade: the origin is gone; this node took the origin role");
-          this.o.resync(rc.room);
-          return;
-        }
-        if (
-          r.role === "edge" &&
-          (await this.o.owner(rc.room.name)) === r.origin &&
-          r.origin !== this.edgeOf.get(rc.room.name)
-        ) {
-          this.edgeOf.set(rc.room.name, r.origin);
-          return void this.linkTo(rc, r.origin);
-        }
-        if (r.role === "edge" && attempt > 3) return void this.linkTo(rc, r.origin); // same origin, alive: link again
-      } catch (err) {
-        this.o.log.warn({ room: rc.room.name, err: (err as Error).message }, "cascade: cannot reach Redis to relink");
-      }
+  /** Every WATCH_EVERY_MS: an edge whose link to its origin fell silent asks Redis whether the
+   * origin is dead (the bridge's own peer timeout would take NODE_TTL_MS to close the link). */
+  private watchOrigins(): void {
+    const bridge = this.o.bridge();
+    if (!bridge) return;
+    for (const rc of this.rooms.values()) {
+      const origin = this.edgeOf.get(rc.room.name);
+      if (rc.closed || rc.role !== "edge" || origin === undefined || !rc.links.has(origin)) continue;
+      if ((bridge.silenceMs(origin) ?? 0) >= SUSPECT_SILENCE_MS) void this.askOrigin(rc, origin);
     }
-    if (!rc.closed) {
+  }
+
+  /** Asks Redis who the room's origin is, naming `origin` as suspect, and follows the answer:
+   * this node took over, or another node is the origin now (link to it). Returns the answer (undefined:
+   * Redis unreachable, or a question already in flight). */
+  private async askOrigin(rc: RoomCascade, origin: string): Promise<CascadeRole | undefined> {
+    const redis = this.o.redis();
+    if (!redis || rc.closed || this.asking.has(rc.room.name)) return undefined;
+    this.asking.add(rc.room.name);
+    try {
+      const r = await cascadeJoin(redis, {
+        room: rc.room.name,
+        node: this.me,
+        participants: rc.room.participants.size,
+        config: this.o.config,
+        suspect: origin,
+      });
+      if (rc.closed || rc.role !== "edge" || this.edgeOf.get(rc.room.name) !== origin) return r;
+      if (r.role === "origin") this.takeOver(rc, origin);
+      else if (r.role === "edge" && r.origin !== origin) this.moveTo(rc, origin, r.origin);
+      return r;
+    } catch (err) {
+      this.o.log.warn(
+        { room: rc.room.name, err: (err as Error).message },
+        "cascade: cannot reach Redis about the origin",
+      );
+      return undefined;
+    } finally {
+      this.asking.delete(rc.room.name);
+    }
+  }
+
+  /** Redis made this node the origin (the old one is dead): its link goes, with what the old origin
+   * served; this node's participants are written again (the promotion dropped the records). */
+  private takeOver(rc: RoomCascade, old: string): void {
+    rc.role = "origin";
+    this.edgeOf.delete(rc.room.name);
+    this.counters.takeovers++;
+    this.o.log.warn({ room: rc.room.name, old }, "cascade: the origin is gone; this node took the origin role");
+    rc.links.get(old)?.session.close(BridgeCloseCode.PeerTimeout, "origin replaced");
+    this.o.resync(rc.room);
+  }
+
+  /** Another node is the origin now: link to it instead; this node's participants are written again. */
+  private moveTo(rc: RoomCascade, old: string, next: string): void {
+    this.edgeOf.set(rc.room.name, next);
+    this.o.log.warn({ room: rc.room.name, old, origin: next }, "cascade: the room has a new origin; linking to it");
+    rc.links.get(old)?.session.close(BridgeCloseCode.PeerTimeout, "origin replaced");
+    void this.linkTo(rc, next);
+    this.o.resync(rc.room);
+  }
+
+  private async relink(rc: RoomCascade): Promise<void> {
+    const since = Date.now();
+    while (!rc.closed && Date.now() - since < RELINK_FOR_MS) {
+      await new Promise((r) => setTimeout(r, WATCH_EVERY_MS));
+      const origin = this.edgeOf.get(rc.room.name);
+      if (rc.closed || rc.role !== "edge" || origin === undefined || rc.links.has(origin)) return;
+      const r = await this.askOrigin(rc, origin);
+      if (rc.role !== "edge" || this.edgeOf.get(rc.room.name) !== origin) return; // took over or moved on
+      // The same origin, alive (its link closed for another reason): link again.
+      if (r?.role === "edge" && Date.now() - since >= RELINK_SAME_AFTER_MS) return void this.linkTo(rc, origin);
+    }
+    if (!rc.closed && rc.role === "edge") {
       this.o.log.warn({ room: rc.room.name }, "cascade: no origin to link to; closing this node's share of the room");
       for (const p of rc.room.participants.values()) p.sink.notify("reconnect", { reason: "room_moved" });
       rc.room.close("node_shutdown");

@@ -281,6 +281,10 @@ export class Room {
       this.leave(previous);
       previous.sink.close(CloseCode.DuplicateIdentity, "identity joined again");
     }
+    // Served on another node until now (it rejoined here after that node died): the newer
+    // connection wins here too, so the room does not list it twice nor drop it with that node.
+    const far = this.remote.get(identity);
+    if (far) this.applyRemote(far.node, "participantLeft", { identity, sid: far.info.sid });
     const max = this.o.maxParticipants;
     if (max > 0 && this.participants.size + this.remote.size >= max)
       fail(ErrorCode.Conflict, `room is full (${max} participants)`);

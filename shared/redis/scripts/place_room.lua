@@ -43,10 +43,19 @@
                              node the client's media should use (media_node below), and a room
                              whose origin is gone goes to its serving node with the most
                              participants (cascade_promote; placement 2) when it has one
+      failed_node            (optional) the node a rejoining client just lost its connection to:
+                             never this client's signal node nor a new media node for it; the
+                             client's word moves nothing else (no room is re-placed on it)
+      late_ms, node_ttl_ms   cascade off: a host whose last report reached Redis longer ago than
+                             late_ms (report age = node_ttl_ms - PTTL) and that the client names as
+                             failed gets the answer 'host_late' instead of the dead host's address
 
   Output:
     { 'ok', placement (0 existing | 1 created | 2 replaced), node json, signal node json | false, room sid,
       media node json | false (cascade off), the media node is in the client's region (connect straight to it) }
+    { 'host_late', ms }          the client's failed node hosts the room and missed a report: it
+                                 is likely dead and is replaced within ms (its record's PTTL);
+                                 nothing changed
     { 'quota', limit }           the API key has room_quota rooms already (a new room only)
     { 'exists', node id }        mode 'create' and the room is mapped
     { 'warming', ms left }       the registry is warming up (Redis came back empty or went back in
@@ -60,6 +69,7 @@
 -- @include metrics
 -- @include cascade_serving
 -- @include cascade_promote
+-- @include report_age
 local a = cjson.decode(ARGV[1])
 local now = a.now
 local stale_at = now - a.freshness_ms
@@ -71,6 +81,7 @@ math.randomseed(a.seed)
 local FIELDS = SEL_FIELDS
 local cost = a.default_cost
 local prefs, known = a.regions, {}
+local failed = a.failed_node or ''
 for _, r in ipairs(prefs) do known[r] = true end
 
 -- When the room must have been opened by its node (keys.ts rooms:unclaimed): its emptyTimeout,
@@ -230,17 +241,21 @@ end
 
 -- Where the client should signal: the hosting node if it is SERVING in the client's nearest
 -- region, else the least loaded SERVING node of the nearest region that has one (it bridges to
--- the hosting node); false = use the hosting node.
+-- the hosting node); false = use the hosting node. Never the client's failed node (unless it is
+-- the host: the room stays where it is), nor a node whose record is gone.
 local function signal_node(host_json)
   if not a.want_signal or #prefs == 0 then return false end
   local host = cjson.decode(host_json)
   if host.region == prefs[1] and host.state == 'SERVING' then return false end
   for _, r in ipairs(prefs) do
-    local ids = gather(r, nil)
-    if #ids > 0 then
+    local ids = {}
+    for _, id in ipairs(gather(r, nil)) do if id ~= failed then ids[#ids + 1] = id end end
+    for _ = 1, 3 do
+      if #ids == 0 then break end
       local id = pick({ { r = r, ids = ids } }, 'sysload', 'lowest')
       local json = redis.call('GET', k_node(id))
       if json and usable(json, id, r) then return json end
+      for i, other in ipairs(ids) do if other == id then table.remove(ids, i) break end end
     end
   end
   return false
@@ -251,7 +266,10 @@ end
 -- more participant of the room (cascade_region_node: the origin first, then the edge with the
 -- fewest participants, each under the budget); else a new edge, the least loaded SERVING node of
 -- the region not serving the room yet (signal_node's pick), if the room may take another node;
--- else the origin. A node named here that has no entry of its own is reserved in KEYS[7] in this
+-- else the origin. Never the client's failed node when another will do: a client of a dead origin
+-- goes to an edge of its region at once, which takes the origin role if the origin is dead
+-- (cascade_room: its link silent and its report late). A node named here that has no entry of its
+-- own is reserved in KEYS[7] in this
 -- same step (participants = joins answered with it), so concurrent joins converge on one edge per
 -- region and count against its budget until its clients arrive. Returns the media node's json and
 -- whether it is in the client's region, or false, false (cascade off).
@@ -261,12 +279,13 @@ local function media_node(origin, origin_json)
   local host = cjson.decode(origin_json)
   local region, ids
   for _, r in ipairs(prefs) do
-    ids = gather(r, nil)
+    ids = {}
+    for _, n in ipairs(gather(r, nil)) do if n ~= failed then ids[#ids + 1] = n end end
     if #ids > 0 then region = r break end
   end
   if not region then return origin_json, false end
   local members, serving = cascade_members(room, origin, now, c.reservation_ms)
-  local id = cascade_region_node(members, origin, host.region, region, c.budget, nil)
+  local id = cascade_region_node(members, origin, host.region, region, c.budget, failed)
   if id == origin then return origin_json, true end
   local function named(n, json)
     local e = members[n]
@@ -331,7 +350,12 @@ if current then
   -- Existing rooms stay where they are, even on a DRAINING node (LiveKit does the same); only a
   -- node that is gone (TTL expired / removed) forces a re-placement.
   local json = redis.call('GET', k_node(current))
-  if json and usable(json, current, nil) then return placed(0, current, json) end
+  if json and usable(json, current, nil) then
+    if current == failed and not a.cascade and report_age(current, a.node_ttl_ms) > a.late_ms then
+      return { 'host_late', redis.call('PTTL', k_node(current)) }
+    end
+    return placed(0, current, json)
+  end
   -- Cascade: the origin is gone but the room may live on in its edges. The serving node with the
   -- most participants takes the origin role, as cascade_room and the sweeper would promote it
   -- (the participant list starts over: the serving nodes write theirs again), instead of moving
@@ -339,10 +363,7 @@ if current then
   if a.cascade and not json then
     local heir = cascade_promote(room, current)
     local heir_json = heir and redis.call('GET', k_node(heir))
-    if heir_json and usable(heir_json, heir, nil) then
-      redis.call('DEL', KEYS[3])
-      return placed(2, heir, heir_json)
-    end
+    if heir_json and usable(heir_json, heir, nil) then return placed(2, heir, heir_json) end
     if heir then current = heir end -- unusable record: placed afresh below, off the heir
   end
 else

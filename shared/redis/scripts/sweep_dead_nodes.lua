@@ -3,8 +3,8 @@
   still mapped to it), their participants and its own keys. Idempotent; a node that re-registered
   meanwhile (record present again) is left alone. (Rooms re-placed off a dead node lost its
   participants in that same step: place_room and claim_room.) A room spanning nodes (cascade)
-  whose origin died is not dropped: a live serving node takes the origin role (cascade_promote)
-  and its participants list starts over (the serving nodes write theirs again when they see the
+  whose origin died is not dropped: a live serving node takes the origin role (cascade_promote,
+  which starts the participants list over: the serving nodes write theirs again when they see the
   new origin). Then every room placed but never
   opened by its node within its deadline (keys.ts rooms:unclaimed) goes: nobody joined it, as
   LiveKit's empty_timeout closes it.
@@ -40,11 +40,7 @@ for _, id in ipairs(dead) do
     end
     for _, room in ipairs(redis.call('SMEMBERS', k_node_rooms(id))) do
       if redis.call('HGET', k_room(room), 'node') == id then
-        if cascade_promote(room, id) then
-          redis.call('DEL', k_room_participants(room))
-        else
-          drop_room(room)
-        end
+        if not cascade_promote(room, id) then drop_room(room) end
       end
     end
     redis.call('DEL', k_node_rooms(id), k_node_reserved(id), k_node_reservation(id), k_node_writes(id))
