@@ -7,6 +7,9 @@
 //   nodes                   ZSET    node id -> expiry (ms); lets scripts enumerate live nodes and
 //                                   drop expired members without SCAN
 //   node:<id>:rooms         SET     rooms hosted by the node (swept with the node)
+//   node:<id>:edge-rooms    SET     rooms the node serves as a cascade edge, or was named for by a
+//                                   join (cascade_room, place_room; an edge leaving removes its
+//                                   room): the sweep drops the node's entry from their room:<name>:nodes
 //   node:<id>:reserved      STRING  rooms placed onto the node since its last report (anti-herding)
 //   node:<id>:reservation   HASH    at (updatedAt of the last report), carried:<metric> (reservation
 //                                   a report could not show yet, decayed), cost:<metric> (what one
@@ -120,6 +123,7 @@ function layout(part: (s: string) => string) {
     node: (id: string) => `${P}node:${part(id)}`,
     nodes: () => `${P}nodes`,
     nodeRooms: (id: string) => `${P}node:${part(id)}:rooms`,
+    nodeEdgeRooms: (id: string) => `${P}node:${part(id)}:edge-rooms`,
     nodeReserved: (id: string) => `${P}node:${part(id)}:reserved`,
     nodeReservation: (id: string) => `${P}node:${part(id)}:reservation`,
     nodeWrites: (id: string) => `${P}node:${part(id)}:writes`,

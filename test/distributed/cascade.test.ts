@@ -16,7 +16,7 @@ import { keys } from "../../shared/keys.ts";
 import { BusAuth } from "../../media-node/src/cluster/bus-auth.ts";
 import { launchChromium } from "../support/browser.ts";
 import { waitFor } from "../support/media-node.ts";
-import { callStatus, joinCall, stopCall, type Participant } from "./call.ts";
+import { callStatus, joinCall, stopCall, type PageGlobals, type Participant } from "./call.ts";
 import { allNewFrames, logEvents, timelineOf, watchNewFrames } from "./timeline.ts";
 import {
   EAST_A,
@@ -24,7 +24,9 @@ import {
   PORTLAND,
   WASHINGTON,
   WEST,
+  dumpRedisWith,
   metric,
+  participantsOf,
   startDistributedCluster,
   type Cluster,
 } from "./cluster.ts";
@@ -58,6 +60,51 @@ async function everyoneDecodes(ids: string[], what: string): Promise<void> {
       throw new Error(`${e}\n${context()}`);
     });
   }
+}
+
+/** The room's participant records in Redis are exactly the live sessions (each page's participant
+ * sid), none left by the dead node, none missing: each serving node wrote its own again. */
+async function recordsMatchSessions(dead: string): Promise<void> {
+  const sids = async () =>
+    Object.fromEntries(
+      await Promise.all(
+        [...people.values()].map(
+          async (p) =>
+            [
+              p.identity,
+              await p.page.evaluate(
+                () => (globalThis as unknown as PageGlobals).meridian.client?.joined.participant.sid,
+              ),
+            ] as const,
+        ),
+      ),
+    );
+  const pairs = (m: Record<string, string | undefined>) =>
+    Object.entries(m)
+      .map(([id, sid]) => `${id}=${sid}`)
+      .sort()
+      .join(" ");
+  await waitFor(
+    async () => ({ records: await participantsOf(c.ioredis, ROOM), live: await sids() }),
+    ({ records, live }) =>
+      pairs(Object.fromEntries(Object.entries(records).map(([id, r]) => [id, r.sid]))) === pairs(live),
+    "participant records = the live sessions",
+    15_000,
+  ).catch(async (e) => {
+    throw new Error(
+      `${e}\nrecords: ${JSON.stringify(await participantsOf(c.ioredis, ROOM))}\nlive: ${JSON.stringify(await sids())}\n${context()}`,
+    );
+  });
+  // The sweep of the dead node's own keys follows its record's expiry.
+  const left = await waitFor(
+    () => dumpRedisWith(c.ioredis, dead),
+    (k) => k.length === 0,
+    `no Redis key names the dead ${dead}`,
+    15_000,
+  ).catch(async (e) => {
+    throw new Error(`${e}\n${(await dumpRedisWith(c.ioredis, dead)).join("\n")}`);
+  });
+  expect(left).toEqual([]);
 }
 
 const join = async (id: string, where: typeof PORTLAND) => people.set(id, await joinCall(c, browser, id, ROOM, where));
@@ -197,10 +244,13 @@ describe("cascade across nodes", { timeout: 240_000 }, () => {
       bob: ["alice", "carol"],
       carol: ["alice", "bob"],
     });
+    await recordsMatchSessions(origin);
     origin = now!;
   });
 
-  it("SIGKILL the west node: B and C keep decoding each other throughout; A rejoins and decodes B and C", async () => {
+  it("SIGKILL the west edge: B and C keep decoding each other throughout; A rejoins and decodes B and C", async () => {
+    // The origin's death made the node with most participants (B's and C's) the origin: west is an edge.
+    expect(await c.ioredis.hget(keys.room(ROOM), "node")).not.toBe(WEST);
     const b = people.get("bob")!;
     const cc = people.get("carol")!;
     const before = await Promise.all([callStatus(b), callStatus(cc)]);
@@ -221,5 +271,6 @@ describe("cascade across nodes", { timeout: 240_000 }, () => {
     });
     console.log(`[cascade] west killed → alice decoding again after ${Date.now() - killedAt} ms`);
     await printTimeline("west kill", killedAt, { alice: ["bob", "carol"], bob: ["alice"], carol: ["alice"] });
+    await recordsMatchSessions(WEST);
   });
 });

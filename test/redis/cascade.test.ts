@@ -222,6 +222,24 @@ describe("cascade_room", () => {
     expect((await entries())["west-1"]).toEqual({ region: "us-west", participants: 1 });
   });
 
+  it("the sweeper drops a dead edge's entry from the rooms it served (no ghost member)", async () => {
+    await alive("east-1", "west-1");
+    await placed("east-1", "us-east");
+    await join("east-1", "us-east");
+    expect(await join("west-1", "us-west", 2)).toEqual({ role: "edge", origin: "east-1" });
+    expect(await redis.smembers(keys.nodeEdgeRooms("west-1"))).toEqual([ROOM]);
+    await redis.zadd(keys.sweepNodes(), 1, "west-1");
+    await redis.del(keys.node("west-1"));
+    expect(await sweepDeadNodes(run, Date.now())).toEqual(["west-1"]);
+    expect(await redis.hkeys(keys.roomNodes(ROOM))).toEqual(["east-1"]);
+    expect(await redis.exists(keys.nodeEdgeRooms("west-1"))).toBe(0);
+    // An edge that leaves takes its room off its list.
+    await alive("west-2");
+    await join("west-2", "us-west");
+    await cascadeLeave(run, { room: ROOM, node: { id: "west-2", region: "us-west" }, participants: 0 });
+    expect(await redis.exists(keys.nodeEdgeRooms("west-2"))).toBe(0);
+  });
+
   it("50 concurrent joins from two regions: one origin, at most one edge per region", async () => {
     const east = ["east-1", "east-2", "east-3", "east-4"];
     const west = ["west-1", "west-2", "west-3", "west-4"];

@@ -356,7 +356,8 @@ export class Cascade {
       const r = await this.o.openRoom(room);
       const rc = this.rooms.get(room);
       if (!rc || rc.room !== r) throw new ProtocolError(ErrorCode.NotFound, "room is closing");
-      rc.role = "origin";
+      // An edge that Redis promoted while another edge noticed first: it learns it here.
+      if (rc.role === "edge") this.takeOver(rc, this.edgeOf.get(room) ?? "");
       const link = await rc.addLink(peer, session);
       session.on("message", (f) => {
         const m = parseLinkMessage(f);

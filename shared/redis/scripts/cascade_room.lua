@@ -78,6 +78,7 @@ if a.op == 'leave' then
     if redis.call('HEXISTS', KEYS[2], me) == 1 then redis.call('HSET', KEYS[2], me, own_entry(a.region, a.participants)) end
   elseif redis.call('HGET', KEYS[1], 'node') ~= me then
     redis.call('HDEL', KEYS[2], me)
+    redis.call('SREM', k_node_edge_rooms(me), a.room)
   end
   return { 'ok' }
 end
@@ -98,10 +99,13 @@ if origin == me then
 end
 local members, serving = cascade_members(a.room, origin, a.now, a.reservation_ms)
 local over = a.budget > 0 and a.participants > a.budget
-if members[me] and not over then
+-- An edge's rooms are listed under it too, so the sweeper drops its entries if it dies.
+local function as_edge()
   redis.call('HSET', KEYS[2], me, own_entry(a.region, a.participants))
+  redis.call('SADD', k_node_edge_rooms(me), a.room)
   return { 'edge', origin }
 end
+if members[me] and not over then return as_edge() end
 
 -- Not serving the room yet (or full here): a serving node of this region that takes one more,
 -- else a new edge here, if the room may take another node.
@@ -109,5 +113,4 @@ local origin_region = redis.call('HGET', KEYS[1], 'region')
 local best = cascade_region_node(members, origin, origin_region, a.region, a.budget, me)
 if best then return { 'spill', best } end
 if over or members[me] or serving + 1 > a.max_nodes then return { 'full', origin } end
-redis.call('HSET', KEYS[2], me, own_entry(a.region, a.participants))
-return { 'edge', origin }
+return as_edge()

@@ -269,9 +269,9 @@ end
 -- else the origin. Never the client's failed node when another will do: a client of a dead origin
 -- goes to an edge of its region at once, which takes the origin role if the origin is dead
 -- (cascade_room: its link silent and its report late). A node named here that has no entry of its
--- own is reserved in KEYS[7] in this
--- same step (participants = joins answered with it), so concurrent joins converge on one edge per
--- region and count against its budget until its clients arrive. Returns the media node's json and
+-- own is reserved in KEYS[7] in this same step (participants = joins answered with it), so
+-- concurrent joins converge on one edge per region and count against its budget until its clients
+-- arrive. Returns the media node's json and
 -- whether it is in the client's region, or false, false (cascade off).
 local function media_node(origin, origin_json)
   local c = a.cascade
@@ -289,7 +289,10 @@ local function media_node(origin, origin_json)
   if id == origin then return origin_json, true end
   local function named(n, json)
     local e = members[n]
-    if not e or e.reserved then redis.call('HSET', KEYS[7], n, cascade_entry(region, (e and e.participants or 0) + 1, now)) end
+    if not e or e.reserved then
+      redis.call('HSET', KEYS[7], n, cascade_entry(region, (e and e.participants or 0) + 1, now))
+      redis.call('SADD', k_node_edge_rooms(n), room)
+    end
     return json, true
   end
   if id then

@@ -43,7 +43,12 @@ for _, id in ipairs(dead) do
         if not cascade_promote(room, id) then drop_room(room) end
       end
     end
-    redis.call('DEL', k_node_rooms(id), k_node_reserved(id), k_node_reservation(id), k_node_writes(id))
+    -- Rooms it served as a cascade edge (or was reserved for) keep no entry of it.
+    for _, room in ipairs(redis.call('SMEMBERS', k_node_edge_rooms(id))) do
+      redis.call('HDEL', k_room_nodes(room), id)
+    end
+    redis.call('DEL', k_node_rooms(id), k_node_edge_rooms(id), k_node_reserved(id), k_node_reservation(id),
+      k_node_writes(id))
     swept[#swept + 1] = id
     redis.call('ZREM', KEYS[1], id)
   else
