@@ -239,8 +239,8 @@ describe("RoomService on participants of other nodes", { timeout: 120_000 }, () 
 
   /** A participant speaking the signaling protocol (no media flows: the effects are signaled);
    * `hidden`: a recorder or agent (LiveKit's hidden grant), never announced to the others. */
-  async function join(identity: string, where: Where, hidden = false): Promise<Peer> {
-    const r = hidden ? await joinHidden(identity, where) : await c.join({ identity, room: ROOM, location: where });
+  async function join(identity: string, where: Where, hidden = false, room = ROOM): Promise<Peer> {
+    const r = hidden ? await joinHidden(identity, where) : await c.join({ identity, room, location: where });
     const client = await SignalClient.open(r.url, r.token);
     const notes: Peer["notes"] = [];
     client.onNotification((name, data) => notes.push({ name, data }));
@@ -381,6 +381,35 @@ describe("RoomService on participants of other nodes", { timeout: 120_000 }, () 
         `${id} never hears of the recorder`,
       ).toEqual([]);
     peers.delete("recorder");
+  });
+
+  it("an edge linking to a room whose participants do not fit one link message gets all of them (welcome in batches)", async () => {
+    const BIG = "cascade-big";
+    const metadata = (i: number) => `${i}`.repeat(60_000);
+    for (const i of [1, 2, 3]) {
+      expect((await join(`big${i}`, WASHINGTON, false, BIG)).joined.node.id).toBe(ORIGIN);
+      await svc.updateParticipant(BIG, `big${i}`, { metadata: metadata(i) });
+    }
+    // The west node opens its share of the room now: its link's welcome lists ~180 KB of participants.
+    const gina = await join("gina", PORTLAND, false, BIG);
+    expect(gina.joined.node.id).toBe(WEST);
+    const known = () =>
+      new Map<string, string>(
+        [
+          ...gina.joined.participants,
+          ...gina.notes.filter((n) => n.name === "participantJoined").map((n) => n.data.participant),
+        ].map((p: { identity: string; metadata?: string }) => [p.identity, p.metadata ?? ""]),
+      );
+    await waitFor(
+      async () => known().size,
+      (n) => n >= 3,
+      "gina knows the three origin participants",
+    );
+    for (const i of [1, 2, 3]) expect(known().get(`big${i}`) === metadata(i), `big${i} with its metadata`).toBe(true);
+    for (const id of ["big1", "big2", "big3", "gina"]) {
+      peers.get(id)!.client.close();
+      peers.delete(id);
+    }
   });
 
   it("errors on an edge participant are those on a participant of the origin", async () => {

@@ -3,7 +3,12 @@
 // CASCADE_* overrides.
 import { describe, expect, it } from "vitest";
 import { resolveConfig, ConfigError } from "../../media-node/src/config.ts";
-import { MAX_LINK_PARTICIPANTS, parseLinkMessage } from "../../media-node/src/cascade/link-protocol.ts";
+import {
+  MAX_LINK_FRAME_BYTES,
+  MAX_LINK_PARTICIPANTS,
+  parseLinkMessage,
+  participantBatches,
+} from "../../media-node/src/cascade/link-protocol.ts";
 
 const endpoint = {
   ip: "10.0.0.7",
@@ -43,6 +48,7 @@ describe("link messages", () => {
       { t: "unavailable", trackId: "t" },
       { t: "offer", trackId: "d", offer: dataOffer },
       { t: "updated", participant: { identity: "a", sid: "PA_1", metadata: "m", tracks: [] } },
+      { t: "participants", participants: [{ identity: "b", sid: "PA_2", tracks: [] }] },
       { t: "admin", id: 7, op: { op: "removeParticipant", identity: "a" } },
       { t: "admin", op: { op: "sendData", data: "aGk=", topic: "chat" } },
       { t: "adminReply", id: 7, reply: { ok: true } },
@@ -114,6 +120,29 @@ describe("link messages", () => {
     ],
   ])("drops %s", (_, frame) => {
     expect(parseLinkMessage(frame)).toBeUndefined();
+  });
+});
+
+describe("participant batches", () => {
+  const someone = (i: number, metadata = "") => ({ identity: `p${i}`, sid: `PA_${i}`, metadata, tracks: [] });
+
+  it("a room's worth of participants in messages that each fit a bridge frame, all of them, in order", () => {
+    // 600 participants with 1 KB of metadata each: ~600 KB, five or so frames.
+    const all = Array.from({ length: 600 }, (_, i) => someone(i, "m".repeat(1_000)));
+    const batches = participantBatches(all);
+    expect(batches.length).toBeGreaterThan(4);
+    expect(batches.flat()).toEqual(all);
+    for (const participants of batches) {
+      const frame = JSON.stringify({ t: "welcome", endpoint, participants });
+      expect(Buffer.byteLength(frame)).toBeLessThanOrEqual(MAX_LINK_FRAME_BYTES);
+      expect(parseLinkMessage(frame)).toBeDefined();
+    }
+  });
+
+  it("nobody is one empty batch; a participant larger than a frame is a batch of its own", () => {
+    expect(participantBatches([])).toEqual([[]]);
+    const huge = someone(1, "x".repeat(MAX_LINK_FRAME_BYTES));
+    expect(participantBatches([someone(0), huge, someone(2)])).toEqual([[someone(0)], [huge], [someone(2)]]);
   });
 });
 

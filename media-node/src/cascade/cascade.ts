@@ -235,14 +235,15 @@ export class Cascade {
         );
         session.close(BridgeCloseCode.Refused, "pipe failed");
       });
-      for (const p of m.participants) rc.room.applyRemote(origin, "participantJoined", { participant: p });
+      rc.remoteJoined(link, m.participants);
     });
-    link.send({
+    const own = rc.room.infos().filter((i) => rc.room.nodeOf(i) === undefined);
+    rc.announce(link, own, (participants) => ({
       t: "hello",
       room: rc.room.name,
       endpoint: link.pipe.local,
-      participants: rc.room.infos().filter((i) => rc.room.nodeOf(i) === undefined),
-    });
+      participants,
+    }));
     this.o.log.info({ room: rc.room.name, origin }, "cascade: edge linking to the origin");
   }
 
@@ -363,8 +364,8 @@ export class Cascade {
         const m = parseLinkMessage(f);
         if (m?.t !== "hello") return;
         // The edge's participants at once: the changes it sends next refer to them.
-        link.send({ t: "welcome", endpoint: link.pipe.local, participants: r.infos(peer) });
-        for (const p of m.participants) rc.remoteJoined(link, p);
+        rc.announce(link, r.infos(peer), (participants) => ({ t: "welcome", endpoint: link.pipe.local, participants }));
+        rc.remoteJoined(link, m.participants);
         void rc.connect(link, m.endpoint).catch((err) => {
           this.o.log.warn({ room, peer, err: (err as Error).message }, "cascade: pipe to the edge failed");
           session.close(BridgeCloseCode.Refused, "pipe failed");

@@ -6,6 +6,8 @@
 //   edge → origin   hello      its pipe endpoint and its participants (first frame)
 //   origin → edge   welcome    the origin's pipe endpoint and every participant of the room it
 //                              knows (its own and other edges'), not the edge's own
+//   both ways       participants  more of them, after hello / welcome: a node's participants are
+//                              announced in batches that each fit a bridge frame
 //   both ways       joined / left / updated / published / unpublished / muted: participant and
 //                              track changes; the origin forwards each to its other edges
 //   both ways       want       "send me this track" (media or data): the holder answers with
@@ -20,10 +22,16 @@
 import { z } from "zod";
 import { ParticipantInfo, TrackInfo } from "#shared/protocol.ts";
 import { RoomOp, RoomRpcReply } from "#shared/room-admin.ts";
+import { defaultBridgeOptions } from "../bridge/options.ts";
 import { PipeDataOffer, PipeEndpoint, PipeOffer } from "./node-pipe.ts";
 
 /** Most participants one message may carry (welcome): a bound on what a peer can make us hold. */
 export const MAX_LINK_PARTICIPANTS = 5_000;
+/** Largest link message: a bridge frame (a larger send would close the link). */
+export const MAX_LINK_FRAME_BYTES = defaultBridgeOptions.maxFrameBytes;
+/** Room left in a frame for the rest of a message around its participant list (hello: room name
+ * and pipe endpoint). */
+const FRAME_OVERHEAD_BYTES = 2_048;
 const Identity = z.string().min(1).max(256);
 const TrackId = z.string().min(1).max(64);
 const AdminId = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
@@ -40,6 +48,7 @@ export const LinkMessage = z.discriminatedUnion("t", [
     endpoint: PipeEndpoint,
     participants: z.array(ParticipantInfo).max(MAX_LINK_PARTICIPANTS),
   }),
+  z.object({ t: z.literal("participants"), participants: z.array(ParticipantInfo).max(MAX_LINK_PARTICIPANTS) }),
   z.object({ t: z.literal("joined"), participant: ParticipantInfo }),
   z.object({ t: z.literal("left"), identity: Identity }),
   z.object({ t: z.literal("updated"), participant: ParticipantInfo }),
@@ -64,6 +73,26 @@ export function parseLinkMessage(frame: string): LinkMessage | undefined {
   }
   const r = LinkMessage.safeParse(raw);
   return r.success ? r.data : undefined;
+}
+
+/** Participants in batches whose messages each fit a link frame (at least one batch, maybe empty;
+ * a participant too large for any frame is a batch of its own, which the link then refuses). */
+export function participantBatches(infos: readonly ParticipantInfo[]): ParticipantInfo[][] {
+  const budget = MAX_LINK_FRAME_BYTES - FRAME_OVERHEAD_BYTES;
+  const batches: ParticipantInfo[][] = [[]];
+  let bytes = 0;
+  for (const p of infos) {
+    const size = Buffer.byteLength(JSON.stringify(p)) + 1;
+    const last = batches[batches.length - 1]!;
+    if (last.length > 0 && (bytes + size > budget || last.length >= MAX_LINK_PARTICIPANTS)) {
+      batches.push([p]);
+      bytes = size;
+    } else {
+      last.push(p);
+      bytes += size;
+    }
+  }
+  return batches;
 }
 
 /** What the edge opens its link with (the bridge session's init query). */

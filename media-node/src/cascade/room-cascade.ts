@@ -17,11 +17,11 @@ import type { types } from "mediasoup";
 import { ErrorCode } from "#shared/errors.ts";
 import { ProtocolError, type NotificationData, type ParticipantInfo } from "#shared/protocol.ts";
 import type { RoomOp, RoomRpcReply } from "#shared/room-admin.ts";
-import { BridgeCloseCode, type BridgeSession, defaultBridgeOptions } from "../bridge/index.ts";
+import { BridgeCloseCode, type BridgeSession } from "../bridge/index.ts";
 import type { Logger } from "../log.ts";
 import type { AdminResult, PeerEvent, Room, RoomPeers, TrackSource } from "../rooms/room.ts";
 import type { RoomRouter } from "../rooms/router-group.ts";
-import { type LinkMessage, parseLinkMessage } from "./link-protocol.ts";
+import { type LinkMessage, MAX_LINK_FRAME_BYTES, parseLinkMessage, participantBatches } from "./link-protocol.ts";
 import { NodePipe, type NodePipeOptions, type PipeDataOffer, type PipeOffer } from "./node-pipe.ts";
 
 /** How long a "want" waits for its offer before the subscription fails (and may be retried). */
@@ -75,7 +75,7 @@ export class Link {
   send(m: LinkMessage): boolean {
     if (this.session.state === "closed") return false;
     const frame = JSON.stringify(m);
-    if (Buffer.byteLength(frame) > defaultBridgeOptions.maxFrameBytes) {
+    if (Buffer.byteLength(frame) > MAX_LINK_FRAME_BYTES) {
       this.counters.linkMessagesOversize++;
       return false;
     }
@@ -241,10 +241,25 @@ export class RoomCascade implements RoomPeers {
       .map((i) => i.identity);
   }
 
-  /** A participant an edge announced in its hello: mirrored here and told to the other edges. */
-  remoteJoined(link: Link, participant: ParticipantInfo): void {
-    this.room.applyRemote(link.peer, "participantJoined", { participant });
-    this.forward(link, { t: "joined", participant });
+  /** Participants the peer announced (hello, welcome, participants): mirrored here and (origin)
+   * told to the other edges, in as few messages as fit. */
+  remoteJoined(link: Link, participants: readonly ParticipantInfo[]): void {
+    for (const participant of participants) this.room.applyRemote(link.peer, "participantJoined", { participant });
+    if (this.role === "origin" && this.links.size > 1 && participants.length > 0)
+      for (const batch of participantBatches(participants))
+        this.forward(link, { t: "participants", participants: batch });
+  }
+
+  /** Opens a link with `first` (hello or welcome) carrying the first batch of `participants`; the
+   * others follow as `participants` messages (a welcome to a big room does not fit one frame). */
+  announce(
+    link: Link,
+    participants: readonly ParticipantInfo[],
+    first: (batch: ParticipantInfo[]) => LinkMessage,
+  ): void {
+    const [head = [], ...rest] = participantBatches(participants);
+    link.send(first(head));
+    for (const batch of rest) link.send({ t: "participants", participants: batch });
   }
 
   /** Connects the link's pipe to the peer's endpoint. */
@@ -410,6 +425,8 @@ export class RoomCascade implements RoomPeers {
       case "hello":
       case "welcome":
         return; // handled by whoever opened the link
+      case "participants":
+        return this.remoteJoined(link, m.participants);
       case "joined":
         this.room.applyRemote(link.peer, "participantJoined", { participant: m.participant });
         return this.forward(link, m);
