@@ -241,6 +241,12 @@ export class NodeMetrics {
       async (g, c) => g.set(c.counters.linkMessagesOversize),
     );
     cascadeGauge(
+      "meridian_cascade_pipes_unanswered",
+      "Cascade links closed before their pipe connected: the peer node never sent its endpoint (timed out, or went silent); the pipe transport closed with them",
+      [],
+      async (g, c) => g.set(c.counters.pipesUnanswered),
+    );
+    cascadeGauge(
       "meridian_cascade_takeovers",
       "Times this node took a room's origin role after the origin died",
       [],

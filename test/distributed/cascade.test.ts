@@ -107,6 +107,18 @@ async function recordsMatchSessions(dead: string): Promise<void> {
   expect(left).toEqual([]);
 }
 
+/** A bridge envelope opening a cascade link to the room from node `from` (session id `s`). */
+const linkOpen = (from: string, s: string) =>
+  JSON.stringify({
+    t: "bridge",
+    v: 1,
+    k: "open",
+    s,
+    f: from,
+    r: "s",
+    init: { assertion: JSON.stringify({ cascade: ROOM }), query: { cascade: ROOM } },
+  });
+
 const join = async (id: string, where: typeof PORTLAND) => people.set(id, await joinCall(c, browser, id, ROOM, where));
 
 /** Where the time went since the kill: each page's timeline and the nodes' cascade log lines,
@@ -185,16 +197,7 @@ describe("cascade across nodes", { timeout: 240_000 }, () => {
     // Authentic on the bus (signed with the cluster's key, as a compromised or confused node could),
     // but the sender is no serving node of the room in Redis.
     const evil = new BusAuth(new Map([[c.apiKey, c.apiSecret]]), "node-evil");
-    const open = (s: string) =>
-      JSON.stringify({
-        t: "bridge",
-        v: 1,
-        k: "open",
-        s,
-        f: "node-evil",
-        r: "s",
-        init: { assertion: JSON.stringify({ cascade: ROOM }), query: { cascade: ROOM } },
-      });
+    const open = (s: string) => linkOpen("node-evil", s);
     await c.ioredis.publish(keys.nodeBus(origin), evil.seal(keys.nodeBus(origin), open(crypto.randomUUID())));
     await c.ioredis.publish(keys.nodeBus(origin), open(crypto.randomUUID())); // unsigned
     await c.ioredis.publish(keys.nodeBus(origin), "{not json");
@@ -210,6 +213,31 @@ describe("cascade across nodes", { timeout: 240_000 }, () => {
       (seen) => seen,
       "the refusal logged with its reason",
     );
+    expect((await fetch(`${c.node(origin).httpUrl}/healthz`)).status).toBe(200);
+    expect((await callStatus(people.get("bob")!)).flows).toBe(true);
+  });
+
+  it("a link whose peer never answers: its pipe transport times out, is closed and counted; the origin keeps serving", async () => {
+    // Listed as serving the room and signed with the cluster's key, so the origin accepts the link
+    // and makes its pipe; then the peer never says a word (no hello, no heartbeat).
+    const ghost = "node-ghost";
+    const pipes = () => metric(c.node(origin), "meridian_cascade_pipe_transports");
+    const before = await pipes();
+    await c.ioredis.hset(keys.roomNodes(ROOM), ghost, JSON.stringify({ region: "us-west-2", participants: 0 }));
+    const auth = new BusAuth(new Map([[c.apiKey, c.apiSecret]]), ghost);
+    await c.ioredis.publish(
+      keys.nodeBus(origin),
+      auth.seal(keys.nodeBus(origin), linkOpen(ghost, crypto.randomUUID())),
+    );
+    await waitFor(pipes, (n) => n === before + 1, "the ghost link's pipe transport made");
+    await waitFor(
+      () => metric(c.node(origin), "meridian_cascade_pipes_unanswered"),
+      (n) => n === 1,
+      "the unanswered pipe closed and counted",
+      20_000,
+    );
+    expect(await pipes(), "the pipe transport is gone").toBe(before);
+    await c.ioredis.hdel(keys.roomNodes(ROOM), ghost);
     expect((await fetch(`${c.node(origin).httpUrl}/healthz`)).status).toBe(200);
     expect((await callStatus(people.get("bob")!)).flows).toBe(true);
   });

@@ -71,6 +71,7 @@ export class Cascade {
     linkMessagesOversize: 0,
     dataMessagesDropped: 0,
     linksRefused: 0,
+    pipesUnanswered: 0,
     takeovers: 0,
   };
   private readonly o: CascadeOptions;

@@ -26,6 +26,9 @@ import { NodePipe, type NodePipeOptions, type PipeDataOffer, type PipeOffer } fr
 
 /** How long a "want" waits for its offer before the subscription fails (and may be retried). */
 export const FETCH_TIMEOUT_MS = 10_000;
+/** How long a new link's pipe waits for the peer's endpoint (hello / welcome) before the link is
+ * closed: a peer that accepted the link but never answers holds no transport (and port) for good. */
+export const PIPE_ANSWER_TIMEOUT_MS = 10_000;
 /** How long the origin waits for an edge's answer to a RoomService operation without a deadline
  * of its own (the control plane's requests carry one). */
 export const ADMIN_TIMEOUT_MS = 5_000;
@@ -38,6 +41,9 @@ export interface CascadeCounters {
   linkMessagesOversize: number;
   /** Data messages a pipe could not queue toward its peer (SCTP send buffer full). */
   dataMessagesDropped: number;
+  /** Links closed before their pipe connected: the peer never sent its endpoint (in
+   * PIPE_ANSWER_TIMEOUT_MS, or went silent first); their pipe transport closed with them. */
+  pipesUnanswered: number;
 }
 
 /** A track of another node produced on this node's side of a link. */
@@ -53,6 +59,8 @@ export class Link {
   readonly router: RoomRouter;
   /** Resolves once the pipe is connected to the peer's side. */
   ready: Promise<void>;
+  /** The pipe is connected (the peer answered with its endpoint). */
+  connected = false;
   markReady: () => void = () => {};
   /** Offers awaited from the peer, by track id. */
   readonly awaiting = new Map<string, Waiter<PipeOffer | PipeDataOffer>>();
@@ -163,6 +171,8 @@ export interface RoomCascadeOptions {
   onLinkClosed: (rc: RoomCascade, link: Link) => void;
   /** pipeFigures() may have changed (a link or a piped track came or went). */
   onPipesChanged?: (rc: RoomCascade) => void;
+  /** Default PIPE_ANSWER_TIMEOUT_MS. */
+  pipeAnswerTimeoutMs?: number;
 }
 
 /** This node's pipes for one room, as the dashboard shows them (room:<name>:nodes). */
@@ -209,7 +219,14 @@ export class RoomCascade implements RoomPeers {
     if (prev) this.dropLink(prev);
     this.links.set(peer, link);
     session.on("message", (f) => this.receive(link, f));
+    const unanswered = setTimeout(() => {
+      if (link.connected || this.links.get(peer) !== link) return;
+      this.o.log.warn({ room: this.room.name, peer }, "cascade: the peer never answered the pipe; closing the link");
+      session.close(BridgeCloseCode.OpenTimeout, "pipe not answered");
+    }, this.o.pipeAnswerTimeoutMs ?? PIPE_ANSWER_TIMEOUT_MS);
+    unanswered.unref();
     session.once("close", () => {
+      clearTimeout(unanswered);
       if (this.links.get(peer) === link) this.dropLink(link);
       this.o.onLinkClosed(this, link);
     });
@@ -223,6 +240,7 @@ export class RoomCascade implements RoomPeers {
 
   private dropLink(link: Link): void {
     this.links.delete(link.peer);
+    if (!link.connected) this.o.counters.pipesUnanswered++;
     link.failPending(new ProtocolError(ErrorCode.NotFound, "the node serving it left the room"));
     link.pipe.close();
     if (link.session.state !== "closed") link.session.close(BridgeCloseCode.Normal, "link dropped");
@@ -265,6 +283,7 @@ export class RoomCascade implements RoomPeers {
   /** Connects the link's pipe to the peer's endpoint. */
   async connect(link: Link, endpoint: Parameters<NodePipe["connect"]>[0]): Promise<void> {
     await link.pipe.connect(endpoint);
+    link.connected = true;
     link.markReady();
   }
 
