@@ -34,6 +34,10 @@ export const PIPE_ANSWER_TIMEOUT_MS = 10_000;
 export const ADMIN_TIMEOUT_MS = 5_000;
 /** RoomService operations awaiting an edge's answer, per link: more are refused (rate_limited). */
 export const MAX_PENDING_ADMIN = 256;
+/** A link with more than this unacknowledged takes no RoomService operation (rate_limited): they
+ * are up to ~130 KB each, and the bridge closes a session whose queue passes 4 MiB — the room's
+ * own participant and track messages keep the rest. */
+export const ADMIN_MAX_QUEUED_BYTES = 1024 * 1024;
 
 export interface CascadeCounters {
   linkMessagesDropped: number;
@@ -88,6 +92,11 @@ export class Link {
       return false;
     }
     return this.session.send(frame);
+  }
+
+  /** Whether the link is too backed up to take a RoomService operation. */
+  get congested(): boolean {
+    return this.session.bufferedAmount > ADMIN_MAX_QUEUED_BYTES;
   }
 
   /** Fails every awaited offer and operation (the link is gone). */
@@ -373,7 +382,7 @@ export class RoomCascade implements RoomPeers {
     const link = this.role === "origin" ? this.links.get(node) : undefined;
     const who = "identity" in op ? `participant ${op.identity}` : "the participant";
     if (!link) throw new ProtocolError(ErrorCode.NotFound, `${who} is not in room ${this.room.name}`);
-    if (link.admins.size >= MAX_PENDING_ADMIN)
+    if (link.admins.size >= MAX_PENDING_ADMIN || link.congested)
       throw new ProtocolError(ErrorCode.RateLimited, "too many operations under way on that participant's node");
     const id = link.nextAdminId++;
     // Answer a little before the caller gives up, so it hears why.
@@ -411,7 +420,11 @@ export class RoomCascade implements RoomPeers {
 
   adminAll(op: RoomOp, nodes?: ReadonlySet<string>): void {
     if (this.role !== "origin") return;
-    for (const l of this.links.values()) if (!nodes || nodes.has(l.peer)) l.send({ t: "admin", op });
+    const to = [...this.links.values()].filter((l) => !nodes || nodes.has(l.peer));
+    // All or none: refused before anything is sent, so the caller may simply retry.
+    if (to.some((l) => l.congested))
+      throw new ProtocolError(ErrorCode.RateLimited, "too many operations under way on the room's other nodes");
+    for (const l of to) l.send({ t: "admin", op });
   }
 
   /** An operation the origin handed to this edge: applied to its own participants, answered once

@@ -70,7 +70,8 @@ export interface RoomPeers {
   /** The same on whichever other node serves the participant; undefined when none does. */
   adminAny(op: RoomOp, deadline?: number): Promise<AdminResult | undefined>;
   /** An operation each node applies to its own participants (SendData, room metadata): sent to
-   * the other nodes (`nodes`: only those), not awaited. */
+   * the other nodes (`nodes`: only those), not awaited. Throws ProtocolError RateLimited, having
+   * sent nothing, when one of them is too backed up to take it. */
   adminAll(op: RoomOp, nodes?: ReadonlySet<string>): void;
   /** The room closed: links and pipes go. */
   close(): void;
