@@ -148,9 +148,11 @@ export class MediaNodeChild {
     };
     const proc = spawn(process.execPath, [MAIN], {
       env,
-      stdio: ["ignore", "pipe", "pipe"],
+      // The IPC channel is the node's lifeline: it stops when this process goes (media-node/src/main.ts).
+      stdio: ["ignore", "pipe", "pipe", "ipc"],
       detached: o.detached ?? false,
     });
+    proc.channel?.unref(); // the lifeline must not keep this process alive
     const node = new MediaNodeChild({ ...o, nodeId, region }, httpPort, rtcPort, proc);
     let exit: Exit | undefined;
     void node.exited.then((e) => (exit = e));

@@ -29,3 +29,15 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
 }
 
 for (const s of ["SIGTERM", "SIGINT"] as const) process.on(s, (sig) => void shutdown(sig));
+// Launched over IPC (the local cluster, tests): stop once the launcher is gone, so a launcher that
+// crashed or was killed leaves no node behind (a node under Docker/systemd has no IPC channel).
+// Its stdout is usually a pipe to the launcher too: a log write may fail, and must not stop the stop.
+if (process.send)
+  process.once(
+    "disconnect",
+    () =>
+      void node
+        .stop()
+        .catch(() => {})
+        .finally(() => process.exit(0)),
+  );
