@@ -2,11 +2,14 @@
 // shared/registry.ts reportNode and every room through shared/placement.ts placeRoom — the real
 // Lua scripts on a real redis-server — with the simulated clock passed as `now`.
 //
-// With `cascade` (spill-over, issue 9), every participant also goes the way a real join goes:
-// placeRoom in join mode names the room's host and the client's signal node; the signal node asks
+// With `cascade` (spill-over, issue 9), every participant also goes the way a real join goes
+// (control-plane/src/routes/join.ts): placeRoom in join mode with the cascade settings names the
+// participant's media node (place_room.lua: the origin while it is in the client's region and
+// under its per-room budget, else an edge of the region under budget, else a new edge there); the
+// client connects to it when it is in its region (else to its signal node), and that node asks
 // the media node's own cascade code (media-node/src/cascade/cascade.ts mediaNodeFor, which runs
-// shared/redis/scripts/cascade_room.lua) which node serves the participant's media, and a node the
-// join is relayed to asks again, as the real relay does. So the figure follows the real rules.
+// cascade_room.lua and records its share) which node serves the participant; a node the join is
+// relayed to asks again, as the real relay does. So the figure follows the real rules.
 import { type CascadeConfig, cascadeLeave } from "#shared/cascade.ts";
 import { NodeSelectorConfig } from "#shared/config.ts";
 import { placeRoom } from "#shared/placement.ts";
@@ -94,12 +97,14 @@ export function meridianLuaPlacer(o: MeridianLuaPlacerOptions): Placer {
         wantSignal: true,
         now: epochMs(now),
         seed: Math.floor(o.rng() * 2 ** 31),
+        cascade,
       });
       if (r.status !== "ok") throw new Error(`${o.name}: placeRoom(${room.id}, join) → ${r.status}`);
       const host = r.node.id;
-      // The signal node decides; a node it relays the join to decides again (and records its
+      // Where the client connects (join.ts: the media node when in its region, else the signal
+      // node); that node decides, and a node it relays the join to decides again (and records its
       // share), as the real relay does — a chain the rules end in two hops; bounded anyway.
-      let at = r.signalNode?.id ?? host;
+      let at = r.media?.direct ? r.media.node.id : (r.signalNode ?? r.node).id;
       for (let hop = 0; hop < 4; hop++) {
         const next = await node(at).mediaNodeFor(room.id, host, local(at));
         if (next === at) return at;
