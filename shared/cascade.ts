@@ -7,7 +7,6 @@
 // shared/redis/scripts/includes/cascade_serving.lua, so the rules are written once.
 import { z } from "zod";
 import { keys } from "./keys.ts";
-import { NODE_TTL_MS, REPORT_LATE_MS } from "./node.ts";
 import { SCRIPTS } from "./redis/scripts.ts";
 import type { ScriptRunner } from "./redis/runner.ts";
 
@@ -71,9 +70,6 @@ export interface CascadeCall {
   config: Pick<CascadeConfig, "max_nodes_per_room" | "participants_per_node">;
   /** ms, the caller's clock (default Date.now()). */
   now?: number;
-  /** The origin the caller's link has heard nothing from lately: replaced now if its last report
-   * is late too (REPORT_LATE_MS), never on the caller's word alone. */
-  suspect?: string;
 }
 
 /** A participant's media is to be served by the calling node: may it, and in which role? */
@@ -94,9 +90,6 @@ function runCascadeRoom(
 ): Promise<unknown> {
   return redis.run(SCRIPTS.cascade_room, [keys.room(c.room), keys.roomNodes(c.room)], {
     ...extra,
-    suspect: c.suspect ?? "",
-    late_ms: REPORT_LATE_MS,
-    ttl_ms: NODE_TTL_MS,
     op,
     now: c.now ?? Date.now(),
     room: c.room,

@@ -49,9 +49,9 @@ export const STATS_FRESHNESS_MS = 2 * REPORT_INTERVAL_MS;
 export const NODE_TTL_MS = 2 * REPORT_INTERVAL_MS;
 /** A node whose last report reached Redis longer ago than this has missed one (reports come every
  * REPORT_INTERVAL_MS; the rest is margin for a loaded event loop and transit). Alone that proves
- * nothing; with other evidence — a cascade edge's link to it silent — the room's edge takes over
- * before the record's TTL runs out (cascade_room.lua), and a client that cannot reach it is told
- * to retry rather than sent back to it (place_room.lua). */
+ * nothing; with other evidence — its bridge peers hearing nothing from it — it is declared dead
+ * before its record's TTL runs out (declare_node_dead.lua), and a client that cannot reach it is
+ * told to retry rather than sent back to it (place_room.lua). */
 export const REPORT_LATE_MS = REPORT_INTERVAL_MS + 750;
 /** How long placement refuses unmapped rooms after Redis came back empty under running nodes
  * (keys.ts registry:warming): every live node re-registers and re-claims its rooms within its TTL

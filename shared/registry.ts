@@ -1,7 +1,14 @@
 // Node registry and room bookkeeping written by media nodes. Every write is one Lua script call
 // (one round trip, atomic; shared/redis/scripts/*.lua). Layout: see keys.ts.
 import { SEL_FIELDS, keys } from "./keys.ts";
-import { NODE_TTL_MS, NodeRecord, REGISTRY_RESTART_UPTIME_MS, REGISTRY_WARMUP_MS, REPORT_INTERVAL_MS } from "./node.ts";
+import {
+  NODE_TTL_MS,
+  NodeRecord,
+  REGISTRY_RESTART_UPTIME_MS,
+  REGISTRY_WARMUP_MS,
+  REPORT_INTERVAL_MS,
+  REPORT_LATE_MS,
+} from "./node.ts";
 import type { ScriptRunner } from "./redis/runner.ts";
 import { SCRIPTS } from "./redis/scripts.ts";
 import type { ParticipantRecord, StoredRoomSettings } from "./records.ts";
@@ -255,6 +262,16 @@ export async function releaseRooms(redis: ScriptRunner, nodeId: string, hosted: 
 /** Removes everything left behind by nodes whose registry entry expired (crashed, partitioned),
  * and rooms placed but never opened by their node before their deadline: no ghost nodes, rooms
  * or participants. Every live node runs it each report tick. Returns the node ids swept. */
+/** A node its bus peers found silent: dead when it has no record, or its last report is late
+ * (REPORT_LATE_MS; its record is deleted then, as its expiry would). declare_node_dead.lua. */
+export async function declareNodeDeadIfLate(redis: ScriptRunner, id: string): Promise<boolean> {
+  const r = await redis.run(SCRIPTS.declare_node_dead, [keys.node(id)], {
+    ttl_ms: NODE_TTL_MS,
+    late_ms: REPORT_LATE_MS,
+  });
+  return Number(r) === 1;
+}
+
 export async function sweepDeadNodes(redis: ScriptRunner, now = Date.now(), limit = 100): Promise<string[]> {
   const r = await redis.run(
     SCRIPTS.sweep_dead_nodes,

@@ -205,6 +205,13 @@ export class MediaNode {
         ? this.cascade.hostLink(session, init)
         : this.signaling.hostBridged(session),
     );
+    const registry = this.registry;
+    if (registry)
+      ep.onSilentPeer(async (peer) => {
+        const dead = await registry.declareDeadIfLate(peer);
+        if (dead) this.log.warn({ peer }, "bridge: a silent peer node missed its report too; closing its sessions");
+        return dead;
+      });
     ep.onBusMessage((msg, from) => {
       const m = parseBusMessage(msg);
       if (m === undefined) return;
@@ -292,7 +299,6 @@ export class MediaNode {
   /** Closes everything and removes the node from Redis. Idempotent. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      this.cascade?.close();
       this.rooms.closeAll();
       await this.webhooks?.close();
       clearTimeout(this.bridgeRetry);

@@ -133,4 +133,28 @@ describe("bridge node-pair heartbeats", () => {
       fake.stop();
     }
   });
+  it("a silent peer the node confirms dead (onSilentPeer) has its sessions closed at once; unconfirmed silence keeps them", async () => {
+    const a = await endpoint("hb-suspect", { peerTimeoutMs: 60_000, suspectAfterMs: 400 });
+    let dead = false;
+    const asked: string[] = [];
+    a.onSilentPeer(async (peer) => {
+      asked.push(peer);
+      return dead;
+    });
+    const child = await spawnHost("hb-suspect-host");
+    const sessions = await openMany(a, "hb-suspect-host", 3);
+    expect(asked).toEqual([]); // heard from: never asked
+    await sigkill(child);
+    await until(() => asked.length >= 2, 10_000, "asked about the silent peer, again while it stays silent");
+    expect(
+      sessions.every((s) => s.state === "open"),
+      "silence alone closes nothing",
+    ).toBe(true);
+    const closes = sessions.map(closed);
+    dead = true;
+    const events = await Promise.all(closes);
+    expect(events.map((e) => e.code)).toEqual(Array(3).fill(BridgeCloseCode.PeerTimeout));
+    expect(new Set(asked)).toEqual(new Set(["hb-suspect-host"]));
+    expect(a.sizes).toMatchObject({ relayed: 0, peers: 0 });
+  });
 });

@@ -83,6 +83,8 @@ export async function joinCall(
       client.on("disconnected", (i) => mark(`closed ${i.code}`));
       client.on("resumed", () => mark("resumed"));
       client.on("resumeFailed", () => mark("resume failed"));
+      client.on("participantJoined", (i) => mark(`sees ${i.identity} join`));
+      client.on("trackSubscribed", (t) => t.kind === "video" && mark(`subscribed to ${t.identity}'s video`));
       if (media) await client.publishMedia();
     },
     { url: first.url, token: first.token, media },

@@ -13,7 +13,7 @@ import {
 } from "#shared/cascade.ts";
 import { keys } from "#shared/keys.ts";
 import { NODE_TTL_MS, REPORT_LATE_MS } from "#shared/node.ts";
-import { closeRoom, sweepDeadNodes } from "#shared/registry.ts";
+import { closeRoom, declareNodeDeadIfLate, sweepDeadNodes } from "#shared/registry.ts";
 import type { ScriptRunner } from "#shared/redis/runner.ts";
 import { scriptRedisPerFile } from "../support/redis.ts";
 
@@ -99,27 +99,24 @@ describe("cascade_room", () => {
     expect(await redis.hkeys(keys.roomNodes(ROOM))).not.toContain("east-1");
   });
 
-  it("an edge's suspicion replaces a silent origin only once its report is late; never a reporting one", async () => {
+  it("a silent origin is declared dead only once its report is late; then the next join of an edge promotes", async () => {
     await alive("east-1", "west-1", "eu-1");
     await placed("east-1", "us-east");
     await join("east-1", "us-east");
     await join("west-1", "us-west", 2);
     await join("eu-1", "eu-west", 1);
     await redis.hset(keys.roomParticipants(ROOM), "bob", "{}");
-    const suspect = (id: string, region: string, participants: number, origin: string) =>
-      cascadeJoin(run, { room: ROOM, node: { id, region }, participants, config: CFG, suspect: origin });
-    // The origin reported 0.5 s ago (its record has 3.5 s of its 4 s TTL left): it stays.
+    // The origin reported 0.5 s ago (its record has 3.5 s of its 4 s TTL left): alive, kept.
     await redis.set(keys.node("east-1"), "{}", "PX", NODE_TTL_MS - 500);
-    expect(await suspect("west-1", "us-west", 2, "east-1")).toEqual({ role: "edge", origin: "east-1" });
-    // Naming another edge as suspect does nothing to it (only the room's origin is ever suspected).
-    await redis.set(keys.node("eu-1"), "{}", "PX", 100);
-    expect(await suspect("west-1", "us-west", 2, "eu-1")).toEqual({ role: "edge", origin: "east-1" });
-    expect(await redis.exists(keys.node("east-1"), keys.node("eu-1"))).toBe(2);
-    // Its report is late (3 s ago): it is declared dead now, and the edge with most participants takes over.
-    await redis.set(keys.node("eu-1"), "{}", "PX", 60_000);
+    expect(await declareNodeDeadIfLate(run, "east-1")).toBe(false);
+    expect(await redis.exists(keys.node("east-1"))).toBe(1);
+    // Its report is late (3 s ago): declared dead, its record gone as its expiry would.
     await redis.set(keys.node("east-1"), "{}", "PX", NODE_TTL_MS - REPORT_LATE_MS - 250);
-    expect(await suspect("eu-1", "eu-west", 1, "east-1")).toEqual({ role: "edge", origin: "west-1" });
+    expect(await declareNodeDeadIfLate(run, "east-1")).toBe(true);
     expect(await redis.exists(keys.node("east-1"))).toBe(0);
+    expect(await declareNodeDeadIfLate(run, "east-1")).toBe(true); // no record: dead
+    // The edge with most participants takes over; the room's participant records start over.
+    expect(await join("eu-1", "eu-west", 1)).toEqual({ role: "edge", origin: "west-1" });
     expect(await redis.hget(keys.room(ROOM), "node")).toBe("west-1");
     expect(await redis.exists(keys.roomParticipants(ROOM))).toBe(0); // each serving node writes its own again
     expect(await redis.hkeys(keys.roomNodes(ROOM))).not.toContain("east-1");

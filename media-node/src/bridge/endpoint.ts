@@ -105,6 +105,7 @@ export class BridgeEndpoint {
   /** This endpoint's incarnation: peers see a restart as a new epoch in our heartbeats. */
   readonly #epoch = randomUUID();
   #handler: SessionHandler | undefined;
+  #isDead: ((peerNodeId: string) => Promise<boolean>) | undefined;
   #busHandler: ((msg: Record<string, unknown>, from: string) => void) | undefined;
   #auth: BusAuth;
   /** Last rejection log line per reason: one line per reason per REJECT_LOG_MS, with a count. */
@@ -200,13 +201,12 @@ export class BridgeEndpoint {
     return this.#redisDownSince === undefined;
   }
 
-  /** How long a peer node this endpoint shares sessions with has been silent, ms (undefined: no
-   * session with it). 0 while this node's own Redis connection is down: silence is not the peer's
-   * fault then. A cascade edge reads it to suspect its origin early (cascade/cascade.ts). */
-  silenceMs(peerNodeId: string): number | undefined {
-    const peer = this.#peers.get(peerNodeId);
-    if (!peer) return undefined;
-    return this.#redisDownSince === undefined ? Date.now() - peer.lastHeard : 0;
+  /** Asks `isDead` about a peer node silent for suspectAfterMs (one question at a time per peer,
+   * again each tick while it stays silent); a yes closes every session with it with PeerTimeout
+   * at once, instead of after peerTimeoutMs. The media node answers from Redis (the peer missed
+   * its report too), never from the silence alone. */
+  onSilentPeer(isDead: (peerNodeId: string) => Promise<boolean>): void {
+    this.#isDead = isDead;
   }
 
   /** Connects both Redis connections and subscribes to the inbox. */
@@ -470,7 +470,7 @@ export class BridgeEndpoint {
       if (down === undefined && now - peer.lastHeard > this.opts.peerTimeoutMs) {
         // Sessions still connecting are the open timeout's to end.
         for (const s of [...peer.sessions]) if (s.state === "open") s.abort(BridgeCloseCode.PeerTimeout, true);
-      }
+      } else if (down === undefined && now - peer.lastHeard >= this.opts.suspectAfterMs) this.#askDead(peer);
       if (this.#peers.get(peer.id) === peer && now - peer.lastHeartbeatSent >= this.opts.keepaliveIntervalMs) {
         peer.lastHeartbeatSent = now;
         this.#sendHeartbeat(peer.id, peer);
@@ -481,6 +481,22 @@ export class BridgeEndpoint {
       if (t.until > now) break;
       this.#tombstones.delete(k);
     }
+  }
+
+  /** A silent peer confirmed dead: its sessions close now, those still connecting too (a dead
+   * node answers no open). */
+  #askDead(peer: Peer): void {
+    const isDead = this.#isDead;
+    if (!isDead || peer.asking) return;
+    peer.asking = true;
+    const heard = peer.lastHeard;
+    void isDead(peer.id)
+      .then((dead) => {
+        if (!dead || this.#peers.get(peer.id) !== peer || peer.lastHeard !== heard) return;
+        for (const s of [...peer.sessions]) s.abort(BridgeCloseCode.PeerTimeout, true);
+      })
+      .catch(() => {})
+      .finally(() => (peer.asking = false));
   }
 
   #redisLost(): void {

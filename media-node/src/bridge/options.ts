@@ -25,6 +25,9 @@ export interface BridgeOptions {
   keepaliveIntervalMs: number;
   /** Silence from a peer node for this long closes every session with it with PeerTimeout. */
   peerTimeoutMs: number;
+  /** A peer silent this long is asked about (onSilentPeer: Redis knows whether it missed its
+   *  report); confirmed dead, its sessions close before peerTimeoutMs. */
+  suspectAfterMs: number;
   /** The hosting node must accept or refuse within this long (OpenTimeout otherwise). */
   openTimeoutMs: number;
   /** While this node cannot reach Redis, peers are not timed out (silence is not their fault)
@@ -51,6 +54,8 @@ export const defaultBridgeOptions: BridgeOptions = {
   // A dead hosting node is also gone from the registry after NODE_TTL_MS; telling its bridged
   // clients to reconnect at about the same time lets their rejoin land on a live node.
   peerTimeoutMs: NODE_TTL_MS,
+  // One heartbeat missed, and a half interval of slack.
+  suspectAfterMs: 1_500,
   openTimeoutMs: 5_000,
   redisOutageGraceMs: 60_000,
   maxSessions: 10_000,

@@ -47,6 +47,8 @@ export class Peer {
   /** Consecutive heartbeats whose digest disagreed with ours. */
   mismatches = 0;
   lastProbe = 0;
+  /** Whether it is dead is being asked (BridgeEndpoint.onSilentPeer): one question at a time. */
+  asking = false;
 
   constructor(id: string, now: number) {
     this.id = id;

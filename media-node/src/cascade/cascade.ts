@@ -4,9 +4,9 @@
 // (room-cascade.ts) over a signaling-bridge session. The bus authenticates every envelope as from
 // its node (shared/bus.ts); the origin also checks in Redis that the peer serves the room (a node
 // cascade_room made an edge), so no other node can attach to a room. When the origin dies, the edge's
-// link falls silent (or closes); the edge asks Redis again, naming the origin as suspect, and either
-// takes the origin role (cascade_room promotes a serving node atomically, once the origin's report
-// is late too) or links to the new origin.
+// link closes (the bridge closes a silent peer's sessions once Redis confirms it missed its report:
+// declare_node_dead.lua); the edge asks Redis again and either takes the origin role (cascade_room
+// promotes a serving node atomically) or links to the new origin.
 import { z } from "zod";
 import { type CascadeConfig, type CascadeRole, cascadeJoin, cascadeLeave, cascadePipes } from "#shared/cascade.ts";
 import { REPORT_INTERVAL_MS } from "#shared/node.ts";
@@ -22,11 +22,8 @@ import { type CascadeCounters, type Link, type PipeFigures, RoomCascade } from "
 
 /** What an edge asserts when it opens a link (the session's init; the bus vouches for the sender). */
 const LinkAssertion = z.object({ cascade: z.string().min(1).max(256) }).strict();
-/** An edge suspects its origin once its link has heard nothing for this long (bridge heartbeats
- * come every second): it asks Redis, which replaces the origin only if its report is late too. */
-const SUSPECT_SILENCE_MS = 1_500;
-/** How often an edge checks its link's silence, and asks Redis again after losing its link. */
-const WATCH_EVERY_MS = 250;
+/** How often an edge asks Redis who the origin is after losing its link. */
+const RELINK_EVERY_MS = 250;
 /** After a link to the origin closed: how long the edge asks Redis who the origin is (and links
  * again to the same origin once it is alive after RELINK_SAME_AFTER_MS) before it gives up its
  * share of the room. */
@@ -65,7 +62,6 @@ export class Cascade {
   readonly rooms = new Map<string, RoomCascade>();
   /** Rooms whose origin is being asked about (one question in flight per room). */
   private readonly asking = new Set<string>();
-  private readonly watch: NodeJS.Timeout;
   readonly counters: CascadeCounters & { linksRefused: number; takeovers: number } = {
     linkMessagesDropped: 0,
     linkMessagesOversize: 0,
@@ -82,13 +78,6 @@ export class Cascade {
 
   constructor(o: CascadeOptions) {
     this.o = o;
-    this.watch = setInterval(() => this.watchOrigins(), WATCH_EVERY_MS);
-    this.watch.unref();
-  }
-
-  /** Stops watching origins (the node stops). */
-  close(): void {
-    clearInterval(this.watch);
   }
 
   private get me(): { id: string; region: string } {
@@ -257,21 +246,9 @@ export class Cascade {
     void this.relink(rc);
   }
 
-  /** Every WATCH_EVERY_MS: an edge whose link to its origin fell silent asks Redis whether the
-   * origin is dead (the bridge's own peer timeout would take NODE_TTL_MS to close the link). */
-  private watchOrigins(): void {
-    const bridge = this.o.bridge();
-    if (!bridge) return;
-    for (const rc of this.rooms.values()) {
-      const origin = this.edgeOf.get(rc.room.name);
-      if (rc.closed || rc.role !== "edge" || origin === undefined || !rc.links.has(origin)) continue;
-      if ((bridge.silenceMs(origin) ?? 0) >= SUSPECT_SILENCE_MS) void this.askOrigin(rc, origin);
-    }
-  }
-
-  /** Asks Redis who the room's origin is, naming `origin` as suspect, and follows the answer:
-   * this node took over, or another node is the origin now (link to it). Returns the answer (undefined:
-   * Redis unreachable, or a question already in flight). */
+  /** Asks Redis who the room's origin is now that the link to `origin` closed, and follows the
+   * answer: this node took over, or another node is the origin now (link to it). Returns the answer
+   * (undefined: Redis unreachable, or a question already in flight). */
   private async askOrigin(rc: RoomCascade, origin: string): Promise<CascadeRole | undefined> {
     const redis = this.o.redis();
     if (!redis || rc.closed || this.asking.has(rc.room.name)) return undefined;
@@ -282,7 +259,6 @@ export class Cascade {
         node: this.me,
         participants: rc.room.participants.size,
         config: this.o.config,
-        suspect: origin,
       });
       if (rc.closed || rc.role !== "edge" || this.edgeOf.get(rc.room.name) !== origin) return r;
       if (r.role === "origin") this.takeOver(rc, origin);
@@ -322,7 +298,7 @@ export class Cascade {
   private async relink(rc: RoomCascade): Promise<void> {
     const since = Date.now();
     while (!rc.closed && Date.now() - since < RELINK_FOR_MS) {
-      await new Promise((r) => setTimeout(r, WATCH_EVERY_MS));
+      await new Promise((r) => setTimeout(r, RELINK_EVERY_MS));
       const origin = this.edgeOf.get(rc.room.name);
       if (rc.closed || rc.role !== "edge" || origin === undefined || rc.links.has(origin)) return;
       const r = await this.askOrigin(rc, origin);

@@ -19,6 +19,7 @@ import {
   NodeWriteLog,
   claimRoom,
   closeRoom,
+  declareNodeDeadIfLate,
   releaseRooms,
   removeNode,
   removeParticipant,
@@ -222,6 +223,17 @@ export class NodeRegistry implements RoomObserver {
     } catch (err) {
       this.fail("node_registered", err);
       return undefined;
+    }
+  }
+
+  /** A peer node went silent on the bus: whether it is dead (no record, or its report late: its
+   * record is deleted then, declare_node_dead.lua). False when Redis cannot be reached. */
+  async declareDeadIfLate(nodeId: string): Promise<boolean> {
+    try {
+      return await declareNodeDeadIfLate(this.runner, nodeId);
+    } catch (err) {
+      this.fail("declare_dead", err);
+      return false;
     }
   }
 

@@ -27,12 +27,6 @@
       reservation_ms  how long a reservation stands in for its node (shared/cascade.ts)
       pipes           ('pipes') the caller's pipe transports for the room (one per linked node)
       piped_in        ('pipes') tracks produced on the caller from another node over those pipes
-      suspect         ('join') the origin the caller's link has heard nothing from lately, or ''
-      late_ms         ('join') a suspect whose last report reached Redis longer ago than this is
-                      dead: its record goes now, as if it had expired (a live node re-registers
-                      at its next report and hands over the rooms it lost); never the caller's
-                      word alone, so a live, reporting origin is never replaced
-      ttl_ms          ('join') the node records' TTL (NODE_TTL_MS): report age = ttl_ms - PTTL
 
   Output (join):
     { 'origin', node id }          the caller is (or, its origin being dead, now became) the origin
@@ -47,7 +41,6 @@
 -- @include keys
 -- @include cascade_promote
 -- @include cascade_serving
--- @include report_age
 local a = cjson.decode(ARGV[1])
 local me = a.node_id
 
@@ -85,10 +78,6 @@ end
 
 local origin = redis.call('HGET', KEYS[1], 'node')
 if not origin then return { 'unmapped' } end
-if origin ~= me and origin == a.suspect then
-  local age = report_age(origin, a.ttl_ms)
-  if age and age > a.late_ms then redis.call('DEL', k_node(origin)) end
-end
 if origin ~= me and redis.call('EXISTS', k_node(origin)) == 0 then
   origin = cascade_promote(a.room, origin)
   if not origin then return { 'unmapped' } end
