@@ -99,7 +99,13 @@ export function meridianLuaPlacer(o: MeridianLuaPlacerOptions): Placer {
         seed: Math.floor(o.rng() * 2 ** 31),
         cascade,
       });
-      if (r.status !== "ok") throw new Error(`${o.name}: placeRoom(${room.id}, join) → ${r.status}`);
+      if (r.status !== "ok")
+        throw new Error(
+          `${o.name}: placeRoom(${room.id}, join) → ${r.status}` +
+            (r.status === "no_nodes"
+              ? " (node records expire in real time, NODE_TTL_MS: the simulation fell over 2 s behind the wall clock — 2–3 Redis scripts per participant; re-run on a less loaded machine)"
+              : ""),
+        );
       const host = r.node.id;
       // Where the client connects (join.ts: the media node when in its region, else the signal
       // node); that node decides, and a node it relays the join to decides again (and records its
