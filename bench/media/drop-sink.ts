@@ -20,6 +20,8 @@ export class DropSink {
   async start(): Promise<number> {
     const child = spawn(process.execPath, ["-e", CHILD], { stdio: ["ignore", "pipe", "inherit"] });
     this.child = child;
+    // Its event loop is blocked for good: nothing but a signal ends it, so it must not outlive us.
+    process.once("exit", () => child.kill("SIGKILL"));
     this.port = await new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error("drop sink did not start in 10 s")), 10_000);
       child.once("exit", (code) => reject(new Error(`drop sink exited (${code})`)));
