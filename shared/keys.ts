@@ -10,7 +10,9 @@
 //   node:<id>:edge-rooms    SET     rooms the node serves as a cascade edge, or was named for by a
 //                                   join (cascade_room, place_room; an edge leaving removes its
 //                                   room): the sweep drops the node's entry from their room:<name>:nodes
-//   node:<id>:reserved      STRING  rooms placed onto the node since its last report (anti-herding)
+//   node:<id>:reserved      STRING  rooms placed onto the node since its last report (anti-herding),
+//                                   a float: a participant sent to it as a cascade edge adds its share
+//                                   of a room, 1 / (the node's clients per room) (place_room.lua)
 //   node:<id>:reservation   HASH    at (updatedAt of the last report), carried:<metric> (reservation
 //                                   a report could not show yet, decayed), cost:<metric> (what one
 //                                   more room costs, learnt from that report); PX = NODE_TTL_MS

@@ -3,7 +3,8 @@
 // node; each placement reserves the node's learnt per-room cost on it (keys.nodeReserved + the
 // selection index scores), and the node's reports carry that reservation forward until its
 // metrics can show the room (shared/selector/reservation.ts), so a burst spreads instead of
-// herding back onto nodes whose stats have not caught up.
+// herding back onto nodes whose stats have not caught up. With cascade, a participant sent to an
+// edge reserves its share of a room on that node the same way (includes/reserve_load.lua).
 //
 // The Lua (shared/redis/scripts/place_room.lua) re-implements the pick step of shared/selector
 // (eligibility, soft limits, region order, sort_by, algorithm; lowest: tie → smallest id, twochoice:

@@ -25,6 +25,10 @@
 // roomCost with ZINCRBY, keeping exactly `effective` as the selection-index score; the arithmetic
 // is the same in both (decayFactor), so the TS selector and the Lua agree bit for bit
 // (test/selector/differential.test.ts).
+// Cascade (place_room.lua, includes/reserve_load.lua): a participant sent to an edge node reserves
+// 1 / roomCost(node, "clients") of a room there — the node's own average participant (settled
+// metric / clients) — in the same placement count, so the report carries it like a room's share.
+// The TS selector places rooms only; its `reserved` stays a whole number.
 import type { NodeRecord } from "../node.ts";
 import { REPORT_INTERVAL_MS } from "../node.ts";
 import { METRICS, reportedMetric, type Metric } from "./metrics.ts";

@@ -212,6 +212,54 @@ describe("join with cascade on", () => {
     expect((await join("hint", "bob", NEW_YORK)).media.node).toBe("us-1");
   });
 
+  it("a burst of participants sent to new edges spreads over the region's nodes: each reserves its share of load", async () => {
+    // Four eu-west nodes, each carrying 10 clients in 5 rooms: a participant costs its node
+    // sysload / clients (0.009 on eu-1, 0.01 on the others) and is half of a room. eu-1 looks the
+    // lightest. Before participants reserved anything, every new edge of the burst went to eu-1.
+    const eu = ["eu-1", "eu-2", "eu-3", "eu-4"];
+    const sysload = (id: string) => (id === "eu-1" ? 0.09 : 0.1);
+    await seed(
+      { id: "us-1", region: "us-east", sysload: 0.1 },
+      { id: "us-2", region: "us-east", sysload: 0.1 },
+      ...eu.map((id) => ({ id, region: "eu-west", sysload: sysload(id), rooms: 5, clients: 10 })),
+    );
+    const rooms = Array.from({ length: 40 }, (_, i) => `burst-${i}`);
+    for (const room of rooms) expect((await join(room, "host", NEW_YORK)).media.region).toBe("us-east");
+    // The burst: one Paris client per room, all at once, before any eu node reports again.
+    const answers = await Promise.all(rooms.map((room) => join(room, "guest", PARIS)));
+    const perNode = new Map(eu.map((id) => [id, 0]));
+    for (const a of answers) {
+      expect(a.media).toMatchObject({ region: "eu-west", role: "edge" });
+      perNode.set(a.media.node, perNode.get(a.media.node)! + 1);
+    }
+    // Lowest reserved load first: eu-1 gets 2 before the others tie with it, then they alternate
+    // by load; equal reservations would give 11.6 / 9.5 each.
+    const counts = eu.map((id) => perNode.get(id)!);
+    expect(Math.min(...counts)).toBeGreaterThanOrEqual(9);
+    expect(Math.max(...counts)).toBeLessThanOrEqual(12);
+    // What each node holds in Redis: half a room per participant (node:<id>:reserved, carried by
+    // its next report) and the participants' load on its selection scores.
+    const expectLoad = async (id: string, participants: number) => {
+      expect(Number(await h.ioredis.get(keys.nodeReserved(id)))).toBeCloseTo(participants / 2, 9);
+      expect(Number(await h.ioredis.zscore(keys.sel("eu-west", "sysload"), id))).toBeCloseTo(
+        sysload(id) * (1 + participants / 10),
+        9,
+      );
+      expect(Number(await h.ioredis.zscore(keys.sel("eu-west", "clients"), id))).toBeCloseTo(10 + participants, 9);
+    };
+    for (const id of eu) await expectLoad(id, perNode.get(id)!);
+    // A second Paris client of a room goes to that room's edge (its budget has room) and reserves there too.
+    const again = await join("burst-0", "guest-2", PARIS);
+    const edge = answers[0]!.media.node;
+    expect(again.media.node).toBe(edge);
+    perNode.set(edge, perNode.get(edge)! + 1);
+    await expectLoad(edge, perNode.get(edge)!);
+    // A client of the origin's region reserves nothing per participant: the room's cost is on the origin.
+    const before = await h.ioredis.get(keys.nodeReserved(answers[0]!.node));
+    await join("burst-0", "neighbour", NEW_YORK);
+    expect(await h.ioredis.get(keys.nodeReserved(answers[0]!.node))).toBe(before);
+  });
+
   it("50 concurrent joins to one room from two regions: one origin, at most one edge per region", async () => {
     const tokens = await Promise.all(
       Array.from({ length: 50 }, (_, i) => h.token({ roomJoin: true, room: "herd" }, { identity: `user-${i}` })),

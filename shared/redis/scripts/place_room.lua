@@ -1,7 +1,8 @@
 --[[
   place_room: places (or finds) a room in one atomic step. Concurrent joins to the same new room
   serialize here, so a room lands on exactly one node; each placement reserves the node's learnt
-  per-room cost on it (node:<id>:reserved and the selection index scores) so a burst spreads.
+  per-room cost on it (node:<id>:reserved and the selection index scores) so a burst spreads;
+  with cascade, each participant sent to an edge reserves its share of one (includes/reserve_load).
   Re-implements the pick step of shared/selector (eligibility, soft limits, region order, sort_by,
   algorithm; lowest: tie -> smallest id, twochoice: tie -> first drawn); test/selector/
   differential.test.ts and twochoice.test.ts keep the two in step.
@@ -25,7 +26,8 @@
       kind, sort_by, algorithm, sysload_limit, cpu_load_limit
                              the node_selector config (shared/config.ts)
       seed                   seed for random sort_by / twochoice
-      reservation_ttl_ms     lifetime of node:<id>:reserved
+      reservation_ttl_ms     lifetime of node:<id>:reserved (rooms and participants' shares of
+                             a room reserved since the node's last report)
       empty_timeout, max_participants, metadata
                              the new room's settings (s; 0 = unlimited; string)
       default_empty_timeout  s, stands in for empty_timeout 0 when computing the open deadline
@@ -70,6 +72,7 @@
 -- @include cascade_serving
 -- @include cascade_promote
 -- @include report_age
+-- @include reserve_load
 local a = cjson.decode(ARGV[1])
 local now = a.now
 local stale_at = now - a.freshness_ms
@@ -264,15 +267,18 @@ end
 -- Cascade: the node this client's media should use, in the client's region (the nearest one with
 -- a fresh SERVING node: where its signal node would be). There, the serving node that takes one
 -- more participant of the room (cascade_region_node: the origin first, then the edge with the
--- fewest participants, each under the budget); else a new edge, the least loaded SERVING node of
--- the region not serving the room yet (signal_node's pick), if the room may take another node;
--- else the origin. Never the client's failed node when another will do: a client of a dead origin
--- goes to an edge of its region at once, which takes the origin role if the origin is dead
--- (cascade_room: its link silent and its report late). A node named here that has no entry of its
--- own is reserved in KEYS[7] in this same step (participants = joins answered with it), so
--- concurrent joins converge on one edge per region and count against its budget until its clients
--- arrive. Returns the media node's json and
--- whether it is in the client's region, or false, false (cascade off).
+-- fewest participants, each under the budget); else a new edge, the SERVING node of the region not
+-- serving the room yet that room placement would pick there (the selection index in the
+-- configured sort_by/algorithm order), if the room may take another node; else the origin. Never
+-- the client's failed node when another will do: a client of a dead origin goes to an edge of its
+-- region at once, which takes the origin role if the origin is dead (cascade_room: its link
+-- silent and its report late). A node named here that has no entry of its own is reserved in
+-- KEYS[7] in this same step (participants = joins answered with it), so concurrent joins converge
+-- on one edge per region and count against its budget until its clients arrive. Every participant
+-- sent to an edge (new or existing) also reserves its share of load on that node's selection
+-- scores (reserve_load 'participant'), as a placed room does: a burst of spills spreads over the
+-- region instead of piling on the node whose last report looked lightest. Returns the media
+-- node's json and whether it is in the client's region, or false, false (cascade off).
 local function media_node(origin, origin_json)
   local c = a.cascade
   if not c then return false, false end
@@ -293,6 +299,7 @@ local function media_node(origin, origin_json)
       redis.call('HSET', KEYS[7], n, cascade_entry(region, (e and e.participants or 0) + 1, now))
       redis.call('SADD', k_node_edge_rooms(n), room)
     end
+    reserve_load(n, region, 'participant', a.reservation_ttl_ms, cost)
     return json, true
   end
   if id then
@@ -302,7 +309,7 @@ local function media_node(origin, origin_json)
     local free = {}
     for _, n in ipairs(ids) do if n ~= origin and not members[n] then free[#free + 1] = n end end
     for _ = 1, 3 do
-      id = pick({ { r = region, ids = free } }, 'sysload', 'lowest')
+      id = pick({ { r = region, ids = free } }, sort_by, algo)
       if not id then break end
       local json = redis.call('GET', k_node(id))
       if json and usable(json, id, region) then return named(id, json) end
@@ -396,14 +403,8 @@ for _ = 1, 3 do
       redis.call('ZADD', KEYS[4], open_deadline(a.empty_timeout), room)
     end
     redis.call('SADD', k_node_rooms(id), room)
-    local reserved = k_node_reserved(id)
-    redis.call('INCR', reserved)
-    redis.call('PEXPIRE', reserved, a.reservation_ttl_ms)
     -- the node's per-room cost, learnt by its last report (reservation.ts roomCost)
-    local want = {}
-    for i, m in ipairs(METRICS) do want[i] = 'cost:' .. m end
-    local learnt = redis.call('HMGET', k_node_reservation(id), unpack(want))
-    for i, m in ipairs(METRICS) do redis.call('ZINCRBY', sel(r, m), learnt[i] or cost[m], id) end
+    reserve_load(id, r, 'room', a.reservation_ttl_ms, cost)
     return placed(current and 2 or 1, id, json)
   end
   -- index entry outlived its record (clock skew), or the record is unusable: drop it, choose again
