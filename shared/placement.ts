@@ -58,6 +58,9 @@ export interface PlaceRequest {
   cascade?: CascadeConfig;
   /** The node a rejoining client just lost (POST /v1/join failedNode): never its signal node. */
   failedNode?: string;
+  /** The joining client (cascade): a client joining again is sent to the node it was counted on,
+   * and counted (and reserves load) nowhere again. Absent: every join counts. */
+  identity?: string;
 }
 
 export type Placement = "existing" | "created" | "replaced";
@@ -114,6 +117,7 @@ export function placeArgs(req: PlaceRequest): { keys: string[]; args: ScriptArgs
       keys.registryWarming(),
       keys.apiKeyRooms(req.apiKey ?? ""),
       keys.roomNodes(req.room),
+      keys.roomMediaOf(req.room, req.identity ?? ""),
     ],
     args: {
       now: req.now ?? Date.now(),
@@ -141,6 +145,7 @@ export function placeArgs(req: PlaceRequest): { keys: string[]; args: ScriptArgs
       room_quota: req.roomQuota ?? 0,
       cascade: req.cascade?.enabled ? cascadeLimits(req.cascade) : false,
       failed_node: req.failedNode ?? "",
+      identity: req.identity ?? "",
       late_ms: REPORT_LATE_MS,
       node_ttl_ms: NODE_TTL_MS,
     },

@@ -212,6 +212,48 @@ describe("join with cascade on", () => {
     expect((await join("hint", "bob", NEW_YORK)).media.node).toBe("us-1");
   });
 
+  it("one client joining again and again is counted once: no extra edge, no node slot or load taken from others", async () => {
+    await seed(...CLUSTER);
+    await join("again", "alice", NEW_YORK);
+    // Mallory holds one valid token and calls join in a loop (more than the budget), never connecting.
+    const t = await h.token({ roomJoin: true, room: "again" }, { identity: "mallory" });
+    for (let i = 0; i < CASCADE.participants_per_node + 5; i++) {
+      const r = await h.post("/v1/join", {}, t, at(PARIS));
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      expect(r.body.media).toEqual({ node: "eu-1", region: "eu-west", role: "edge" });
+    }
+    // One reservation counting her once, one participant's share of load (half a room: no learnt cost).
+    expect(await servingNodes("again")).toEqual({ "eu-1": expect.objectContaining({ participants: 1 }) });
+    expect(Number(await h.ioredis.get(keys.nodeReserved("eu-1")))).toBeCloseTo(0.5, 9);
+    expect(await h.ioredis.get(keys.nodeReserved("eu-2"))).toBeNull();
+    // Her rejoins naming eu-1 as failed, then the node it sent her to, alternate between the two
+    // without counting her again: at most the one extra edge the hint is for.
+    for (let i = 0; i < 6; i++) {
+      const failedNode = i % 2 === 0 ? "eu-1" : "eu-2";
+      const r = await h.post("/v1/join", { failedNode }, t, at(PARIS));
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      expect(r.body.media.node).toBe(failedNode === "eu-1" ? "eu-2" : "eu-1");
+    }
+    const nodes = await servingNodes("again");
+    expect(Object.keys(nodes).sort()).toEqual(["eu-1", "eu-2"]);
+    expect([nodes["eu-1"]!.participants, nodes["eu-2"]!.participants]).toEqual([1, 1]);
+    expect(Number(await h.ioredis.get(keys.nodeReserved("eu-2")))).toBeCloseTo(0.5, 9);
+    // Another client of the same region is counted as usual.
+    expect((await join("again", "bob", PARIS)).media.node).toBe("eu-1");
+    expect((await servingNodes("again"))["eu-1"]!.participants).toBe(2);
+  });
+
+  it("one client's join loop leaves other regions their edge (max_nodes_per_room not exhausted)", async () => {
+    await seed(...CLUSTER);
+    await join("slots", "alice", NEW_YORK);
+    const t = await h.token({ roomJoin: true, room: "slots" }, { identity: "mallory" });
+    for (let i = 0; i < 2 * CASCADE.participants_per_node + 5; i++)
+      expect((await h.post("/v1/join", {}, t, at(PARIS))).status).toBe(200);
+    // Before: her joins filled eu-1's reservation to the budget, then reserved eu-2 — the room's
+    // max_nodes_per_room (3) — so a Singapore client got the far origin instead of an edge.
+    expect((await join("slots", "carol", SINGAPORE)).media).toEqual({ node: "ap-1", region: "ap-south", role: "edge" });
+  });
+
   it("a burst of participants sent to new edges spreads over the region's nodes: each reserves its share of load", async () => {
     // Four eu-west nodes, each carrying 10 clients in 5 rooms: a participant costs its node
     // sysload / clients (0.009 on eu-1, 0.01 on the others) and is half of a room. eu-1 looks the

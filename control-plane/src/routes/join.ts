@@ -56,6 +56,7 @@ join.openapi(route, async (c) => {
     apiKey: claims.iss,
     roomQuota: s.roomsPerApiKey,
     cascade: s.cascade,
+    identity,
     ...(body.failedNode !== undefined ? { failedNode: body.failedNode } : {}),
   });
   if (r.status === "host_late") throw hostLate(body.failedNode ?? "", r.retryAfterMs);
