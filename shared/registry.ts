@@ -259,9 +259,6 @@ export async function releaseRooms(redis: ScriptRunner, nodeId: string, hosted: 
   return (r as unknown[]).map(String);
 }
 
-/** Removes everything left behind by nodes whose registry entry expired (crashed, partitioned),
- * and rooms placed but never opened by their node before their deadline: no ghost nodes, rooms
- * or participants. Every live node runs it each report tick. Returns the node ids swept. */
 /** A node its bus peers found silent: dead when it has no record, or its last report is late
  * (REPORT_LATE_MS; its record is deleted then, as its expiry would). declare_node_dead.lua. */
 export async function declareNodeDeadIfLate(redis: ScriptRunner, id: string): Promise<boolean> {
@@ -272,6 +269,9 @@ export async function declareNodeDeadIfLate(redis: ScriptRunner, id: string): Pr
   return Number(r) === 1;
 }
 
+/** Removes everything left behind by nodes whose registry entry expired (crashed, partitioned),
+ * and rooms placed but never opened by their node before their deadline: no ghost nodes, rooms
+ * or participants. Every live node runs it each report tick. Returns the node ids swept. */
 export async function sweepDeadNodes(redis: ScriptRunner, now = Date.now(), limit = 100): Promise<string[]> {
   const r = await redis.run(
     SCRIPTS.sweep_dead_nodes,
