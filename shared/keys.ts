@@ -47,10 +47,11 @@
 //                                   than CASCADE_RESERVATION_MS. Deleted with the room, dead members
 //                                   pruned by cascade_room, place_room and sweep_dead_nodes (which
 //                                   promotes a live member when the origin died)
-//   room:<name>:media:<identity> STRING cascade: JSON list of the nodes place_room.lua counted this
-//                                   identity on (a reservation's participants, its share of load),
+//   room:<name>:counted:<id> SET   cascade: identities place_room.lua counted on node <id> for the
+//                                   room (a reservation's participants, their share of load),
 //                                   PX = CASCADE_RESERVATION_MS: the same client joining again is
-//                                   sent there and counted nowhere again (a join loop takes no slots)
+//                                   sent there and counted nowhere again (a join loop takes no
+//                                   slots); deleted with the node's entry of room:<name>:nodes
 //   registry:since          STRING  ms of the first report into this Redis (SET NX, no TTL, one key):
 //                                   missing = the registry is empty (new, or restarted without data)
 //   registry:warming        STRING  ms when the registry's warm-up ends, PX = the time left. Set by a
@@ -141,7 +142,7 @@ function layout(part: (s: string) => string) {
     registryEpoch: () => `${P}registry:epoch`,
     roomParticipants: (name: string) => `${P}room:${part(name)}:participants`,
     roomNodes: (name: string) => `${P}room:${part(name)}:nodes`,
-    roomMediaOf: (name: string, identity: string) => `${P}room:${part(name)}:media:${part(identity)}`,
+    roomCounted: (name: string, node: string) => `${P}room:${part(name)}:counted:${part(node)}`,
     apiKeyRooms: (apiKey: string) => `${P}apikey:${part(apiKey)}:rooms`,
     nodeBus: (id: string) => `${P}bus:node:${part(id)}`,
     rpcReply: (id: string) => `${P}rpc:${part(id)}`,

@@ -117,7 +117,6 @@ export function placeArgs(req: PlaceRequest): { keys: string[]; args: ScriptArgs
       keys.registryWarming(),
       keys.apiKeyRooms(req.apiKey ?? ""),
       keys.roomNodes(req.room),
-      keys.roomMediaOf(req.room, req.identity ?? ""),
     ],
     args: {
       now: req.now ?? Date.now(),

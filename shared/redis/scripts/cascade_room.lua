@@ -71,6 +71,7 @@ if a.op == 'leave' then
     if redis.call('HEXISTS', KEYS[2], me) == 1 then redis.call('HSET', KEYS[2], me, own_entry(a.region, a.participants)) end
   elseif redis.call('HGET', KEYS[1], 'node') ~= me then
     redis.call('HDEL', KEYS[2], me)
+    redis.call('DEL', k_room_counted(a.room, me))
     redis.call('SREM', k_node_edge_rooms(me), a.room)
   end
   return { 'ok' }

@@ -15,7 +15,6 @@
     KEYS[5] registry warming             keys.registryWarming()
     KEYS[6] rooms of the API key         keys.apiKeyRooms(api_key)
     KEYS[7] the room's serving nodes     keys.roomNodes(room) (cascade)
-    KEYS[8] where the client was counted keys.roomMediaOf(room, identity) (cascade)
 
     ARGV[1] JSON object:
       now                    ms, the caller's clock
@@ -51,7 +50,7 @@
                              client's word moves nothing else (no room is re-placed on it)
       identity               (optional) the joining client: with cascade, a client joining again
                              (a retry, a reconnect, a loop) within reservation_ms is sent to the
-                             serving node of its region it was counted on (KEYS[8]) and counted
+                             serving node of its region it was counted on (keys.roomCounted) and counted
                              and reserves load nowhere again; '' = every join counts
       late_ms, node_ttl_ms   cascade off: a host whose last report reached Redis longer ago than
                              late_ms (report age = node_ttl_ms - PTTL) and that the client names as
@@ -299,17 +298,16 @@ local function media_node(origin, origin_json)
   -- The same client again: a node of the room in its region that already counts it answers, with
   -- nothing counted or reserved twice (one token in a loop must not fill the budget, take the
   -- room's node slots or pile load on the region's scores).
-  local counted = {}
   if a.identity ~= '' then
-    local ok, list = pcall(cjson.decode, redis.call('GET', KEYS[8]) or '[]')
-    if ok and type(list) == 'table' then counted = list end
-  end
-  for _, n in ipairs(counted) do
-    local e = members[n]
-    if type(n) == 'string' and e and n ~= origin and n ~= failed and e.region == region and cascade_takes(n) then
-      local json = redis.call('GET', k_node(n))
-      if json and usable(json, n, region) then return json, true end
+    local again
+    for n, e in pairs(members) do
+      if n ~= origin and n ~= failed and e.region == region and (not again or n < again)
+        and redis.call('SISMEMBER', k_room_counted(room, n), a.identity) == 1 and cascade_takes(n) then
+        again = n
+      end
     end
+    local json = again and redis.call('GET', k_node(again))
+    if json and usable(json, again, region) then return json, true end
   end
   local id = cascade_region_node(members, origin, host.region, region, c.budget, failed)
   if id == origin then return origin_json, true end
@@ -321,11 +319,8 @@ local function media_node(origin, origin_json)
     end
     reserve_load(n, region, 'participant', a.reservation_ttl_ms, cost)
     if a.identity ~= '' then
-      local list = { n }
-      for _, other in ipairs(counted) do
-        if #list < c.max_nodes and type(other) == 'string' and other ~= n then list[#list + 1] = other end
-      end
-      redis.call('SET', KEYS[8], cjson.encode(list), 'PX', c.reservation_ms)
+      redis.call('SADD', k_room_counted(room, n), a.identity)
+      redis.call('PEXPIRE', k_room_counted(room, n), c.reservation_ms)
     end
     return json, true
   end

@@ -46,6 +46,7 @@ for _, id in ipairs(dead) do
     -- Rooms it served as a cascade edge (or was reserved for) keep no entry of it.
     for _, room in ipairs(redis.call('SMEMBERS', k_node_edge_rooms(id))) do
       redis.call('HDEL', k_room_nodes(room), id)
+      redis.call('DEL', k_room_counted(room, id))
     end
     redis.call('DEL', k_node_rooms(id), k_node_edge_rooms(id), k_node_reserved(id), k_node_reservation(id),
       k_node_writes(id))

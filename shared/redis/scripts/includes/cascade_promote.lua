@@ -16,6 +16,7 @@ local function cascade_promote(room, dead_origin)
       if not e.reserved and (not best or n > best_n or (n == best_n and id < best)) then best, best_n = id, n end
     else
       redis.call('HDEL', k_room_nodes(room), id)
+      redis.call('DEL', k_room_counted(room, id))
     end
   end
   if not best then return false end

@@ -28,6 +28,7 @@ local function cascade_members(room, origin, now, reservation_ms)
     local stale = valid and type(e.reserved) == 'number' and e.reserved < now - reservation_ms
     if id ~= origin and (not valid or stale or redis.call('EXISTS', k_node(id)) == 0) then
       redis.call('HDEL', key, id)
+      redis.call('DEL', k_room_counted(room, id))
     elseif valid then
       members[id] = e
       count = count + 1
