@@ -139,6 +139,24 @@ describe("cascade_room", () => {
     expect(await redis.exists(keys.room(ROOM), keys.roomNodes(ROOM), keys.nodeRooms("west-1"))).toBe(0);
   });
 
+  it("junk entries in room:<name>:nodes never fail a promotion: the join and the sweeper skip and drop them", async () => {
+    await alive("east-1", "west-1", "eu-1", "ap-1");
+    await placed("east-1", "us-east");
+    await join("east-1", "us-east");
+    await join("west-1", "us-west", 2);
+    // Written around the scripts (by hand, an old version, a corrupt restore): not an entry.
+    await redis.hset(keys.roomNodes(ROOM), { "eu-1": "not json", "ap-1": "5" });
+    await redis.del(keys.node("east-1"));
+    expect(await join("west-1", "us-west", 2)).toEqual({ role: "origin", node: "west-1" });
+    expect(await redis.hkeys(keys.roomNodes(ROOM))).toEqual(["west-1"]);
+    // The same in the sweeper, which every node runs: one bad entry must not stall it for good.
+    await redis.hset(keys.roomNodes(ROOM), { "eu-1": "[", "ap-1": "true" });
+    await redis.zadd(keys.sweepNodes(), 1, "west-1");
+    await redis.del(keys.node("west-1"));
+    expect(await sweepDeadNodes(run, Date.now())).toEqual(["west-1"]);
+    expect(await redis.exists(keys.room(ROOM), keys.roomNodes(ROOM))).toBe(0);
+  });
+
   it("a reservation by the control plane is the node serving the room until the node's own join replaces it", async () => {
     await alive("east-1", "west-1", "west-2");
     await placed("east-1", "us-east");

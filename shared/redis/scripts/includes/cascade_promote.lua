@@ -10,9 +10,12 @@ local function cascade_promote(room, dead_origin)
   local members = redis.call('HGETALL', k_room_nodes(room))
   for i = 1, #members, 2 do
     local id = members[i]
-    local e = cjson.decode(members[i + 1])
-    if id ~= dead_origin and redis.call('EXISTS', k_node(id)) == 1 then
-      local n = e.participants or 0
+    -- an entry that is not one (written around the scripts) is dropped, never fails the caller:
+    -- the sweeper would otherwise stall on it for good
+    local ok, e = pcall(cjson.decode, members[i + 1])
+    local valid = ok and type(e) == 'table' and type(e.participants) == 'number' and type(e.region) == 'string'
+    if valid and id ~= dead_origin and redis.call('EXISTS', k_node(id)) == 1 then
+      local n = e.participants
       if not e.reserved and (not best or n > best_n or (n == best_n and id < best)) then best, best_n = id, n end
     else
       redis.call('HDEL', k_room_nodes(room), id)
