@@ -177,9 +177,11 @@ export async function removeParticipant(
   room: string,
   identity: string,
   nodeId: string,
+  sid?: string,
 ): Promise<void> {
   await redis.run(SCRIPTS.remove_participant, [keys.room(room), keys.roomParticipants(room), keys.roomNodes(room)], {
     identity,
+    ...(sid !== undefined ? { sid } : {}),
     node_id: nodeId,
     ttl_ms: WRITE_LOG_TTL_MS,
   });

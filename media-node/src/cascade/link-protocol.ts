@@ -19,6 +19,9 @@
 //                              the edge answers `adminReply`), or one for everyone (SendData,
 //                              room metadata; no id)
 //   edge → origin   adminReply the operation's outcome, as a room.rpc reply
+//   origin → edge   duplicate  close your participant of this identity and sid: the identity
+//                              connected on another node since (the origin decides which
+//                              connection is the newer: the one it heard of last)
 import { z } from "zod";
 import { ParticipantInfo, TrackInfo } from "#shared/protocol.ts";
 import { RoomOp, RoomRpcReply } from "#shared/room-admin.ts";
@@ -60,6 +63,7 @@ export const LinkMessage = z.discriminatedUnion("t", [
   z.object({ t: z.literal("unavailable"), trackId: TrackId }),
   z.object({ t: z.literal("admin"), id: AdminId.optional(), op: RoomOp }),
   z.object({ t: z.literal("adminReply"), id: AdminId, reply: RoomRpcReply }),
+  z.object({ t: z.literal("duplicate"), identity: Identity, sid: z.string().min(1).max(64) }),
 ]);
 export type LinkMessage = z.infer<typeof LinkMessage>;
 

@@ -271,10 +271,30 @@ export class RoomCascade implements RoomPeers {
   /** Participants the peer announced (hello, welcome, participants): mirrored here and (origin)
    * told to the other edges, in as few messages as fit. */
   remoteJoined(link: Link, participants: readonly ParticipantInfo[]): void {
-    for (const participant of participants) this.room.applyRemote(link.peer, "participantJoined", { participant });
+    for (const participant of participants) this.joined(link, participant);
     if (this.role === "origin" && this.links.size > 1 && participants.length > 0)
       for (const batch of participantBatches(participants))
         this.forward(link, { t: "participants", participants: batch });
+  }
+
+  /** A participant the peer serves. One identity has one connection, as on one node: the origin,
+   * which hears of every join, keeps the one it heard of last and closes the other (here, or on
+   * the node serving it: `duplicate`); an edge waits for the origin's word. */
+  private joined(link: Link, participant: ParticipantInfo): void {
+    if (this.role === "origin") {
+      const { identity } = participant;
+      const at = this.room.nodeOf({ identity });
+      if (at === undefined) this.room.closeDuplicate(identity);
+      else if (at !== link.peer) {
+        const sid = this.room.infos().find((i) => i.identity === identity)?.sid;
+        if (sid) this.replaced(at, identity, sid);
+      }
+    }
+    this.room.applyRemote(link.peer, "participantJoined", { participant });
+  }
+
+  replaced(node: string, identity: string, sid: string): void {
+    if (this.role === "origin") this.links.get(node)?.send({ t: "duplicate", identity, sid });
   }
 
   /** Opens a link with `first` (hello or welcome) carrying the first batch of `participants`; the
@@ -460,9 +480,11 @@ export class RoomCascade implements RoomPeers {
       case "participants":
         return this.remoteJoined(link, m.participants);
       case "joined":
-        this.room.applyRemote(link.peer, "participantJoined", { participant: m.participant });
+        this.joined(link, m.participant);
         return this.forward(link, m);
       case "left": {
+        // Only a participant the peer serves: the identity may have connected elsewhere since.
+        if (this.room.nodeOf({ identity: m.identity }) !== link.peer) return;
         const info = this.room.infos().find((i) => i.identity === m.identity);
         for (const t of info?.tracks ?? []) this.closeFetched(t.trackId);
         this.room.applyRemote(link.peer, "participantLeft", { identity: m.identity, sid: info?.sid ?? "" });
@@ -501,6 +523,9 @@ export class RoomCascade implements RoomPeers {
         // Only the origin hands operations out; an edge's own are the control plane's to send.
         if (this.role !== "edge") return this.dropped(link, "admin from an edge");
         return void this.applyAdmin(link, m.id, m.op);
+      case "duplicate":
+        if (this.role !== "edge") return this.dropped(link, "duplicate from an edge");
+        return this.room.closeDuplicate(m.identity, m.sid);
       case "adminReply":
         link.admins.get(m.id)?.resolve(m.reply);
         link.admins.delete(m.id);

@@ -169,8 +169,8 @@ export class NodeRegistry implements RoomObserver {
   participantUpdated(room: string, p: ParticipantRecord): void {
     this.write("participant_upsert", () => upsertParticipant(this.runner, room, p, this.o.nodeId));
   }
-  participantLeft(room: string, identity: string): void {
-    this.write("participant_remove", () => removeParticipant(this.runner, room, identity, this.o.nodeId));
+  participantLeft(room: string, identity: string, sid?: string): void {
+    this.write("participant_remove", () => removeParticipant(this.runner, room, identity, this.o.nodeId, sid));
   }
 
   private get node(): { id: string; region: string } {

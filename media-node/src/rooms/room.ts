@@ -73,6 +73,9 @@ export interface RoomPeers {
    * the other nodes (`nodes`: only those), not awaited. Throws ProtocolError RateLimited, having
    * sent nothing, when one of them is too backed up to take it. */
   adminAll(op: RoomOp, nodes?: ReadonlySet<string>): void;
+  /** A local participant replaced one of the same identity that `node` serves (it connected here
+   * since): the origin tells that node to close it, as one node closes the older connection. */
+  replaced(node: string, identity: string, sid: string): void;
   /** The room closed: links and pipes go. */
   close(): void;
 }
@@ -102,7 +105,8 @@ export interface RoomObserver {
   roomOpened(room: string, sid?: string): void;
   roomClosed(room: string): void;
   participantUpdated(room: string, p: ParticipantRecord): void;
-  participantLeft(room: string, identity: string): void;
+  /** `sid`: the participant's: a record another connection of the identity wrote is not its to remove. */
+  participantLeft(room: string, identity: string, sid?: string): void;
   /** LiveKit's webhook events (optional: only the webhook notifier cares). */
   roomStarted?(room: Room): void;
   roomFinished?(room: Room): void;
@@ -285,7 +289,10 @@ export class Room {
     // Served on another node until now (it rejoined here after that node died): the newer
     // connection wins here too, so the room does not list it twice nor drop it with that node.
     const far = this.remote.get(identity);
-    if (far) this.applyRemote(far.node, "participantLeft", { identity, sid: far.info.sid });
+    if (far) {
+      this.applyRemote(far.node, "participantLeft", { identity, sid: far.info.sid });
+      this.peers?.replaced(far.node, identity, far.info.sid);
+    }
     const max = this.o.maxParticipants;
     if (max > 0 && this.participants.size + this.remote.size >= max)
       fail(ErrorCode.Conflict, `room is full (${max} participants)`);
@@ -331,9 +338,18 @@ export class Room {
     p.close();
     this.routers.release(p.router);
     this.broadcast(p, "participantLeft", { identity: p.identity, sid: p.sid });
-    this.o.observer.participantLeft(this.name, p.identity);
+    this.o.observer.participantLeft(this.name, p.identity, p.sid);
     if (!p.permissions.hidden) this.o.observer.participantDeparted?.(this, record);
     this.checkEmpty();
+  }
+
+  /** Closes the local participant `identity` (of `sid`, when given): the same identity connected
+   * on another node since (cascade), and one identity has one connection, as on one node. */
+  closeDuplicate(identity: string, sid?: string): void {
+    const p = this.participants.get(identity);
+    if (!p || (sid !== undefined && p.sid !== sid)) return;
+    this.leave(p);
+    p.sink.close(CloseCode.DuplicateIdentity, "identity joined again on another node");
   }
 
   /** Starts the empty-room timeout once nobody is here (and no other node needs the room here). */
@@ -459,7 +475,7 @@ export class Room {
       p.sink.close(closeCode, `room closed: ${reason}`);
       const record = p.record();
       p.close();
-      this.o.observer.participantLeft(this.name, p.identity);
+      this.o.observer.participantLeft(this.name, p.identity, p.sid);
       if (!p.permissions.hidden) this.o.observer.participantDeparted?.(this, record);
     }
     this.tracks.clear();

@@ -32,7 +32,7 @@ export function withWebhooks(base: RoomObserver, notifier: WebhookNotifier): Roo
     roomOpened: (room) => base.roomOpened(room),
     roomClosed: (room) => base.roomClosed(room),
     participantUpdated: (room, p) => base.participantUpdated(room, p),
-    participantLeft: (room, identity) => base.participantLeft(room, identity),
+    participantLeft: (room, identity, sid) => base.participantLeft(room, identity, sid),
     roomStarted: (room) => send(room, event("room_started", room)),
     roomFinished: (room) => send(room, event("room_finished", room)),
     participantJoined: (room, participant) => send(room, event("participant_joined", room, { participant })),
