@@ -115,6 +115,10 @@ describe("cascade_room", () => {
     expect(await declareNodeDeadIfLate(run, "east-1")).toBe(true);
     expect(await redis.exists(keys.node("east-1"))).toBe(0);
     expect(await declareNodeDeadIfLate(run, "east-1")).toBe(true); // no record: dead
+    // A record without a TTL (no report writes one): its age is unknown, so it is not declared dead.
+    await redis.set(keys.node("east-1"), "{}");
+    expect(await declareNodeDeadIfLate(run, "east-1")).toBe(false);
+    await redis.del(keys.node("east-1"));
     // The edge with most participants takes over; the room's participant records start over.
     expect(await join("eu-1", "eu-west", 1)).toEqual({ role: "edge", origin: "west-1" });
     expect(await redis.hget(keys.room(ROOM), "node")).toBe("west-1");

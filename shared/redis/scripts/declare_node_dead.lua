@@ -13,11 +13,13 @@
       ttl_ms   the records' TTL (NODE_TTL_MS): report age = ttl_ms - PTTL (Redis's clock)
       late_ms  REPORT_LATE_MS
 
-  Output: 1 dead (no record, or a late one, deleted now), 0 alive
+  Output: 1 dead (no record, or a late one, deleted now), 0 alive (or a record without a TTL,
+  which no report writes: its age is unknown, and silence alone declares nothing)
 ]]
 local a = cjson.decode(ARGV[1])
 local pttl = redis.call('PTTL', KEYS[1])
-if pttl < 0 then return 1 end
+if pttl == -2 then return 1 end
+if pttl < 0 then return 0 end
 if a.ttl_ms - pttl <= a.late_ms then return 0 end
 redis.call('DEL', KEYS[1])
 return 1
