@@ -51,7 +51,8 @@
 //                                   room (a reservation's participants, their share of load),
 //                                   PX = CASCADE_RESERVATION_MS: the same client joining again is
 //                                   sent there and counted nowhere again (a join loop takes no
-//                                   slots); deleted with the node's entry of room:<name>:nodes
+//                                   slots); deleted with the node's entry of room:<name>:nodes,
+//                                   at most 10,000 members (then it starts over)
 //   registry:since          STRING  ms of the first report into this Redis (SET NX, no TTL, one key):
 //                                   missing = the registry is empty (new, or restarted without data)
 //   registry:warming        STRING  ms when the registry's warm-up ends, PX = the time left. Set by a

@@ -243,6 +243,18 @@ describe("join with cascade on", () => {
     expect((await servingNodes("again"))["eu-1"]!.participants).toBe(2);
   });
 
+  it("the identities counted on a node are bounded: a full set starts over", async () => {
+    await seed(...CLUSTER);
+    await join("many", "alice", NEW_YORK);
+    expect((await join("many", "bob", PARIS)).media.node).toBe("eu-1");
+    const set = keys.roomCounted("many", "eu-1");
+    const filler = Array.from({ length: 10_000 }, (_, i) => `filler-${i}`);
+    for (let i = 0; i < filler.length; i += 1_000) await h.ioredis.sadd(set, ...filler.slice(i, i + 1_000));
+    expect((await join("many", "carol", PARIS)).media.node).toBe("eu-1");
+    expect(await h.ioredis.smembers(set)).toEqual(["carol"]);
+    expect(await h.ioredis.pttl(set)).toBeGreaterThan(0);
+  });
+
   it("one client's join loop leaves other regions their edge (max_nodes_per_room not exhausted)", async () => {
     await seed(...CLUSTER);
     await join("slots", "alice", NEW_YORK);

@@ -101,6 +101,7 @@ end
 
 local sel = k_sel
 local CHUNK = 4000 -- stay far below Lua's unpack limit
+local MAX_COUNTED = 10000 -- identities kept per room:<name>:counted:<node>
 
 local function zrem(r, ids)
   for i = 1, #ids, CHUNK do
@@ -319,8 +320,12 @@ local function media_node(origin, origin_json)
     end
     reserve_load(n, region, 'participant', a.reservation_ttl_ms, cost)
     if a.identity ~= '' then
-      redis.call('SADD', k_room_counted(room, n), a.identity)
-      redis.call('PEXPIRE', k_room_counted(room, n), c.reservation_ms)
+      -- bounded: each join renews the set, so a busy edge's would keep every identity it ever
+      -- counted; starting over only means a returning client is counted once more
+      local set = k_room_counted(room, n)
+      if redis.call('SCARD', set) >= MAX_COUNTED then redis.call('DEL', set) end
+      redis.call('SADD', set, a.identity)
+      redis.call('PEXPIRE', set, c.reservation_ms)
     end
     return json, true
   end
