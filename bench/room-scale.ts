@@ -212,7 +212,7 @@ async function startPool(count: number): Promise<WorkerPool> {
     count,
     listenIp: "127.0.0.1",
     announcedAddress: "127.0.0.1",
-    firstPort: await freePort(),
+    firstPort: await freePort(count),
     logLevel: "warn",
     log,
   });

@@ -128,7 +128,8 @@ export class MediaNodeChild {
     const nodeId = o.nodeId ?? `node-${Math.random().toString(36).slice(2, 8)}`;
     const region = o.region ?? "local";
     const httpPort = o.httpPort ?? (await freePort());
-    const rtcPort = o.rtcPort ?? (await freePort());
+    // one RTC port per worker: RTC_PORT + index
+    const rtcPort = o.rtcPort ?? (await freePort(Math.max(1, Number(o.env?.WORKERS ?? 1) || 1)));
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? "",
       HOME: process.env.HOME ?? "/tmp",

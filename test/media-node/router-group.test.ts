@@ -140,7 +140,7 @@ beforeAll(async () => {
     count: 2,
     listenIp: "127.0.0.1",
     announcedAddress: "127.0.0.1",
-    firstPort: await freePort(),
+    firstPort: await freePort(2),
     logLevel: "warn",
     log,
   });
