@@ -130,7 +130,12 @@ describe("a room as the demo shows it", () => {
     await pages.alice!.page.click("#share-screen");
     const s = await waitFor(
       () => seen(pages.carol!.page),
-      (x) => x.remote.some((r) => r.identity === "alice" && r.source === "screen_share") && x.framesDecoded > 0,
+      // The tile too: the client lists a track (remoteTracks) before its resume is answered and the
+      // page is told (trackSubscribed), and frames can decode in between.
+      (x) =>
+        x.remote.some((r) => r.identity === "alice" && r.source === "screen_share") &&
+        x.framesDecoded > 0 &&
+        (x.tiles.alice?.name.includes("sharing screen") ?? false),
       "alice's screen decoded at carol's",
       45_000,
     ).catch(explain);
