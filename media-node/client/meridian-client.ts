@@ -189,6 +189,8 @@ export class MeridianClient {
   private sendTransport: types.Transport | undefined;
   private recvTransport: types.Transport | undefined;
   private readonly remote = new Map<string, RemoteTrack>();
+  /** Consumers subscribed whose resume the node has not answered yet (not announced). */
+  private readonly resuming = new Set<string>();
   private readonly published = new Map<string, types.Producer>();
   /** Each participant's last notified connection quality (a page showing the call late reads it). */
   readonly quality = new Map<string, ConnectionQuality>();
@@ -516,8 +518,9 @@ export class MeridianClient {
     return [...report.values()] as Record<string, unknown>[];
   }
 
+  /** The tracks announced by trackSubscribed and not yet by trackUnsubscribed. */
   get remoteTracks(): RemoteTrack[] {
-    return [...this.remote.values()];
+    return [...this.remote].filter(([id]) => !this.resuming.has(id)).map(([, r]) => r);
   }
 
   private async subscribe(identity: string, t: TrackInfo): Promise<void> {
@@ -562,8 +565,20 @@ export class MeridianClient {
         track: consumer.track,
         consumer,
       };
+      // Known (a consumerClosed may name it meanwhile) but not announced until the node resumed it:
+      // remoteTracks and trackSubscribed agree, and a track closed meanwhile is never announced.
       this.remote.set(consumer.id, remote);
-      await this.signal.request("resumeConsumer", { consumerId: consumer.id });
+      this.resuming.add(consumer.id);
+      try {
+        await this.signal.request("resumeConsumer", { consumerId: consumer.id });
+      } catch (e) {
+        this.remote.delete(consumer.id);
+        consumer.close();
+        throw e;
+      } finally {
+        this.resuming.delete(consumer.id);
+      }
+      if (this.remote.get(consumer.id) !== remote) return; // closed while resuming
       this.emit("trackSubscribed", remote);
     } catch (e) {
       this.subscribing.delete(t.trackId);
@@ -636,6 +651,7 @@ export class MeridianClient {
         this.remote.delete(d.consumerId);
         this.views.unobserve(r.trackId);
         r.consumer.close();
+        if (this.resuming.has(d.consumerId)) return; // never announced (subscribe sees it gone)
         return this.emit("trackUnsubscribed", { identity: r.identity, trackId: r.trackId });
       }
       case "reconnect":

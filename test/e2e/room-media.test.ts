@@ -127,11 +127,28 @@ describe("a room as the demo shows it", () => {
   });
 
   it("a screen share from the demo's button is decoded by a subscriber with source screen_share", async () => {
+    // Carol's node answers her resumeConsumer 1.5 s late (as under load): until the page is told of
+    // the track (trackSubscribed), the client must not list it in remoteTracks either.
+    await pages.carol!.page.evaluate(() => {
+      const signal = (globalThis as unknown as { meridian: DemoState }).meridian.client!["signal" as never] as {
+        request: (method: string, data: unknown) => Promise<unknown>;
+      };
+      const request = signal.request.bind(signal);
+      signal.request = async (method, data) => {
+        const r = await request(method, data);
+        if (method === "resumeConsumer") await new Promise((ok) => setTimeout(ok, 1_500));
+        return r;
+      };
+    });
     await pages.alice!.page.click("#share-screen");
+    const listedBeforeTile: string[] = [];
     const s = await waitFor(
-      () => seen(pages.carol!.page),
-      // The tile too: the client lists a track (remoteTracks) before its resume is answered and the
-      // page is told (trackSubscribed), and frames can decode in between.
+      async () => {
+        const x = await seen(pages.carol!.page);
+        const listed = x.remote.some((r) => r.identity === "alice" && r.source === "screen_share");
+        if (listed && !x.tiles.alice?.name.includes("sharing screen")) listedBeforeTile.push(x.tiles.alice?.name ?? "");
+        return x;
+      },
       (x) =>
         x.remote.some((r) => r.identity === "alice" && r.source === "screen_share") &&
         x.framesDecoded > 0 &&
@@ -140,5 +157,6 @@ describe("a room as the demo shows it", () => {
       45_000,
     ).catch(explain);
     expect(s.tiles.alice!.name).toContain("sharing screen");
+    expect(listedBeforeTile, "remoteTracks listed the screen share while the tile did not show it").toEqual([]);
   });
 });
