@@ -50,7 +50,8 @@ export interface BridgeEndpointConfig extends Partial<BridgeOptions> {
 
 /** Why an inbox message was refused before it was read: the bus authentication's reasons, a
  *  message too large to be checked, or a bridge envelope naming another sender than the signer. */
-export type InboxRejection = BusRejection | "too_large" | "sender_mismatch";
+export type InboxRejection = BusRejection | LocalRejection;
+type LocalRejection = "too_large" | "sender_mismatch";
 
 export interface BridgeMetrics extends SessionCounters {
   envelopesSent: number;
@@ -112,7 +113,9 @@ export class BridgeEndpoint {
   #rejectLog = new Map<InboxRejection, { at: number; since: number }>();
   /** Since when a Redis connection has been down (undefined while both are ready). */
   #redisDownSince: number | undefined;
-  #m: Omit<BridgeMetrics, "sessionsOpen"> = {
+  /** The refusals this endpoint makes itself; BusAuth counts the authentication's (one count each). */
+  #localRejected: Record<LocalRejection, number> = { too_large: 0, sender_mismatch: 0 };
+  #m: Omit<BridgeMetrics, "sessionsOpen" | "busRejected"> = {
     framesSent: 0,
     framesReceived: 0,
     framesRetransmitted: 0,
@@ -122,16 +125,6 @@ export class BridgeEndpoint {
     envelopesReceived: 0,
     envelopesDropped: 0,
     busMessages: 0,
-    busRejected: {
-      unsigned: 0,
-      malformed: 0,
-      unknown_key: 0,
-      bad_mac: 0,
-      stale: 0,
-      replayed: 0,
-      too_large: 0,
-      sender_mismatch: 0,
-    },
     publishErrors: 0,
     listenerErrors: 0,
     sessionsOpened: 0,
@@ -182,7 +175,7 @@ export class BridgeEndpoint {
     return {
       ...this.#m,
       closes: { ...this.#m.closes },
-      busRejected: { ...this.#m.busRejected },
+      busRejected: { ...this.#auth.rejected, ...this.#localRejected },
       sessionsOpen: this.#relayed.size + this.#hosted.size,
     };
   }
@@ -315,7 +308,7 @@ export class BridgeEndpoint {
   }
 
   #reject(why: InboxRejection, from: string | undefined): void {
-    this.#m.busRejected[why]++;
+    if (why === "too_large" || why === "sender_mismatch") this.#localRejected[why]++;
     this.#m.envelopesDropped++;
     const now = Date.now();
     const last = this.#rejectLog.get(why);
